@@ -1,0 +1,109 @@
+// swift-tools-version:6.1
+import PackageDescription
+import Foundation
+
+// The device build (`swift build --product edge-agent`) compiles only what the agent
+// links. `EDGE_DEVICE_ONLY=1` also drops the fleet server and the benchmark from the
+// package graph, so a Pi never even fetches SwiftNIO, Hummingbird or postgres-nio.
+let deviceOnly = ProcessInfo.processInfo.environment["EDGE_DEVICE_ONLY"] == "1"
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+var products: [Product] = [
+    .executable(name: "edge-agent", targets: ["edge-agent"]),
+    // Simulated hardware ships as a library so users can test their own profiles and
+    // replay register dumps, the way Hummingbird ships HummingbirdTesting.
+    .library(name: "HALSimulation", targets: ["HALSimulation"]),
+]
+
+var dependencies: [Package.Dependency] = [
+    .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+    .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+    .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+]
+
+var targets: [Target] = [
+    // C libraries. Shims exist only where Swift cannot call the C API directly
+    // (variadic ioctl and curl_easy_setopt).
+    .target(name: "CI2C", linkerSettings: [.linkedLibrary("i2c")]),
+    .systemLibrary(name: "CGPIOD", providers: [.apt(["libgpiod-dev"])]),
+    .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
+    .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+
+    // Clocks and randomness every stage injects.
+    .target(name: "EdgeCore", swiftSettings: swiftSettings),
+
+    // sensor → driver → filters
+    .target(name: "HAL", dependencies: ["EdgeCore", "CI2C", "CGPIOD"], swiftSettings: swiftSettings),
+    .target(name: "HALSimulation", dependencies: ["HAL", "EdgeCore"], swiftSettings: swiftSettings),
+    // device-profiles/*.yaml → sensor specs and alert rules
+    .target(name: "Profiles", dependencies: ["HAL", "AlertEngine", "EdgeCore", "Yams"], swiftSettings: swiftSettings),
+    // → Readings (SQLite)
+    .target(name: "Readings", dependencies: ["EdgeCore", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),
+    // → AlertEngine (events in SQLite)
+    .target(name: "AlertEngine", dependencies: ["Readings", "EdgeCore", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),
+    // The wire format shared by agent and server: no package dependencies.
+    .target(name: "Wire", dependencies: ["CZlib"], swiftSettings: swiftSettings),
+    // → Sync (HTTPS through libcurl)
+    .target(name: "Sync", dependencies: ["Readings", "AlertEngine", "Wire", "EdgeCore", "CCurl", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
+    .executableTarget(name: "edge-agent", dependencies: [
+        "HAL", "HALSimulation", "Profiles", "Readings", "AlertEngine", "Sync", "EdgeCore",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Logging", package: "swift-log"),
+    ], swiftSettings: swiftSettings),
+
+    .testTarget(name: "HALTests", dependencies: ["HAL", "HALSimulation", "EdgeCore"], swiftSettings: swiftSettings),
+    .testTarget(name: "ProfilesTests", dependencies: ["Profiles", "HAL", "HALSimulation", "AlertEngine"], swiftSettings: swiftSettings),
+    .testTarget(name: "ReadingsTests", dependencies: ["Readings", "EdgeCore"], swiftSettings: swiftSettings),
+    .testTarget(name: "AlertEngineTests", dependencies: ["AlertEngine", "Readings", "EdgeCore"], swiftSettings: swiftSettings),
+    .testTarget(name: "AgentTests", dependencies: ["Readings", "EdgeCore"], swiftSettings: swiftSettings),
+]
+
+if !deviceOnly {
+    dependencies += [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+    ]
+    products += [
+        .executable(name: "fleet-server", targets: ["fleet-server"]),
+        .executable(name: "edge-bench", targets: ["edge-bench"]),
+    ]
+    targets += [
+        .target(name: "FleetServer", dependencies: [
+            "Wire",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTLS", package: "hummingbird"),
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: swiftSettings),
+        .executableTarget(name: "fleet-server", dependencies: [
+            "FleetServer",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: swiftSettings),
+        .executableTarget(name: "edge-bench", dependencies: [
+            "Readings", "AlertEngine", "Sync", "Wire", "FleetServer", "EdgeCore",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], swiftSettings: swiftSettings),
+        .testTarget(name: "SyncTests", dependencies: [
+            "Sync", "Wire", "FleetServer", "Readings", "AlertEngine", "EdgeCore",
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+        ], swiftSettings: swiftSettings),
+    ]
+}
+
+let package = Package(
+    name: "reef-edge",
+    platforms: [.macOS(.v14)],
+    products: products,
+    dependencies: dependencies,
+    targets: targets
+)

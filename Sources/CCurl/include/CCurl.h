@@ -1,0 +1,15 @@
+#ifndef REEF_CCURL_H
+#define REEF_CCURL_H
+#include <curl/curl.h>
+
+/// curl_easy_setopt and curl_easy_getinfo are variadic, which Swift cannot call.
+/// One typed wrapper per argument kind; nothing else lives here.
+CURLcode reef_curl_setopt_long(CURL *handle, CURLoption option, long value);
+CURLcode reef_curl_setopt_string(CURL *handle, CURLoption option, const char *value);
+CURLcode reef_curl_setopt_pointer(CURL *handle, CURLoption option, void *value);
+CURLcode reef_curl_setopt_off_t(CURL *handle, CURLoption option, curl_off_t value);
+CURLcode reef_curl_setopt_write_function(CURL *handle, size_t (*fn)(char *, size_t, size_t, void *));
+CURLcode reef_curl_setopt_header_function(CURL *handle, size_t (*fn)(char *, size_t, size_t, void *));
+CURLcode reef_curl_getinfo_long(CURL *handle, CURLINFO info, long *value);
+CURLcode reef_curl_getinfo_double(CURL *handle, CURLINFO info, double *value);
+#endif

@@ -1,0 +1,139 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+import Synchronization
+
+/// One reading of the device's clocks.
+///
+/// A Pi has no real-time clock: it boots with whatever time the fake-hwclock saved, and
+/// only later does NTP correct it. So every stamp carries both the wall clock (which may
+/// be wrong) and the boot-relative monotonic clock (which never jumps), plus whether the
+/// kernel considered the wall clock synchronised at that moment. A stamp taken before
+/// synchronisation can be corrected afterwards from `bootNanos` alone.
+public struct DeviceTime: Sendable, Hashable, Comparable, CustomStringConvertible {
+    /// Milliseconds since the Unix epoch, from `CLOCK_REALTIME`.
+    public var unixMillis: Int64
+    /// Nanoseconds since boot, from `CLOCK_BOOTTIME` (keeps counting through suspend).
+    public var bootNanos: UInt64
+    /// Whether the kernel reported the wall clock as synchronised (adjtimex).
+    public var synchronized: Bool
+
+    public init(unixMillis: Int64, bootNanos: UInt64, synchronized: Bool) {
+        self.unixMillis = unixMillis
+        self.bootNanos = bootNanos
+        self.synchronized = synchronized
+    }
+
+    /// Ordered by the monotonic clock: the wall clock can go backwards.
+    public static func < (lhs: DeviceTime, rhs: DeviceTime) -> Bool { lhs.bootNanos < rhs.bootNanos }
+
+    public var description: String {
+        "\(unixMillis)ms (boot+\(bootNanos / 1_000_000)ms\(synchronized ? "" : ", unsynced"))"
+    }
+}
+
+/// The clock every stage reads and sleeps on. Injected so that tests are exact.
+public protocol DeviceClock: Sendable {
+    /// The current time on all of the device's clocks.
+    func now() -> DeviceTime
+    /// Suspends the caller for `duration` of this clock's time.
+    func sleep(for duration: Duration) async throws
+    /// Identifies this boot: `bootNanos` values are comparable only within one boot.
+    var bootID: String { get }
+}
+
+extension DeviceClock {
+    /// Nanoseconds elapsed on the monotonic clock since `start`.
+    public func elapsed(since start: DeviceTime) -> Duration {
+        let now = now().bootNanos
+        return .nanoseconds(Int64(now >= start.bootNanos ? now - start.bootNanos : 0))
+    }
+}
+
+/// The Linux clocks: `CLOCK_REALTIME`, `CLOCK_BOOTTIME`, `adjtimex` and the kernel's boot id.
+public struct SystemDeviceClock: DeviceClock {
+    public let bootID: String
+
+    public init() {
+        let id = try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8)
+        self.bootID = id?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "unknown-boot"
+    }
+
+    public func now() -> DeviceTime {
+        var real = timespec()
+        var boot = timespec()
+        clock_gettime(CLOCK_REALTIME, &real)
+        #if os(Linux)
+        clock_gettime(CLOCK_BOOTTIME, &boot)
+        #else
+        clock_gettime(CLOCK_MONOTONIC, &boot)
+        #endif
+        return DeviceTime(
+            unixMillis: Int64(real.tv_sec) * 1000 + Int64(real.tv_nsec) / 1_000_000,
+            bootNanos: UInt64(boot.tv_sec) * 1_000_000_000 + UInt64(boot.tv_nsec),
+            synchronized: Self.kernelClockSynchronized()
+        )
+    }
+
+    public func sleep(for duration: Duration) async throws {
+        try await Task.sleep(for: duration)
+    }
+
+    /// `adjtimex` returns `TIME_ERROR` while the kernel's clock is unsynchronised
+    /// (no NTP daemon has disciplined it since boot). Read-only: `modes` is 0.
+    static func kernelClockSynchronized() -> Bool {
+        #if os(Linux)
+        var tx = timex()
+        tx.modes = 0
+        let state = adjtimex(&tx)
+        return state != TIME_ERROR && (tx.status & STA_UNSYNC) == 0
+        #else
+        return true
+        #endif
+    }
+}
+
+/// A clock that moves only when told to: by `advance`, or by a `sleep`, which advances
+/// the clock by the slept duration and returns at once. Tests get exact time with it.
+public final class ManualDeviceClock: DeviceClock {
+    private let state: Mutex<DeviceTime>
+    public let bootID: String
+
+    public init(
+        unixMillis: Int64 = 1_767_225_600_000, // 2026-01-01T00:00:00Z
+        bootNanos: UInt64 = 10_000_000_000,
+        synchronized: Bool = true,
+        bootID: String = "test-boot"
+    ) {
+        self.state = Mutex(DeviceTime(unixMillis: unixMillis, bootNanos: bootNanos, synchronized: synchronized))
+        self.bootID = bootID
+    }
+
+    public func now() -> DeviceTime { state.withLock { $0 } }
+
+    public func sleep(for duration: Duration) async throws {
+        try Task.checkCancellation()
+        advance(by: duration)
+        await Task.yield()
+    }
+
+    /// Moves both clocks forward together.
+    public func advance(by duration: Duration) {
+        let nanos = duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
+        state.withLock {
+            $0.bootNanos += UInt64(max(0, nanos))
+            $0.unixMillis += max(0, nanos) / 1_000_000
+        }
+    }
+
+    /// Steps the wall clock, as NTP or a user's `date -s` does; the monotonic clock is untouched.
+    public func setWallClock(unixMillis: Int64, synchronized: Bool) {
+        state.withLock {
+            $0.unixMillis = unixMillis
+            $0.synchronized = synchronized
+        }
+    }
+}

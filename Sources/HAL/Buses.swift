@@ -1,0 +1,2 @@
+import CI2C
+import CGPIOD

@@ -1,0 +1,40 @@
+import EdgeCore
+
+/// How a simulated sensor's physical value moves over time.
+///
+/// Evaluated against the injected clock, so a scenario replays exactly. The simulated
+/// chip then encodes this value into the bytes (or sysfs text) the real chip would produce.
+public struct Scenario: Sendable, Hashable {
+    public enum Shape: Sendable, Hashable {
+        case constant(Double)
+        /// mean + amplitude × sin(2π t / period)
+        case sine(mean: Double, amplitude: Double, period: Duration)
+        /// from `start`, changing by `perSecond`, held at `limit` if given
+        case ramp(start: Double, perSecond: Double, limit: Double?)
+        /// `before` until `at` after the scenario's start, then `after`
+        case step(before: Double, after: Double, at: Duration)
+    }
+
+    public var shape: Shape
+    /// Standard deviation of seeded Gaussian noise added to the shape (0 = none).
+    public var noise: Double
+    public var seed: UInt64
+    /// Windows (offset from start, length) during which the device stops answering.
+    public var dropouts: [Dropout]
+
+    public struct Dropout: Sendable, Hashable {
+        public var start: Duration
+        public var length: Duration
+        public init(start: Duration, length: Duration) {
+            self.start = start
+            self.length = length
+        }
+    }
+
+    public init(shape: Shape, noise: Double = 0, seed: UInt64 = 1, dropouts: [Dropout] = []) {
+        self.shape = shape
+        self.noise = noise
+        self.seed = seed
+        self.dropouts = dropouts
+    }
+}

@@ -1,0 +1,1 @@
+// Profiles: device-profiles/*.yaml parsing and validation.

@@ -1,0 +1,36 @@
+/// How far a stored value can be trusted.
+public enum ReadingQuality: String, Sendable, Hashable, Codable, CaseIterable {
+    /// Measured and passed through the sensor's filters unchanged in meaning.
+    case ok
+    /// Produced by a smoothing filter (median, moving average, …) rather than one sample.
+    case filtered
+    /// Measured, but the driver or a filter doubts it (clipped ADC code, out of clamp range).
+    case suspect
+    /// Taken while the wall clock was not synchronised; its timestamp is provisional
+    /// until the store re-stamps it from the monotonic clock.
+    case clockUnsynced = "clock-unsynced"
+}
+
+/// One stored reading. Identity is (store id, sequence): sequences never repeat within a
+/// store, and a wiped database gets a new store id, so no identity is ever reused.
+public struct Reading: Sendable, Hashable {
+    /// Assigned by the store on insert; strictly increasing, never reused.
+    public var sequence: Int64
+    /// Sensor id from the profile, with the channel for multi-channel sensors
+    /// ("tank_temp", "room.humidity").
+    public var sensorID: String
+    /// UTC milliseconds since the Unix epoch.
+    public var timestampMillis: Int64
+    public var value: Double
+    public var unit: String
+    public var quality: ReadingQuality
+
+    public init(sequence: Int64, sensorID: String, timestampMillis: Int64, value: Double, unit: String, quality: ReadingQuality) {
+        self.sequence = sequence
+        self.sensorID = sensorID
+        self.timestampMillis = timestampMillis
+        self.value = value
+        self.unit = unit
+        self.quality = quality
+    }
+}

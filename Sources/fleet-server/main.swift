@@ -1,0 +1,1 @@
+print("fleet-server: not yet")
