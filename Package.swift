@@ -32,9 +32,10 @@ var targets: [Target] = [
     .systemLibrary(name: "CGPIOD", providers: [.apt(["libgpiod-dev"])]),
     .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
     .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
+    .target(name: "CTimex"),
 
     // Clocks and randomness every stage injects.
-    .target(name: "EdgeCore", swiftSettings: swiftSettings),
+    .target(name: "EdgeCore", dependencies: ["CTimex"], swiftSettings: swiftSettings),
 
     // sensor → driver → filters
     .target(name: "HAL", dependencies: ["EdgeCore", "CI2C", "CGPIOD"], swiftSettings: swiftSettings),

@@ -41,7 +41,8 @@ public struct AlertRule: Sendable, Hashable {
         /// Change over `window` beyond `limit`: a negative limit means falling faster than
         /// |limit| per window, a positive one rising faster.
         case rateOfChange(limit: Double, window: Duration)
-        /// A digital input in `state` (1 = active: wet, float low) for `holdFor`.
+        /// A digital input reading 1 (`active: true`) or 0 (`active: false`) for `holdFor`:
+        /// leak switch `wet` is 1 when wet; float switch `level` is 1 when the float is up.
         case switchState(active: Bool)
     }
 

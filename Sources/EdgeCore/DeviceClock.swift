@@ -5,6 +5,9 @@ import Darwin
 #endif
 import Foundation
 import Synchronization
+#if os(Linux)
+import CTimex
+#endif
 
 /// One reading of the device's clocks.
 ///
@@ -86,10 +89,7 @@ public struct SystemDeviceClock: DeviceClock {
     /// (no NTP daemon has disciplined it since boot). Read-only: `modes` is 0.
     static func kernelClockSynchronized() -> Bool {
         #if os(Linux)
-        var tx = timex()
-        tx.modes = 0
-        let state = adjtimex(&tx)
-        return state != TIME_ERROR && (tx.status & STA_UNSYNC) == 0
+        return reef_clock_synchronized() == 1
         #else
         return true
         #endif
