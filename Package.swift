@@ -60,6 +60,7 @@ var targets: [Target] = [
     .testTarget(name: "ProfilesTests", dependencies: ["Profiles", "HAL", "HALSimulation", "AlertEngine"], swiftSettings: swiftSettings),
     .testTarget(name: "ReadingsTests", dependencies: ["Readings", "EdgeCore"], swiftSettings: swiftSettings),
     .testTarget(name: "AlertEngineTests", dependencies: ["AlertEngine", "Readings", "EdgeCore"], swiftSettings: swiftSettings),
+    .testTarget(name: "WireTests", dependencies: ["Wire"], swiftSettings: swiftSettings),
     .testTarget(name: "AgentTests", dependencies: ["Readings", "EdgeCore"], swiftSettings: swiftSettings),
 ]
 

@@ -1,0 +1,89 @@
+/// A device's health as it reports it: what a fleet operator needs to tell a dead probe
+/// from a full disk from a week-long outage without logging into the Pi.
+public struct HealthReport: Codable, Sendable, Hashable {
+    public enum Status: String, Codable, Sendable, Hashable, CaseIterable {
+        case healthy, degraded, unhealthy
+    }
+
+    public var takenAtMillis: Int64
+    public var bootID: String
+    public var version: String
+    public var uptimeSeconds: Double
+    public var status: Status
+    /// Why the status is not healthy, one short sentence each.
+    public var reasons: [String]
+    public var clockSynchronized: Bool
+    public var sensors: [SensorHealth]
+    public var databaseBytes: Int64
+    public var backlogRows: Int
+    public var backlogOldestMillis: Int64?
+    public var drops: [DropSummary]
+    public var deadLetteredBatches: Int
+    public var lastSyncMillis: Int64?
+    public var rssBytes: Int64
+    /// Percent of one core since the previous report.
+    public var cpuPercent: Double
+    public var firingAlerts: Int
+
+    public init(takenAtMillis: Int64, bootID: String, version: String, uptimeSeconds: Double, status: Status,
+                reasons: [String], clockSynchronized: Bool, sensors: [SensorHealth], databaseBytes: Int64,
+                backlogRows: Int, backlogOldestMillis: Int64?, drops: [DropSummary], deadLetteredBatches: Int,
+                lastSyncMillis: Int64?, rssBytes: Int64, cpuPercent: Double, firingAlerts: Int) {
+        self.takenAtMillis = takenAtMillis
+        self.bootID = bootID
+        self.version = version
+        self.uptimeSeconds = uptimeSeconds
+        self.status = status
+        self.reasons = reasons
+        self.clockSynchronized = clockSynchronized
+        self.sensors = sensors
+        self.databaseBytes = databaseBytes
+        self.backlogRows = backlogRows
+        self.backlogOldestMillis = backlogOldestMillis
+        self.drops = drops
+        self.deadLetteredBatches = deadLetteredBatches
+        self.lastSyncMillis = lastSyncMillis
+        self.rssBytes = rssBytes
+        self.cpuPercent = cpuPercent
+        self.firingAlerts = firingAlerts
+    }
+}
+
+public struct SensorHealth: Codable, Sendable, Hashable {
+    public enum State: String, Codable, Sendable, Hashable {
+        case ok, failing, stale, unknown
+    }
+    public var id: String
+    public var state: State
+    public var errorCount: Int
+    /// Errors by kind ("noDevice": 3, "crcMismatch": 1).
+    public var errorsByKind: [String: Int]
+    public var lastError: String?
+    public var lastReadingAgeSeconds: Double?
+
+    public init(id: String, state: State, errorCount: Int, errorsByKind: [String: Int], lastError: String?,
+                lastReadingAgeSeconds: Double?) {
+        self.id = id
+        self.state = state
+        self.errorCount = errorCount
+        self.errorsByKind = errorsByKind
+        self.lastError = lastError
+        self.lastReadingAgeSeconds = lastReadingAgeSeconds
+    }
+}
+
+/// Rows retention removed before they were synced, or by age: counted, never silent.
+public struct DropSummary: Codable, Sendable, Hashable {
+    public var sensorID: String
+    public var reason: String
+    public var count: Int64
+    public var firstMillis: Int64?
+    public var lastMillis: Int64?
+    public init(sensorID: String, reason: String, count: Int64, firstMillis: Int64?, lastMillis: Int64?) {
+        self.sensorID = sensorID
+        self.reason = reason
+        self.count = count
+        self.firstMillis = firstMillis
+        self.lastMillis = lastMillis
+    }
+}
