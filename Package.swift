@@ -54,6 +54,7 @@ var targets: [Target] = [
         "HAL", "HALSimulation", "Profiles", "Readings", "AlertEngine", "Sync", "EdgeCore",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
+        "Yams",
     ], swiftSettings: swiftSettings),
 
     .testTarget(name: "HALTests", dependencies: ["HAL", "HALSimulation", "EdgeCore"], swiftSettings: swiftSettings),
@@ -61,7 +62,7 @@ var targets: [Target] = [
     .testTarget(name: "ReadingsTests", dependencies: ["Readings", "EdgeCore"], swiftSettings: swiftSettings),
     .testTarget(name: "AlertEngineTests", dependencies: ["AlertEngine", "Readings", "EdgeCore"], swiftSettings: swiftSettings),
     .testTarget(name: "WireTests", dependencies: ["Wire"], swiftSettings: swiftSettings),
-    .testTarget(name: "AgentTests", dependencies: ["Readings", "EdgeCore"], swiftSettings: swiftSettings),
+    .testTarget(name: "AgentTests", dependencies: ["edge-agent", "Readings", "EdgeCore"], swiftSettings: swiftSettings),
 ]
 
 if !deviceOnly {

@@ -1,0 +1,153 @@
+import ArgumentParser
+import Foundation
+
+/// How list commands print rows: an aligned table for people, CSV for spreadsheets, JSON and
+/// NDJSON for scripts (`--follow` streams NDJSON one line per reading).
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable, Sendable {
+    case table, csv, json, ndjson
+}
+
+/// A row of named, already-typed cells, so every format prints the same columns.
+struct Row: Sendable {
+    var cells: [(key: String, value: Cell)]
+    init(_ cells: [(String, Cell)]) { self.cells = cells.map { (key: $0.0, value: $0.1) } }
+}
+
+enum Cell: Sendable {
+    case text(String)
+    case number(Double, decimals: Int)
+    case integer(Int64)
+    case null
+
+    var display: String {
+        switch self {
+        case .text(let s): s
+        case .number(let v, let decimals): String(format: "%.\(decimals)f", v)
+        case .integer(let v): String(v)
+        case .null: "-"
+        }
+    }
+
+    var json: String {
+        switch self {
+        case .text(let s): JSONText.quote(s)
+        case .number(let v, _): v.isFinite ? "\(v)" : "null"
+        case .integer(let v): String(v)
+        case .null: "null"
+        }
+    }
+
+    var csv: String {
+        switch self {
+        case .text(let s):
+            s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+        case .number(let v, _): "\(v)"
+        case .integer(let v): String(v)
+        case .null: ""
+        }
+    }
+}
+
+enum JSONText {
+    static func quote(_ s: String) -> String {
+        var out = "\""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+
+    static func object(_ row: Row) -> String {
+        "{" + row.cells.map { "\(quote($0.key)):\($0.value.json)" }.joined(separator: ",") + "}"
+    }
+}
+
+struct RowPrinter {
+    let format: OutputFormat
+    let columns: [String]
+
+    /// Everything at once (table widths depend on every row).
+    func render(_ rows: [Row]) -> String {
+        switch format {
+        case .table:
+            var widths = columns.map(\.count)
+            for row in rows {
+                for (i, cell) in row.cells.enumerated() where i < widths.count {
+                    widths[i] = max(widths[i], cell.value.display.count)
+                }
+            }
+            func line(_ values: [String]) -> String {
+                zip(values, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }
+                    .joined(separator: "  ").trimmingCharacters(in: .whitespaces)
+            }
+            return ([line(columns)] + rows.map { line($0.cells.map(\.value.display)) }).joined(separator: "\n") + "\n"
+        case .csv:
+            return ([columns.joined(separator: ",")] + rows.map { $0.cells.map(\.value.csv).joined(separator: ",") })
+                .joined(separator: "\n") + "\n"
+        case .json:
+            return "[" + rows.map(JSONText.object).joined(separator: ",\n ") + "]\n"
+        case .ndjson:
+            return rows.map { JSONText.object($0) + "\n" }.joined()
+        }
+    }
+
+    /// One row as it arrives, for `--follow`: tables print without realignment.
+    func streamLine(_ row: Row) -> String {
+        switch format {
+        case .table: row.cells.map(\.value.display).joined(separator: "  ") + "\n"
+        case .csv: row.cells.map(\.value.csv).joined(separator: ",") + "\n"
+        case .json, .ndjson: JSONText.object(row) + "\n"
+        }
+    }
+}
+
+enum Sparkline {
+    private static let ticks: [Character] = ["▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"]
+
+    /// Scaled to the series' own range; a gap (nil) prints as a space.
+    static func render(_ values: [Double?]) -> String {
+        let present = values.compactMap { $0 }
+        guard let low = present.min(), let high = present.max() else { return "" }
+        let span = high - low
+        return String(values.map { value -> Character in
+            guard let value else { return " " }
+            guard span > 0 else { return ticks[3] }
+            return ticks[min(ticks.count - 1, Int((value - low) / span * Double(ticks.count - 1) + 0.5))]
+        })
+    }
+}
+
+enum TimeArgument {
+    /// `2h`, `30m`, `7d` mean that long before `now`; anything else must be ISO 8601
+    /// (`2026-11-22T10:00:00Z`, or a date alone, taken as UTC midnight).
+    static func parse(_ text: String, nowMillis: Int64) throws -> Int64 {
+        if let relative = DurationText.parse(text) {
+            let ms = relative.components.seconds * 1_000 + relative.components.attoseconds / 1_000_000_000_000_000
+            return nowMillis - ms
+        }
+        if text == "now" { return nowMillis }
+        let full = ISO8601DateFormatter()
+        full.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        let plain = ISO8601DateFormatter()
+        let dateOnly = ISO8601DateFormatter()
+        dateOnly.formatOptions = [.withFullDate]
+        for formatter in [full, plain, dateOnly] {
+            if let date = formatter.date(from: text) { return Int64((date.timeIntervalSince1970 * 1_000).rounded()) }
+        }
+        throw ValidationError("'\(text)' is neither a duration ago (2h, 30m, 7d) nor an ISO 8601 time (2026-11-22T10:00:00Z)")
+    }
+
+    static func iso(_ millis: Int64) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: Date(timeIntervalSince1970: Double(millis) / 1_000))
+    }
+}

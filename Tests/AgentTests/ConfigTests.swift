@@ -1,0 +1,128 @@
+import Foundation
+import Testing
+@testable import edge_agent
+
+@Suite struct AgentConfigTests {
+    func write(_ text: String) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("agent-\(UUID().uuidString).yaml").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test func defaultsRunTheSimulatedReefFromACheckout() throws {
+        let config = try AgentConfig.load(path: nil, environment: [:], systemPath: "/nonexistent/agent.yaml")
+        #expect(config.profilePath == "device-profiles/reef-sim.yaml")
+        #expect(config.dataDirectory == "data")
+        #expect(config.sync.url == nil)
+        #expect(config.source == "built-in defaults")
+    }
+
+    @Test func fileValuesThenEnvironmentOverrides() throws {
+        let path = try write("""
+        device_id: tank-7
+        profile: /etc/edge-agent/profiles/reef-pi.yaml
+        data_dir: /var/lib/edge-agent
+        retention:
+          max_age: 30d
+          disk_budget: 256MB
+        sync:
+          url: https://fleet.example:8443
+          interval: 15s
+          batch_rows: 2000
+        """)
+        let config = try AgentConfig.load(path: path, environment: ["EDGE_AGENT_DATA_DIR": "/tmp/x", "EDGE_AGENT_SYNC_URL": ""])
+        #expect(config.deviceID == "tank-7")
+        #expect(config.profilePath == "/etc/edge-agent/profiles/reef-pi.yaml")
+        #expect(config.dataDirectory == "/tmp/x")
+        #expect(config.retention.maxAge == .seconds(30 * 86_400))
+        #expect(config.retention.diskBudgetBytes == 256_000_000)
+        #expect(config.sync.url == nil)
+        #expect(config.sync.interval == .seconds(15))
+        #expect(config.sync.batchRows == 2000)
+    }
+
+    @Test func everyErrorAtOnceWithLineAndKey() throws {
+        let path = try write("""
+        device_id: tank-7
+        data_dri: /var/lib
+        retention:
+          max_age: forever
+        sync:
+          interval: soon
+        log_level: loud
+        """)
+        do {
+            _ = try AgentConfig.load(path: path, environment: [:])
+            Issue.record("a broken config loaded")
+        } catch {
+            #expect(error.errors.map(\.description) == [
+                "\(path):2: data_dri: unknown key; allowed here: device_id, profile, data_dir, log_level, retention, sync",
+                "\(path):4: retention.max_age: 'forever' is not a duration; write e.g. 30d, 12h, 90m or none",
+                "\(path):6: sync.interval: 'soon' is not a duration; write e.g. 500ms, 10s, 5m, 2h or 7d",
+                "\(path): log_level: 'loud' is not a level; use trace, debug, info, notice, warning, error or critical",
+            ])
+        }
+    }
+
+    @Test func yamlSyntaxErrorNamesTheLine() throws {
+        let path = try write("device_id: a\nsync:\n  url: [unclosed\n")
+        #expect(throws: ConfigErrors.self) { try AgentConfig.load(path: path, environment: [:]) }
+        do { _ = try AgentConfig.load(path: path, environment: [:]) } catch {
+            #expect(error.errors.count == 1)
+            #expect(error.errors[0].line != nil)
+            #expect(error.errors[0].message.hasPrefix("not valid YAML"))
+        }
+    }
+
+    @Test func durationsAndSizesAsPeopleWriteThem() {
+        #expect(DurationText.parse("500ms") == .milliseconds(500))
+        #expect(DurationText.parse("1h30m") == .seconds(5_400))
+        #expect(DurationText.parse("7d") == .seconds(604_800))
+        #expect(DurationText.parse("ten") == nil)
+        #expect(DurationText.parse("") == nil)
+        #expect(DurationText.format(.seconds(5_400)) == "1h30m")
+        #expect(DurationText.format(.seconds(90_000)) == "1d1h")
+        #expect(ByteSizeText.parse("512MB") == 512_000_000)
+        #expect(ByteSizeText.parse("2GiB") == 2_147_483_648)
+        #expect(ByteSizeText.parse("12 parsecs") == nil)
+    }
+}
+
+@Suite struct OutputTests {
+    let rows = [
+        Row([("sensor", .text("tank_temp")), ("value", .number(25.5, decimals: 2)), ("seq", .integer(1))]),
+        Row([("sensor", .text("a,b \"c\"")), ("value", .null), ("seq", .integer(22))]),
+    ]
+
+    @Test func everyFormatPrintsTheSameColumns() {
+        let columns = ["sensor", "value", "seq"]
+        #expect(RowPrinter(format: .table, columns: columns).render(rows) == """
+        sensor     value  seq
+        tank_temp  25.50  1
+        a,b "c"    -      22
+
+        """)
+        #expect(RowPrinter(format: .csv, columns: columns).render(rows) == "sensor,value,seq\ntank_temp,25.5,1\n\"a,b \"\"c\"\"\",,22\n")
+        #expect(RowPrinter(format: .ndjson, columns: columns).render(rows)
+                == "{\"sensor\":\"tank_temp\",\"value\":25.5,\"seq\":1}\n{\"sensor\":\"a,b \\\"c\\\"\",\"value\":null,\"seq\":22}\n")
+        let json = RowPrinter(format: .json, columns: columns).render(rows)
+        let parsed = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]]
+        #expect(parsed?.count == 2)
+        #expect(parsed?[0]["value"] as? Double == 25.5)
+    }
+
+    @Test func sparklineScalesToItsRange() {
+        #expect(Sparkline.render([1, 2, 3, 4, 5, 6, 7, 8]) == "▁▂▃▄▅▆▇█")
+        #expect(Sparkline.render([5, nil, 5]) == "▄ ▄")
+        #expect(Sparkline.render([]) == "")
+    }
+
+    @Test func timeArgumentsRelativeAndAbsolute() throws {
+        let now: Int64 = 1_767_225_600_000 // 2026-01-01T00:00:00Z
+        #expect(try TimeArgument.parse("2h", nowMillis: now) == now - 7_200_000)
+        #expect(try TimeArgument.parse("2025-12-31T23:00:00Z", nowMillis: now) == now - 3_600_000)
+        #expect(try TimeArgument.parse("2025-12-31", nowMillis: now) == now - 86_400_000)
+        #expect(throws: (any Error).self) { try TimeArgument.parse("yesterday-ish", nowMillis: now) }
+        #expect(TimeArgument.iso(now) == "2026-01-01T00:00:00.000Z")
+    }
+}
