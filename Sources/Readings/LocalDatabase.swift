@@ -55,12 +55,20 @@ public final class LocalDatabase: Sendable {
         do {
             return try openUnchecked(path: path, recoveredFrom: nil)
         } catch let error as DatabaseError where isCorruption(error) {
-            let aside = "\(path).corrupt-\(fileTimestamp(clock.now().unixMillis))"
-            for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: path + suffix) {
-                try FileManager.default.moveItem(atPath: path + suffix, toPath: aside + suffix)
-            }
-            return try openUnchecked(path: path, recoveredFrom: aside)
+            return try recreate(path: path, clock: clock)
         }
+    }
+
+    /// Moves the file at `path` (with its `-wal` and `-shm`) to `<path>.corrupt-<UTC timestamp>`
+    /// and opens a fresh database in its place. For corruption found while running: when a
+    /// store's call throws an error for which `isCorruption` is true, the agent calls this and
+    /// builds its stores again on the result.
+    public static func recreate(path: String, clock: any DeviceClock = SystemDeviceClock()) throws -> LocalDatabase {
+        let aside = "\(path).corrupt-\(fileTimestamp(clock.now().unixMillis))"
+        for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: path + suffix) {
+            try FileManager.default.moveItem(atPath: path + suffix, toPath: aside + suffix)
+        }
+        return try openUnchecked(path: path, recoveredFrom: aside)
     }
 
     /// Whether `error` says the file's contents are unusable (rather than locked or unreadable).

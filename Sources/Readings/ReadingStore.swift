@@ -205,7 +205,7 @@ public final class ReadingStore: Sendable {
         }
     }
 
-    private func checkpointDue() -> Bool {
+    func checkpointDue() -> Bool {
         let now = clock.now().bootNanos
         return state.withLock { state in
             state.writtenSinceCheckpoint
@@ -253,6 +253,17 @@ public final class ReadingStore: Sendable {
                     """,
                 arguments: [now.unixMillis, Int64(clamping: now.bootNanos), bootRow])
             return db.changesCount
+        }
+    }
+
+    /// The lowest sequence among this boot's readings still waiting for `synchronizeClock()`,
+    /// or nil. Their timestamps will change: Sync can hold batches below it so that the server
+    /// gets corrected timestamps (or decide to send provisional ones after a while).
+    public func firstCorrectableSequence() throws -> Int64? {
+        try database.writer.read { db in
+            try Int64.fetchOne(
+                db, sql: "SELECT min(sequence) FROM readings WHERE clock_unsynced = 1 AND boot_id = ?",
+                arguments: [bootRow])
         }
     }
 

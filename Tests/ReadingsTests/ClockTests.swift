@@ -20,9 +20,12 @@ import Testing
         #expect(try store.all().map(\.quality) == [.clockUnsynced, .clockUnsynced, .clockUnsynced])
         #expect(try store.all().map(\.timestampMillis) == [bootWall, bootWall + 1500, bootWall + 1500])
 
+        #expect(try store.firstCorrectableSequence() == 1)
+
         clock.advance(by: .nanoseconds(2_249_300_000))                         // boot+13.75 s
         clock.setWallClock(unixMillis: epoch, synchronized: true)
         #expect(try store.synchronizeClock() == 3)
+        #expect(try store.firstCorrectableSequence() == nil)
 
         #expect(try store.all() == [
             Reading(sequence: 1, sensorID: "tank", timestampMillis: epoch - 3750, value: 25, unit: "°C", quality: .filtered),
@@ -46,7 +49,10 @@ import Testing
         clock.setWallClock(unixMillis: epoch, synchronized: true)
         try store.append("tank", 26, at: clock.now())
 
+        try store.flush()
+        #expect(try store.firstCorrectableSequence() == 2)
         #expect(try store.synchronizeClock() == 1)
+        #expect(try store.firstCorrectableSequence() == nil)
         #expect(try store.all() == [
             Reading(sequence: 1, sensorID: "tank", timestampMillis: bootWall, value: 24, unit: "°C", quality: .clockUnsynced),
             Reading(sequence: 2, sensorID: "tank", timestampMillis: epoch - 1000, value: 25, unit: "°C", quality: .ok),

@@ -51,6 +51,38 @@ import Testing
         #expect(try LocalDatabase.open(path: dir.databasePath).recoveredFrom == nil)
     }
 
+    @Test func corruptionFoundWhileRunningIsRecoveredByRecreate() throws {
+        let dir = try TemporaryDirectory()
+        let clock = ManualDeviceClock()
+        let database = try LocalDatabase.open(path: dir.databasePath, clock: clock)
+        let store = try ReadingStore(database: database, clock: clock)
+        for i in 0..<500 { try store.append("tank", Double(i), at: clock.now()) }
+        try store.flush()
+        let (rootPage, pageSize) = try database.writer.writeWithoutTransaction { db in
+            _ = try db.checkpoint(.truncate)
+            return (
+                try Int.fetchOne(db, sql: "SELECT rootpage FROM sqlite_master WHERE name = 'readings'")!,
+                try Int.fetchOne(db, sql: "PRAGMA page_size")!
+            )
+        }
+        try database.writer.close()
+        let file = try FileHandle(forWritingTo: URL(fileURLWithPath: dir.databasePath))
+        try file.seek(toOffset: UInt64((rootPage - 1) * pageSize))
+        try file.write(contentsOf: Data(repeating: 0xFF, count: pageSize))
+        try file.close()
+
+        // The schema is intact, so opening succeeds; the damage shows when readings are read.
+        let damaged = try LocalDatabase.open(path: dir.databasePath, clock: clock)
+        #expect(damaged.recoveredFrom == nil)
+        let error = #expect(throws: DatabaseError.self) { try ReadingStore(database: damaged, clock: clock).all() }
+        #expect(LocalDatabase.isCorruption(try #require(error)))
+
+        let fresh = try LocalDatabase.recreate(path: dir.databasePath, clock: clock)
+        #expect(fresh.recoveredFrom == dir.databasePath + ".corrupt-20260101T000000Z")
+        #expect(fresh.storeID != database.storeID)
+        #expect(try ReadingStore(database: fresh, clock: clock).all() == [])
+    }
+
     @Test func corruptionIsToldApartFromBusy() {
         #expect(LocalDatabase.isCorruption(DatabaseError(resultCode: .SQLITE_NOTADB)))
         #expect(LocalDatabase.isCorruption(DatabaseError(resultCode: .SQLITE_CORRUPT)))

@@ -89,6 +89,33 @@ import Testing
         #expect(clock.now().bootNanos - start >= 250_000_000)
     }
 
+    /// The main file changes only when a checkpoint copies the WAL into it.
+    @Test func checkpointsFollowWritesEveryIntervalAndNeverWhenIdle() throws {
+        let dir = try TemporaryDirectory()
+        let clock = ManualDeviceClock()
+        let database = try LocalDatabase.open(path: dir.databasePath)
+        let store = try ReadingStore(database: database, clock: clock)
+        func mainFileSize() throws -> Int64 {
+            try FileManager.default.attributesOfItem(atPath: dir.databasePath)[.size] as! Int64
+        }
+        try store.checkpoint()
+        let before = try mainFileSize()
+        for i in 0..<2000 { try store.append("tank", Double(i), at: clock.now()) }
+        try store.flush()
+        #expect(try mainFileSize() == before)
+
+        clock.advance(by: .milliseconds(4999))
+        #expect(!store.checkpointDue())
+        clock.advance(by: .milliseconds(1))
+        #expect(store.checkpointDue())
+        try store.checkpoint()
+        #expect(try mainFileSize() > before)
+        #expect(!store.checkpointDue())
+
+        clock.advance(by: .seconds(60))
+        #expect(!store.checkpointDue())
+    }
+
     @Test func cancellingRunCommitsTheBuffer() async throws {
         let dir = try TemporaryDirectory()
         let clock = StalledClock()
