@@ -98,7 +98,11 @@ public final class LocalDatabase: Sendable {
 
     /// Bytes the database occupies on disk: the main file, its WAL and its shared-memory index.
     public func bytesOnDisk() -> Int64 {
-        ["", "-wal", "-shm"].reduce(0) { total, suffix in
+        bytesOnDisk(suffixes: ["", "-wal", "-shm"])
+    }
+
+    func bytesOnDisk(suffixes: [String]) -> Int64 {
+        suffixes.reduce(0) { total, suffix in
             var info = stat()
             return stat(path + suffix, &info) == 0 ? total + Int64(info.st_size) : total
         }

@@ -62,7 +62,9 @@ extension ReadingStore {
     ///
     /// Age: only a synchronised clock judges age, and only timestamps taken with one count.
     /// The cut is the newest such reading older than `maxAge`; every reading with a lower
-    /// sequence went in before it and goes too, clock-unsynced ones included.
+    /// sequence went in before it and goes too, clock-unsynced ones included. Age never drops
+    /// a reading the server has not acknowledged (above `syncedThrough`): only the budget may,
+    /// and counts it as lost. Without a server, pass `Int64.max`.
     ///
     /// Budget and floor: readings go in sequence order, which is insertion order whatever the
     /// clock said, so rows at or below `syncedThrough` (already on the server) go before any
@@ -86,6 +88,7 @@ extension ReadingStore {
                         arguments: [series, cutoff])
                     cut = max(cut, newest ?? 0)
                 }
+                cut = min(cut, syncedThrough)
                 return cut > 0 ? try Self.drop(1...cut, reason: .age, db) : 0
             }
         }
@@ -155,18 +158,20 @@ extension ReadingStore {
         return db.changesCount
     }
 
-    /// Gives free pages back to the filesystem and empties the WAL, then measures the files.
+    /// Gives free pages back to the filesystem and empties the WAL, then measures: the pages
+    /// in use (what the main file shrinks to) plus the `-wal` and `-shm` files as they are.
     /// A reader that keeps the WAL busy leaves it as it is: its bytes still count.
     private func compactedBytes() throws -> Int64 {
-        try database.writer.writeWithoutTransaction { db in
+        let livePages = try database.writer.writeWithoutTransaction { db in
             try db.execute(sql: "PRAGMA incremental_vacuum")
             do {
                 _ = try db.checkpoint(.truncate)
-            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY {
-                return
-            }
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY {}
+            return try Int64.fetchOne(
+                db, sql: "SELECT (page_count - freelist_count) * page_size FROM pragma_page_count, pragma_freelist_count, pragma_page_size"
+            ) ?? 0
         }
-        return database.bytesOnDisk()
+        return livePages + database.bytesOnDisk(suffixes: ["-wal", "-shm"])
     }
 
     /// Every drop ever recorded, ordered by sensor id, then reason.

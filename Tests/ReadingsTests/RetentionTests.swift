@@ -23,16 +23,18 @@ import Testing
 
         // An unsynchronised clock judges nothing.
         clock.setWallClock(unixMillis: epoch + 200 * 60_000, synchronized: false)
-        #expect(try store.enforceRetention(hour, syncedThrough: 0).droppedByAge == 0)
+        #expect(try store.enforceRetention(hour, syncedThrough: .max).droppedByAge == 0)
 
-        // Cutoff at minute 2.5: the three oldest synchronised readings go, not the 2001 stamps.
+        // Cutoff at minute 2.5: the three oldest synchronised readings are old, not the 2001
+        // stamps; of those, only what the server acknowledged goes.
         clock.setWallClock(unixMillis: epoch + 62 * 60_000 + 30_000, synchronized: true)
-        #expect(try store.enforceRetention(hour, syncedThrough: 0).droppedByAge == 3)
+        #expect(try store.enforceRetention(hour, syncedThrough: 2).droppedByAge == 2)
+        #expect(try store.enforceRetention(hour, syncedThrough: .max).droppedByAge == 1)
         #expect(try store.all().map(\.sequence) == [4, 5, 6, 7, 8, 9, 10])
 
         // Cutoff at minute 20: sequence 10 is old, so everything inserted before it is older still.
         clock.setWallClock(unixMillis: epoch + 80 * 60_000, synchronized: true)
-        #expect(try store.enforceRetention(hour, syncedThrough: 0).droppedByAge == 7)
+        #expect(try store.enforceRetention(hour, syncedThrough: .max).droppedByAge == 7)
         #expect(try store.all() == [])
         #expect(try store.dropCounts() == [
             DropCount(sensorID: "ph", reason: .age, count: 2, firstMillis: epoch + 300_000, lastMillis: epoch + 360_000),
