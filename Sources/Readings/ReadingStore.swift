@@ -102,6 +102,10 @@ public final class ReadingStore: Sendable {
     ///
     /// A reading taken while the wall clock was not synchronised is stored as
     /// `clock-unsynced` with its boot-relative time, so `synchronizeClock()` can correct it.
+    ///
+    /// Throws only when the reading was not kept: bad input, or `bufferFull`. A commit that
+    /// fails when the buffer reaches `maxRows` keeps the readings buffered and is retried and
+    /// reported by the next `flush()` (the timer's, in `run()`).
     public func append(sensorID: String, value: Double, unit: String, quality: ReadingQuality, takenAt: DeviceTime) throws {
         guard !sensorID.isEmpty, sensorID.utf8.count <= Self.maxSensorIDLength else {
             throw ReadingStoreError.invalidSensorID(sensorID)
@@ -124,7 +128,7 @@ public final class ReadingStore: Sendable {
             state.buffer.append(pending)
             return state.buffer.count >= policy.maxRows
         }
-        if full { try flush() }
+        if full { try? flush() }
     }
 
     /// Commits the buffer now, in one transaction. On failure the readings stay buffered
@@ -191,7 +195,8 @@ public final class ReadingStore: Sendable {
 
     /// The group-commit timer on the injected clock: commits every `interval`, checkpoints
     /// every `checkpointInterval` when something was written. On cancellation it commits
-    /// what is buffered and checkpoints, then returns.
+    /// what is buffered and checkpoints, then returns. A failed commit ends it with that
+    /// error; the readings stay buffered, and calling `run()` again retries them.
     public func run() async throws {
         do {
             while true {

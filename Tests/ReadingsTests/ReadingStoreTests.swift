@@ -162,6 +162,20 @@ import Testing
         #expect(try reader.all() == [])
     }
 
+    @Test func readingsStayBufferedWhileCommitsFailUpToACap() throws {
+        let dir = try TemporaryDirectory()
+        let clock = ManualDeviceClock()
+        let database = try LocalDatabase.open(path: dir.databasePath)
+        let store = try ReadingStore(database: database, clock: clock, commit: GroupCommitPolicy(maxRows: 2))
+        try database.writer.close()
+        for i in 0..<32 { try store.append("tank", Double(i), at: clock.now()) }
+        #expect(throws: ReadingStoreError.bufferFull(sensorID: "tank", buffered: 32)) {
+            try store.append("tank", 32, at: clock.now())
+        }
+        #expect(throws: DatabaseError.self) { try store.flush() }
+        #expect(store.bufferedCount == 32)
+    }
+
     @Test func badInputIsRejectedWithAClearErrorAndNothingStored() throws {
         let dir = try TemporaryDirectory()
         let clock = ManualDeviceClock()
