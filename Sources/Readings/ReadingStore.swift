@@ -126,7 +126,9 @@ public final class ReadingStore: Sendable {
                 throw ReadingStoreError.bufferFull(sensorID: sensorID, buffered: state.buffer.count)
             }
             state.buffer.append(pending)
-            return state.buffer.count >= policy.maxRows
+            // At every multiple, not at every append: while commits fail, each append
+            // should not wait out another busy timeout.
+            return state.buffer.count.isMultiple(of: max(policy.maxRows, 1))
         }
         if full { try? flush() }
     }
