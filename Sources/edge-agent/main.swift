@@ -1,1 +1,1 @@
-print("edge-agent: not yet")
+await EdgeAgent.main()

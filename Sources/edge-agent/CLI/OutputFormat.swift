@@ -151,3 +151,10 @@ enum TimeArgument {
         return formatter.string(from: Date(timeIntervalSince1970: Double(millis) / 1_000))
     }
 }
+
+/// Unbuffered standard output: `--follow` lines reach a pipe the moment they are printed.
+enum Console {
+    static func write(_ text: String) {
+        FileHandle.standardOutput.write(Data(text.utf8))
+    }
+}

@@ -1,0 +1,62 @@
+import ArgumentParser
+import EdgeCore
+import Foundation
+import Readings
+
+/// One executable for the systemd daemon and for the person at the device.
+struct EdgeAgent: AsyncParsableCommand {
+    static let version = "0.1.0"
+
+    static let configuration = CommandConfiguration(
+        commandName: "edge-agent",
+        abstract: "reef-edge agent: polls sensors, stores readings, raises alerts, syncs to the fleet server.",
+        version: version,
+        subcommands: [
+            RunCommand.self, ReadingsCommand.self, SensorsCommand.self, StatusCommand.self,
+            AlertsCommand.self, MaintenanceCommand.self, SyncCommand.self, CheckConfigCommand.self,
+            FailsafeCommand.self,
+        ]
+    )
+}
+
+/// Options every subcommand takes, so `--config` and `--data-dir` mean the same everywhere.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: "Agent config file (default: $EDGE_AGENT_CONFIG, then /etc/edge-agent/agent.yaml, then built-in defaults).")
+    var config: String?
+
+    @Option(name: .long, help: "Data directory holding the database (overrides the config).")
+    var dataDir: String?
+
+    func load() throws -> AgentConfig {
+        do {
+            var loaded = try AgentConfig.load(path: config)
+            if let dataDir { loaded.dataDirectory = dataDir }
+            return loaded
+        } catch {
+            throw CLIError(error.description)
+        }
+    }
+}
+
+/// Where the agent keeps its files inside the data directory.
+struct DataPaths: Sendable {
+    let directory: String
+    var database: String { directory + "/edge-agent.sqlite" }
+    /// The daemon's latest health, rewritten every few seconds for `status` and `sensors`.
+    var health: String { directory + "/health.json" }
+
+    init(_ config: AgentConfig) { directory = config.dataDirectory }
+
+    /// The CLI never creates a database: a missing one means the daemon has not run here.
+    func openExisting() throws -> LocalDatabase {
+        guard FileManager.default.fileExists(atPath: database) else {
+            throw CLIError("no database at \(database): has `edge-agent run` run with this data directory? (use --data-dir or --config)")
+        }
+        return try LocalDatabase.open(path: database)
+    }
+}
+
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,97 @@
+import ArgumentParser
+import EdgeCore
+import Foundation
+import Readings
+
+struct ReadingsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "readings",
+        abstract: "Look at stored readings.",
+        subcommands: [Dump.self, Stats.self]
+    )
+
+    struct Dump: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print readings, oldest first; --follow tails new ones as the daemon writes them.")
+
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "Only this sensor (e.g. tank_temp, room.humidity).") var sensor: String?
+        @Option(help: "From this time: ISO 8601, or a duration ago like 2h.") var since: String?
+        @Option(help: "Up to this time: ISO 8601, or a duration ago.") var until: String?
+        @Option(help: "table, csv, json or ndjson.") var format: OutputFormat = .table
+        @Option(help: "At most this many readings (the newest ones).") var limit: Int?
+        @Flag(help: "Keep printing new readings as they are committed.") var follow = false
+
+        func run() async throws {
+            let config = try global.load()
+            let database = try DataPaths(config).openExisting()
+            let store = try ReadingStore(database: database, clock: SystemDeviceClock())
+            let now = SystemDeviceClock().now().unixMillis
+            let sinceMillis = try since.map { try TimeArgument.parse($0, nowMillis: now) }
+            let untilMillis = try until.map { try TimeArgument.parse($0, nowMillis: now) }
+            if let limit, limit <= 0 { throw ValidationError("--limit must be positive") }
+
+            // Newest N, printed oldest first: what `tail` would show.
+            var rows = try store.query(sensorID: sensor, sinceMillis: sinceMillis, untilMillis: untilMillis,
+                                       limit: limit, newestFirst: limit != nil)
+            if limit != nil { rows.reverse() }
+            let printer = RowPrinter(format: follow && format == .json ? .ndjson : format, columns: ReadingRow.columns)
+            Console.write(printer.render(rows.map(ReadingRow.row)))
+            guard follow else { return }
+
+            // Follow from the newest committed reading, whatever the filters printed.
+            var cursor = try store.query(sensorID: nil, sinceMillis: nil, untilMillis: nil, limit: 1, newestFirst: true)
+                .first?.sequence ?? 0
+            while !Task.isCancelled {
+                try await Task.sleep(for: .milliseconds(250))
+                let fresh = try store.readings(afterSequence: cursor, limit: 1_000)
+                for reading in fresh where sensor == nil || reading.sensorID == sensor {
+                    Console.write(printer.streamLine(ReadingRow.row(reading)))
+                }
+                cursor = fresh.last?.sequence ?? cursor
+            }
+        }
+    }
+
+    struct Stats: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Min, max, mean and last per sensor over a window, with a sparkline.")
+
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "Window start: ISO 8601, or a duration ago like 24h.") var since: String = "24h"
+        @Option(help: "Window end.") var until: String?
+        @Option(help: "table, csv, json or ndjson.") var format: OutputFormat = .table
+
+        func run() async throws {
+            let config = try global.load()
+            let store = try ReadingStore(database: try DataPaths(config).openExisting(), clock: SystemDeviceClock())
+            let now = SystemDeviceClock().now().unixMillis
+            let stats = try store.stats(sinceMillis: try TimeArgument.parse(since, nowMillis: now),
+                                        untilMillis: try until.map { try TimeArgument.parse($0, nowMillis: now) })
+            let rows = stats.map { s in
+                Row([
+                    ("sensor", .text(s.sensorID)), ("unit", .text(s.unit)), ("count", .integer(Int64(s.count))),
+                    ("min", .number(s.min, decimals: 3)), ("max", .number(s.max, decimals: 3)),
+                    ("mean", .number(s.mean, decimals: 3)), ("last", .number(s.last.value, decimals: 3)),
+                    ("last_time", .text(TimeArgument.iso(s.last.timestampMillis))),
+                    ("trend", .text(Sparkline.render(s.bucketMeans))),
+                ])
+            }
+            Console.write(RowPrinter(format: format, columns: ["sensor", "unit", "count", "min", "max", "mean", "last", "last_time", "trend"])
+                .render(rows))
+        }
+    }
+}
+
+enum ReadingRow {
+    static let columns = ["sequence", "time", "sensor", "value", "unit", "quality"]
+
+    static func row(_ reading: Reading) -> Row {
+        Row([
+            ("sequence", .integer(reading.sequence)),
+            ("time", .text(TimeArgument.iso(reading.timestampMillis))),
+            ("sensor", .text(reading.sensorID)),
+            ("value", .number(reading.value, decimals: 3)),
+            ("unit", .text(reading.unit)),
+            ("quality", .text(reading.quality.rawValue)),
+        ])
+    }
+}
