@@ -4,7 +4,7 @@ import EdgeCore
 ///
 /// Debounced by requiring one level to hold for `debounce`, sampled on the injected
 /// clock, so a float bobbing on a ripple does not toggle the top-off pump.
-public struct DigitalInput<Line: GPIOInputLine>: Sensor {
+public struct DigitalInput: Sensor {
     public enum Kind: Sendable, Hashable {
         /// Channel `level`: 1 = float up / water at the switch.
         case floatSwitch
@@ -12,7 +12,7 @@ public struct DigitalInput<Line: GPIOInputLine>: Sensor {
         case leakSwitch
     }
 
-    public let line: Line
+    public let line: any GPIOInputLine
     public let kind: Kind
     public let debounce: Duration
     public let sampleInterval: Duration
@@ -21,7 +21,7 @@ public struct DigitalInput<Line: GPIOInputLine>: Sensor {
     public let clock: any DeviceClock
 
     public init(
-        line: Line, kind: Kind, debounce: Duration = .milliseconds(50),
+        line: any GPIOInputLine, kind: Kind, debounce: Duration = .milliseconds(50),
         sampleInterval: Duration = .milliseconds(10), settleLimit: Duration = .seconds(1), clock: any DeviceClock
     ) {
         self.line = line

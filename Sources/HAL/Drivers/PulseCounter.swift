@@ -5,15 +5,15 @@ import Synchronization
 ///
 /// Each read counts the rising edges since the previous read and divides by the elapsed
 /// time on the injected clock. The first read opens the window and waits `firstWindow`.
-public final class PulseCounter<Line: GPIOInputLine>: Sensor {
-    public let line: Line
+public final class PulseCounter: Sensor {
+    public let line: any GPIOInputLine
     /// Pulses per litre (YF-S201: 450 ≈ 7.5 × 60).
     public let kFactor: Double
     public let firstWindow: Duration
     public let clock: any DeviceClock
     private let windowStart = Mutex<DeviceTime?>(nil)
 
-    public init(line: Line, kFactor: Double, firstWindow: Duration = .seconds(1), clock: any DeviceClock) {
+    public init(line: any GPIOInputLine, kFactor: Double, firstWindow: Duration = .seconds(1), clock: any DeviceClock) {
         self.line = line
         self.kFactor = kFactor
         self.firstWindow = firstWindow
