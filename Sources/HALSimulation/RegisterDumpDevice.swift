@@ -9,11 +9,13 @@ public final class RegisterDumpDevice: SimulatedI2CDevice {
     public enum ParseError: Error, Hashable, CustomStringConvertible {
         case badRow(line: Int, text: String)
         case noRows
+        case tooLarge(bytes: Int)
 
         public var description: String {
             switch self {
             case .badRow(let line, let text): "line \(line) is not an i2cdump row ('00: xx xx … xx', 16 bytes or XX): \(text)"
             case .noRows: "no i2cdump rows found: paste the output of 'i2cdump -y <bus> <address> b'"
+            case .tooLarge(let bytes): "\(bytes) bytes is not one i2cdump (at most 16 KiB): capture a single chip"
             }
         }
     }
@@ -22,10 +24,11 @@ public final class RegisterDumpDevice: SimulatedI2CDevice {
 
     /// Parses i2c-tools `i2cdump` output (header line, then `00:` … `f0:` rows of 16 bytes).
     public init(i2cdump text: String) throws {
+        // A full dump is about 1.3 KB; anything far larger is not one.
+        guard text.utf8.count <= 16_384 else { throw ParseError.tooLarge(bytes: text.utf8.count) }
         var file = RegisterFile()
         var rows = 0
         for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            guard text.utf8.count <= 16_384 else { throw ParseError.noRows }
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
             guard let head = fields.first, head.count == 3, head.hasSuffix(":"),
                   let base = UInt8(head.dropLast(), radix: 16) else { continue }

@@ -8,7 +8,7 @@ import Synchronization
 ///
 /// The scenarios' physical values are encoded into raw ADC counts by searching the
 /// datasheet compensation for the closest count: the driver then reads temperature within
-/// 0.005 °C, pressure within 0.002 hPa and humidity within 0.001 %RH of the scenario.
+/// 0.005 °C, pressure within 0.002 hPa and humidity within 0.002 %RH of the scenario.
 public final class SimulatedBME280: SimulatedI2CDevice {
     /// Calibration of a real chip: T and P words from the BMP280 datasheet's worked example
     /// (§3.12), humidity words as read from a BME280 breakout.

@@ -51,7 +51,7 @@ public struct BME280Calibration: Sendable, Hashable {
         var2 = var2 &+ ((var1 &* Int64(p5)) << 17)
         var2 = var2 &+ (Int64(p4) << 35)
         var1 = ((var1 &* var1 &* Int64(p3)) >> 8) &+ ((var1 &* Int64(p2)) << 12)
-        var1 = ((Int64(1) << 47) &+ var1) &* Int64(p1) >> 33
+        var1 = (((Int64(1) << 47) &+ var1) &* Int64(p1)) >> 33
         if var1 == 0 { return nil }
         var p = 1_048_576 - Int64(adcP)
         p = (((p << 31) &- var2) &* 3125) / var1
