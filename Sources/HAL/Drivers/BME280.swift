@@ -114,6 +114,9 @@ public struct BME280<Bus: I2CBus>: Sensor {
         return BME280Calibration(block1: try register(0x88, count: 26), block2: try register(0xE1, count: 7))
     }
 
+    /// Resets and re-reads the calibration on every poll (34 bytes, well under a millisecond):
+    /// a chip that browned out or was swapped between polls is never compensated with stale
+    /// constants or left in a half-configured mode.
     public func read() async throws -> [Measurement] {
         let cal = try await calibration()
         try onBus {
