@@ -78,6 +78,10 @@ public final class SimulatedEZO: SimulatedI2CDevice {
             return ""
         case "cal" where parts.count == 2 && parts[1] == "?":
             return "?CAL,\(s.calibrationPoints)"
+        case "cal" where kind == .dissolvedOxygen && (parts.count == 1 || parts == ["cal", "0"]):
+            // DO calibrates to atmosphere (`Cal`) and zero (`Cal,0`), not mid/low/high.
+            s.calibrationPoints = min(2, s.calibrationPoints + 1)
+            return ""
         case "cal" where parts.count == 2 && parts[1] == "clear":
             s.calibrationPoints = 0
             return ""

@@ -6,8 +6,8 @@ import Synchronization
 /// A w1 sysfs tree in a temporary directory, written with the kernel's exact text, so tests
 /// read it through the production `SysfsOneWire`.
 ///
-/// Each slave's files are rewritten from its scenario (°C) by `refresh()`, which the test
-/// or the simulation host calls before a read, as the kernel converts on each read.
+/// Each slave's files are rewritten from its scenario (°C) by `refresh()`; `bus` refreshes
+/// before every read, as the kernel converts on each read, then reads through `SysfsOneWire`.
 public final class SimulatedOneWire: Sendable {
     /// What the kernel shows for one slave.
     public enum Fault: Sendable, Hashable {
@@ -41,8 +41,23 @@ public final class SimulatedOneWire: Sendable {
         try writeMasterList()
     }
 
-    /// The backend that reads this tree: production code, pointed at the temp directory.
-    public var bus: SysfsOneWire { SysfsOneWire(root: root.path) }
+    /// The production sysfs backend pointed at the temp directory (no refresh of its own).
+    public var sysfs: SysfsOneWire { SysfsOneWire(root: root.path) }
+
+    /// A bus for drivers: converts (refreshes the files) on each read, then reads them
+    /// through the production `SysfsOneWire`.
+    public var bus: Bus { Bus(tree: self) }
+
+    public struct Bus: OneWireBus {
+        let tree: SimulatedOneWire
+
+        public func slaves() async throws -> [String] { try await tree.sysfs.slaves() }
+
+        public func read(slave: String, file: String) async throws -> String {
+            try tree.refresh()
+            return try await tree.sysfs.read(slave: slave, file: file)
+        }
+    }
 
     public func addSlave(_ id: String, scenario: Scenario) throws {
         slaves.withLock { $0[id] = Slave(scenario: ScenarioClock(scenario, clock: clock)) }

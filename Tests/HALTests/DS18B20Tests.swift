@@ -63,7 +63,6 @@ final class DS18B20Tests: XCTestCase {
         XCTAssertEqual(probe.channels, [Channel(name: "temperature", unit: "°C")])
         do { let got = try await probe.read(); XCTAssertEqual(got, [Measurement(channel: "temperature", value: 25.0625, unit: "°C")]) }
         clock.advance(by: .seconds(2))
-        try tree.refresh()
         do { let got = try await probe.read()[0].value; XCTAssertEqual(got, 25.1875) }
 
         for (fault, expected) in [
@@ -86,7 +85,7 @@ final class DS18B20Tests: XCTestCase {
 
     private func crcField(_ tree: SimulatedOneWire, _ id: String) async throws -> String {
         try tree.setFault(.crcFailureOldKernel, slave: id)
-        let text = try await tree.bus.read(slave: id, file: "w1_slave")
+        let text = try await tree.sysfs.read(slave: id, file: "w1_slave")
         return String(text.split(separator: " ")[8])
     }
 

@@ -100,6 +100,14 @@ final class EZOTests: XCTestCase {
         XCTAssertFalse(chip.isAsleep)
     }
 
+    func testDissolvedOxygenCalibrationWaits1300ms() async throws {
+        let (sensor, chip, _, clock) = circuit(.dissolvedOxygen, Scenario(shape: .constant(6.8)))
+        let start = clock.now()
+        do { let reply = try await sensor.command("Cal"); XCTAssertEqual(reply, "") }
+        XCTAssertEqual(clock.elapsed(since: start), .milliseconds(1300))
+        XCTAssertEqual(chip.calibrationPoints, 1)
+    }
+
     func testEarlyReadGets254AndDriverRetries() async throws {
         let (_, chip, bus, clock) = circuit(.ph, Scenario(shape: .constant(7.5)))
         try bus.write(Array("R".utf8), to: 0x63)
