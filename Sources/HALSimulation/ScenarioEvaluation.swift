@@ -20,6 +20,8 @@ extension Scenario {
             if let limit { base = perSecond >= 0 ? min(raw, limit) : max(raw, limit) } else { base = raw }
         case .step(let before, let after, let at):
             base = elapsed < at ? before : after
+        case .points(let points):
+            base = Self.interpolate(points, at: elapsed)
         }
         guard noise > 0 else { return base }
         var random = SeededRandom(seed: seed ^ UInt64(truncatingIfNeeded: elapsed.components.seconds &* 1_000_000_000
@@ -28,6 +30,17 @@ extension Scenario {
         let u1 = Double(random.next() >> 11 + 1) / Double(1 << 53)
         let u2 = Double(random.next() >> 11) / Double(1 << 53)
         return base + noise * sqrt(-2 * log(u1)) * cos(2 * .pi * u2)
+    }
+
+    static func interpolate(_ points: [Point], at elapsed: Duration) -> Double {
+        guard let first = points.first, let last = points.last else { return 0 }
+        if elapsed <= first.at { return first.value }
+        if elapsed >= last.at { return last.value }
+        for (a, b) in zip(points, points.dropFirst()) where elapsed >= a.at && elapsed < b.at {
+            let fraction = (elapsed - a.at) / (b.at - a.at)
+            return a.value + (b.value - a.value) * fraction
+        }
+        return last.value
     }
 
     /// Whether the device is silent at `elapsed` (inside a dropout window).

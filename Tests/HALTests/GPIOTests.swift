@@ -113,6 +113,9 @@ final class BusErrorTests: XCTestCase {
         XCTAssertEqual(Scenario(shape: .ramp(start: 1, perSecond: 0.5, limit: 2)).value(at: .seconds(10)), 2)
         XCTAssertEqual(Scenario(shape: .step(before: 1, after: 5, at: .seconds(3))).value(at: .milliseconds(2999)), 1)
         XCTAssertEqual(Scenario(shape: .step(before: 1, after: 5, at: .seconds(3))).value(at: .seconds(3)), 5)
+        let script = Scenario(shape: .points([.init(at: .seconds(2), value: 25), .init(at: .seconds(4), value: 29),
+                                              .init(at: .seconds(8), value: 26)]))
+        XCTAssertEqual([0, 2, 3, 4, 6, 8, 20].map { script.value(at: .seconds($0)) }, [25, 25, 27, 29, 27.5, 26, 26])
         let drop = Scenario(shape: .constant(0), dropouts: [.init(start: .seconds(2), length: .seconds(1))])
         XCTAssertEqual([1, 2, 2.999, 3].map { drop.isDroppedOut(at: .milliseconds(Int64($0 * 1000))) }, [false, true, true, false])
     }
