@@ -119,3 +119,31 @@ func hex(_ value: UInt8) -> String {
     let digits = String(value, radix: 16)
     return "0x" + (digits.count < 2 ? "0" + digits : digits)
 }
+
+extension SensorError {
+    /// A stable short name for counting errors by kind in health reports ("crcMismatch",
+    /// "bus.noDevice"): descriptions carry details that would split the counts.
+    public var kind: String {
+        switch self {
+        case .noDevice: "noDevice"
+        case .crcMismatch: "crcMismatch"
+        case .powerOnReset: "powerOnReset"
+        case .insufficientPower: "insufficientPower"
+        case .disconnected: "disconnected"
+        case .stillProcessing: "stillProcessing"
+        case .syntaxError: "syntaxError"
+        case .noData: "noData"
+        case .corruptResponse: "corruptResponse"
+        case .saturated: "saturated"
+        case .unstable: "unstable"
+        case .busError(let bus):
+            switch bus {
+            case .noDevice: "bus.noDevice"
+            case .permissionDenied: "bus.permissionDenied"
+            case .busMissing: "bus.busMissing"
+            case .timeout: "bus.timeout"
+            case .io: "bus.io"
+            }
+        }
+    }
+}
