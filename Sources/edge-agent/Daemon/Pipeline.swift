@@ -1,0 +1,110 @@
+import AlertEngine
+import EdgeCore
+import HAL
+import Logging
+import Readings
+import Synchronization
+
+/// The daemon's one-way path for each poll: driver result → filters → Readings → AlertEngine.
+/// It owns the filters' state and nothing else; the store and the engine own theirs.
+final class Pipeline: Sendable {
+    private let routes: Mutex<[String: [String: ChannelRoute]]>
+    private let store: ReadingStore
+    private let alerts: AlertEngine
+    let health: SensorHealthTracker
+    private let logger: Logger
+
+    init(board: Board, store: ReadingStore, alerts: AlertEngine, health: SensorHealthTracker, logger: Logger) {
+        var table: [String: [String: ChannelRoute]] = [:]
+        for sensor in board.sensors {
+            table[sensor.id] = Dictionary(uniqueKeysWithValues: sensor.channels.map { ($0.channel, $0) })
+        }
+        self.routes = Mutex(table)
+        self.store = store
+        self.alerts = alerts
+        self.health = health
+        self.logger = logger
+    }
+
+    func handle(_ poll: PollResult) {
+        switch poll.result {
+        case .success(let measurements):
+            health.recordSuccess(poll.sensorID, at: poll.takenAt)
+            for measurement in measurements {
+                guard let output = filter(poll.sensorID, measurement, at: poll.takenAt) else { continue }
+                record(output.readingID, value: output.value, unit: output.unit, quality: output.quality, at: poll.takenAt)
+            }
+        case .failure(let error):
+            health.recordFailure(poll.sensorID, kind: error.kind, message: error.description)
+            logger.warning("sensor read failed", metadata: ["sensor": "\(poll.sensorID)", "error": "\(error)"])
+            let readingIDs = routes.withLock { $0[poll.sensorID]?.values.map(\.readingID) ?? [] }
+            for readingID in readingIDs.sorted() {
+                do {
+                    try alerts.sensorFailed(readingID, error: error.description)
+                } catch {
+                    logger.error("alert engine failed", metadata: ["sensor": "\(readingID)", "error": "\(error)"])
+                }
+            }
+        }
+    }
+
+    /// Heartbeat filters re-emit on time, not on samples.
+    func tick(at now: DeviceTime) {
+        let due: [(String, String, FilterOutput)] = routes.withLock { table in
+            var out: [(String, String, FilterOutput)] = []
+            for (sensorID, channels) in table {
+                for (channel, var route) in channels {
+                    if let emitted = route.filters.tick(at: now) {
+                        out.append((route.readingID, route.unit, emitted))
+                    }
+                    table[sensorID]?[channel] = route
+                }
+            }
+            return out
+        }
+        for (readingID, unit, emitted) in due {
+            record(readingID, value: emitted.value, unit: unit, quality: Self.quality(emitted.quality), at: now)
+        }
+    }
+
+    private struct Routed {
+        var readingID: String
+        var unit: String
+        var value: Double
+        var quality: ReadingQuality
+    }
+
+    private func filter(_ sensorID: String, _ measurement: Measurement, at time: DeviceTime) -> Routed? {
+        routes.withLock { table -> Routed? in
+            guard var route = table[sensorID]?[measurement.channel] else { return nil }
+            defer { table[sensorID]?[measurement.channel] = route }
+            guard let output = route.filters.process(measurement.value, at: time) else { return nil }
+            return Routed(readingID: route.readingID, unit: route.unit, value: output.value, quality: Self.quality(output.quality))
+        }
+    }
+
+    private func record(_ readingID: String, value: Double, unit: String, quality: ReadingQuality, at time: DeviceTime) {
+        // A reading taken before the clock is synchronised carries a provisional timestamp;
+        // the store re-stamps it once the clock is right.
+        let stored = time.synchronized ? quality : .clockUnsynced
+        do {
+            try store.append(sensorID: readingID, value: value, unit: unit, quality: stored, takenAt: time)
+        } catch {
+            logger.error("reading not stored", metadata: ["sensor": "\(readingID)", "error": "\(error)"])
+        }
+        do {
+            try alerts.evaluate(Reading(sequence: 0, sensorID: readingID, timestampMillis: time.unixMillis,
+                                        value: value, unit: unit, quality: stored))
+        } catch {
+            logger.error("alert engine failed", metadata: ["sensor": "\(readingID)", "error": "\(error)"])
+        }
+    }
+
+    static func quality(_ quality: FilterQuality) -> ReadingQuality {
+        switch quality {
+        case .ok: .ok
+        case .filtered: .filtered
+        case .suspect: .suspect
+        }
+    }
+}
