@@ -240,7 +240,7 @@ public final class AlertEngine: Sendable {
             }
             let stored = try store.writer.write { db -> [AlertEvent] in
                 for i in batch.dirty.sorted() {
-                    try AlertStore.save(work.rules[i].persisted, clearAcknowledged: batch.clearAcknowledged.contains(i), db)
+                    try AlertStore.save(work.rules[i].persisted, clearAcknowledged: batch.reported.contains(i), db)
                 }
                 var stored: [AlertEvent] = []
                 for item in batch.items {
@@ -370,7 +370,7 @@ public final class AlertEngine: Sendable {
 
     private func report(_ i: Int, _ r: inout RuleRuntime, firing: Bool, now: Int64, _ batch: inout Batch, silenced: Bool) {
         batch.dirty.insert(i)
-        batch.clearAcknowledged.insert(i)
+        batch.reported.insert(i)
         r.persisted.acknowledged = false
         if firing {
             r.persisted.firedAtMillis = now
@@ -432,7 +432,11 @@ public final class AlertEngine: Sendable {
             let wanted = holder.map { rules[$0].action!.state } ?? normal
             guard work.outputs[output] != wanted else { continue }
             let rule = holder ?? batch.dirty.sorted().first { rules[$0].action?.output == output }
-            let reason = rule.map { "rule \(rules[$0].id) \(holder != nil ? "fired" : "resolved")" } ?? "start-up"
+            let reason = rule.map { i in
+                let why = holder != nil ? (work.rules[i].persisted.flapping ? "flapping" : "fired")
+                    : (batch.reported.contains(i) ? "resolved" : "released")
+                return "rule \(rules[i].id) \(why)"
+            } ?? "start-up"
             var event = AlertEvent(
                 sequence: 0, ruleID: rule.map { rules[$0].id } ?? "*", sensorID: rule.map { rules[$0].sensorID } ?? "*",
                 kind: .actuated, severity: rule.map { rules[$0].severity } ?? .info, value: nil, threshold: nil,
@@ -489,7 +493,8 @@ private struct Batch {
     }
     var items: [Item] = []
     var dirty: Set<Int> = []
-    var clearAcknowledged: Set<Int> = []
+    /// Rules that recorded `fired` or `resolved`: a new or ended episode clears the acknowledgement.
+    var reported: Set<Int> = []
 }
 
 struct RuleRuntime: Sendable {
