@@ -50,7 +50,9 @@ public final class AlertEngine: Sendable {
         let (persisted, maintenance) = try store.writer.read { db in
             (try AlertStore.loadStates(db), try AlertStore.maintenanceUntil(db))
         }
-        let now = clock.now().unixMillis
+        let start = clock.now()
+        let now = start.unixMillis
+        let mono = Self.monotonicMillis(start)
         let runtimes = rules.map { rule in
             var p = persisted[rule.id] ?? PersistedState(
                 ruleID: rule.id, sensorID: rule.sensorID, severity: rule.severity, phase: .inactive,
@@ -58,9 +60,11 @@ public final class AlertEngine: Sendable {
                 message: "", flapChanges: [], acknowledged: false, silencedUntilMillis: nil)
             p.sensorID = rule.sensorID
             p.severity = rule.severity
-            return RuleRuntime(persisted: p, lastValidMillis: now, rate: RateWindow(rule.condition))
+            // A restored pending rule keeps the time it has already waited.
+            let waited = p.phase == .pending ? max(0, now - p.sinceMillis) : 0
+            return RuleRuntime(persisted: p, pendingSinceMono: mono - waited, lastValidMono: mono, rate: RateWindow(rule.condition))
         }
-        self.state = Mutex(EngineState(rules: runtimes, maintenanceUntil: maintenance))
+        self.state = Mutex(EngineState(rules: runtimes, maintenanceUntil: maintenance, mono: mono))
         if driver != nil {
             _ = try run { work, batch, _ in self.applyOutputs(&work, &batch, now: now) }
         }
@@ -228,9 +232,11 @@ public final class AlertEngine: Sendable {
     /// Runs `body` on a copy of the state; commits its events and dirty rule states in one
     /// transaction (none when nothing changed), and only then adopts the copy.
     private func run(_ body: (inout EngineState, inout Batch, Int64) throws -> Void) throws -> [AlertEvent] {
-        let now = clock.now().unixMillis
+        let time = clock.now()
+        let now = time.unixMillis
         return try state.withLock { engine in
             var work = engine
+            work.mono = Self.monotonicMillis(time)
             var batch = Batch()
             try body(&work, &batch, now)
             if !batch.dirty.isEmpty { applyOutputs(&work, &batch, now: now) }
@@ -267,12 +273,12 @@ public final class AlertEngine: Sendable {
         case .stale(let after):
             switch observation {
             case .value(_, _, _):
-                r.lastValidMillis = now
+                r.lastValidMono = work.mono
                 r.sensorError = nil
             case .error(let reason): r.sensorError = reason
             case .time: break
             }
-            let age = now - r.lastValidMillis
+            let age = work.mono - r.lastValidMono
             condition = r.sensorError != nil || age >= after.millis
             r.persisted.lastValue = Double(age) / 1000
             r.unit = "s"
@@ -304,16 +310,19 @@ public final class AlertEngine: Sendable {
         case .switchState(let active):
             if case .value(let v, _, _) = observation { condition = (v >= 0.5) == active }
         }
-        if case .value(let v, let unit, _) = observation {
-            if case .rateOfChange = rule.condition {} else if case .stale = rule.condition {} else { r.persisted.lastValue = v }
-            if case .stale = rule.condition {} else { r.unit = unit }
+        if case .value(let v, let unit, _) = observation, !rule.condition.isStale {
+            r.unit = unit
+            if !rule.condition.isRate { r.persisted.lastValue = v }
         }
-        transition(i, &r, condition: condition, now: now, &batch, silenced: work.silenced(r, now: now))
+        transition(i, &r, condition: condition, now: now, mono: work.mono, &batch, silenced: work.silenced(r, now: now))
         work.rules[i] = r
     }
 
-    /// Moves rule `i` on `condition` (`nil`: no new evidence, only time passed).
-    private func transition(_ i: Int, _ r: inout RuleRuntime, condition: Bool?, now: Int64, _ batch: inout Batch, silenced: Bool) {
+    /// Moves rule `i` on `condition` (`nil`: no new evidence, only time passed). `for:` is
+    /// measured on the monotonic clock (`mono`), so an NTP step cannot cut it short.
+    private func transition(
+        _ i: Int, _ r: inout RuleRuntime, condition: Bool?, now: Int64, mono: Int64, _ batch: inout Batch, silenced: Bool
+    ) {
         let rule = rules[i]
         switch r.persisted.phase {
         case .inactive:
@@ -323,6 +332,7 @@ public final class AlertEngine: Sendable {
                 } else {
                     r.persisted.phase = .pending
                     r.persisted.sinceMillis = now
+                    r.pendingSinceMono = mono
                     batch.dirty.insert(i)
                 }
             }
@@ -331,7 +341,7 @@ public final class AlertEngine: Sendable {
                 r.persisted.phase = .inactive
                 r.persisted.sinceMillis = now
                 batch.dirty.insert(i)
-            } else if now - r.persisted.sinceMillis >= rule.holdFor.millis {
+            } else if mono - r.pendingSinceMono >= rule.holdFor.millis {
                 change(i, &r, firing: true, now: now, &batch, silenced: silenced)
             }
         case .firing:
@@ -361,6 +371,7 @@ public final class AlertEngine: Sendable {
         if r.persisted.flapping { return }
         if r.persisted.flapChanges.count > policy.changes {
             r.persisted.flapping = true
+            r.persisted.message = interpolate(i, r)
             batch.items.append(.event(event(.flapping, i, r, now: now, silenced: silenced,
                 prefix: "Flapping (\(r.persisted.flapChanges.count) changes in \(policy.window.millis / 1000) s): ")))
             return
@@ -465,6 +476,8 @@ public final class AlertEngine: Sendable {
             timestampMillis: now, activeSinceMillis: nil, message: message)
     }
 
+    private static func monotonicMillis(_ time: DeviceTime) -> Int64 { Int64(time.bootNanos / 1_000_000) }
+
     static func format(_ value: Double) -> String {
         var text = String(format: "%.3f", value)
         while text.hasSuffix("0") { text.removeLast() }
@@ -499,15 +512,19 @@ private struct Batch {
 
 struct RuleRuntime: Sendable {
     var persisted: PersistedState
-    /// When the last valid reading arrived; the engine's start after a restart.
-    var lastValidMillis: Int64
+    /// When the rule went pending, on the monotonic clock (ms since boot).
+    var pendingSinceMono: Int64
+    /// When the last valid reading arrived (monotonic ms); the engine's start after a restart,
+    /// so a wall-clock step after boot cannot make every sensor look stale.
+    var lastValidMono: Int64
     var sensorError: String?
     var unit = ""
     var rate: RateWindow?
 
-    init(persisted: PersistedState, lastValidMillis: Int64, rate: RateWindow?) {
+    init(persisted: PersistedState, pendingSinceMono: Int64, lastValidMono: Int64, rate: RateWindow?) {
         self.persisted = persisted
-        self.lastValidMillis = lastValidMillis
+        self.pendingSinceMono = pendingSinceMono
+        self.lastValidMono = lastValidMono
         self.rate = rate
     }
 }
@@ -518,10 +535,13 @@ struct EngineState: Sendable {
     /// The state each output was last driven to; absent when unknown or the switch failed.
     var outputs: [String: Bool] = [:]
     var failedOutputs: Set<String> = []
+    /// The monotonic clock (ms since boot) at the current call.
+    var mono: Int64
 
-    init(rules: [RuleRuntime], maintenanceUntil: Int64?) {
+    init(rules: [RuleRuntime], maintenanceUntil: Int64?, mono: Int64) {
         self.rules = rules
         self.maintenanceUntil = maintenanceUntil
+        self.mono = mono
     }
 
     func silenced(_ r: RuleRuntime, now: Int64) -> Bool {
@@ -555,6 +575,11 @@ struct RateWindow: Sendable {
         }
         return extreme.map { value - $0 } ?? 0
     }
+}
+
+extension AlertRule.Condition {
+    var isStale: Bool { if case .stale = self { true } else { false } }
+    var isRate: Bool { if case .rateOfChange = self { true } else { false } }
 }
 
 extension Duration {

@@ -86,3 +86,22 @@ final class QuietPathTests: XCTestCase {
         XCTAssertEqual(try h.store.eventBacklog(afterSequence: 0), 4)
     }
 }
+
+final class ClockStepTests: XCTestCase {
+    func testAWallClockStepNeitherMakesSensorsStaleNorCutsForShort() throws {
+        let h = try Harness()
+        let engine = try h.engine([
+            AlertRule(id: "probe", sensorID: "t", condition: .stale(after: .seconds(300))),
+            AlertRule(id: "hot", sensorID: "t", condition: .threshold(op: .greater, value: 28, clear: nil), holdFor: .seconds(60)),
+        ])
+        XCTAssertEqual(try h.feed(engine, "t", 29), [])
+        // NTP synchronises a Pi that booted with last week's time.
+        h.clock.setWallClock(unixMillis: h.start + 7 * 86_400_000, synchronized: true)
+        XCTAssertEqual(try h.tick(engine, after: 30), [])
+        let fired = try h.tick(engine, after: 30)
+        XCTAssertEqual(fired.map(\.ruleID), ["hot"])
+        XCTAssertEqual(fired.first?.timestampMillis, h.start + 7 * 86_400_000 + 60_000)
+        XCTAssertEqual(try h.tick(engine, after: 239), [])
+        XCTAssertEqual(try h.tick(engine, after: 1).map(\.ruleID), ["probe"])
+    }
+}
