@@ -40,7 +40,8 @@ public final class AlertEngine: Sendable {
         var normals: [String: Bool] = outputs.mapValues(\.normal)
         for (i, rule) in rules.enumerated() {
             bySensor[rule.sensorID, default: []].append(i)
-            if index[rule.id] == nil { index[rule.id] = i }
+            guard index[rule.id] == nil else { throw AlertEngineError.duplicateRule(rule.id) }
+            index[rule.id] = i
             if let action = rule.action, normals[action.output] == nil { normals[action.output] = !action.state }
         }
         self.rulesBySensor = bySensor
@@ -53,6 +54,7 @@ public final class AlertEngine: Sendable {
         let start = clock.now()
         let now = start.unixMillis
         let mono = Self.monotonicMillis(start)
+        try Self.retire(persisted.values.filter { index[$0.ruleID] == nil }, store: store, now: now)
         let runtimes = rules.map { rule in
             var p = persisted[rule.id] ?? PersistedState(
                 ruleID: rule.id, sensorID: rule.sensorID, severity: rule.severity, phase: .inactive,
@@ -223,6 +225,24 @@ public final class AlertEngine: Sendable {
                     event.message = "could not switch \(output) \(policy.failSafe ? "on" : "off") (fail-safe): \(error)"
                 }
                 batch.items.append(.event(event))
+            }
+        }
+    }
+
+    /// Rules that are no longer in the profile: one still firing is resolved, so the server
+    /// does not show it firing forever, and its state row goes.
+    private static func retire(_ orphans: [PersistedState], store: AlertStore, now: Int64) throws {
+        guard !orphans.isEmpty else { return }
+        try store.writer.write { db in
+            for orphan in orphans.sorted(by: { $0.ruleID < $1.ruleID }) {
+                if orphan.reportedFiring || orphan.flapping {
+                    _ = try AlertStore.insert(AlertEvent(
+                        sequence: 0, ruleID: orphan.ruleID, sensorID: orphan.sensorID, kind: .resolved,
+                        severity: orphan.severity, value: orphan.lastValue, threshold: nil, timestampMillis: now,
+                        activeSinceMillis: orphan.firedAtMillis,
+                        message: "Resolved: rule \(orphan.ruleID) was removed from the profile"), db)
+                }
+                try db.execute(sql: "DELETE FROM alert_state WHERE rule_id = ?", arguments: [orphan.ruleID])
             }
         }
     }

@@ -81,6 +81,7 @@ public struct OutputPolicy: Sendable, Hashable {
 
 public enum AlertEngineError: Error, Hashable, CustomStringConvertible {
     case unknownRule(String)
+    case duplicateRule(String)
     case notActive(String)
     case expiryInPast(until: Int64, now: Int64)
     case notInMaintenance
@@ -88,6 +89,7 @@ public enum AlertEngineError: Error, Hashable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .unknownRule(let id): "no alert rule '\(id)' in the profile; `edge-agent alerts` lists the active ones"
+        case .duplicateRule(let id): "two alert rules share the id '\(id)'; give each rule its own id in the profile"
         case .notActive(let id): "rule '\(id)' is not firing, so there is nothing to acknowledge"
         case .expiryInPast(let until, let now): "expiry \(until) ms is not after now (\(now) ms); give a time in the future"
         case .notInMaintenance: "the device is not in maintenance; nothing to end"

@@ -10,7 +10,7 @@ import GRDB
 /// with their event in one transaction. The daemon's engine re-reads the operator columns
 /// on every `tick()`, so neither overwrites the other.
 public final class AlertStore: Sendable {
-    public let writer: any DatabaseWriter
+    let writer: any DatabaseWriter
     /// The most events one `events(afterSequence:limit:)` or `history` call returns.
     public static let maxLimit = 10_000
 

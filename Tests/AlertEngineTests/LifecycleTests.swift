@@ -11,7 +11,7 @@ final class LifecycleTests: XCTestCase {
         let h = try Harness()
         let before = try h.engine([hot])
         XCTAssertEqual(kinds(try h.feed(before, "tank_temp", 28.4)), [.fired])
-        try h.store.writer.close()
+        try h.database.writer.close()
 
         // A new process: the same file opened afresh.
         let reopened = try LocalDatabase.open(path: h.path, clock: h.clock)
@@ -29,6 +29,22 @@ final class LifecycleTests: XCTestCase {
         XCTAssertEqual(resolved.first?.sequence, 2)
         XCTAssertEqual(resolved.first?.activeSinceMillis, h.start)
         XCTAssertEqual(try store.events(afterSequence: 0, limit: 10).map(\.kind), [.fired, .resolved])
+    }
+
+    func testARuleRemovedFromTheProfileIsResolvedAndForgotten() throws {
+        let h = try Harness()
+        let leak = AlertRule(id: "leak", sensorID: "leak", condition: .switchState(active: true))
+        XCTAssertEqual(kinds(try h.feed(try h.engine([hot, leak]), "tank_temp", 29)), [.fired])
+        h.clock.advance(by: .seconds(5))
+        _ = try h.engine([leak])
+        let last = try h.store.history(limit: 1, ruleID: nil)
+        XCTAssertEqual(last.map(\.kind), [.resolved])
+        XCTAssertEqual(last.first?.message, "Resolved: rule tank_hot was removed from the profile")
+        XCTAssertEqual(last.first?.activeSinceMillis, h.start)
+        XCTAssertEqual(try h.store.active(), [])
+        XCTAssertThrowsError(try h.engine([leak, leak])) { error in
+            XCTAssertEqual(error as? AlertEngineError, .duplicateRule("leak"))
+        }
     }
 
     func testRestartResumesAPendingRuleFromItsStart() throws {
