@@ -264,23 +264,38 @@ public final class AlertEngine: Sendable {
                 engine = work
                 return []
             }
-            let stored = try store.writer.write { db -> [AlertEvent] in
-                for i in batch.dirty.sorted() {
-                    try AlertStore.save(work.rules[i].persisted, clearAcknowledged: batch.reported.contains(i), db)
+            let stored: [AlertEvent]
+            do {
+                stored = try commit(batch, work)
+            } catch {
+                // The relays did move: forget what they were driven to, so the next call that
+                // commits drives them again and records it. The rules keep their old state and
+                // the same transitions come again with the next reading or tick.
+                for (output, _) in normalStates where work.outputs[output] != engine.outputs[output] {
+                    engine.outputs[output] = nil
                 }
-                var stored: [AlertEvent] = []
-                for item in batch.items {
-                    switch item {
-                    case .event(let event):
-                        stored.append(try AlertStore.insert(event, db))
-                    case .conditional(let event, let sql, let arguments):
-                        try db.execute(sql: sql, arguments: arguments)
-                        if db.changesCount > 0 { stored.append(try AlertStore.insert(event, db)) }
-                    }
-                }
-                return stored
+                throw error
             }
             engine = work
+            return stored
+        }
+    }
+
+    private func commit(_ batch: Batch, _ work: EngineState) throws -> [AlertEvent] {
+        try store.writer.write { db -> [AlertEvent] in
+            for i in batch.dirty.sorted() {
+                try AlertStore.save(work.rules[i].persisted, clearAcknowledged: batch.reported.contains(i), db)
+            }
+            var stored: [AlertEvent] = []
+            for item in batch.items {
+                switch item {
+                case .event(let event):
+                    stored.append(try AlertStore.insert(event, db))
+                case .conditional(let event, let sql, let arguments):
+                    try db.execute(sql: sql, arguments: arguments)
+                    if db.changesCount > 0 { stored.append(try AlertStore.insert(event, db)) }
+                }
+            }
             return stored
         }
     }

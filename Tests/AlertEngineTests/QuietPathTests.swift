@@ -105,3 +105,29 @@ final class ClockStepTests: XCTestCase {
         XCTAssertEqual(try h.tick(engine, after: 1).map(\.ruleID), ["probe"])
     }
 }
+
+final class DatabaseFailureTests: XCTestCase {
+    func testALockedDatabaseDoesNotStopActionsAndTheEventsComeLater() throws {
+        let h = try Harness()
+        // No busy timeout, so a held lock fails the engine's write at once.
+        let store = try AlertStore(writer: try DatabaseQueue(path: h.path))
+        let relays = RecordingOutputs()
+        let rule = AlertRule(id: "hot", sensorID: "t", condition: .threshold(op: .greater, value: 28, clear: nil),
+                             action: .init(output: "heater", state: false))
+        let engine = try AlertEngine(rules: [rule], store: store, clock: h.clock,
+                                     outputs: ["heater": OutputPolicy(normal: true, failSafe: false)], driver: relays)
+        var holdsLock = Configuration()
+        holdsLock.allowsUnsafeTransactions = true
+        let blocker = try DatabaseQueue(path: h.path, configuration: holdsLock)
+        try blocker.inDatabase { db in try db.execute(sql: "BEGIN EXCLUSIVE") }
+        XCTAssertThrowsError(try h.feed(engine, "t", 29, after: 1))
+        XCTAssertEqual(relays.calls, ["heater=on", "heater=off"])
+        try blocker.inDatabase { db in try db.execute(sql: "COMMIT") }
+
+        let retried = try h.feed(engine, "t", 29.1, after: 1)
+        XCTAssertEqual(kinds(retried), [.fired, .actuated])
+        XCTAssertEqual(retried.last?.message, "heater off (rule hot fired)")
+        XCTAssertEqual(relays.calls, ["heater=on", "heater=off", "heater=off"])
+        XCTAssertEqual(try store.events(afterSequence: 0, limit: 10).map(\.kind), [.actuated, .fired, .actuated])
+    }
+}
