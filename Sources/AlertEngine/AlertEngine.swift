@@ -452,7 +452,7 @@ public final class AlertEngine: Sendable {
 
     private func interpolate(_ i: Int, _ r: RuleRuntime) -> String {
         let rule = rules[i]
-        let template = rule.description.isEmpty ? "{sensor} is {value} {unit} (limit {threshold})" : rule.description
+        let template = rule.description.isEmpty ? Self.defaultDescription(rule.condition) : rule.description
         var text = template
             .replacingOccurrences(of: "{value}", with: r.persisted.lastValue.map(Self.format) ?? "n/a")
             .replacingOccurrences(
@@ -461,6 +461,16 @@ public final class AlertEngine: Sendable {
             .replacingOccurrences(of: "{unit}", with: r.unit)
         if let error = r.sensorError { text += " (sensor error: \(error))" }
         return text
+    }
+
+    /// The text for a rule whose profile gives no `description`.
+    private static func defaultDescription(_ condition: AlertRule.Condition) -> String {
+        switch condition {
+        case .threshold, .band: "{sensor} is {value} {unit} (limit {threshold})"
+        case .stale: "No valid reading from {sensor} for {value} s"
+        case .rateOfChange: "{sensor} changed by {value} {unit} (limit {threshold})"
+        case .switchState: "{sensor} reads {value}"
+        }
     }
 
     // MARK: - Outputs

@@ -97,7 +97,7 @@ final class ConditionTests: XCTestCase {
         let failed = try engine.sensorFailed("t", error: "w1_slave empty (CRC or presence failure)")
         XCTAssertEqual(failed.map(\.ruleID), ["probe"])
         XCTAssertEqual(kinds(failed), [.fired])
-        XCTAssertEqual(failed.first?.message, "t is 0 s (limit 300) (sensor error: w1_slave empty (CRC or presence failure))")
+        XCTAssertEqual(failed.first?.message, "No valid reading from t for 0 s (sensor error: w1_slave empty (CRC or presence failure))")
         XCTAssertEqual(try engine.sensorFailed("t", error: "again"), [])
         XCTAssertEqual(Set(try h.store.active().map(\.ruleID)), ["hot", "probe"])
         let back = try h.feed(engine, "t", 26, after: 5)
