@@ -59,7 +59,7 @@ public final class AlertEngine: Sendable {
             var p = persisted[rule.id] ?? PersistedState(
                 ruleID: rule.id, sensorID: rule.sensorID, severity: rule.severity, phase: .inactive,
                 sinceMillis: now, flapping: false, reportedFiring: false, firedAtMillis: nil, lastValue: nil,
-                message: "", flapChanges: [], acknowledged: false, silencedUntilMillis: nil)
+                message: "", flapChanges: [], silencedUntilMillis: nil)
             p.sensorID = rule.sensorID
             p.severity = rule.severity
             // A restored pending rule keeps the time it has already waited.
@@ -98,7 +98,8 @@ public final class AlertEngine: Sendable {
 
     /// Time-driven work: stale rules, pending rules whose `for:` elapsed, flapping that
     /// calmed down, silence and maintenance expiry, outputs that failed to switch. Also
-    /// picks up acknowledgements, silences and maintenance written by the CLI.
+    /// picks up silences and maintenance set from the CLI (acknowledgements need no pick-up:
+    /// the engine never writes that column except to clear it for a new episode).
     @discardableResult
     public func tick() throws -> [AlertEvent] {
         let (persisted, maintenance) = try store.writer.read { db in
@@ -108,7 +109,6 @@ public final class AlertEngine: Sendable {
             work.maintenanceUntil = maintenance
             for i in self.rules.indices {
                 if let p = persisted[self.rules[i].id] {
-                    work.rules[i].persisted.acknowledged = p.acknowledged
                     work.rules[i].persisted.silencedUntilMillis = p.silencedUntilMillis
                 }
                 self.observe(i, .time, now: now, &work, &batch)
@@ -153,7 +153,6 @@ public final class AlertEngine: Sendable {
                     value: row["last_value"], threshold: nil, timestampMillis: now,
                     activeSinceMillis: row["fired_at_ms"], message: "Acknowledged: \(message)"), db)
             }
-            engine.rules[i].persisted.acknowledged = true
             return event
         }
     }
@@ -417,7 +416,6 @@ public final class AlertEngine: Sendable {
     private func report(_ i: Int, _ r: inout RuleRuntime, firing: Bool, now: Int64, _ batch: inout Batch, silenced: Bool) {
         batch.dirty.insert(i)
         batch.reported.insert(i)
-        r.persisted.acknowledged = false
         if firing {
             r.persisted.firedAtMillis = now
             r.persisted.reportedFiring = true

@@ -175,7 +175,7 @@ public final class AlertStore: Sendable {
                 flapping: row["flapping"], reportedFiring: row["reported_firing"],
                 firedAtMillis: row["fired_at_ms"], lastValue: row["last_value"], message: row["message"],
                 flapChanges: changes.split(separator: ",").compactMap { Int64($0) },
-                acknowledged: row["acknowledged"], silencedUntilMillis: row["silenced_until_ms"])
+                silencedUntilMillis: row["silenced_until_ms"])
             states[state.ruleID] = state
         }
         return states
@@ -199,7 +199,7 @@ enum Phase: String, Sendable {
     case inactive, pending, firing
 }
 
-/// One `alert_state` row.
+/// One `alert_state` row as the engine keeps it (`acknowledged` is the operators' alone).
 struct PersistedState: Sendable {
     var ruleID: String
     var sensorID: String
@@ -212,6 +212,5 @@ struct PersistedState: Sendable {
     var lastValue: Double?
     var message: String
     var flapChanges: [Int64]
-    var acknowledged: Bool
     var silencedUntilMillis: Int64?
 }
