@@ -306,7 +306,7 @@ public final class AlertEngine: Sendable {
         switch rule.condition {
         case .stale(let after):
             switch observation {
-            case .value(_, _, _):
+            case .value:
                 r.lastValidMono = work.mono
                 r.sensorError = nil
             case .error(let reason): r.sensorError = reason
