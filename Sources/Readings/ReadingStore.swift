@@ -1,0 +1,377 @@
+import EdgeCore
+import GRDB
+import Synchronization
+
+/// When buffered readings become one transaction, and when the WAL is synced.
+public struct GroupCommitPolicy: Sendable {
+    /// The longest a reading waits in memory before its transaction commits.
+    public var interval: Duration
+    /// A buffer this full commits at once, without waiting for the timer.
+    public var maxRows: Int
+    /// How often `run()` runs a PASSIVE checkpoint after writes. With `synchronous=NORMAL`
+    /// a commit is not fsynced; the checkpoint syncs the WAL, so this bounds what a power
+    /// cut can take back (see docs/STORAGE.md).
+    public var checkpointInterval: Duration
+
+    public init(interval: Duration = .milliseconds(250), maxRows: Int = 512, checkpointInterval: Duration = .seconds(5)) {
+        self.interval = interval
+        self.maxRows = maxRows
+        self.checkpointInterval = checkpointInterval
+    }
+}
+
+public enum ReadingStoreError: Error, Equatable, CustomStringConvertible {
+    case invalidSensorID(String)
+    case invalidUnit(sensorID: String, unit: String)
+    case nonFiniteValue(sensorID: String)
+    case invalidLimit(Int)
+    /// Commits have been failing and the buffer reached its cap; the reading was not kept.
+    case bufferFull(sensorID: String, buffered: Int)
+
+    public var description: String {
+        switch self {
+        case .invalidSensorID(let id):
+            "sensor id \(id.prefix(40).debugDescription) is empty or longer than \(ReadingStore.maxSensorIDLength) bytes; fix the profile's sensor id"
+        case .invalidUnit(let id, let unit):
+            "unit \(unit.prefix(40).debugDescription) of sensor \(id) is longer than \(ReadingStore.maxUnitLength) bytes; fix the profile's unit"
+        case .nonFiniteValue(let id):
+            "sensor \(id) produced a non-finite value; a failed read must be reported as an error, not stored"
+        case .invalidLimit(let limit):
+            "limit \(limit) is outside 1...\(ReadingStore.maxLimit)"
+        case .bufferFull(let id, let buffered):
+            "reading of \(id) not kept: \(buffered) readings are waiting for a commit that keeps failing; check the database's disk and the agent's log"
+        }
+    }
+}
+
+/// Readings in SQLite, written by group commit.
+///
+/// `append` only buffers; a timer (`run`) or a full buffer turns the buffer into one
+/// transaction with one prepared statement, so the SD card sees one WAL append per
+/// interval, not one fsync per reading. Sequences are SQLite's AUTOINCREMENT row ids:
+/// assigned at commit in append order, never reused.
+public final class ReadingStore: Sendable {
+    public static let maxSensorIDLength = 128
+    public static let maxUnitLength = 32
+    /// The largest `limit` a read accepts: reads return arrays, and memory stays bounded.
+    public static let maxLimit = 100_000
+
+    public let database: LocalDatabase
+    let clock: any DeviceClock
+    let policy: GroupCommitPolicy
+    /// Row id of this boot in `boots`.
+    let bootRow: Int64
+    /// While commits fail the buffer keeps readings, up to this many.
+    let bufferCap: Int
+    private let state: Mutex<State>
+
+    struct SeriesKey: Hashable, Sendable {
+        var sensorID: String
+        var unit: String
+    }
+
+    struct Pending: Sendable {
+        var series: SeriesKey
+        var millis: Int64
+        var value: Double
+        var quality: Int64
+        var clockUnsynced: Bool
+        var bootNanos: Int64
+    }
+
+    struct State: Sendable {
+        var buffer: [Pending] = []
+        var seriesIDs: [SeriesKey: Int64] = [:]
+        var writtenSinceCheckpoint = false
+        var lastCheckpointNanos: UInt64
+    }
+
+    public init(database: LocalDatabase, clock: any DeviceClock, commit: GroupCommitPolicy = .init()) throws {
+        self.database = database
+        self.clock = clock
+        self.policy = commit
+        self.bufferCap = max(commit.maxRows, 1) * 16
+        self.bootRow = try database.writer.write { db in
+            try db.execute(sql: "INSERT INTO boots (boot_id) VALUES (?) ON CONFLICT DO NOTHING", arguments: [clock.bootID])
+            return try Int64.fetchOne(db, sql: "SELECT id FROM boots WHERE boot_id = ?", arguments: [clock.bootID])!
+        }
+        self.state = Mutex(State(lastCheckpointNanos: clock.now().bootNanos))
+    }
+
+    /// Buffers one reading; it is durable against a process crash at the next group commit.
+    ///
+    /// A reading taken while the wall clock was not synchronised is stored as
+    /// `clock-unsynced` with its boot-relative time, so `synchronizeClock()` can correct it.
+    ///
+    /// Throws only when the reading was not kept: bad input, or `bufferFull`. A commit that
+    /// fails when the buffer reaches `maxRows` keeps the readings buffered and is retried and
+    /// reported by the next `flush()` (the timer's, in `run()`).
+    public func append(sensorID: String, value: Double, unit: String, quality: ReadingQuality, takenAt: DeviceTime) throws {
+        guard !sensorID.isEmpty, sensorID.utf8.count <= Self.maxSensorIDLength else {
+            throw ReadingStoreError.invalidSensorID(sensorID)
+        }
+        guard unit.utf8.count <= Self.maxUnitLength else {
+            throw ReadingStoreError.invalidUnit(sensorID: sensorID, unit: unit)
+        }
+        guard value.isFinite else { throw ReadingStoreError.nonFiniteValue(sensorID: sensorID) }
+        let pending = Pending(
+            series: SeriesKey(sensorID: sensorID, unit: unit),
+            millis: takenAt.unixMillis,
+            value: value,
+            quality: Schema.code(quality),
+            clockUnsynced: !takenAt.synchronized || quality == .clockUnsynced,
+            bootNanos: Int64(clamping: takenAt.bootNanos))
+        let full = try state.withLock { state throws(ReadingStoreError) -> Bool in
+            guard state.buffer.count < bufferCap else {
+                throw ReadingStoreError.bufferFull(sensorID: sensorID, buffered: state.buffer.count)
+            }
+            state.buffer.append(pending)
+            // At every multiple, not at every append: while commits fail, each append
+            // should not wait out another busy timeout.
+            return state.buffer.count.isMultiple(of: max(policy.maxRows, 1))
+        }
+        if full { try? flush() }
+    }
+
+    /// Commits the buffer now, in one transaction. On failure the readings stay buffered
+    /// (up to a cap) and the next flush tries again.
+    public func flush() throws {
+        guard state.withLock({ !$0.buffer.isEmpty }) else { return }
+        var taken: [Pending] = []
+        do {
+            let learned = try database.writer.write { db in
+                // Taken inside the serial writer so concurrent flushes commit in append order.
+                let (rows, known) = state.withLock { state in
+                    defer { state.buffer.removeAll(keepingCapacity: true) }
+                    return (state.buffer, state.seriesIDs)
+                }
+                taken = rows
+                return try insert(rows, known: known, db)
+            }
+            state.withLock { state in
+                state.seriesIDs.merge(learned) { old, _ in old }
+                state.writtenSinceCheckpoint = true
+            }
+        } catch {
+            state.withLock { $0.buffer.insert(contentsOf: taken, at: 0) }
+            throw error
+        }
+    }
+
+    /// Series ids first seen in this transaction; cached only once it has committed.
+    private func insert(_ rows: [Pending], known: [SeriesKey: Int64], _ db: Database) throws -> [SeriesKey: Int64] {
+        var learned: [SeriesKey: Int64] = [:]
+        var lastSequence: [Int64: Int64] = [:]
+        let statement = try db.cachedStatement(sql: """
+            INSERT INTO readings (series_id, ts_ms, value, quality, clock_unsynced, boot_id, boot_ns)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            """)
+        for row in rows {
+            let seriesID: Int64
+            if let id = known[row.series] ?? learned[row.series] {
+                seriesID = id
+            } else {
+                seriesID = try Self.seriesID(row.series, db)
+                learned[row.series] = seriesID
+            }
+            try statement.execute(arguments: [
+                seriesID, row.millis, row.value, row.quality, row.clockUnsynced ? 1 : 0, bootRow, row.bootNanos,
+            ])
+            lastSequence[seriesID] = db.lastInsertedRowID
+        }
+        let update = try db.cachedStatement(sql: "UPDATE series SET last_sequence = ? WHERE id = ?")
+        for (seriesID, sequence) in lastSequence {
+            try update.execute(arguments: [sequence, seriesID])
+        }
+        return learned
+    }
+
+    private static func seriesID(_ key: SeriesKey, _ db: Database) throws -> Int64 {
+        try db.execute(
+            sql: "INSERT INTO series (sensor_id, unit) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            arguments: [key.sensorID, key.unit])
+        return try Int64.fetchOne(
+            db, sql: "SELECT id FROM series WHERE sensor_id = ? AND unit = ?",
+            arguments: [key.sensorID, key.unit])!
+    }
+
+    /// The group-commit timer on the injected clock: commits every `interval`, checkpoints
+    /// every `checkpointInterval` when something was written. On cancellation it commits
+    /// what is buffered and checkpoints, then returns. A failed commit ends it with that
+    /// error; the readings stay buffered, and calling `run()` again retries them.
+    public func run() async throws {
+        do {
+            while true {
+                try await clock.sleep(for: policy.interval)
+                try flush()
+                if checkpointDue() { try checkpoint() }
+            }
+        } catch is CancellationError {
+            try flush()
+            try checkpoint()
+        }
+    }
+
+    func checkpointDue() -> Bool {
+        let now = clock.now().bootNanos
+        return state.withLock { state in
+            state.writtenSinceCheckpoint
+                && now &- state.lastCheckpointNanos >= UInt64(policy.checkpointInterval.nanoseconds)
+        }
+    }
+
+    /// A PASSIVE checkpoint: syncs the WAL and copies what no reader still needs into the
+    /// database file, without waiting for readers. Another process's checkpoint in progress
+    /// (SQLITE_BUSY) is not an error: the next one catches up.
+    func checkpoint() throws {
+        let now = clock.now().bootNanos
+        do {
+            try database.writer.writeWithoutTransaction { db in _ = try db.checkpoint(.passive) }
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY {
+            return
+        }
+        state.withLock { state in
+            state.writtenSinceCheckpoint = false
+            state.lastCheckpointNanos = now
+        }
+    }
+
+    /// Readings already buffered but not yet committed.
+    public var bufferedCount: Int { state.withLock { $0.buffer.count } }
+
+    // MARK: - Clock correction
+
+    /// Re-stamps this boot's clock-unsynced readings from the monotonic clock, now that
+    /// the wall clock is trusted: `ts = now.unixMillis − (now.bootNanos − boot_ns) / 10⁶`.
+    /// Their measured quality (ok, filtered, suspect) comes back. Readings of an earlier
+    /// boot cannot be placed on this boot's clock and stay flagged.
+    ///
+    /// Call it when the clock reports synchronised or `ClockWatch` sees a forward jump.
+    /// - Returns: the number of readings corrected.
+    @discardableResult
+    public func synchronizeClock() throws -> Int {
+        try flush()
+        let now = clock.now()
+        return try database.writer.write { db in
+            try db.execute(
+                sql: """
+                    UPDATE readings SET ts_ms = ? - (? - boot_ns) / 1000000, clock_unsynced = 0
+                    WHERE clock_unsynced = 1 AND boot_id = ?
+                    """,
+                arguments: [now.unixMillis, Int64(clamping: now.bootNanos), bootRow])
+            return db.changesCount
+        }
+    }
+
+    /// The lowest sequence among this boot's readings still waiting for `synchronizeClock()`,
+    /// or nil. Their timestamps will change: Sync can hold batches below it so that the server
+    /// gets corrected timestamps (or decide to send provisional ones after a while).
+    public func firstCorrectableSequence() throws -> Int64? {
+        try database.writer.read { db in
+            try Int64.fetchOne(
+                db, sql: "SELECT min(sequence) FROM readings WHERE clock_unsynced = 1 AND boot_id = ?",
+                arguments: [bootRow])
+        }
+    }
+
+    // MARK: - Reading back
+
+    static let selectReadings = """
+        SELECT r.sequence, s.sensor_id, r.ts_ms, r.value, s.unit, r.quality, r.clock_unsynced
+        FROM readings r JOIN series s ON s.id = r.series_id
+        """
+
+    static func fetchReadings(_ db: Database, sql: String, arguments: StatementArguments) throws -> [Reading] {
+        try Row.fetchCursor(db, sql: sql, arguments: arguments).map { row in
+            Reading(
+                sequence: row[0], sensorID: row[1], timestampMillis: row[2], value: row[3], unit: row[4],
+                quality: Schema.quality(code: row[5], clockUnsynced: row[6]))
+        }.reduce(into: []) { $0.append($1) }
+    }
+
+    private func checkLimit(_ limit: Int) throws {
+        guard (1...Self.maxLimit).contains(limit) else { throw ReadingStoreError.invalidLimit(limit) }
+    }
+
+    /// Committed readings with a sequence above `afterSequence`, ascending: Sync streams the
+    /// backlog in batches with it, never loading it whole.
+    public func readings(afterSequence: Int64, limit: Int) throws -> [Reading] {
+        try checkLimit(limit)
+        return try database.writer.read { db in
+            try Self.fetchReadings(
+                db, sql: Self.selectReadings + " WHERE r.sequence > ? ORDER BY r.sequence LIMIT ?",
+                arguments: [afterSequence, limit])
+        }
+    }
+
+    /// How many committed readings lie beyond `afterSequence`, and the timestamp of the oldest.
+    public func backlog(afterSequence: Int64) throws -> (count: Int, oldestMillis: Int64?) {
+        try database.writer.read { db in
+            let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM readings WHERE sequence > ?", arguments: [afterSequence]) ?? 0
+            let oldest = try Int64.fetchOne(
+                db, sql: "SELECT ts_ms FROM readings WHERE sequence > ? ORDER BY sequence LIMIT 1",
+                arguments: [afterSequence])
+            return (count, oldest)
+        }
+    }
+
+    /// Committed readings in a time window (both bounds inclusive), ordered by timestamp,
+    /// then sequence. `limit` nil means all, up to `maxLimit`.
+    public func query(sensorID: String?, sinceMillis: Int64?, untilMillis: Int64?, limit: Int?, newestFirst: Bool) throws -> [Reading] {
+        try checkLimit(limit ?? Self.maxLimit)
+        let window = Window(sensorID: sensorID, sinceMillis: sinceMillis, untilMillis: untilMillis)
+        let order = newestFirst ? "DESC" : "ASC"
+        var arguments = window.arguments
+        arguments += [limit ?? Self.maxLimit]
+        return try database.writer.read { db in
+            try Self.fetchReadings(
+                db,
+                sql: Self.selectReadings + window.whereClause + " ORDER BY r.ts_ms \(order), r.sequence \(order) LIMIT ?",
+                arguments: arguments)
+        }
+    }
+
+    /// The newest reading (by sequence: provisional timestamps of an unsynchronised clock
+    /// may lie in the past) of each sensor, ordered by sensor id.
+    public func latest() throws -> [Reading] {
+        let lasts = try database.writer.read { db in
+            try Self.fetchReadings(
+                db, sql: Self.selectReadings + " WHERE r.sequence IN (SELECT last_sequence FROM series) ORDER BY s.sensor_id, r.sequence DESC",
+                arguments: [])
+        }
+        var seen = Set<String>()
+        return lasts.filter { seen.insert($0.sensorID).inserted }
+    }
+}
+
+/// A `WHERE` clause over `readings r` for an optional sensor and time window.
+struct Window {
+    var whereClause = ""
+    var arguments: StatementArguments = []
+
+    init(sensorID: String?, sinceMillis: Int64?, untilMillis: Int64?) {
+        var conditions: [String] = []
+        if let sensorID {
+            conditions.append("r.series_id IN (SELECT id FROM series WHERE sensor_id = ?)")
+            arguments += [sensorID]
+        }
+        if let sinceMillis {
+            conditions.append("r.ts_ms >= ?")
+            arguments += [sinceMillis]
+        }
+        if let untilMillis {
+            conditions.append("r.ts_ms <= ?")
+            arguments += [untilMillis]
+        }
+        if !conditions.isEmpty { whereClause = " WHERE " + conditions.joined(separator: " AND ") }
+    }
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000
+    }
+    var milliseconds: Int64 {
+        components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
+    }
+}

@@ -1,0 +1,39 @@
+import EdgeCore
+import Foundation
+@testable import Readings
+
+/// A fresh directory per test, removed when the value goes away.
+final class TemporaryDirectory {
+    let path: String
+
+    init() throws {
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("readings-tests-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    var databasePath: String { path + "/edge.sqlite" }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
+
+/// 2026-01-01T00:00:00Z, ManualDeviceClock's default wall clock.
+let epoch: Int64 = 1_767_225_600_000
+
+/// A clock whose sleep never returns until cancelled: `run()` then commits only on cancellation.
+struct StalledClock: DeviceClock {
+    let base = ManualDeviceClock()
+    var bootID: String { base.bootID }
+    func now() -> DeviceTime { base.now() }
+    func sleep(for duration: Duration) async throws {
+        try await Task.sleep(for: .seconds(3600))
+    }
+}
+
+extension ReadingStore {
+    /// Every committed reading, ascending.
+    func all() throws -> [Reading] { try readings(afterSequence: 0, limit: ReadingStore.maxLimit) }
+
+    func append(_ sensorID: String, _ value: Double, unit: String = "°C", quality: ReadingQuality = .ok, at time: DeviceTime) throws {
+        try append(sensorID: sensorID, value: value, unit: unit, quality: quality, takenAt: time)
+    }
+}
