@@ -232,8 +232,10 @@ public actor SyncEngine {
             guard let accepted = accept(ack, for: pending) else {
                 return try fail("server acknowledged \(describe(ack)) for a batch of \(describe(pending))", retryAfter: nil, now: now)
             }
-            try ledger.recordAck(accepted, healthSent: pending.health && ack.healthStored, nowMillis: now.unixMillis)
-            if pending.health && ack.healthStored { lastHealthBootNanos = now.bootNanos }
+            // Health counts as delivered with any ack: a server that chose not to store it
+            // would otherwise get it on every batch.
+            try ledger.recordAck(accepted, healthSent: pending.health, nowMillis: now.unixMillis)
+            if pending.health { lastHealthBootNanos = now.bootNanos }
             backoff.reset()
             rowLimit = configuration.maxBatchRows
             let sent = (accepted.readings.map { Int($0.inserted + $0.duplicates) } ?? 0)

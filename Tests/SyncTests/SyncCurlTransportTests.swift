@@ -74,7 +74,7 @@ struct SyncEchoServer {
     let task: Task<Void, any Error>
 
     init(certificates: SyncTestCertificates, requireClientCertificate: Bool = false,
-         respond: @escaping @Sendable (Int) async -> Response) async throws {
+         respond: @escaping @Sendable (Int, [UInt8]) async -> Response) async throws {
         var tls = TLSConfiguration.makeServerConfiguration(
             certificateChain: try NIOSSLCertificate.fromPEMFile(certificates.serverCert).map { .certificate($0) },
             privateKey: .privateKey(try NIOSSLPrivateKey(file: certificates.serverKey, format: .pem)))
@@ -88,11 +88,12 @@ struct SyncEchoServer {
             let body = try await request.body.collect(upTo: 16 << 20)
             var headers: [String: String] = [:]
             for field in request.headers { headers[field.name.canonicalName] = field.value }
+            let bytes = Array(buffer: body)
             let index = log.entries.withLock { list in
-                list.append(Received(headers: headers, body: Array(buffer: body), remotePort: context.remotePort))
+                list.append(Received(headers: headers, body: bytes, remotePort: context.remotePort))
                 return list.count
             }
-            return await respond(index)
+            return await respond(index, bytes)
         }
         let bound = AsyncStream<Int>.makeStream()
         let app = Application(
@@ -134,7 +135,7 @@ struct SyncEchoServer {
 
     @Test func postsTheGzipBodyWithItsHeadersOverOneKeptAliveConnection() async throws {
         let ack = try WireCodec.encode(SyncAck(healthStored: true))
-        let server = try await SyncEchoServer(certificates: certificates) { _ in
+        let server = try await SyncEchoServer(certificates: certificates) { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json", .contentEncoding: "gzip"],
                      body: .init(byteBuffer: ByteBuffer(bytes: ack)))
         }
@@ -157,7 +158,7 @@ struct SyncEchoServer {
     }
 
     @Test func statusBodyAndRetryAfterComeBack() async throws {
-        let server = try await SyncEchoServer(certificates: certificates) { _ in
+        let server = try await SyncEchoServer(certificates: certificates) { _, _ in
             Response(status: .tooManyRequests, headers: [.retryAfter: "7"],
                      body: .init(byteBuffer: ByteBuffer(string: #"{"error":"overloaded","reason":"try later"}"#)))
         }
@@ -169,7 +170,7 @@ struct SyncEchoServer {
     }
 
     @Test func aCertificateFromAnotherCAIsATLSError() async throws {
-        let server = try await SyncEchoServer(certificates: certificates) { _ in Response(status: .ok) }
+        let server = try await SyncEchoServer(certificates: certificates) { _, _ in Response(status: .ok) }
         await #expect { try await transport(server.url, ca: certificates.otherCA).post(batch: [1]) } throws: { error in
             (error as? TransportError)?.kind == .tls
         }
@@ -178,7 +179,7 @@ struct SyncEchoServer {
     }
 
     @Test func anAnswerOverTheCapIsRefused() async throws {
-        let server = try await SyncEchoServer(certificates: certificates) { _ in
+        let server = try await SyncEchoServer(certificates: certificates) { _, _ in
             Response(status: .ok, body: .init(byteBuffer: ByteBuffer(repeating: 0x41, count: 200_000)))
         }
         await #expect(throws: TransportError(.responseTooLarge, "answer exceeded 1024 bytes")) {
@@ -188,7 +189,7 @@ struct SyncEchoServer {
     }
 
     @Test func aSlowServerTimesOut() async throws {
-        let server = try await SyncEchoServer(certificates: certificates) { _ in
+        let server = try await SyncEchoServer(certificates: certificates) { _, _ in
             try? await Task.sleep(for: .seconds(3))
             return Response(status: .ok)
         }
@@ -199,7 +200,7 @@ struct SyncEchoServer {
     }
 
     @Test func nothingListeningIsANetworkError() async throws {
-        let server = try await SyncEchoServer(certificates: certificates) { _ in Response(status: .ok) }
+        let server = try await SyncEchoServer(certificates: certificates) { _, _ in Response(status: .ok) }
         await server.stop()
         await #expect { try await transport(server.url).post(batch: [1]) } throws: { error in
             (error as? TransportError)?.kind == .network
@@ -207,7 +208,7 @@ struct SyncEchoServer {
     }
 
     @Test func mutualTLSNeedsTheClientCertificate() async throws {
-        let server = try await SyncEchoServer(certificates: certificates, requireClientCertificate: true) { _ in Response(status: .ok) }
+        let server = try await SyncEchoServer(certificates: certificates, requireClientCertificate: true) { _, _ in Response(status: .ok) }
         let withCertificate = try await transport(server.url, configure: {
             $0.clientCertificate = certificates.clientCert
             $0.clientKey = certificates.clientKey

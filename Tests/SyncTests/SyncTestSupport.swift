@@ -131,13 +131,14 @@ struct SyncFixture {
     init(readings: Int, events: Int = 0, script: [ScriptedTransport.Answer] = [],
          configure: (inout SyncConfiguration) -> Void = { _ in },
          stop: @escaping @Sendable (Duration) -> Bool = { _ in false },
-         health: SyncTestHealth = SyncTestHealth()) throws {
+         health: SyncTestHealth = SyncTestHealth(), over realTransport: (any SyncTransport)? = nil,
+         sensors: [String] = ["tank"]) throws {
         directory = try SyncTemporaryDirectory()
         clock = SyncRecordingClock(stop: stop)
         database = try LocalDatabase.open(path: directory.databasePath, clock: clock)
         store = try ReadingStore(database: database, clock: clock)
         for index in 0..<readings {
-            try store.append(sensorID: "tank", value: 25 + Double(index) / 100, unit: "°C", quality: .ok,
+            try store.append(sensorID: sensors[index % sensors.count], value: 25 + Double(index) / 100, unit: "°C", quality: .ok,
                              takenAt: DeviceTime(unixMillis: syncEpoch + Int64(index) * 1000, bootNanos: 1, synchronized: true))
         }
         try store.flush()
@@ -148,6 +149,6 @@ struct SyncFixture {
                                               retryAfterCap: .seconds(120), healthInterval: .seconds(3600))
         configure(&configuration)
         engine = try SyncEngine(configuration: configuration, database: database, readings: store, events: self.events,
-                                transport: transport, health: health, clock: clock, random: SeededRandom(seed: 7))
+                                transport: realTransport ?? transport, health: health, clock: clock, random: SeededRandom(seed: 7))
     }
 }
