@@ -132,6 +132,9 @@ public actor SyncEngine {
             do {
                 switch try await step(holdUnsynced: true) {
                 case .idle: wait = configuration.idleInterval
+                // Quarantines in a row are paced like failures: a server that wrongly refuses
+                // everything must not dead-letter the whole backlog in a minute.
+                case .progressed(_, quarantined: true): wait = backoff.nextDelay(using: &random)
                 case .progressed: wait = nil
                 case .failed(let delay, _, _): wait = delay
                 }
@@ -276,7 +279,6 @@ public actor SyncEngine {
         try ledger.quarantine(readings: pending.readings, events: pending.events, status: status, reason: reason,
                               nowMillis: now.unixMillis)
         logger.error("batch quarantined (HTTP \(status)): \(reason); readings \(pending.readings?.description ?? "-"), events \(pending.events?.description ?? "-") stay in the local database")
-        backoff.reset()
         rowLimit = configuration.maxBatchRows
         return .progressed(sent: 0, quarantined: true)
     }

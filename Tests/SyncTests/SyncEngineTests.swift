@@ -175,6 +175,22 @@ import Wire
         #expect(try await fixture.engine.status().readings.ackedThrough == 4)
     }
 
+    @Test func quarantinesInARowArePacedByTheBackoff() async throws {
+        let fixture = try SyncFixture(readings: 15, script: [.status(400), .status(400), .status(400)],
+                                      stop: { $0 == .seconds(10) })
+        await #expect(throws: CancellationError.self) { try await fixture.engine.run() }
+        var expected = Backoff(base: .seconds(1), cap: .seconds(60))
+        var random = SeededRandom(seed: 7)
+        let jitter = (0..<3).map { _ in expected.nextDelay(using: &random) }
+        #expect(fixture.clock.sleeps == jitter)
+        let status = try await fixture.engine.status()
+        #expect(status.deadLetters.map(\.readings) == [
+            SequenceRange(first: 1, last: 5), SequenceRange(first: 6, last: 10), SequenceRange(first: 11, last: 15),
+        ])
+        #expect(status.readings.ackedThrough == 0)
+        #expect(try fixture.store.backlog(afterSequence: 0).count == 15)
+    }
+
     @Test func syncOnceReportsProgressAndEmptiesTheBacklog() async throws {
         let fixture = try SyncFixture(readings: 12, events: 1, script: [.status(503)])
         let seen = Mutex<[SyncProgress]>([])
