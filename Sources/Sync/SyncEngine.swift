@@ -33,11 +33,19 @@ public struct SyncConfiguration: Sendable, Hashable {
     /// A backlog whose oldest reading is older than this makes the device degraded.
     public var staleBacklog: Duration
 
+    /// Why this configuration cannot work, or nil.
+    public func validationError() -> String? {
+        if deviceID.isEmpty || deviceID.utf8.count > 128 { return "sync device id must be 1 to 128 bytes" }
+        if !(1...ReadingStore.maxLimit).contains(maxBatchRows) { return "sync max batch rows \(maxBatchRows) is outside 1...\(ReadingStore.maxLimit)" }
+        if maxBatchBytes < 1024 { return "sync max batch bytes \(maxBatchBytes) is below 1024" }
+        if healthInterval <= .zero || idleInterval <= .zero { return "sync intervals must be positive" }
+        return nil
+    }
+
     public init(deviceID: String, maxBatchRows: Int = 5000, maxBatchBytes: Int = 512 * 1024,
                 idleInterval: Duration = .seconds(10), backoff: Backoff = Backoff(base: .seconds(1), cap: .seconds(300)),
                 retryAfterCap: Duration = .seconds(900), healthInterval: Duration = .seconds(60),
                 clockHold: Duration = .seconds(600), staleBacklog: Duration = .seconds(3600)) {
-        precondition(maxBatchRows >= 1 && maxBatchRows <= ReadingStore.maxLimit, "maxBatchRows must be in 1...\(ReadingStore.maxLimit)")
         self.deviceID = deviceID
         self.maxBatchRows = maxBatchRows
         self.maxBatchBytes = maxBatchBytes
@@ -65,6 +73,7 @@ public enum SyncError: Error, Hashable, CustomStringConvertible {
     case credentialsRejected(status: Int, reason: String)
     /// `syncOnce` saw this many failures in a row; the last said `reason`.
     case gaveUp(failures: Int, reason: String)
+    case invalidConfiguration(String)
 
     public var description: String {
         switch self {
@@ -72,6 +81,8 @@ public enum SyncError: Error, Hashable, CustomStringConvertible {
             "the server refused this device (HTTP \(status)): \(reason). Check the token file and the device id"
         case .gaveUp(let failures, let reason):
             "gave up after \(failures) failed attempts in a row; last: \(reason)"
+        case .invalidConfiguration(let reason):
+            "\(reason); fix the agent's sync settings"
         }
     }
 }
@@ -106,6 +117,7 @@ public actor SyncEngine {
                 events: (any SyncEventSource)?, transport: any SyncTransport, health: any HealthSource,
                 clock: any DeviceClock, random: any RandomNumberGenerator & Sendable = SystemRandomNumberGenerator(),
                 logger: Logger = Logger(label: "reef-edge.sync")) throws {
+        if let reason = configuration.validationError() { throw SyncError.invalidConfiguration(reason) }
         self.configuration = configuration
         self.database = database
         self.readings = readings
@@ -177,9 +189,7 @@ public actor SyncEngine {
     }
 
     public func status() throws -> SyncStatus {
-        try ledger.status(
-            readingBacklog: { try readings.backlog(afterSequence: $0) },
-            eventBacklog: { try events?.syncEventBacklog(afterSequence: $0) ?? 0 })
+        try SyncStatus.read(database: database, readings: readings, events: events)
     }
 
     /// The highest reading sequence retention may drop as already on the server: pass it as

@@ -30,6 +30,15 @@ public struct SyncStatus: Sendable, Hashable {
     public var deadLetters: [DeadLetter]
 }
 
+extension SyncStatus {
+    /// The state the daemon last recorded, for a CLI process that has no transport.
+    public static func read(database: LocalDatabase, readings: ReadingStore, events: (any SyncEventSource)?) throws -> SyncStatus {
+        try SyncLedger(writer: database.writer).status(
+            readingBacklog: { try readings.backlog(afterSequence: $0) },
+            eventBacklog: { try events?.syncEventBacklog(afterSequence: $0) ?? 0 })
+    }
+}
+
 /// A batch the server refused for good (a 4xx other than 401, 403, 408, 413, 429). Its rows
 /// are still in the local database; `SyncEngine.requeueDeadLetters()` sends them again.
 public struct DeadLetter: Sendable, Hashable {

@@ -191,6 +191,26 @@ import Wire
         #expect(try fixture.store.backlog(afterSequence: 0).count == 15)
     }
 
+    @Test func aConfigurationThatCannotWorkIsRefusedWithTheFix() throws {
+        #expect(throws: SyncError.invalidConfiguration("sync max batch rows 0 is outside 1...100000")) {
+            _ = try SyncFixture(readings: 0, configure: { $0.maxBatchRows = 0 })
+        }
+        #expect(throws: SyncError.invalidConfiguration("sync device id must be 1 to 128 bytes")) {
+            _ = try SyncFixture(readings: 0, configure: { $0.deviceID = "" })
+        }
+    }
+
+    @Test func anotherProcessReadsTheSameStatusFromTheDatabase() async throws {
+        let fixture = try SyncFixture(readings: 7, events: 2)
+        _ = try await fixture.engine.step(holdUnsynced: true)
+        let reader = try LocalDatabase.open(path: fixture.directory.databasePath)
+        let status = try SyncStatus.read(database: reader, readings: try ReadingStore(database: reader, clock: fixture.clock),
+                                         events: fixture.events)
+        #expect(status == (try await fixture.engine.status()))
+        #expect(status.readings.ackedThrough == 3)
+        #expect(status.readings.backlogRows == 4)
+    }
+
     @Test func syncOnceReportsProgressAndEmptiesTheBacklog() async throws {
         let fixture = try SyncFixture(readings: 12, events: 1, script: [.status(503)])
         let seen = Mutex<[SyncProgress]>([])
