@@ -113,6 +113,10 @@ public final class CurlTransport: SyncTransport, CustomStringConvertible, @unche
         try check("POST", reef_curl_setopt_long(handle, CURLOPT_POST, 1))
         try check("HTTPHEADER", reef_curl_setopt_pointer(handle, CURLOPT_HTTPHEADER, UnsafeMutableRawPointer(headers)))
         try check("NOSIGNAL", reef_curl_setopt_long(handle, CURLOPT_NOSIGNAL, 1))
+        // Only HTTP(S), and no redirects: a batch goes to the configured server or nowhere.
+        try check("PROTOCOLS_STR", reef_curl_setopt_string(handle, CURLOPT_PROTOCOLS_STR, "https,http"))
+        // Probes the kept-alive connection between batches, so a dead one is noticed and replaced.
+        try check("TCP_KEEPALIVE", reef_curl_setopt_long(handle, CURLOPT_TCP_KEEPALIVE, 1))
         try check("SSL_VERIFYPEER", reef_curl_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, c.insecureSkipVerify ? 0 : 1))
         try check("SSL_VERIFYHOST", reef_curl_setopt_long(handle, CURLOPT_SSL_VERIFYHOST, c.insecureSkipVerify ? 0 : 2))
         if let ca = c.caFile { try check("CAINFO", reef_curl_setopt_string(handle, CURLOPT_CAINFO, ca)) }

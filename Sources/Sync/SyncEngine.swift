@@ -189,7 +189,7 @@ public actor SyncEngine {
     }
 
     public func status() throws -> SyncStatus {
-        try SyncStatus.read(database: database, readings: readings, events: events)
+        try ledger.status(readings: readings, events: events)
     }
 
     /// The highest reading sequence retention may drop as already on the server: pass it as

@@ -33,9 +33,7 @@ public struct SyncStatus: Sendable, Hashable {
 extension SyncStatus {
     /// The state the daemon last recorded, for a CLI process that has no transport.
     public static func read(database: LocalDatabase, readings: ReadingStore, events: (any SyncEventSource)?) throws -> SyncStatus {
-        try SyncLedger(writer: database.writer).status(
-            readingBacklog: { try readings.backlog(afterSequence: $0) },
-            eventBacklog: { try events?.syncEventBacklog(afterSequence: $0) ?? 0 })
+        try SyncLedger(writer: database.writer).status(readings: readings, events: events)
     }
 }
 
@@ -51,8 +49,7 @@ public struct DeadLetter: Sendable, Hashable {
 }
 
 extension SyncLedger {
-    func status(readingBacklog: (Int64) throws -> (count: Int, oldestMillis: Int64?),
-                eventBacklog: (Int64) throws -> Int) throws -> SyncStatus {
+    func status(readings: ReadingStore, events: (any SyncEventSource)?) throws -> SyncStatus {
         let (cursorRows, stateRow, letters) = try writer.read { db in
             (try Row.fetchAll(db, sql: "SELECT * FROM sync_cursor"),
              try Row.fetchOne(db, sql: "SELECT * FROM sync_state WHERE id = 1")!,
@@ -64,7 +61,8 @@ extension SyncLedger {
             let skipped: Int64 = row["skipped_through"]
             let position = max(acked, skipped)
             let backlog: (count: Int, oldestMillis: Int64?) = name == .readings
-                ? try readingBacklog(position) : (try eventBacklog(position), nil)
+                ? try readings.backlog(afterSequence: position)
+                : (try events?.syncEventBacklog(afterSequence: position) ?? 0, nil)
             return SyncStatus.Stream(
                 ackedThrough: acked, skippedThrough: skipped, backlogRows: backlog.count,
                 backlogOldestMillis: backlog.oldestMillis, lastAckMillis: row["last_ack_ms"],
