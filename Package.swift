@@ -95,6 +95,9 @@ if !deviceOnly {
         .executableTarget(name: "edge-bench", dependencies: [
             "Readings", "AlertEngine", "Sync", "Wire", "FleetServer", "EdgeCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "GRDB", package: "GRDB.swift"),
+            // The raw sqlite3 C API: the baseline local ingest is measured against.
+            .product(name: "GRDBSQLite", package: "GRDB.swift"),
         ], swiftSettings: swiftSettings),
         .testTarget(name: "SyncTests", dependencies: [
             "Sync", "Wire", "FleetServer", "Readings", "AlertEngine", "EdgeCore",

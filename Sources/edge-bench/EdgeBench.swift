@@ -1,0 +1,68 @@
+import ArgumentParser
+import Foundation
+
+/// Measures the agent and the server against what the machine allows, in one run, and
+/// prints one table (see docs/BENCHMARKS.md). Not a test: numbers depend on the machine.
+@main
+struct EdgeBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "edge-bench",
+        abstract: "Benchmarks reef-edge against the physical limits of this machine and prints a table.")
+
+    enum Part: String, CaseIterable, ExpressibleByArgument {
+        case ingest, alerts, drain, footprint
+    }
+
+    @Option(help: "Runs per figure; each figure is the median, with min and max.")
+    var runs = 5
+
+    @Option(help: "Comma-separated parts to run: \(Part.allCases.map(\.rawValue).joined(separator: ",")).",
+            transform: { text in
+                try text.split(separator: ",").map { name in
+                    guard let part = Part(rawValue: name.trimmingCharacters(in: .whitespaces)) else {
+                        throw ValidationError("unknown part \(name.debugDescription); use \(Part.allCases.map(\.rawValue).joined(separator: ","))")
+                    }
+                    return part
+                }
+            })
+    var only: [Part] = Part.allCases
+
+    @Flag(help: "A smoke run: small data sets, short footprint window, no 6 048 000-reading drain.")
+    var quick = false
+
+    @Option(help: ArgumentHelp("Run one ingest path once and exit, for valgrind --tool=callgrind.", visibility: .hidden))
+    var profileIngest: IngestBenchmark.Path?
+
+    func validate() throws {
+        guard (1...100).contains(runs) else { throw ValidationError("--runs must be 1...100") }
+    }
+
+    func run() async throws {
+        let ingestReadings = quick ? 20_000 : 200_000
+        if let path = profileIngest {
+            let elapsed = try IngestBenchmark(readings: ingestReadings).measure(path)
+            print("\(path): \(ingestReadings) readings in \(Format.number(elapsed * 1000)) ms")
+            return
+        }
+        print(Machine.current().summary)
+        print("runs per figure: \(runs)\(quick ? " (quick)" : "")")
+        var figures: [Figure] = []
+        for part in Part.allCases where only.contains(part) {
+            log("\(part.rawValue)…")
+            switch part {
+            case .ingest:
+                figures += try IngestBenchmark(readings: ingestReadings).figures(runs: runs)
+            case .alerts, .drain, .footprint:
+                log("\(part.rawValue): not measured in this build")
+            }
+        }
+        print(Table.render(figures))
+    }
+}
+
+/// Progress goes to stderr so stdout is only the table.
+func log(_ message: String) {
+    FileHandle.standardError.write(Data(("edge-bench: " + message + "\n").utf8))
+}
+
+extension IngestBenchmark.Path: ExpressibleByArgument {}
