@@ -1,10 +1,15 @@
 import ArgumentParser
 import Foundation
+import Synchronization
 
 /// Measures the agent and the server against what the machine allows, in one run, and
 /// prints one table (see docs/BENCHMARKS.md). Not a test: numbers depend on the machine.
+///
+/// Synchronous on purpose: an `async` main parks the main thread in libdispatch's
+/// `sigsuspend`, which valgrind 3.19 cannot run, and callgrind is how the hot paths are
+/// profiled. Async parts run through `blocking(_:)`.
 @main
-struct EdgeBench: AsyncParsableCommand {
+struct EdgeBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "edge-bench",
         abstract: "Benchmarks reef-edge against the physical limits of this machine and prints a table.")
@@ -37,7 +42,7 @@ struct EdgeBench: AsyncParsableCommand {
         guard (1...100).contains(runs) else { throw ValidationError("--runs must be 1...100") }
     }
 
-    func run() async throws {
+    func run() throws {
         let ingestReadings = quick ? 20_000 : 200_000
         if let path = profileIngest {
             let elapsed = try IngestBenchmark(readings: ingestReadings).measure(path)
@@ -58,6 +63,20 @@ struct EdgeBench: AsyncParsableCommand {
         }
         print(Table.render(figures))
     }
+}
+
+/// Runs async work on the cooperative pool while the calling thread waits.
+func blocking<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
+    let done = DispatchSemaphore(value: 0)
+    let result = Mutex<Result<T, any Error>?>(nil)
+    Task {
+        let outcome: Result<T, any Error>
+        do { outcome = .success(try await body()) } catch { outcome = .failure(error) }
+        result.withLock { $0 = outcome }
+        done.signal()
+    }
+    done.wait()
+    return try result.withLock { $0! }.get()
 }
 
 /// Progress goes to stderr so stdout is only the table.

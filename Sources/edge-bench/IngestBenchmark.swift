@@ -115,7 +115,7 @@ struct IngestBenchmark {
                 seriesIDs.append(db.lastInsertedRowID)
             }
             var pragmas: [String] = []
-            for name in ["journal_mode", "synchronous", "journal_size_limit", "wal_autocheckpoint", "busy_timeout"] {
+            for name in ["journal_mode", "synchronous", "journal_size_limit", "wal_autocheckpoint", "busy_timeout", "foreign_keys"] {
                 let value = try String.fetchOne(db, sql: "PRAGMA \(name)") ?? ""
                 pragmas.append("PRAGMA \(name) = \(value)")
             }
