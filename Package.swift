@@ -51,7 +51,7 @@ var targets: [Target] = [
     // → Sync (HTTPS through libcurl)
     .target(name: "Sync", dependencies: ["Readings", "AlertEngine", "Wire", "EdgeCore", "CCurl", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
     .executableTarget(name: "edge-agent", dependencies: [
-        "HAL", "HALSimulation", "Profiles", "Readings", "AlertEngine", "Sync", "EdgeCore",
+        "HAL", "HALSimulation", "Profiles", "Readings", "AlertEngine", "Sync", "Wire", "EdgeCore",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
         "Yams",

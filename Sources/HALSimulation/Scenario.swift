@@ -13,6 +13,18 @@ public struct Scenario: Sendable, Hashable {
         case ramp(start: Double, perSecond: Double, limit: Double?)
         /// `before` until `at` after the scenario's start, then `after`
         case step(before: Double, after: Double, at: Duration)
+        /// Straight lines between scripted points (a heater failing and recovering); held
+        /// at the first value before the first point and at the last after the last.
+        case points([Point])
+    }
+
+    public struct Point: Sendable, Hashable {
+        public var at: Duration
+        public var value: Double
+        public init(at: Duration, value: Double) {
+            self.at = at
+            self.value = value
+        }
     }
 
     public var shape: Shape

@@ -1,0 +1,90 @@
+import Synchronization
+
+/// A test clock whose `sleep` suspends until `advance` moves time past the sleeper's deadline.
+///
+/// `ManualDeviceClock` lets a sleeper move time itself, which serialises concurrent tasks;
+/// this one keeps them concurrent, so a test can show that one task's long wait does not
+/// delay another, at exact instants.
+public final class SteppingClock: DeviceClock {
+    fileprivate struct Sleeper {
+        var deadline: UInt64
+        var id: UInt64
+        var continuation: CheckedContinuation<Void, any Error>
+    }
+
+    fileprivate struct State {
+        /// Wall time is derived from the start, so sub-millisecond steps do not lose time.
+        let start: DeviceTime
+        var now: DeviceTime
+        var sleepers: [Sleeper] = []
+        var nextID: UInt64 = 0
+    }
+
+    private let state: Mutex<State>
+    public let bootID: String
+
+    public init(unixMillis: Int64 = 1_767_225_600_000, bootNanos: UInt64 = 10_000_000_000, bootID: String = "test-boot") {
+        let start = DeviceTime(unixMillis: unixMillis, bootNanos: bootNanos, synchronized: true)
+        self.state = Mutex(State(start: start, now: start))
+        self.bootID = bootID
+    }
+
+    public func now() -> DeviceTime { state.withLock { $0.now } }
+
+    /// Tasks currently suspended in `sleep`.
+    public var sleeperCount: Int { state.withLock { $0.sleepers.count } }
+
+    public func sleep(for duration: Duration) async throws {
+        let nanos = duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
+        let id = state.withLock { s -> UInt64 in s.nextID += 1; return s.nextID }
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                state.withLock { s in
+                    let deadline = s.now.bootNanos + UInt64(max(0, nanos))
+                    s.sleepers.append(Sleeper(deadline: deadline, id: id, continuation: continuation))
+                }
+            }
+        } onCancel: {
+            let cancelled = state.withLock { s -> Sleeper? in
+                guard let index = s.sleepers.firstIndex(where: { $0.id == id }) else { return nil }
+                return s.sleepers.remove(at: index)
+            }
+            cancelled?.continuation.resume(throwing: CancellationError())
+        }
+    }
+
+    /// Moves time forward by `duration`, waking sleepers one deadline at a time in order.
+    /// Before each step it waits until `sleepers` tasks are suspended here, so every task
+    /// woken by the previous step has run up to its next sleep: the steps are exact.
+    public func advance(by duration: Duration, settledAt sleepers: Int) async {
+        let nanos = duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
+        let target = now().bootNanos + UInt64(max(0, nanos))
+        while true {
+            await waitForSleepers(sleepers)
+            let due = state.withLock { s -> [Sleeper] in
+                guard let earliest = s.sleepers.map(\.deadline).min(), earliest <= target else { return [] }
+                s.move(to: earliest)
+                let due = s.sleepers.filter { $0.deadline == earliest }
+                s.sleepers.removeAll { $0.deadline == earliest }
+                return due
+            }
+            if due.isEmpty { break }
+            for sleeper in due { sleeper.continuation.resume() }
+        }
+        state.withLock { $0.move(to: target) }
+    }
+
+    /// Suspends until at least `count` tasks sleep on this clock.
+    public func waitForSleepers(_ count: Int) async {
+        while sleeperCount < count { await Task.yield() }
+    }
+
+}
+
+extension SteppingClock.State {
+    fileprivate mutating func move(to bootNanos: UInt64) {
+        guard bootNanos > now.bootNanos else { return }
+        now.bootNanos = bootNanos
+        now.unixMillis = start.unixMillis + Int64((bootNanos - start.bootNanos) / 1_000_000)
+    }
+}

@@ -1,2 +1,0 @@
-import CI2C
-import CGPIOD

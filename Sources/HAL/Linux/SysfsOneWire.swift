@@ -1,0 +1,65 @@
+import Foundation
+
+/// The kernel's w1 subsystem through sysfs (`/sys/bus/w1/devices`; root configurable so
+/// tests read a simulated tree through this same code).
+///
+/// Reading `w1_slave` blocks in the kernel for the 750 ms conversion, so each read runs on
+/// its own thread and the caller's task suspends instead of holding a cooperative thread.
+public struct SysfsOneWire: OneWireBus {
+    public let root: String
+
+    public init(root: String = "/sys/bus/w1/devices") { self.root = root }
+
+    public func slaves() async throws -> [String] {
+        try await Self.offPool { [root] in
+            let masters = try Self.contents(of: root).filter { $0.hasPrefix("w1_bus_master") }
+            var ids: [String] = []
+            for master in masters.sorted() {
+                let text = try Self.readFile("\(root)/\(master)/w1_master_slaves")
+                ids += text.split(separator: "\n").map(String.init).filter { $0 != "not found." }
+            }
+            return ids
+        }
+    }
+
+    public func read(slave: String, file: String) async throws -> String {
+        guard !slave.contains("/"), !file.contains("/") else { throw BusError.noDevice("invalid 1-Wire name \(slave)/\(file)") }
+        let path = "\(root)/\(slave)/\(file)"
+        return try await Self.offPool {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: "\(root)/\(slave)", isDirectory: &isDirectory), isDirectory.boolValue else {
+                throw BusError.noDevice("1-Wire slave \(slave) under \(root)")
+            }
+            return try Self.readFile(path)
+        }
+    }
+
+    private static func contents(of directory: String) throws -> [String] {
+        do { return try FileManager.default.contentsOfDirectory(atPath: directory) } catch {
+            throw BusError.busMissing(path: directory, hint: "enable 1-Wire with dtoverlay=w1-gpio in /boot/firmware/config.txt and reboot")
+        }
+    }
+
+    /// Reads at most 4 KiB: w1 files are a few dozen bytes.
+    private static func readFile(_ path: String) throws -> String {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            if !FileManager.default.fileExists(atPath: path) { throw BusError.noDevice(path) }
+            throw BusError.permissionDenied(path: path, group: "root")
+        }
+        defer { try? handle.close() }
+        do {
+            let data = try handle.read(upToCount: 4096) ?? Data()
+            return String(decoding: data, as: UTF8.self)
+        } catch {
+            throw BusError.io(path, errno: EIO)
+        }
+    }
+
+    private static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            let thread = Thread { continuation.resume(with: Result { try body() }) }
+            thread.stackSize = 256 * 1024
+            thread.start()
+        }
+    }
+}

@@ -1,0 +1,89 @@
+import EdgeCore
+
+/// The outcome of one poll: the measurements, or why there are none.
+public struct PollResult: Sendable {
+    public var sensorID: String
+    /// When the read completed.
+    public var takenAt: DeviceTime
+    public var result: Result<[Measurement], SensorError>
+
+    public init(sensorID: String, takenAt: DeviceTime, result: Result<[Measurement], SensorError>) {
+        self.sensorID = sensorID
+        self.takenAt = takenAt
+        self.result = result
+    }
+}
+
+/// A sensor and how often to poll it.
+public struct PolledSensor: Sendable {
+    public var id: String
+    public var sensor: any Sensor
+    public var interval: Duration
+
+    public init(id: String, sensor: any Sensor, interval: Duration) {
+        self.id = id
+        self.sensor = sensor
+        self.interval = interval
+    }
+}
+
+/// Polls every sensor in its own child task on its own interval, so one chip's mandated
+/// delay (an EZO's 900 ms read) never delays another sensor's poll.
+///
+/// Polls are scheduled on the monotonic clock from the first poll's start, so they do not
+/// drift; a read that overruns its interval skips the missed slots instead of bursting.
+/// A failed read is delivered as an error and retried at the next slot.
+public struct SensorPoller: Sendable {
+    public let sensors: [PolledSensor]
+    public let clock: any DeviceClock
+
+    public init(sensors: [PolledSensor], clock: any DeviceClock) {
+        self.sensors = sensors
+        self.clock = clock
+    }
+
+    /// Polls until cancelled, handing each result to `deliver` as it completes.
+    public func run(deliver: @escaping @Sendable (PollResult) async -> Void) async {
+        await withTaskGroup(of: Void.self) { group in
+            for polled in sensors {
+                group.addTask { await poll(polled, deliver: deliver) }
+            }
+        }
+    }
+
+    /// The same results as a stream; polling stops when the stream's consumer goes away.
+    public func results(bufferingNewest limit: Int = 256) -> AsyncStream<PollResult> {
+        let (stream, continuation) = AsyncStream.makeStream(of: PollResult.self, bufferingPolicy: .bufferingNewest(limit))
+        let task = Task { await run { continuation.yield($0) } }
+        continuation.onTermination = { _ in task.cancel() }
+        return stream
+    }
+
+    private func poll(_ polled: PolledSensor, deliver: @Sendable (PollResult) async -> Void) async {
+        let interval = UInt64(max(1, polled.interval.nanoseconds))
+        let origin = clock.now().bootNanos
+        var slot: UInt64 = 0
+        while !Task.isCancelled {
+            let result: Result<[Measurement], SensorError>
+            do {
+                result = .success(try await polled.sensor.read())
+            } catch is CancellationError {
+                return
+            } catch {
+                result = .failure(SensorError.wrapping(error))
+            }
+            let now = clock.now()
+            await deliver(PollResult(sensorID: polled.id, takenAt: now, result: result))
+            let elapsed = now.bootNanos - origin
+            slot = max(slot + 1, elapsed / interval + (elapsed % interval == 0 ? 0 : 1))
+            let wait = origin + slot * interval - clock.now().bootNanos
+            do { try await clock.sleep(for: .nanoseconds(Int64(wait))) } catch { return }
+        }
+    }
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000
+    }
+}

@@ -1,0 +1,174 @@
+import EdgeCore
+import HAL
+import HALSimulation
+import XCTest
+
+/// Expected numbers come from an independent Python transcription of the datasheet's
+/// integer code (run once; values pasted here), not from this package's Swift.
+final class BME280Tests: XCTestCase {
+    static let datasheetCalibration = BME280Calibration(
+        t1: 27504, t2: 26435, t3: -1000,
+        p1: 36477, p2: -10685, p3: 3024, p4: 2855, p5: 140, p6: -7, p7: 15500, p8: -14600, p9: 6000,
+        h1: 75, h2: 362, h3: 0, h4: 313, h5: 0, h6: 30)
+
+    func testDatasheetExampleRawValues() {
+        let cal = Self.datasheetCalibration
+        let (tFine, centi) = cal.compensateTemperature(519888)
+        XCTAssertEqual(tFine, 128422)
+        XCTAssertEqual(centi, 2508)
+        XCTAssertEqual(cal.compensatePressure(415148, tFine: tFine), 25767233)
+        XCTAssertEqual(cal.compensateHumidity(30000, tFine: tFine), 57217)
+    }
+
+    func testBelowZeroRawValues() {
+        let cal = Self.datasheetCalibration
+        let (tFine, centi) = cal.compensateTemperature(400000)
+        XCTAssertEqual(tFine, -64736)
+        XCTAssertEqual(centi, -1264)
+        XCTAssertEqual(cal.compensatePressure(300000, tFine: tFine), 29090514)
+        XCTAssertEqual(cal.compensateHumidity(25000, tFine: tFine), 26225)
+    }
+
+    /// Negative H4/H5 and an H3 above 127: the decodings popular libraries get wrong.
+    func testCalibrationDecodesSignedH4H5AndUnsignedH3() {
+        var block1 = [UInt8](repeating: 0, count: 26)
+        block1[25] = 75
+        let cal = BME280Calibration(block1: block1, block2: [0x6A, 0x01, 0xC8, 0xF3, 0x2A, 0xFD, 0x1E])
+        XCTAssertEqual(cal.h1, 75)
+        XCTAssertEqual(cal.h2, 362)
+        XCTAssertEqual(cal.h3, 200)
+        XCTAssertEqual(cal.h4, -198)
+        XCTAssertEqual(cal.h5, -46)
+        XCTAssertEqual(cal.h6, 30)
+        var full = Self.datasheetCalibration
+        (full.h2, full.h3, full.h4, full.h5, full.h6) = (cal.h2, cal.h3, cal.h4, cal.h5, cal.h6)
+        XCTAssertEqual(full.compensateHumidity(2000, tFine: 128422), 84999)
+    }
+
+    func testResetValuesAreNoData() {
+        XCTAssertThrowsError(try BME280<SimulatedI2CBus>.decode([0x80, 0, 0, 0x80, 0, 0, 0x80, 0], calibration: Self.datasheetCalibration)) {
+            guard case SensorError.noData = $0 else { return XCTFail("\($0)") }
+        }
+    }
+
+    func testDriverReadsSimulatedChipWithinStatedTolerance() async throws {
+        let clock = ManualDeviceClock()
+        let bus = SimulatedI2CBus()
+        bus.attach(SimulatedBME280(
+            temperature: Scenario(shape: .constant(24.37)), pressure: Scenario(shape: .constant(1013.25)),
+            humidity: Scenario(shape: .constant(61.2)), clock: clock), at: 0x76)
+        let sensor = BME280(bus: bus, clock: clock)
+        let values = try await sensor.read()
+        XCTAssertEqual(values.map(\.channel), ["temperature", "pressure", "humidity"])
+        XCTAssertEqual(values.map(\.unit), ["°C", "hPa", "%RH"])
+        XCTAssertEqual(values[0].value, 24.37, accuracy: 0.005)
+        XCTAssertEqual(values[1].value, 1013.25, accuracy: 0.002)
+        XCTAssertEqual(values[2].value, 61.2, accuracy: 0.002)
+    }
+
+    func testWrongChipIDIsNoDevice() async throws {
+        let clock = ManualDeviceClock()
+        let bus = SimulatedI2CBus()
+        var dump = BME280Fixtures.i2cdump
+        dump = dump.replacingOccurrences(of: "d0: 60", with: "d0: 58")
+        bus.attach(try RegisterDumpDevice(i2cdump: dump), at: 0x76)
+        do {
+            _ = try await BME280(bus: bus, clock: clock).read()
+            XCTFail("read a BMP280 as a BME280")
+        } catch SensorError.noDevice(let message) {
+            XCTAssertTrue(message.contains("0x58 is a BMP280"), message)
+        }
+    }
+
+    func testBusFaultsReachTheCaller() async throws {
+        let clock = ManualDeviceClock()
+        let bus = SimulatedI2CBus(name: "i2c-1")
+        bus.attach(SimulatedBME280(temperature: Scenario(shape: .constant(20)), pressure: Scenario(shape: .constant(1000)),
+                                   humidity: Scenario(shape: .constant(50)), clock: clock), at: 0x76)
+        let sensor = BME280(bus: bus, clock: clock)
+        bus.setFault(.absent, at: 0x76)
+        await assertThrows(SensorError.busError(.noDevice("i2c-1 address 0x76"))) { _ = try await sensor.read() }
+        bus.setFault(.timeout, at: 0x76)
+        await assertThrows(SensorError.busError(.timeout("i2c-1 address 0x76"))) { _ = try await sensor.read() }
+        bus.setFault(.nak, at: 0x76)
+        await assertThrows(SensorError.busError(.io("i2c-1 address 0x76", errno: 5))) { _ = try await sensor.read() }
+        bus.setFault(.corruptBytes(xor: 0x01), at: 0x76)
+        await assertThrows(SensorError.noDevice("chip id 0x61 at 0x76 is not a BME280 (0x60)")) { _ = try await sensor.read() }
+    }
+
+    func testDropoutSilencesTheChip() async throws {
+        let clock = ManualDeviceClock()
+        let bus = SimulatedI2CBus(name: "i2c-1")
+        let dropout = Scenario.Dropout(start: .seconds(10), length: .seconds(5))
+        bus.attach(SimulatedBME280(temperature: Scenario(shape: .constant(20), dropouts: [dropout]),
+                                   pressure: Scenario(shape: .constant(1000)), humidity: Scenario(shape: .constant(50)), clock: clock), at: 0x77)
+        let sensor = BME280(bus: bus, address: 0x77, clock: clock)
+        _ = try await sensor.read()
+        clock.advance(by: .seconds(11))
+        await assertThrows(SensorError.busError(.noDevice("i2c-1 address 0x77"))) { _ = try await sensor.read() }
+        clock.advance(by: .seconds(5))
+        let back = try await sensor.read()
+        XCTAssertEqual(back[0].value, 20, accuracy: 0.005)
+    }
+
+    /// A real chip's register dump replayed through the production driver.
+    func testReplayOfI2CDump() async throws {
+        let bus = SimulatedI2CBus()
+        bus.attach(try RegisterDumpDevice(i2cdump: BME280Fixtures.i2cdump), at: 0x76)
+        let values = try await BME280(bus: bus, clock: ManualDeviceClock()).read()
+        XCTAssertEqual(values[0].value, 25.08)
+        XCTAssertEqual(values[1].value, 1006.5325390625)
+        XCTAssertEqual(values[2].value, 55.8759765625)
+    }
+
+    func testI2CDumpParsing() throws {
+        let device = try RegisterDumpDevice(i2cdump: BME280Fixtures.i2cdump)
+        try device.receive([0x88])
+        XCTAssertEqual(try device.transmit(count: 4), [0x70, 0x6B, 0x43, 0x67])
+        try device.receive([0xD0])
+        XCTAssertEqual(try device.transmit(count: 1), [0x60])
+        XCTAssertThrowsError(try device.transmit(count: 1)) { XCTAssertEqual($0 as? BusError, .io("register 209", errno: 5)) }
+        XCTAssertThrowsError(try RegisterDumpDevice(i2cdump: "hello")) {
+            XCTAssertEqual($0 as? RegisterDumpDevice.ParseError, .noRows)
+        }
+        XCTAssertThrowsError(try RegisterDumpDevice(i2cdump: "00: 12 34 zz")) {
+            XCTAssertEqual($0 as? RegisterDumpDevice.ParseError, .badRow(line: 1, text: "00: 12 34 zz"))
+        }
+    }
+}
+
+enum BME280Fixtures {
+    /// `i2cdump -y 1 0x76 b` format: datasheet calibration, adc_P 415148, adc_T 519888, adc_H 30000.
+    static let i2cdump = """
+         0  1  2  3  4  5  6  7  8  9  a  b  c  d  e  f    0123456789abcdef
+    00: ff ff ff ff ff ff ff ff ff ff ff ff ff ff ff ff    ................
+    10: ff ff ff ff ff ff ff ff ff ff ff ff ff ff ff ff    ................
+    20: ff ff ff ff ff ff ff ff ff ff ff ff ff ff ff ff    ................
+    30: ff ff ff ff ff ff ff ff ff ff ff ff ff ff ff ff    ................
+    40: ff ff ff ff ff ff ff ff ff ff ff ff ff ff ff ff    ................
+    50: ff ff ff ff ff ff ff ff ff ff ff ff ff ff ff ff    ................
+    60: ff ff ff ff ff ff ff ff ff ff ff ff ff ff ff ff    ................
+    70: ff ff ff ff ff ff ff ff ff ff ff ff ff ff ff ff    ................
+    80: ff ff ff ff ff ff ff ff 70 6b 43 67 18 fc 7d 8e    ........pkCg..}.
+    90: 43 d6 d0 0b 27 0b 8c 00 f9 ff 8c 3c f8 c6 70 17    C...'......<..p.
+    a0: 00 4b ff ff ff ff ff ff ff ff ff ff ff ff ff ff    .K..............
+    b0: ff ff ff ff ff ff ff ff ff ff ff ff ff ff ff ff    ................
+    c0: ff ff ff ff ff ff ff ff ff ff ff ff ff ff ff ff    ................
+    d0: 60 XX XX XX XX XX XX XX XX XX XX XX XX XX XX XX    `XXXXXXXXXXXXXXX
+    e0: 00 6a 01 00 13 09 00 1e ff ff ff ff ff ff ff ff    .j..............
+    f0: ff ff 01 00 24 00 ff 65 5a c0 7e ed 00 75 30 ff    ....$..eZ.~..u0.
+    """
+}
+
+func assertThrows<E: Error & Equatable>(
+    _ expected: E, file: StaticString = #filePath, line: UInt = #line, _ body: () async throws -> Void
+) async {
+    do {
+        try await body()
+        XCTFail("expected \(expected), got a value", file: file, line: line)
+    } catch let error as E {
+        XCTAssertEqual(error, expected, file: file, line: line)
+    } catch {
+        XCTFail("expected \(expected), got \(error)", file: file, line: line)
+    }
+}

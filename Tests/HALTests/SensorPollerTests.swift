@@ -1,0 +1,76 @@
+import EdgeCore
+import HAL
+import HALSimulation
+import Synchronization
+import XCTest
+
+final class SensorPollerTests: XCTestCase {
+    /// An EZO pH read holds its task 900 ms; the ADC's polls, once a second, land on time.
+    func testSlowChipNeverDelaysAnother() async throws {
+        let clock = SteppingClock(bootNanos: 0)
+        let bus = SimulatedI2CBus(name: "i2c-1")
+        bus.attach(SimulatedEZO(kind: .ph, scenario: Scenario(shape: .constant(8.1)), clock: clock), at: 0x63)
+        bus.attach(SimulatedADS1115(inputs: [Scenario(shape: .constant(1.5))], clock: clock), at: 0x48)
+        let poller = SensorPoller(sensors: [
+            PolledSensor(id: "ph", sensor: EZOCircuit(bus: bus, kind: .ph, clock: clock), interval: .milliseconds(1500)),
+            PolledSensor(id: "adc", sensor: ADS1115(bus: bus, clock: clock), interval: .seconds(1)),
+        ], clock: clock)
+        let collected = Mutex<[(String, UInt64, Double)]>([])
+        let task = Task {
+            await poller.run { result in
+                let value = (try? result.result.get().first?.value) ?? .nan
+                collected.withLock { $0.append((result.sensorID, result.takenAt.bootNanos, value)) }
+            }
+        }
+        await clock.advance(by: .milliseconds(3100), settledAt: 2)
+        task.cancel()
+        await task.value
+        let results = collected.withLock { $0 }
+        let ms: UInt64 = 1_000_000
+        let adc = results.filter { $0.0 == "adc" }.map(\.1)
+        let ph = results.filter { $0.0 == "ph" }.map(\.1)
+        XCTAssertEqual(adc, [7_812_500, 1000 * ms + 7_812_500, 2000 * ms + 7_812_500, 3000 * ms + 7_812_500])
+        XCTAssertEqual(ph, [900 * ms, 2400 * ms])
+        XCTAssertEqual(Set(results.map(\.2)), [1.5, 8.1])
+    }
+
+    func testFailuresAreReportedAndRetried() async throws {
+        let clock = SteppingClock(bootNanos: 0)
+        let bus = SimulatedI2CBus(name: "i2c-1")
+        bus.attach(SimulatedADS1115(inputs: [Scenario(shape: .constant(1.5))], clock: clock), at: 0x48)
+        bus.setFault(.absent, at: 0x48)
+        let poller = SensorPoller(sensors: [PolledSensor(id: "adc", sensor: ADS1115(bus: bus, clock: clock), interval: .seconds(1))], clock: clock)
+        let collected = Mutex<[PollResult]>([])
+        let task = Task { await poller.run { r in collected.withLock { $0.append(r) } } }
+        await clock.advance(by: .milliseconds(500), settledAt: 1)
+        bus.setFault(nil, at: 0x48)
+        await clock.advance(by: .milliseconds(600), settledAt: 1)
+        task.cancel()
+        await task.value
+        let results = collected.withLock { $0 }
+        XCTAssertEqual(results.count, 2)
+        XCTAssertEqual(results[0].takenAt.bootNanos, 0)
+        guard case .failure(.busError(.noDevice("i2c-1 address 0x48"))) = results[0].result else { return XCTFail("\(results[0].result)") }
+        XCTAssertEqual(results[1].takenAt.bootNanos, 1_007_812_500)
+        XCTAssertEqual(try results[1].result.get(), [Measurement(channel: "voltage", value: 1.5, unit: "V")])
+    }
+}
+
+final class SensorPollerStreamTests: XCTestCase {
+    func testResultsStreamDeliversOnSchedule() async throws {
+        let clock = ManualDeviceClock(bootNanos: 0)
+        let bus = SimulatedI2CBus()
+        bus.attach(SimulatedEZO(kind: .orp, scenario: Scenario(shape: .ramp(start: 300, perSecond: 1, limit: nil)), clock: clock), at: 0x62)
+        let poller = SensorPoller(sensors: [
+            PolledSensor(id: "orp", sensor: EZOCircuit(bus: bus, kind: .orp, clock: clock), interval: .seconds(5)),
+        ], clock: clock)
+        var received: [PollResult] = []
+        for await result in poller.results() {
+            received.append(result)
+            if received.count == 3 { break }
+        }
+        XCTAssertEqual(received.map(\.takenAt.bootNanos), [900_000_000, 5_900_000_000, 10_900_000_000])
+        // The chip samples when it receives R: at 0 s, 5 s and 10 s of the ramp.
+        XCTAssertEqual(try received.map { try $0.result.get()[0].value }, [300, 305, 310])
+    }
+}
