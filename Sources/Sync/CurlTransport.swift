@@ -1,1 +1,226 @@
 import CCurl
+import Dispatch
+import Foundation
+import Wire
+
+/// HTTPS through libcurl: one easy handle, reused so that batches after the first ride the
+/// same TLS connection (keep-alive), driven on a dedicated serial queue so that a blocking
+/// `curl_easy_perform` never occupies a thread of Swift's cooperative pool, where the
+/// sensor pollers run.
+public final class CurlTransport: SyncTransport, CustomStringConvertible, @unchecked Sendable {
+    // @unchecked: the handle, header list and buffers are touched only on `queue`.
+
+    public struct Configuration: Sendable, CustomStringConvertible {
+        /// Server base URL, e.g. `https://fleet.example:8443`; batches go to `WireProtocol.batchPath`.
+        public var serverURL: String
+        public var token: BearerToken
+        /// PEM bundle of CAs to trust instead of the system store (a private fleet CA).
+        public var caFile: String?
+        /// Client certificate and key (PEM) for servers that require mutual TLS.
+        public var clientCertificate: String?
+        public var clientKey: String?
+        public var connectTimeout: Duration
+        /// The whole exchange, upload included.
+        public var totalTimeout: Duration
+        /// Answers beyond this are cut off and reported; an ack is a few hundred bytes.
+        public var maxResponseBytes: Int
+        /// Verification is on unless this is set; only for a lab server without a certificate.
+        public var insecureSkipVerify: Bool
+
+        public init(serverURL: String, token: BearerToken, caFile: String? = nil, clientCertificate: String? = nil,
+                    clientKey: String? = nil, connectTimeout: Duration = .seconds(10), totalTimeout: Duration = .seconds(60),
+                    maxResponseBytes: Int = 64 * 1024, insecureSkipVerify: Bool = false) {
+            self.serverURL = serverURL
+            self.token = token
+            self.caFile = caFile
+            self.clientCertificate = clientCertificate
+            self.clientKey = clientKey
+            self.connectTimeout = connectTimeout
+            self.totalTimeout = totalTimeout
+            self.maxResponseBytes = maxResponseBytes
+            self.insecureSkipVerify = insecureSkipVerify
+        }
+
+        public var description: String {
+            "CurlTransport(\(serverURL), token: <redacted>, ca: \(caFile ?? "system"), client cert: \(clientCertificate ?? "none")\(insecureSkipVerify ? ", VERIFICATION OFF" : ""))"
+        }
+    }
+
+    public enum SetupError: Error, CustomStringConvertible {
+        case initFailed
+        case option(String, code: Int)
+        case invalidURL(String)
+
+        public var description: String {
+            switch self {
+            case .initFailed: "libcurl could not create a handle"
+            case .option(let name, let code): "libcurl refused \(name) (code \(code)): \(String(cString: curl_easy_strerror(CURLcode(UInt32(code)))))"
+            case .invalidURL(let url): "server URL \(url) must start with https:// (or http:// for a local test server)"
+            }
+        }
+    }
+
+    public let configuration: Configuration
+    private let queue = DispatchQueue(label: "reef-edge.sync.curl")
+    private let handle: UnsafeMutableRawPointer
+    private let headers: UnsafeMutablePointer<curl_slist>
+    private let url: String
+
+    private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
+
+    public init(configuration: Configuration) throws {
+        _ = Self.globalInit
+        let base = configuration.serverURL.hasSuffix("/") ? String(configuration.serverURL.dropLast()) : configuration.serverURL
+        guard base.hasPrefix("https://") || base.hasPrefix("http://") else { throw SetupError.invalidURL(configuration.serverURL) }
+        guard let handle = curl_easy_init() else { throw SetupError.initFailed }
+        self.configuration = configuration
+        self.handle = handle
+        self.url = base + WireProtocol.batchPath
+        var list: UnsafeMutablePointer<curl_slist>?
+        for header in [
+            "Content-Type: \(WireProtocol.contentType)",
+            "Content-Encoding: gzip",
+            "Accept: application/json",
+            "Authorization: Bearer \(configuration.token.value)",
+            // libcurl would otherwise wait a second for `100 Continue` on large bodies.
+            "Expect:",
+        ] {
+            list = curl_slist_append(list, header)
+        }
+        self.headers = list!
+        do {
+            try configure()
+        } catch {
+            curl_slist_free_all(headers)
+            curl_easy_cleanup(handle)
+            throw error
+        }
+    }
+
+    deinit {
+        curl_slist_free_all(headers)
+        curl_easy_cleanup(handle)
+    }
+
+    public var description: String { configuration.description }
+
+    private func configure() throws {
+        func check(_ name: String, _ code: CURLcode) throws {
+            guard code == CURLE_OK else { throw SetupError.option(name, code: Int(code.rawValue)) }
+        }
+        let c = configuration
+        try check("URL", reef_curl_setopt_string(handle, CURLOPT_URL, url))
+        try check("POST", reef_curl_setopt_long(handle, CURLOPT_POST, 1))
+        try check("HTTPHEADER", reef_curl_setopt_pointer(handle, CURLOPT_HTTPHEADER, UnsafeMutableRawPointer(headers)))
+        try check("NOSIGNAL", reef_curl_setopt_long(handle, CURLOPT_NOSIGNAL, 1))
+        // Only HTTP(S), and no redirects: a batch goes to the configured server or nowhere.
+        try check("PROTOCOLS_STR", reef_curl_setopt_string(handle, CURLOPT_PROTOCOLS_STR, "https,http"))
+        // Probes the kept-alive connection between batches, so a dead one is noticed and replaced.
+        try check("TCP_KEEPALIVE", reef_curl_setopt_long(handle, CURLOPT_TCP_KEEPALIVE, 1))
+        try check("SSL_VERIFYPEER", reef_curl_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, c.insecureSkipVerify ? 0 : 1))
+        try check("SSL_VERIFYHOST", reef_curl_setopt_long(handle, CURLOPT_SSL_VERIFYHOST, c.insecureSkipVerify ? 0 : 2))
+        if let ca = c.caFile { try check("CAINFO", reef_curl_setopt_string(handle, CURLOPT_CAINFO, ca)) }
+        if let cert = c.clientCertificate { try check("SSLCERT", reef_curl_setopt_string(handle, CURLOPT_SSLCERT, cert)) }
+        if let key = c.clientKey { try check("SSLKEY", reef_curl_setopt_string(handle, CURLOPT_SSLKEY, key)) }
+        try check("CONNECTTIMEOUT_MS", reef_curl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Self.millis(c.connectTimeout)))
+        try check("TIMEOUT_MS", reef_curl_setopt_long(handle, CURLOPT_TIMEOUT_MS, Self.millis(c.totalTimeout)))
+        try check("WRITEFUNCTION", reef_curl_setopt_write_function(handle, { data, size, count, context in
+            Unmanaged<Exchange>.fromOpaque(context!).takeUnretainedValue().receiveBody(data, size * count)
+        }))
+        try check("HEADERFUNCTION", reef_curl_setopt_header_function(handle, { data, size, count, context in
+            Unmanaged<Exchange>.fromOpaque(context!).takeUnretainedValue().receiveHeader(data, size * count)
+        }))
+    }
+
+    private static func millis(_ duration: Duration) -> Int {
+        Int(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
+    }
+
+    public func post(batch body: [UInt8]) async throws(TransportError) -> TransportResponse {
+        let result: Result<TransportResponse, TransportError> = await withCheckedContinuation { continuation in
+            queue.async {
+                continuation.resume(returning: self.perform(body))
+            }
+        }
+        return try result.get()
+    }
+
+    /// One request/response on the reused handle. Runs on `queue` only.
+    private func perform(_ body: [UInt8]) -> Result<TransportResponse, TransportError> {
+        let exchange = Exchange(limit: configuration.maxResponseBytes)
+        let context = Unmanaged.passRetained(exchange)
+        defer { context.release() }
+        var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
+        let code: CURLcode = body.withUnsafeBytes { bytes in
+            errorBuffer.withUnsafeMutableBufferPointer { errors in
+                _ = reef_curl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, UnsafeMutableRawPointer(errors.baseAddress))
+                _ = reef_curl_setopt_pointer(handle, CURLOPT_WRITEDATA, context.toOpaque())
+                _ = reef_curl_setopt_pointer(handle, CURLOPT_HEADERDATA, context.toOpaque())
+                _ = reef_curl_setopt_off_t(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(bytes.count))
+                // POSTFIELDS does not copy: `bytes` outlives the perform below.
+                _ = reef_curl_setopt_pointer(handle, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: bytes.baseAddress))
+                let code = curl_easy_perform(handle)
+                _ = reef_curl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, nil)
+                _ = reef_curl_setopt_pointer(handle, CURLOPT_POSTFIELDS, nil)
+                return code
+            }
+        }
+        guard code == CURLE_OK else {
+            let detail = String(decoding: errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            let message = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
+            if exchange.overflowed {
+                return .failure(TransportError(.responseTooLarge, "answer exceeded \(configuration.maxResponseBytes) bytes"))
+            }
+            return .failure(TransportError(Self.kind(of: code), "\(message) (curl \(code.rawValue))"))
+        }
+        var status = 0
+        _ = reef_curl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
+        return .success(TransportResponse(status: status, body: exchange.body, retryAfter: exchange.retryAfter))
+    }
+
+    static func kind(of code: CURLcode) -> TransportError.Kind {
+        switch code {
+        case CURLE_OPERATION_TIMEDOUT: .timeout
+        case CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CERTPROBLEM, CURLE_SSL_CIPHER,
+             CURLE_SSL_CACERT_BADFILE, CURLE_SSL_ISSUER_ERROR, CURLE_SSL_PINNEDPUBKEYNOTMATCH,
+             CURLE_SSL_INVALIDCERTSTATUS, CURLE_SSL_CRL_BADFILE, CURLE_SSL_ENGINE_INITFAILED,
+             CURLE_SSL_ENGINE_NOTFOUND, CURLE_SSL_ENGINE_SETFAILED, CURLE_SSL_SHUTDOWN_FAILED:
+            .tls
+        default: .network
+        }
+    }
+
+    /// What one request received; the C callbacks reach it through an opaque pointer.
+    private final class Exchange {
+        let limit: Int
+        var body: [UInt8] = []
+        var retryAfter: String?
+        var overflowed = false
+
+        init(limit: Int) { self.limit = limit }
+
+        func receiveBody(_ data: UnsafeMutablePointer<CChar>?, _ count: Int) -> Int {
+            guard let data, body.count + count <= limit else {
+                overflowed = true
+                return 0 // libcurl aborts the transfer with CURLE_WRITE_ERROR
+            }
+            data.withMemoryRebound(to: UInt8.self, capacity: count) { body.append(contentsOf: UnsafeBufferPointer(start: $0, count: count)) }
+            return count
+        }
+
+        func receiveHeader(_ data: UnsafeMutablePointer<CChar>?, _ count: Int) -> Int {
+            guard let data else { return 0 }
+            let line = data.withMemoryRebound(to: UInt8.self, capacity: count) {
+                String(decoding: UnsafeBufferPointer(start: $0, count: count), as: UTF8.self)
+            }
+            if line.hasPrefix("HTTP/") {
+                // A new status line (after a 100 Continue or a redirect): headers start over.
+                retryAfter = nil
+            } else if let colon = line.firstIndex(of: ":"),
+                      line[..<colon].trimmingCharacters(in: .whitespaces).lowercased() == "retry-after" {
+                retryAfter = line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            return count
+        }
+    }
+}

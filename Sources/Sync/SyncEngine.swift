@@ -1,0 +1,473 @@
+import EdgeCore
+import Foundation
+import Logging
+import Readings
+import Wire
+
+/// Alert events as Sync reads them: the alert store's log, ascending by sequence.
+/// A seam between two stages' stores, so the engine does not depend on how AlertEngine
+/// keeps its tables.
+public protocol SyncEventSource: Sendable {
+    /// Events with a sequence above `afterSequence`, ascending, at most `limit`.
+    func syncEvents(afterSequence: Int64, limit: Int) throws -> [WireAlertEvent]
+    /// How many events lie beyond `afterSequence`.
+    func syncEventBacklog(afterSequence: Int64) throws -> Int
+}
+
+public struct SyncConfiguration: Sendable, Hashable {
+    public var deviceID: String
+    /// Rows per batch, events and readings together (events take their share first).
+    public var maxBatchRows: Int
+    /// Compressed body bytes per batch; a batch over it is halved until it fits.
+    public var maxBatchBytes: Int
+    /// Wait between checks when there is nothing to send.
+    public var idleInterval: Duration
+    public var backoff: Backoff
+    /// The most a server's `Retry-After` can make the device wait.
+    public var retryAfterCap: Duration
+    /// A health report goes with the next batch once this much time has passed since the last.
+    public var healthInterval: Duration
+    /// How long readings taken before the clock was synchronised (this boot) are held back,
+    /// waiting to be re-stamped, before they are sent with their provisional timestamps.
+    public var clockHold: Duration
+    /// A backlog whose oldest reading is older than this makes the device degraded.
+    public var staleBacklog: Duration
+
+    /// Why this configuration cannot work, or nil.
+    public func validationError() -> String? {
+        if deviceID.isEmpty || deviceID.utf8.count > 128 { return "sync device id must be 1 to 128 bytes" }
+        if !(1...ReadingStore.maxLimit).contains(maxBatchRows) { return "sync max batch rows \(maxBatchRows) is outside 1...\(ReadingStore.maxLimit)" }
+        if maxBatchBytes < 1024 { return "sync max batch bytes \(maxBatchBytes) is below 1024" }
+        if healthInterval <= .zero || idleInterval <= .zero { return "sync intervals must be positive" }
+        return nil
+    }
+
+    public init(deviceID: String, maxBatchRows: Int = 5000, maxBatchBytes: Int = 512 * 1024,
+                idleInterval: Duration = .seconds(10), backoff: Backoff = Backoff(base: .seconds(1), cap: .seconds(300)),
+                retryAfterCap: Duration = .seconds(900), healthInterval: Duration = .seconds(60),
+                clockHold: Duration = .seconds(600), staleBacklog: Duration = .seconds(3600)) {
+        self.deviceID = deviceID
+        self.maxBatchRows = maxBatchRows
+        self.maxBatchBytes = maxBatchBytes
+        self.idleInterval = idleInterval
+        self.backoff = backoff
+        self.retryAfterCap = retryAfterCap
+        self.healthInterval = healthInterval
+        self.clockHold = clockHold
+        self.staleBacklog = staleBacklog
+    }
+}
+
+/// Progress of `syncOnce`, for `edge-agent sync --once`.
+public struct SyncProgress: Sendable, Hashable {
+    /// Readings and events the server acknowledged during this call.
+    public var rowsSent: Int
+    /// Readings and events still beyond the cursors.
+    public var rowsRemaining: Int
+    /// Batches quarantined during this call.
+    public var quarantined: Int
+}
+
+public enum SyncError: Error, Hashable, CustomStringConvertible {
+    /// The server refused the device itself (401/403): fix the token or the device id.
+    case credentialsRejected(status: Int, reason: String)
+    /// `syncOnce` saw this many failures in a row; the last said `reason`.
+    case gaveUp(failures: Int, reason: String)
+    case invalidConfiguration(String)
+
+    public var description: String {
+        switch self {
+        case .credentialsRejected(let status, let reason):
+            "the server refused this device (HTTP \(status)): \(reason). Check the token file and the device id"
+        case .gaveUp(let failures, let reason):
+            "gave up after \(failures) failed attempts in a row; last: \(reason)"
+        case .invalidConfiguration(let reason):
+            "\(reason); fix the agent's sync settings"
+        }
+    }
+}
+
+/// Moves readings, alert events and health from the device's database to the fleet server.
+///
+/// Each batch carries events first, then the oldest readings, up to `maxBatchRows` and
+/// `maxBatchBytes`, read from SQLite one batch at a time so memory does not grow with the
+/// backlog. The cursors advance only on the server's acknowledgement, in the transaction
+/// that records it; a failure leaves them where they were, so the same rows go again and the
+/// server's `ON CONFLICT DO NOTHING` makes the retry harmless. See docs/SYNC.md.
+public actor SyncEngine {
+    public let configuration: SyncConfiguration
+    let database: LocalDatabase
+    let readings: ReadingStore
+    let events: (any SyncEventSource)?
+    let transport: any SyncTransport
+    let clock: any DeviceClock
+    let healthSource: any HealthSource
+    let ledger: SyncLedger
+    let logger: Logger
+    private var random: Jitter
+    private var backoff: Backoff
+    /// Lowered after a 413, back to the configured cap after the next acknowledgement.
+    private var rowLimit: Int
+    /// When the current clock-unsynced hold began (monotonic), and on which first sequence.
+    private var holdStart: (sequence: Int64, bootNanos: UInt64)?
+    private var lastHealthBootNanos: UInt64?
+    private var lastProcessSample: ProcessSample?
+
+    public init(configuration: SyncConfiguration, database: LocalDatabase, readings: ReadingStore,
+                events: (any SyncEventSource)?, transport: any SyncTransport, health: any HealthSource,
+                clock: any DeviceClock, random: any RandomNumberGenerator & Sendable = SystemRandomNumberGenerator(),
+                logger: Logger = Logger(label: "reef-edge.sync")) throws {
+        if let reason = configuration.validationError() { throw SyncError.invalidConfiguration(reason) }
+        self.configuration = configuration
+        self.database = database
+        self.readings = readings
+        self.events = events
+        self.transport = transport
+        self.healthSource = health
+        self.clock = clock
+        self.random = Jitter(base: random)
+        self.logger = logger
+        self.backoff = configuration.backoff
+        self.rowLimit = configuration.maxBatchRows
+        self.ledger = try SyncLedger(writer: database.writer)
+    }
+
+    // MARK: - Public operations
+
+    /// Sends until cancelled: batches back to back while there is a backlog, a check every
+    /// `idleInterval` when there is none, and backoff sleeps on failures, all on the
+    /// injected clock. Database errors are logged and retried with backoff too.
+    public func run() async throws {
+        while true {
+            try Task.checkCancellation()
+            let wait: Duration?
+            do {
+                switch try await step(holdUnsynced: true) {
+                case .idle: wait = configuration.idleInterval
+                // Quarantines in a row are paced like failures: a server that wrongly refuses
+                // everything must not dead-letter the whole backlog in a minute.
+                case .progressed(_, quarantined: true): wait = backoff.nextDelay(using: &random)
+                case .progressed: wait = nil
+                case .failed(let delay, _, _): wait = delay
+                }
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                let delay = backoff.nextDelay(using: &random)
+                logger.error("sync step failed: \(error); next attempt in \(delay)")
+                wait = delay
+            }
+            if let wait { try await clock.sleep(for: wait) }
+        }
+    }
+
+    /// Pushes everything now, clock-unsynced readings included, reporting progress after each
+    /// batch. Transient failures are retried with the configured backoff, up to
+    /// `maxConsecutiveFailures` in a row; a refusal of the device's credentials ends it at once.
+    @discardableResult
+    public func syncOnce(maxConsecutiveFailures: Int = 5,
+                         progress: @Sendable (SyncProgress) -> Void = { _ in }) async throws -> SyncProgress {
+        var result = SyncProgress(rowsSent: 0, rowsRemaining: try remainingRows(), quarantined: 0)
+        progress(result)
+        while true {
+            switch try await step(holdUnsynced: false) {
+            case .idle:
+                return result
+            case .progressed(let sent, let quarantined):
+                result.rowsSent += sent
+                result.quarantined += quarantined ? 1 : 0
+                result.rowsRemaining = try remainingRows()
+                progress(result)
+            case .failed(let delay, let reason, let credentials):
+                if let credentials { throw SyncError.credentialsRejected(status: credentials, reason: reason) }
+                guard backoff.failures < maxConsecutiveFailures else {
+                    throw SyncError.gaveUp(failures: backoff.failures, reason: reason)
+                }
+                try await clock.sleep(for: delay)
+            }
+        }
+    }
+
+    public func status() throws -> SyncStatus {
+        try ledger.status(readings: readings, events: events)
+    }
+
+    /// The highest reading sequence retention may drop as already on the server: pass it as
+    /// `enforceRetention(_:syncedThrough:)`'s `syncedThrough`. Rows of open dead letters stay.
+    public func retentionFloor() throws -> Int64 {
+        try ledger.retentionFloor()
+    }
+
+    /// Sends the rows of every open dead letter again (after the server or the data was
+    /// fixed). Returns how many dead letters were re-queued.
+    @discardableResult
+    public func requeueDeadLetters() throws -> Int {
+        try ledger.requeueDeadLetters(nowMillis: clock.now().unixMillis)
+    }
+
+    // MARK: - One batch
+
+    enum Step: Equatable {
+        /// Nothing to send.
+        case idle
+        /// A batch was acknowledged (rows sent), quarantined, or split for another try.
+        case progressed(sent: Int, quarantined: Bool)
+        /// Wait `delay`, then try the same rows again. `credentials` is the HTTP status of a
+        /// refusal of the device itself.
+        case failed(delay: Duration, reason: String, credentials: Int?)
+    }
+
+    struct Pending {
+        var body: [UInt8]
+        var readings: SequenceRange?
+        var events: SequenceRange?
+        var readingRows: Int
+        var eventRows: Int
+        var health: Bool
+        var rows: Int { readingRows + eventRows }
+    }
+
+    func step(holdUnsynced: Bool) async throws -> Step {
+        guard let pending = try nextBatch(holdUnsynced: holdUnsynced) else { return .idle }
+        let outcome: Result<TransportResponse, TransportError>
+        do {
+            outcome = .success(try await transport.post(batch: pending.body))
+        } catch {
+            outcome = .failure(error)
+        }
+        let now = clock.now()
+        switch Disposition.classify(outcome) {
+        case .acknowledged:
+            let response = try outcome.get()
+            guard let ack = try? Disposition.decodeAnswer(SyncAck.self, response.body) else {
+                return try fail("server answered \(response.status) without a readable acknowledgement", retryAfter: nil, now: now)
+            }
+            guard let accepted = accept(ack, for: pending) else {
+                return try fail("server acknowledged \(describe(ack)) for a batch of \(describe(pending))", retryAfter: nil, now: now)
+            }
+            // Health counts as delivered with any ack: a server that chose not to store it
+            // would otherwise get it on every batch.
+            try ledger.recordAck(accepted, healthSent: pending.health, nowMillis: now.unixMillis)
+            if pending.health { lastHealthBootNanos = now.bootNanos }
+            backoff.reset()
+            rowLimit = configuration.maxBatchRows
+            let sent = (accepted.readings.map { Int($0.inserted + $0.duplicates) } ?? 0)
+                + (accepted.events.map { Int($0.inserted + $0.duplicates) } ?? 0)
+            return .progressed(sent: sent, quarantined: false)
+        case .retry(let reason):
+            let retryAfter = (try? outcome.get())?.retryAfter
+                .flatMap { RetryAfter.delay($0, nowMillis: now.unixMillis, cap: configuration.retryAfterCap) }
+            return try fail(reason, retryAfter: retryAfter, now: now)
+        case .split(let reason):
+            guard pending.rows > 1 else {
+                return try quarantine(pending, status: 413, reason: reason, now: now)
+            }
+            rowLimit = max(1, pending.rows / 2)
+            logger.notice("batch of \(pending.rows) rows too large for the server (\(reason)); trying \(rowLimit)")
+            return .progressed(sent: 0, quarantined: false)
+        case .credentials(let status, let reason):
+            // Not the batch's fault: nothing is quarantined, and retrying sooner than the cap
+            // would only repeat the refusal.
+            let result = try fail("HTTP \(status): \(reason)", retryAfter: configuration.backoff.cap, now: now)
+            guard case .failed(let delay, let text, _) = result else { return result }
+            return .failed(delay: delay, reason: text, credentials: status)
+        case .quarantine(let status, let reason):
+            return try quarantine(pending, status: status, reason: reason, now: now)
+        }
+    }
+
+    private func fail(_ reason: String, retryAfter: Duration?, now: DeviceTime) throws -> Step {
+        let jittered = backoff.nextDelay(using: &random)
+        let delay = retryAfter ?? jittered
+        try ledger.recordFailure(reason, nowMillis: now.unixMillis, failures: backoff.failures,
+                                 nextAttemptMillis: now.unixMillis + delay.wholeMilliseconds)
+        logger.warning("sync attempt failed (\(backoff.failures) in a row): \(reason); next in \(delay)")
+        return .failed(delay: delay, reason: reason, credentials: nil)
+    }
+
+    private func quarantine(_ pending: Pending, status: Int, reason: String, now: DeviceTime) throws -> Step {
+        try ledger.quarantine(readings: pending.readings, events: pending.events, status: status, reason: reason,
+                              nowMillis: now.unixMillis)
+        logger.error("batch quarantined (HTTP \(status)): \(reason); readings \(pending.readings?.description ?? "-"), events \(pending.events?.description ?? "-") stay in the local database")
+        rowLimit = configuration.maxBatchRows
+        return .progressed(sent: 0, quarantined: true)
+    }
+
+    /// The part of `ack` that continues the cursors: each stream's acknowledged range must
+    /// start at or before what was sent and end within it. Nil when it does not (a server
+    /// bug); the batch is then retried.
+    private func accept(_ ack: SyncAck, for pending: Pending) -> SyncAck? {
+        func check(_ sent: SequenceRange?, _ acked: SyncAck.StreamAck?) -> (ok: Bool, ack: SyncAck.StreamAck?) {
+            guard let sent else { return (true, nil) }
+            guard let acked, acked.range.first <= sent.first, acked.range.last >= sent.first,
+                  acked.range.last <= sent.last else { return (false, nil) }
+            return (true, acked)
+        }
+        let r = check(pending.readings, ack.readings)
+        let e = check(pending.events, ack.events)
+        guard r.ok, e.ok else { return nil }
+        return SyncAck(readings: r.ack, events: e.ack, healthStored: ack.healthStored)
+    }
+
+    private func describe(_ ack: SyncAck) -> String {
+        "readings \(ack.readings?.range.description ?? "-"), events \(ack.events?.range.description ?? "-")"
+    }
+
+    private func describe(_ pending: Pending) -> String {
+        "readings \(pending.readings?.description ?? "-"), events \(pending.events?.description ?? "-")"
+    }
+
+    private func remainingRows() throws -> Int {
+        let status = try status()
+        return status.readings.backlogRows + status.events.backlogRows
+    }
+
+    // MARK: - Building a batch
+
+    /// Reads the next batch from SQLite (at most `rowLimit` rows) and encodes it, halving
+    /// the readings, then the events, until the body fits `maxBatchBytes`.
+    func nextBatch(holdUnsynced: Bool) throws -> Pending? {
+        let now = clock.now()
+        let cursors = try ledger.cursors()
+        let eventPosition = cursors[.events]?.position ?? 0
+        let readingPosition = cursors[.readings]?.position ?? 0
+
+        var eventRows = try events?.syncEvents(afterSequence: eventPosition, limit: rowLimit) ?? []
+        var readingRows: [Reading] = []
+        if eventRows.count < rowLimit {
+            readingRows = try readings.readings(afterSequence: readingPosition, limit: rowLimit - eventRows.count)
+            if holdUnsynced, let held = try heldFrom(now: now) {
+                readingRows = Array(readingRows.prefix { $0.sequence < held })
+            }
+        }
+        let health = try healthDue(now) ? try makeHealth(now: now, readingPosition: readingPosition) : nil
+        guard !eventRows.isEmpty || !readingRows.isEmpty || health != nil else { return nil }
+
+        while true {
+            let readingBlock = Self.readingBlock(readingRows, after: readingPosition)
+            let eventBlock = eventRows.isEmpty ? nil : EventBlock(
+                range: SequenceRange(first: eventPosition + 1, last: eventRows.last!.sequence), events: eventRows)
+            let batch = SyncBatch(deviceID: configuration.deviceID, storeID: database.storeID,
+                                  readings: readingBlock, events: eventBlock, health: health)
+            let body = try WireCodec.encode(batch)
+            if body.count > configuration.maxBatchBytes {
+                if readingRows.count > 1 {
+                    readingRows.removeLast(readingRows.count / 2)
+                    continue
+                }
+                if eventRows.count > 1 {
+                    readingRows.removeAll()
+                    eventRows.removeLast(eventRows.count / 2)
+                    continue
+                }
+                // One row over the cap: send it; a server that refuses it with 413 gets it quarantined.
+            }
+            return Pending(body: body, readings: readingBlock?.range, events: eventBlock?.range,
+                           readingRows: readingRows.count, eventRows: eventRows.count, health: health != nil)
+        }
+    }
+
+    static func readingBlock(_ rows: [Reading], after position: Int64) -> ReadingBlock? {
+        guard let last = rows.last else { return nil }
+        var block = ReadingBlock(range: SequenceRange(first: position + 1, last: last.sequence))
+        var sensorIndex: [String: Int32] = [:]
+        var unitIndex: [String: Int32] = [:]
+        for row in rows {
+            let sensor = sensorIndex[row.sensorID] ?? {
+                block.sensors.append(row.sensorID)
+                sensorIndex[row.sensorID] = Int32(block.sensors.count - 1)
+                return Int32(block.sensors.count - 1)
+            }()
+            let unit = unitIndex[row.unit] ?? {
+                block.units.append(row.unit)
+                unitIndex[row.unit] = Int32(block.units.count - 1)
+                return Int32(block.units.count - 1)
+            }()
+            block.sequence.append(row.sequence)
+            block.sensor.append(sensor)
+            block.unit.append(unit)
+            block.timestampMillis.append(row.timestampMillis)
+            block.value.append(row.value)
+            block.quality.append(row.quality.rawValue)
+        }
+        return block
+    }
+
+    /// The first sequence to hold back, or nil. Readings of this boot taken before the clock
+    /// was synchronised will be re-stamped by `ReadingStore.synchronizeClock()`; the server
+    /// keeps the first copy it gets, so they wait, up to `clockHold` on the monotonic clock,
+    /// for their corrected timestamps. After that they go with provisional ones (flagged
+    /// `clock-unsynced`), so a clock that never synchronises does not stop the backlog.
+    private func heldFrom(now: DeviceTime) throws -> Int64? {
+        guard let first = try readings.firstCorrectableSequence() else {
+            holdStart = nil
+            return nil
+        }
+        if holdStart == nil { holdStart = (first, now.bootNanos) }
+        guard let start = holdStart, now.bootNanos - start.bootNanos < UInt64(configuration.clockHold.wholeMilliseconds) * 1_000_000 else {
+            return nil
+        }
+        return first
+    }
+
+    // MARK: - Health
+
+    private func healthDue(_ now: DeviceTime) throws -> Bool {
+        guard let last = lastHealthBootNanos else { return true }
+        return now.bootNanos - last >= UInt64(configuration.healthInterval.wholeMilliseconds) * 1_000_000
+    }
+
+    /// The agent's part from `HealthSource`, plus what Sync and the process know; the status
+    /// is the worst that applies, with one reason per problem.
+    func makeHealth(now: DeviceTime, readingPosition: Int64) throws -> HealthReport {
+        let agent = healthSource.agentHealth()
+        let backlog = try readings.backlog(afterSequence: readingPosition)
+        let drops = try readings.dropCounts()
+        let status = try status()
+        let sample = ProcessSample.read(at: now.bootNanos)
+        let cpu = sample.flatMap { current in
+            lastProcessSample.map { current.cpuPercent(since: $0, ticksPerSecond: ProcessSample.ticksPerSecond) }
+        } ?? 0
+        lastProcessSample = sample
+
+        var reasons: [String] = []
+        var level = HealthReport.Status.healthy
+        let failing = agent.sensors.filter { $0.state == .failing || $0.state == .stale }
+        if !agent.sensors.isEmpty && failing.count == agent.sensors.count {
+            level = .unhealthy
+            reasons.append("all \(agent.sensors.count) sensors are failing or stale")
+        } else {
+            for sensor in failing {
+                reasons.append("sensor \(sensor.id) is \(sensor.state.rawValue)\(sensor.lastError.map { ": \($0)" } ?? "")")
+            }
+        }
+        reasons += agent.problems
+        let lost = drops.filter { $0.reason == .budgetUnsynced }.reduce(0) { $0 + $1.count }
+        if lost > 0 { reasons.append("\(lost) readings were dropped for space before the server had them") }
+        if let oldest = backlog.oldestMillis, now.unixMillis - oldest > configuration.staleBacklog.wholeMilliseconds {
+            reasons.append("\(backlog.count) readings waiting to sync, the oldest \((now.unixMillis - oldest) / 60_000) min old")
+        }
+        if !status.deadLetters.isEmpty {
+            reasons.append("\(status.deadLetters.count) batches quarantined; see `edge-agent status`")
+        }
+        if level == .healthy && !reasons.isEmpty { level = .degraded }
+
+        return HealthReport(
+            takenAtMillis: now.unixMillis, bootID: clock.bootID, version: agent.version,
+            uptimeSeconds: Double(now.bootNanos &- agent.startedAt.bootNanos) / 1e9,
+            status: level, reasons: reasons, clockSynchronized: now.synchronized, sensors: agent.sensors,
+            databaseBytes: database.bytesOnDisk(), backlogRows: backlog.count, backlogOldestMillis: backlog.oldestMillis,
+            drops: drops.map {
+                DropSummary(sensorID: $0.sensorID, reason: $0.reason.rawValue, count: $0.count,
+                            firstMillis: $0.firstMillis, lastMillis: $0.lastMillis)
+            },
+            deadLetteredBatches: status.deadLetters.count, lastSyncMillis: status.lastSuccessMillis,
+            rssBytes: sample?.rssBytes ?? 0, cpuPercent: cpu, firingAlerts: agent.firingAlerts)
+    }
+}
+
+/// Holds the injected generator; an existential cannot be passed where `some RandomNumberGenerator` is expected.
+struct Jitter: RandomNumberGenerator, Sendable {
+    var base: any RandomNumberGenerator & Sendable
+    mutating func next() -> UInt64 { base.next() }
+}

@@ -1,0 +1,221 @@
+import EdgeCore
+import Foundation
+import Hummingbird
+import HummingbirdTLS
+import Logging
+import NIOCore
+import NIOSSL
+import Synchronization
+import Testing
+@testable import Sync
+import Wire
+
+/// A CA, a server certificate for 127.0.0.1 signed by it, a client certificate signed by it,
+/// and a second, unrelated CA: generated with the openssl CLI for each suite run.
+final class SyncTestCertificates: Sendable {
+    let directory: String
+    var ca: String { directory + "/ca.pem" }
+    var otherCA: String { directory + "/other-ca.pem" }
+    var serverCert: String { directory + "/server.pem" }
+    var serverKey: String { directory + "/server.key" }
+    var clientCert: String { directory + "/client.pem" }
+    var clientKey: String { directory + "/client.key" }
+
+    init() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("sync-certs-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let script = """
+            set -e
+            cd '\(directory)'
+            openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=reef-test-ca 2>/dev/null
+            openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout other-ca.key -out other-ca.pem -days 2 -subj /CN=other-ca 2>/dev/null
+            openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server.key -out server.csr -subj /CN=127.0.0.1 2>/dev/null
+            printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\nextendedKeyUsage=serverAuth\\n' > server.ext
+            openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile server.ext 2>/dev/null
+            openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout client.key -out client.csr -subj /CN=reef-1 2>/dev/null
+            printf 'extendedKeyUsage=clientAuth\\n' > client.ext
+            openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days 2 -extfile client.ext 2>/dev/null
+            """
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", script]
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw CocoaError(.fileWriteUnknown) }
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: directory) }
+}
+
+/// Each request's context knows the client's port: two requests from one port rode one connection.
+struct SyncPeerContext: RequestContext {
+    var coreContext: CoreRequestContextStorage
+    let remotePort: Int?
+    init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        remotePort = source.channel.remoteAddress?.port
+    }
+}
+
+/// A TLS endpoint for `/v1/batches` that records what arrives and answers with `respond`.
+struct SyncEchoServer {
+    struct Received: Sendable {
+        var headers: [String: String]
+        var body: [UInt8]
+        var remotePort: Int?
+    }
+
+    final class Log: Sendable {
+        let entries = Mutex<[Received]>([])
+    }
+
+    private let log = Log()
+    let port: Int
+    let task: Task<Void, any Error>
+
+    init(certificates: SyncTestCertificates, requireClientCertificate: Bool = false,
+         respond: @escaping @Sendable (Int, [UInt8]) async -> Response) async throws {
+        var tls = TLSConfiguration.makeServerConfiguration(
+            certificateChain: try NIOSSLCertificate.fromPEMFile(certificates.serverCert).map { .certificate($0) },
+            privateKey: .privateKey(try NIOSSLPrivateKey(file: certificates.serverKey, format: .pem)))
+        if requireClientCertificate {
+            tls.certificateVerification = .noHostnameVerification
+            tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(certificates.ca))
+        }
+        let router = Router(context: SyncPeerContext.self)
+        let log = self.log
+        router.post(RouterPath(WireProtocol.batchPath)) { request, context -> Response in
+            let body = try await request.body.collect(upTo: 16 << 20)
+            var headers: [String: String] = [:]
+            for field in request.headers { headers[field.name.canonicalName] = field.value }
+            let bytes = Array(buffer: body)
+            let index = log.entries.withLock { list in
+                list.append(Received(headers: headers, body: bytes, remotePort: context.remotePort))
+                return list.count
+            }
+            return await respond(index, bytes)
+        }
+        let bound = AsyncStream<Int>.makeStream()
+        let app = Application(
+            router: router, server: try .tls(.http1(), tlsConfiguration: tls),
+            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { channel in
+                bound.continuation.yield(channel.localAddress?.port ?? 0)
+                bound.continuation.finish()
+            },
+            logger: Logger(label: "sync-echo-server"))
+        task = Task { try await app.run() }
+        var port = 0
+        for await value in bound.stream { port = value }
+        self.port = port
+    }
+
+    var requests: [Received] { log.entries.withLock { $0 } }
+
+    var url: String { "https://127.0.0.1:\(port)" }
+
+    func stop() async {
+        task.cancel()
+        _ = await task.result
+    }
+}
+
+@Suite(.serialized) struct SyncCurlTransportTests {
+    let certificates: SyncTestCertificates
+
+    init() throws {
+        certificates = try SyncTestCertificates()
+    }
+
+    private func transport(_ url: String, ca: String? = nil, configure: (inout CurlTransport.Configuration) -> Void = { _ in }) throws -> CurlTransport {
+        var configuration = CurlTransport.Configuration(serverURL: url, token: BearerToken("tok-123"), caFile: ca ?? certificates.ca)
+        configure(&configuration)
+        return try CurlTransport(configuration: configuration)
+    }
+
+    @Test func postsTheGzipBodyWithItsHeadersOverOneKeptAliveConnection() async throws {
+        let ack = try WireCodec.encode(SyncAck(healthStored: true))
+        let server = try await SyncEchoServer(certificates: certificates) { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json", .contentEncoding: "gzip"],
+                     body: .init(byteBuffer: ByteBuffer(bytes: ack)))
+        }
+        let client = try transport(server.url)
+        let body = try WireCodec.encode(SyncBatch(deviceID: "reef-1", storeID: "store-1"))
+        let first = try await client.post(batch: body)
+        let second = try await client.post(batch: body)
+        await server.stop()
+
+        #expect(first == TransportResponse(status: 200, body: ack, retryAfter: nil))
+        #expect(second.status == 200)
+        let requests = server.requests
+        #expect(requests.count == 2)
+        #expect(requests[0].body == body)
+        #expect(requests[0].headers["content-type"] == WireProtocol.contentType)
+        #expect(requests[0].headers["content-encoding"] == "gzip")
+        #expect(requests[0].headers["authorization"] == "Bearer tok-123")
+        #expect(requests[0].remotePort != nil)
+        #expect(requests[0].remotePort == requests[1].remotePort)
+    }
+
+    @Test func statusBodyAndRetryAfterComeBack() async throws {
+        let server = try await SyncEchoServer(certificates: certificates) { _, _ in
+            Response(status: .tooManyRequests, headers: [.retryAfter: "7"],
+                     body: .init(byteBuffer: ByteBuffer(string: #"{"error":"overloaded","reason":"try later"}"#)))
+        }
+        let response = try await transport(server.url).post(batch: [1, 2, 3])
+        await server.stop()
+        #expect(response.status == 429)
+        #expect(response.retryAfter == "7")
+        #expect(String(decoding: response.body, as: UTF8.self) == #"{"error":"overloaded","reason":"try later"}"#)
+    }
+
+    @Test func aCertificateFromAnotherCAIsATLSError() async throws {
+        let server = try await SyncEchoServer(certificates: certificates) { _, _ in Response(status: .ok) }
+        await #expect { try await transport(server.url, ca: certificates.otherCA).post(batch: [1]) } throws: { error in
+            (error as? TransportError)?.kind == .tls
+        }
+        await server.stop()
+        #expect(server.requests.isEmpty)
+    }
+
+    @Test func anAnswerOverTheCapIsRefused() async throws {
+        let server = try await SyncEchoServer(certificates: certificates) { _, _ in
+            Response(status: .ok, body: .init(byteBuffer: ByteBuffer(repeating: 0x41, count: 200_000)))
+        }
+        await #expect(throws: TransportError(.responseTooLarge, "answer exceeded 1024 bytes")) {
+            try await transport(server.url, configure: { $0.maxResponseBytes = 1024 }).post(batch: [1])
+        }
+        await server.stop()
+    }
+
+    @Test func aSlowServerTimesOut() async throws {
+        let server = try await SyncEchoServer(certificates: certificates) { _, _ in
+            try? await Task.sleep(for: .seconds(3))
+            return Response(status: .ok)
+        }
+        await #expect { try await transport(server.url, configure: { $0.totalTimeout = .milliseconds(500) }).post(batch: [1]) } throws: { error in
+            (error as? TransportError)?.kind == .timeout
+        }
+        await server.stop()
+    }
+
+    @Test func nothingListeningIsANetworkError() async throws {
+        let server = try await SyncEchoServer(certificates: certificates) { _, _ in Response(status: .ok) }
+        await server.stop()
+        await #expect { try await transport(server.url).post(batch: [1]) } throws: { error in
+            (error as? TransportError)?.kind == .network
+        }
+    }
+
+    @Test func mutualTLSNeedsTheClientCertificate() async throws {
+        let server = try await SyncEchoServer(certificates: certificates, requireClientCertificate: true) { _, _ in Response(status: .ok) }
+        let withCertificate = try await transport(server.url, configure: {
+            $0.clientCertificate = certificates.clientCert
+            $0.clientKey = certificates.clientKey
+        }).post(batch: [1])
+        #expect(withCertificate.status == 200)
+        await #expect(throws: TransportError.self) { try await transport(server.url).post(batch: [1]) }
+        await server.stop()
+        #expect(server.requests.count == 1)
+    }
+}
