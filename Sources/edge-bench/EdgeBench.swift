@@ -35,6 +35,12 @@ struct EdgeBench: ParsableCommand {
     @Flag(help: "A smoke run: small data sets, short footprint window, no 6 048 000-reading drain.")
     var quick = false
 
+    @Option(help: "The release edge-agent binary the footprint part runs and weighs.")
+    var agent = ".build-device/release/edge-agent"
+
+    @Option(help: "Device profile for the footprint part (10 sensors at 1 Hz).")
+    var footprintProfile: String?
+
     @Option(help: ArgumentHelp("Run one ingest path once and exit, for valgrind --tool=callgrind.", visibility: .hidden))
     var profileIngest: IngestBenchmark.Path?
 
@@ -52,16 +58,42 @@ struct EdgeBench: ParsableCommand {
         print(Machine.current().summary)
         print("runs per figure: \(runs)\(quick ? " (quick)" : "")")
         var figures: [Figure] = []
+        var missing: [String] = []
         for part in Part.allCases where only.contains(part) {
             log("\(part.rawValue)…")
-            switch part {
-            case .ingest:
-                figures += try IngestBenchmark(readings: ingestReadings).figures(runs: runs)
-            case .alerts, .drain, .footprint:
-                log("\(part.rawValue): not measured in this build")
+            do {
+                figures += try measure(part, ingestReadings: ingestReadings)
+            } catch {
+                // One part failing (no PostgreSQL, no agent binary) does not hide the others.
+                log("\(part.rawValue) failed: \(error)")
+                missing.append("\(part.rawValue): \(error)")
             }
         }
         print(Table.render(figures))
+        if !missing.isEmpty {
+            print("\nnot measured:\n" + missing.map { "- " + $0 }.joined(separator: "\n"))
+            throw ExitCode(1)
+        }
+    }
+
+    private func measure(_ part: Part, ingestReadings: Int) throws -> [Figure] {
+        switch part {
+        case .ingest:
+            return try IngestBenchmark(readings: ingestReadings).figures(runs: runs)
+        case .footprint:
+            guard FileManager.default.isExecutableFile(atPath: agent) else {
+                throw BenchError("no edge-agent binary at \(agent); build it with scripts/bench.sh or pass --agent")
+            }
+            guard let profile = footprintProfile else {
+                throw BenchError("pass --footprint-profile (a 10-sensor 1 Hz profile)")
+            }
+            let footprint = FootprintBenchmark(
+                agent: agent, profile: profile,
+                window: quick ? .seconds(10) : .seconds(60), warmUp: quick ? .seconds(2) : .seconds(5))
+            return try footprint.figures() + BinarySize(path: agent).figures()
+        case .alerts, .drain:
+            throw BenchError("not measured in this build")
+        }
     }
 }
 
