@@ -91,7 +91,15 @@ struct EdgeBench: ParsableCommand {
                 agent: agent, profile: profile,
                 window: quick ? .seconds(10) : .seconds(60), warmUp: quick ? .seconds(2) : .seconds(5))
             return try footprint.figures() + BinarySize(path: agent).figures()
-        case .alerts, .drain:
+        case .drain:
+            let tls = try TLSFixture()
+            let backlogs: [DrainBenchmark.Backlog] = quick ? [.tenSeconds] : [.tenSeconds, .oneSecond]
+            return try backlogs.map { backlog in
+                // The 6 048 000-reading backlog takes minutes a run: it gets at most 3.
+                let runs = backlog.readings > 1_000_000 ? min(runs, 3) : runs
+                return try DrainBenchmark(backlog: backlog, runs: runs).agentSideFigure(tls: tls)
+            }
+        case .alerts:
             throw BenchError("not measured in this build")
         }
     }
