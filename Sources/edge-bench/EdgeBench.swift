@@ -62,7 +62,7 @@ struct EdgeBench: ParsableCommand {
         for part in Part.allCases where only.contains(part) {
             log("\(part.rawValue)…")
             do {
-                figures += try measure(part, ingestReadings: ingestReadings)
+                try measure(part, ingestReadings: ingestReadings, into: &figures)
             } catch {
                 // One part failing (no PostgreSQL, no agent binary) does not hide the others.
                 log("\(part.rawValue) failed: \(error)")
@@ -76,28 +76,30 @@ struct EdgeBench: ParsableCommand {
         }
     }
 
-    private func measure(_ part: Part, ingestReadings: Int) throws -> [Figure] {
+    /// Appends each figure as soon as it is measured, so a later failure keeps the earlier ones.
+    private func measure(_ part: Part, ingestReadings: Int, into figures: inout [Figure]) throws {
         switch part {
         case .ingest:
-            return try IngestBenchmark(readings: ingestReadings).figures(runs: runs)
+            figures += try IngestBenchmark(readings: ingestReadings).figures(runs: runs)
         case .footprint:
             guard FileManager.default.isExecutableFile(atPath: agent) else {
                 throw BenchError("no edge-agent binary at \(agent); build it with scripts/bench.sh or pass --agent")
             }
+            figures += try BinarySize(path: agent).figures()
             guard let profile = footprintProfile else {
-                throw BenchError("pass --footprint-profile (a 10-sensor 1 Hz profile)")
+                throw BenchError("RSS and CPU need --footprint-profile (a 10-sensor 1 Hz profile)")
             }
             let footprint = FootprintBenchmark(
                 agent: agent, profile: profile,
                 window: quick ? .seconds(10) : .seconds(60), warmUp: quick ? .seconds(2) : .seconds(5))
-            return try footprint.figures() + BinarySize(path: agent).figures()
+            figures += try footprint.figures()
         case .drain:
             let tls = try TLSFixture()
             let backlogs: [DrainBenchmark.Backlog] = quick ? [.tenSeconds] : [.tenSeconds, .oneSecond]
-            return try backlogs.map { backlog in
+            for backlog in backlogs {
                 // The 6 048 000-reading backlog takes minutes a run: it gets at most 3.
                 let runs = backlog.readings > 1_000_000 ? min(runs, 3) : runs
-                return try DrainBenchmark(backlog: backlog, runs: runs).agentSideFigure(tls: tls)
+                figures.append(try DrainBenchmark(backlog: backlog, runs: runs).agentSideFigure(tls: tls))
             }
         case .alerts:
             throw BenchError("not measured in this build")
