@@ -110,7 +110,20 @@ struct BinarySize {
         return [
             Figure(name: "binary: edge-agent release, unstripped", unit: "MiB", samples: [try Self.mebibytes(path)]),
             Figure(name: "binary: edge-agent release, stripped", unit: "MiB", samples: [try Self.mebibytes(stripped)]),
+            Figure(name: "binary: Swift runtime and Foundation libraries it loads", unit: "MiB",
+                   samples: [try swiftLibraries().reduce(0) { $0 + (try Self.mebibytes($1)) }]),
         ]
+    }
+
+    /// Shared libraries from the Swift toolchain (`ldd`): a device without a Swift toolchain
+    /// has to carry them next to the binary, so they belong in its size.
+    func swiftLibraries() throws -> [String] {
+        try shell("ldd '\(path)'").split(separator: "\n").compactMap { line in
+            let parts = line.split(separator: " ")
+            guard let arrow = parts.firstIndex(of: "=>"), arrow + 1 < parts.count else { return nil }
+            let library = String(parts[arrow + 1])
+            return library.contains("/swift/") ? library : nil
+        }
     }
 
     static func mebibytes(_ path: String) throws -> Double {
