@@ -336,7 +336,7 @@ public actor SyncEngine {
         var readingRows: [Reading] = []
         if eventRows.count < rowLimit {
             readingRows = try readings.readings(afterSequence: readingPosition, limit: rowLimit - eventRows.count)
-            if holdUnsynced, let held = try heldFrom(now: now) {
+            if holdUnsynced, let held = try heldFrom(now: now, position: readingPosition) {
                 readingRows = Array(readingRows.prefix { $0.sequence < held })
             }
         }
@@ -398,11 +398,14 @@ public actor SyncEngine {
     /// keeps the first copy it gets, so they wait, up to `clockHold` on the monotonic clock,
     /// for their corrected timestamps. After that they go with provisional ones (flagged
     /// `clock-unsynced`), so a clock that never synchronises does not stop the backlog.
-    private func heldFrom(now: DeviceTime) throws -> Int64? {
+    /// Once some of them have gone (after the hold, or by `syncOnce`), nothing more is held
+    /// this time: holding would only delay readings behind rows the server already has.
+    private func heldFrom(now: DeviceTime, position: Int64) throws -> Int64? {
         guard let first = try readings.firstCorrectableSequence() else {
             holdStart = nil
             return nil
         }
+        guard first > position else { return nil }
         if holdStart == nil { holdStart = (first, now.bootNanos) }
         guard let start = holdStart, now.bootNanos - start.bootNanos < UInt64(configuration.clockHold.wholeMilliseconds) * 1_000_000 else {
             return nil

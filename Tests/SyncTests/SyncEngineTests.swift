@@ -275,6 +275,20 @@ import Wire
         #expect(fixture.transport.batches[1].readings?.timestampMillis == [syncEpoch - 86_400_000])
     }
 
+    @Test func afterSyncOnceSentUnsyncedReadingsNewerOnesAreNotHeld() async throws {
+        let fixture = try SyncFixture(readings: 0, configure: { $0.clockHold = .seconds(30) })
+        fixture.clock.base.setWallClock(unixMillis: syncEpoch - 86_400_000, synchronized: false)
+        try fixture.store.append(sensorID: "tank", value: 26, unit: "°C", quality: .ok, takenAt: fixture.clock.now())
+        try fixture.store.flush()
+        #expect(try await fixture.engine.syncOnce().rowsSent == 1)
+        try fixture.store.append(sensorID: "tank", value: 26.5, unit: "°C", quality: .ok, takenAt: fixture.clock.now())
+        try fixture.store.flush()
+        #expect(try await fixture.engine.step(holdUnsynced: true) == .progressed(sent: 1, quarantined: false))
+        #expect(fixture.transport.batches.compactMap { $0.readings?.range } == [
+            SequenceRange(first: 1, last: 1), SequenceRange(first: 2, last: 2),
+        ])
+    }
+
     @Test func healthCarriesWhatSyncKnowsAndItsReasons() async throws {
         let fixture = try SyncFixture(readings: 6, script: [.status(400, error: WireError(error: "invalid", reason: "no"))],
                                       configure: { $0.healthInterval = .seconds(60); $0.staleBacklog = .seconds(1) },
