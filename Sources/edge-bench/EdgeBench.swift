@@ -102,7 +102,7 @@ struct EdgeBench: ParsableCommand {
                 figures.append(try DrainBenchmark(backlog: backlog, runs: runs).agentSideFigure(tls: tls))
             }
         case .alerts:
-            throw BenchError("not measured in this build")
+            figures += try AlertBenchmark(crossings: quick ? 200 : 2000, runs: runs).figures()
         }
     }
 }
