@@ -95,6 +95,15 @@ if !deviceOnly {
         .executableTarget(name: "edge-bench", dependencies: [
             "Readings", "AlertEngine", "Sync", "Wire", "FleetServer", "EdgeCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "GRDB", package: "GRDB.swift"),
+            // The raw sqlite3 C API: the baseline local ingest is measured against.
+            .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            // The drain's TLS endpoint and PostgreSQL baseline.
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTLS", package: "hummingbird"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
         .testTarget(name: "SyncTests", dependencies: [
             "Sync", "Wire", "FleetServer", "Readings", "AlertEngine", "EdgeCore",
