@@ -173,7 +173,7 @@ extension SimulatedGPIOChip.Line {
             let start = scenario.start.bootNanos
             while phaseTime < now {
                 let step = min(1_000_000, now - phaseTime)
-                let hz = max(0, scenario.scenario.value(at: .nanoseconds(Int64(phaseTime - start))))
+                let hz = max(0, scenario.scenario.value(at: .nanoseconds(Int64(phaseTime > start ? phaseTime - start : 0))))
                 let next = phase + hz * Double(step) / 1e9
                 phaseTime += step
                 // Low for the first half of each cycle, high for the second: one rising edge per cycle.

@@ -1,1 +1,153 @@
-// Profiles: device-profiles/*.yaml parsing and validation.
+import AlertEngine
+import HAL
+
+/// A board and what is wired to it, read from `device-profiles/*.yaml`. Pure data: the
+/// agent turns it into drivers on buses (hardware or simulated).
+public struct DeviceProfile: Sendable {
+    public var name: String
+    public var board: String
+    public var buses: [BusSpec]
+    public var sensors: [SensorSpec]
+    public var outputs: [OutputSpec]
+    public var alerts: [AlertRule]
+    public var sourcePath: String
+}
+
+public struct BusSpec: Sendable, Hashable {
+    public enum Kind: String, Sendable, CaseIterable { case i2c, gpio, w1 }
+    public var id: String
+    public var kind: Kind
+    /// `/dev/i2c-1` (or `1`), a gpiochip name or label, or the w1 devices directory.
+    public var device: String
+    /// Register- and protocol-level simulated hardware instead of the kernel's devices.
+    public var simulated: Bool
+}
+
+/// The drivers a profile can name, with the channels each reports (profile validation
+/// checks alert rules against these before any hardware is touched).
+public enum DriverKind: String, Sendable, CaseIterable {
+    case ds18b20, ezo_ph, ezo_orp, ezo_ec, ezo_do, ezo_rtd, bme280, ads1115, float_switch, leak_switch, flow_meter
+
+    public var channels: [Channel] {
+        switch self {
+        case .ds18b20, .ezo_rtd: [Channel(name: "temperature", unit: "°C")]
+        case .ezo_ph: [Channel(name: "ph", unit: "pH")]
+        case .ezo_orp: [Channel(name: "orp", unit: "mV")]
+        case .ezo_do: [Channel(name: "dissolved_oxygen", unit: "mg/L")]
+        case .ezo_ec: [Channel(name: "conductivity", unit: "µS/cm"), Channel(name: "tds", unit: "ppm"),
+                       Channel(name: "salinity", unit: "ppt"), Channel(name: "specific_gravity", unit: "SG")]
+        case .bme280: [Channel(name: "temperature", unit: "°C"), Channel(name: "pressure", unit: "hPa"),
+                       Channel(name: "humidity", unit: "%RH")]
+        case .ads1115: [Channel(name: "voltage", unit: "V")]
+        case .float_switch: [Channel(name: "level", unit: "state")]
+        case .leak_switch: [Channel(name: "wet", unit: "state")]
+        case .flow_meter: [Channel(name: "flow", unit: "L/min")]
+        }
+    }
+
+    public var bus: BusSpec.Kind {
+        switch self {
+        case .ds18b20: .w1
+        case .float_switch, .leak_switch, .flow_meter: .gpio
+        default: .i2c
+        }
+    }
+
+    public var defaultAddress: UInt8? {
+        switch self {
+        case .ezo_ph: 0x63
+        case .ezo_orp: 0x62
+        case .ezo_ec: 0x64
+        case .ezo_do: 0x61
+        case .ezo_rtd: 0x66
+        case .bme280: 0x76
+        case .ads1115: 0x48
+        default: nil
+        }
+    }
+
+    public var isSwitch: Bool { self == .float_switch || self == .leak_switch }
+}
+
+public struct SensorSpec: Sendable {
+    public var id: String
+    public var driver: DriverKind
+    public var bus: String
+    public var address: UInt8?
+    /// GPIO line: a name (`GPIO17`) or an offset (`17`).
+    public var line: String?
+    /// 1-Wire slave id (`28-0000075a1b2c`).
+    public var slave: String?
+    public var interval: Duration
+    /// Replaces the driver's unit (an ADS1115 channel calibrated to pH).
+    public var unit: String?
+    public var activeLow: Bool
+    public var debounce: Duration
+    /// Flow meter pulses per litre.
+    public var kFactor: Double
+    /// ADS1115 input 0–3 (single-ended) and full-scale volts.
+    public var adcInput: Int
+    public var fullScale: Double
+    public var filters: [FilterSpec]
+    /// Scenario per channel, for sensors on simulated buses.
+    public var simulation: [String: ScenarioSpec]
+
+    public var channels: [Channel] {
+        driver.channels.map { Channel(name: $0.name, unit: unit ?? $0.unit) }
+    }
+
+    /// Reading ids: the sensor id for single-channel drivers, `id.channel` otherwise.
+    public func readingID(_ channel: String) -> String {
+        driver.channels.count == 1 ? id : "\(id).\(channel)"
+    }
+}
+
+/// How a simulated sensor's physical value moves (see HALSimulation.Scenario).
+public struct ScenarioSpec: Sendable, Hashable {
+    public enum Shape: Sendable, Hashable {
+        case constant(Double)
+        case sine(mean: Double, amplitude: Double, period: Duration)
+        case ramp(start: Double, perSecond: Double, limit: Double?)
+        case step(before: Double, after: Double, at: Duration)
+        case points([Point])
+    }
+    public struct Point: Sendable, Hashable {
+        public var at: Duration
+        public var value: Double
+    }
+    public var shape: Shape
+    public var noise: Double
+    public var seed: UInt64
+}
+
+public struct OutputSpec: Sendable, Hashable {
+    public var id: String
+    public var bus: String
+    public var line: String
+    public var activeLow: Bool
+    /// The state while no rule holds it.
+    public var normal: Bool
+    /// The state when the agent stops or crashes.
+    public var failSafe: Bool
+    public var description: String
+}
+
+public struct ProfileError: Error, Sendable, Hashable, CustomStringConvertible {
+    public var file: String
+    public var line: Int?
+    public var column: Int?
+    /// Key path, e.g. `sensors[2].address`.
+    public var key: String
+    public var message: String
+
+    public var description: String {
+        let place = [file, line.map(String.init), column.map(String.init)].compactMap { $0 }.joined(separator: ":")
+        return key.isEmpty ? "\(place): \(message)" : "\(place): \(key): \(message)"
+    }
+}
+
+/// Every problem in a profile, reported at once.
+public struct ProfileErrors: Error, Sendable, CustomStringConvertible {
+    public var errors: [ProfileError]
+    public var description: String { errors.map(\.description).joined(separator: "\n") }
+}

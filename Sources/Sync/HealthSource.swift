@@ -5,6 +5,8 @@ import Darwin
 #endif
 import EdgeCore
 import Foundation
+import Readings
+import Synchronization
 import Wire
 
 /// What only the agent knows about its health; Sync adds the rest (backlog, last sync,
@@ -66,4 +68,69 @@ struct ProcessSample: Sendable, Hashable {
     }
 
     static let ticksPerSecond = Int64(sysconf(Int32(_SC_CLK_TCK)))
+}
+
+/// Builds the device's `HealthReport`: the agent's part from `HealthSource`, plus the store,
+/// sync state and process figures, and decides healthy / degraded / unhealthy with reasons.
+/// Sync attaches it to batches; the daemon also writes it to disk for `edge-agent status`,
+/// online or not.
+public final class HealthReporter: Sendable {
+    private let database: LocalDatabase
+    private let readings: ReadingStore
+    private let clock: any DeviceClock
+    private let staleBacklog: Duration
+    private let lastSample = Mutex<ProcessSample?>(nil)
+
+    public init(database: LocalDatabase, readings: ReadingStore, clock: any DeviceClock, staleBacklog: Duration = .seconds(3_600)) {
+        self.database = database
+        self.readings = readings
+        self.clock = clock
+        self.staleBacklog = staleBacklog
+    }
+
+    /// `sync` is nil when the device runs without a server: then every reading counts as backlog.
+    public func report(agent: AgentHealth, now: DeviceTime, sync status: SyncStatus?) throws -> HealthReport {
+        let position = status.map { max($0.readings.ackedThrough, $0.readings.skippedThrough) } ?? 0
+        let backlog = try readings.backlog(afterSequence: position)
+        let drops = try readings.dropCounts()
+        let sample = ProcessSample.read(at: now.bootNanos)
+        let previous = lastSample.withLock { last -> ProcessSample? in
+            defer { last = sample }
+            return last
+        }
+        let cpu = sample.flatMap { current in previous.map { current.cpuPercent(since: $0, ticksPerSecond: ProcessSample.ticksPerSecond) } } ?? 0
+
+        var reasons: [String] = []
+        var level = HealthReport.Status.healthy
+        let failing = agent.sensors.filter { $0.state == .failing || $0.state == .stale }
+        if !agent.sensors.isEmpty && failing.count == agent.sensors.count {
+            level = .unhealthy
+            reasons.append("all \(agent.sensors.count) sensors are failing or stale")
+        } else {
+            for sensor in failing {
+                reasons.append("sensor \(sensor.id) is \(sensor.state.rawValue)\(sensor.lastError.map { ": \($0)" } ?? "")")
+            }
+        }
+        reasons += agent.problems
+        let lost = drops.filter { $0.reason == .budgetUnsynced }.reduce(0) { $0 + $1.count }
+        if lost > 0 { reasons.append("\(lost) readings were dropped for space before the server had them") }
+        if status != nil, let oldest = backlog.oldestMillis, now.unixMillis - oldest > staleBacklog.wholeMilliseconds {
+            reasons.append("\(backlog.count) readings waiting to sync, the oldest \((now.unixMillis - oldest) / 60_000) min old")
+        }
+        let deadLetters = status?.deadLetters.count ?? 0
+        if deadLetters > 0 { reasons.append("\(deadLetters) batches quarantined; see `edge-agent status`") }
+        if level == .healthy && !reasons.isEmpty { level = .degraded }
+
+        return HealthReport(
+            takenAtMillis: now.unixMillis, bootID: clock.bootID, version: agent.version,
+            uptimeSeconds: Double(now.bootNanos &- agent.startedAt.bootNanos) / 1e9,
+            status: level, reasons: reasons, clockSynchronized: now.synchronized, sensors: agent.sensors,
+            databaseBytes: database.bytesOnDisk(), backlogRows: backlog.count, backlogOldestMillis: backlog.oldestMillis,
+            drops: drops.map {
+                DropSummary(sensorID: $0.sensorID, reason: $0.reason.rawValue, count: $0.count,
+                            firstMillis: $0.firstMillis, lastMillis: $0.lastMillis)
+            },
+            deadLetteredBatches: deadLetters, lastSyncMillis: status?.lastSuccessMillis,
+            rssBytes: sample?.rssBytes ?? 0, cpuPercent: cpu, firingAlerts: agent.firingAlerts)
+    }
 }

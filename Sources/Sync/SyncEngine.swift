@@ -102,6 +102,7 @@ public actor SyncEngine {
     let transport: any SyncTransport
     let clock: any DeviceClock
     let healthSource: any HealthSource
+    private let reporter: HealthReporter
     let ledger: SyncLedger
     let logger: Logger
     private var random: Jitter
@@ -111,7 +112,6 @@ public actor SyncEngine {
     /// When the current clock-unsynced hold began (monotonic), and on which first sequence.
     private var holdStart: (sequence: Int64, bootNanos: UInt64)?
     private var lastHealthBootNanos: UInt64?
-    private var lastProcessSample: ProcessSample?
 
     public init(configuration: SyncConfiguration, database: LocalDatabase, readings: ReadingStore,
                 events: (any SyncEventSource)?, transport: any SyncTransport, health: any HealthSource,
@@ -130,6 +130,8 @@ public actor SyncEngine {
         self.backoff = configuration.backoff
         self.rowLimit = configuration.maxBatchRows
         self.ledger = try SyncLedger(writer: database.writer)
+        self.reporter = HealthReporter(database: database, readings: readings, clock: clock,
+                                       staleBacklog: configuration.staleBacklog)
     }
 
     // MARK: - Public operations
@@ -423,49 +425,7 @@ public actor SyncEngine {
     /// The agent's part from `HealthSource`, plus what Sync and the process know; the status
     /// is the worst that applies, with one reason per problem.
     func makeHealth(now: DeviceTime, readingPosition: Int64) throws -> HealthReport {
-        let agent = healthSource.agentHealth()
-        let backlog = try readings.backlog(afterSequence: readingPosition)
-        let drops = try readings.dropCounts()
-        let status = try status()
-        let sample = ProcessSample.read(at: now.bootNanos)
-        let cpu = sample.flatMap { current in
-            lastProcessSample.map { current.cpuPercent(since: $0, ticksPerSecond: ProcessSample.ticksPerSecond) }
-        } ?? 0
-        lastProcessSample = sample
-
-        var reasons: [String] = []
-        var level = HealthReport.Status.healthy
-        let failing = agent.sensors.filter { $0.state == .failing || $0.state == .stale }
-        if !agent.sensors.isEmpty && failing.count == agent.sensors.count {
-            level = .unhealthy
-            reasons.append("all \(agent.sensors.count) sensors are failing or stale")
-        } else {
-            for sensor in failing {
-                reasons.append("sensor \(sensor.id) is \(sensor.state.rawValue)\(sensor.lastError.map { ": \($0)" } ?? "")")
-            }
-        }
-        reasons += agent.problems
-        let lost = drops.filter { $0.reason == .budgetUnsynced }.reduce(0) { $0 + $1.count }
-        if lost > 0 { reasons.append("\(lost) readings were dropped for space before the server had them") }
-        if let oldest = backlog.oldestMillis, now.unixMillis - oldest > configuration.staleBacklog.wholeMilliseconds {
-            reasons.append("\(backlog.count) readings waiting to sync, the oldest \((now.unixMillis - oldest) / 60_000) min old")
-        }
-        if !status.deadLetters.isEmpty {
-            reasons.append("\(status.deadLetters.count) batches quarantined; see `edge-agent status`")
-        }
-        if level == .healthy && !reasons.isEmpty { level = .degraded }
-
-        return HealthReport(
-            takenAtMillis: now.unixMillis, bootID: clock.bootID, version: agent.version,
-            uptimeSeconds: Double(now.bootNanos &- agent.startedAt.bootNanos) / 1e9,
-            status: level, reasons: reasons, clockSynchronized: now.synchronized, sensors: agent.sensors,
-            databaseBytes: database.bytesOnDisk(), backlogRows: backlog.count, backlogOldestMillis: backlog.oldestMillis,
-            drops: drops.map {
-                DropSummary(sensorID: $0.sensorID, reason: $0.reason.rawValue, count: $0.count,
-                            firstMillis: $0.firstMillis, lastMillis: $0.lastMillis)
-            },
-            deadLetteredBatches: status.deadLetters.count, lastSyncMillis: status.lastSuccessMillis,
-            rssBytes: sample?.rssBytes ?? 0, cpuPercent: cpu, firingAlerts: agent.firingAlerts)
+        try reporter.report(agent: healthSource.agentHealth(), now: now, sync: try status())
     }
 }
 

@@ -4,6 +4,7 @@ import Foundation
 import Readings
 
 /// One executable for the systemd daemon and for the person at the device.
+@main
 struct EdgeAgent: AsyncParsableCommand {
     static let version = "0.1.0"
 

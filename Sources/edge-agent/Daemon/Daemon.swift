@@ -84,7 +84,7 @@ final class Daemon: Sendable {
         }
         do { try store.flush() } catch { logger.error("final flush failed", metadata: ["error": "\(error)"]) }
         current.withLock { $0 }?.failSafe()
-        writeHealth(to: paths.health, stores: stores, sync: sync)
+        await writeHealth(to: paths.health, reporter: HealthReporter(database: database, readings: store, clock: clock), sync: sync)
         logger.info("stopped")
         return 0
     }
@@ -124,6 +124,7 @@ final class Daemon: Sendable {
         var watch = ClockWatch()
         var lastRetention: UInt64?
         var lastHealth: UInt64?
+        let reporter = HealthReporter(database: stores.database, readings: stores.readings, clock: clock)
         let policy = RetentionPolicy(maxAge: config.retention.maxAge, byteBudget: config.retention.diskBudgetBytes,
                                      freeSpaceFloor: config.retention.freeSpaceFloorBytes)
         repeat {
@@ -155,7 +156,7 @@ final class Daemon: Sendable {
             }
             if lastHealth.map({ now.bootNanos - $0 >= 5_000_000_000 }) ?? true {
                 lastHealth = now.bootNanos
-                writeHealth(to: healthPath, stores: stores, sync: sync)
+                await writeHealth(to: healthPath, reporter: reporter, sync: sync)
             }
         } while (try? await clock.sleep(for: .seconds(1))) != nil
     }
@@ -176,9 +177,10 @@ final class Daemon: Sendable {
         }
     }
 
-    private func writeHealth(to path: String, stores: Stores, sync: SyncEngine?) {
+    private func writeHealth(to path: String, reporter: HealthReporter, sync: SyncEngine?) async {
         do {
-            let report = try HealthReporter(stores: stores).report(agent: agentHealth(), now: clock.now(), clock: clock)
+            let status = try await sync?.status()
+            let report = try reporter.report(agent: agentHealth(), now: clock.now(), sync: status)
             try HealthFile.write(report, to: path)
         } catch {
             logger.error("health report failed", metadata: ["error": "\(error)"])

@@ -1,0 +1,152 @@
+import AlertEngine
+import ArgumentParser
+import EdgeCore
+import Foundation
+import Profiles
+
+/// The CLI's alert commands open their own engine on the daemon's database, without an
+/// output driver: acknowledgements, silences and maintenance are written with their events
+/// in one transaction, and the daemon picks them up on its next tick (docs/ALERTS.md).
+struct AlertContext {
+    let store: AlertStore
+    let engine: AlertEngine
+    let clock = SystemDeviceClock()
+
+    init(_ global: GlobalOptions) throws {
+        let config = try global.load()
+        let profile: DeviceProfile
+        do { profile = try DeviceProfile.load(path: config.profilePath) } catch { throw CLIError(error.description) }
+        let database = try DataPaths(config).openExisting()
+        store = try AlertStore(writer: database.writer)
+        engine = try AlertEngine(rules: profile.alerts, store: store, clock: clock)
+    }
+}
+
+struct AlertsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "alerts",
+        abstract: "Alerts pending or firing now (and how long), their history, acknowledge and silence.",
+        subcommands: [Active.self, History.self, Ack.self, Silence.self],
+        defaultSubcommand: Active.self)
+
+    struct Active: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "active", abstract: "Alerts pending or firing now.")
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "table, csv, json or ndjson.") var format: OutputFormat = .table
+
+        func run() async throws {
+            let context = try AlertContext(global)
+            let now = context.clock.now().unixMillis
+            let rows = try context.store.active().map { a in
+                Row([("rule", .text(a.ruleID)), ("sensor", .text(a.sensorID)), ("state", .text(a.state.rawValue)),
+                     ("severity", .text(a.severity.rawValue)),
+                     ("for", .text(DurationText.format(.milliseconds(max(0, now - a.sinceMillis))))),
+                     ("value", a.value.map { .number($0, decimals: 3) } ?? .null),
+                     ("acked", .text(a.acknowledged ? "yes" : "no")),
+                     ("silenced_until", a.silencedUntilMillis.map { .text(TimeArgument.iso($0)) } ?? .null),
+                     ("message", .text(a.message))])
+            }
+            if let until = try context.store.maintenanceUntil(), until > now {
+                Console.writeError("maintenance mode until \(TimeArgument.iso(until))\n")
+            }
+            Console.write(RowPrinter(format: format, columns: ["rule", "sensor", "state", "severity", "for", "value", "acked",
+                                                                "silenced_until", "message"]).render(rows))
+        }
+    }
+
+    struct History: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Alert events, newest first.")
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "Only this rule.") var rule: String?
+        @Option(help: "At most this many events.") var limit = 50
+        @Option(help: "table, csv, json or ndjson.") var format: OutputFormat = .table
+
+        func run() async throws {
+            let context = try AlertContext(global)
+            let rows = try context.store.history(limit: limit, ruleID: rule).map { e in
+                Row([("sequence", .integer(e.sequence)), ("time", .text(TimeArgument.iso(e.timestampMillis))),
+                     ("rule", .text(e.ruleID)), ("sensor", .text(e.sensorID)), ("kind", .text(e.kind.rawValue)),
+                     ("severity", .text(e.severity.rawValue)), ("value", e.value.map { .number($0, decimals: 3) } ?? .null),
+                     ("threshold", e.threshold.map { .number($0, decimals: 3) } ?? .null), ("message", .text(e.message))])
+            }
+            Console.write(RowPrinter(format: format, columns: ["sequence", "time", "rule", "sensor", "kind", "severity",
+                                                                "value", "threshold", "message"]).render(rows))
+        }
+    }
+
+    struct Ack: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Acknowledge a firing alert by its rule id.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Rule id.") var rule: String
+
+        func run() async throws {
+            let event = try AlertContext(global).engine.acknowledge(ruleID: rule)
+            Console.write("acknowledged \(event.ruleID) (event #\(event.sequence))\n")
+        }
+    }
+
+    struct Silence: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Silence a rule's notifications for a while; it still records and acts.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Rule id.") var rule: String
+        @Option(name: .customLong("for"), help: "How long, e.g. 2h.") var duration: String
+
+        func run() async throws {
+            guard let length = DurationText.parse(duration) else { throw ValidationError("'\(duration)' is not a duration, e.g. 30m or 2h") }
+            let context = try AlertContext(global)
+            let until = context.clock.now().unixMillis + Int64(length.components.seconds * 1_000)
+            let event = try context.engine.silence(ruleID: rule, until: until)
+            Console.write("silenced \(event.ruleID) until \(TimeArgument.iso(until))\n")
+        }
+    }
+}
+
+struct MaintenanceCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "maintenance",
+        abstract: "Silence every rule until a time (water change, probe cleaning); --end stops it.")
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "Until this time: ISO 8601, or a duration from now like 2h.") var until: String?
+    @Flag(help: "End maintenance now.") var end = false
+
+    func run() async throws {
+        let context = try AlertContext(global)
+        if end {
+            _ = try context.engine.maintenance(until: nil)
+            Console.write("maintenance ended\n")
+            return
+        }
+        guard let until else { throw ValidationError("give --until TIME (e.g. 2h) or --end") }
+        let now = context.clock.now().unixMillis
+        // "2h" here means two hours from now, not ago.
+        let untilMillis = try DurationText.parse(until).map { now + Int64($0.components.seconds * 1_000) }
+            ?? TimeArgument.parse(until, nowMillis: now)
+        _ = try context.engine.maintenance(until: untilMillis)
+        Console.write("maintenance until \(TimeArgument.iso(untilMillis))\n")
+    }
+}
+
+struct FailsafeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "failsafe",
+        abstract: "Drive every declared output to its fail-safe state (systemd runs this after the agent stops or crashes).")
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let config = try global.load()
+        let profile: DeviceProfile
+        do { profile = try DeviceProfile.load(path: config.profilePath) } catch { throw CLIError(error.description) }
+        let clock = SystemDeviceClock()
+        let board = try BoardBuilder(clock: clock).build(profile)
+        var failures: [String] = []
+        for (id, output) in board.outputs.sorted(by: { $0.key < $1.key }) {
+            do {
+                try output.line.set(output.failSafe)
+                Console.write("\(id): \(output.failSafe ? "on" : "off")\n")
+            } catch {
+                failures.append("\(id): \(error)")
+            }
+        }
+        guard failures.isEmpty else { throw CLIError(failures.joined(separator: "\n")) }
+    }
+}

@@ -1,0 +1,120 @@
+import ArgumentParser
+import EdgeCore
+import Foundation
+import Readings
+import Sync
+import Wire
+
+/// The daemon's latest health, or — when it is not running — what the database says, marked
+/// unhealthy. Exit codes follow the monitoring-plugin convention: 0 healthy, 1 degraded,
+/// 2 unhealthy.
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Health for people and scripts: exit 0 healthy, 1 degraded, 2 unhealthy.")
+
+    @OptionGroup var global: GlobalOptions
+    @Flag(help: "Print JSON.") var json = false
+
+    /// The daemon rewrites its health every 5 s; three missed rewrites mean it is not running.
+    static let staleAfterMillis: Int64 = 15_000
+
+    func run() async throws {
+        let config = try global.load()
+        let paths = DataPaths(config)
+        let clock = SystemDeviceClock()
+        let database = try paths.openExisting()
+        let store = try ReadingStore(database: database, clock: clock)
+        let syncStatus = config.sync.url == nil ? nil : try? SyncStatus.read(database: database, readings: store, events: nil)
+        let now = clock.now()
+
+        var report: HealthReport
+        if let saved = try? HealthFile.read(from: paths.health), now.unixMillis - saved.takenAtMillis <= Self.staleAfterMillis {
+            report = saved
+        } else {
+            let age = (try? HealthFile.read(from: paths.health)).map { "its last health report is \((now.unixMillis - $0.takenAtMillis) / 1000) s old" } ?? "it has written no health report"
+            report = try HealthReporter(database: database, readings: store, clock: clock)
+                .report(agent: AgentHealth(version: EdgeAgent.version, startedAt: now, sensors: [], firingAlerts: 0), now: now, sync: syncStatus)
+            report.status = .unhealthy
+            report.reasons.insert("the agent is not running (\(age))", at: 0)
+        }
+
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+            Console.write(String(decoding: try encoder.encode(report), as: UTF8.self) + "\n")
+        } else {
+            Console.write(Self.render(report, sync: syncStatus, syncURL: config.sync.url))
+        }
+        throw ExitCode(Self.exitCode(report.status))
+    }
+
+    static func exitCode(_ status: HealthReport.Status) -> Int32 {
+        switch status {
+        case .healthy: 0
+        case .degraded: 1
+        case .unhealthy: 2
+        }
+    }
+
+    static func render(_ r: HealthReport, sync: SyncStatus?, syncURL: String?) -> String {
+        var out = "status:    \(r.status.rawValue.uppercased())\n"
+        for reason in r.reasons { out += "           - \(reason)\n" }
+        out += "version:   \(r.version)   uptime: \(DurationText.format(.seconds(Int64(r.uptimeSeconds))))   clock: \(r.clockSynchronized ? "synchronised" : "NOT synchronised")\n"
+        out += "database:  \(r.databaseBytes / 1024) KiB   backlog: \(r.backlogRows) readings"
+        if let oldest = r.backlogOldestMillis { out += " (oldest \(TimeArgument.iso(oldest)))" }
+        out += "\n"
+        let dropped = r.drops.reduce(Int64(0)) { $0 + $1.count }
+        out += "dropped:   \(dropped) readings" + (r.drops.isEmpty ? "" : " (" + r.drops.map { "\($0.sensorID) \($0.reason) \($0.count)" }.joined(separator: ", ") + ")") + "\n"
+        out += "alerts:    \(r.firingAlerts) firing\n"
+        if let syncURL {
+            out += "sync:      \(syncURL)"
+            if let sync {
+                out += "   acked through #\(sync.readings.ackedThrough)"
+                out += sync.lastSuccessMillis.map { "   last success \(TimeArgument.iso($0))" } ?? "   never synced"
+                if let error = sync.lastError { out += "\n           last error: \(error)" }
+                if !sync.deadLetters.isEmpty { out += "\n           \(sync.deadLetters.count) quarantined batches (edge-agent sync --requeue sends them again)" }
+            }
+            out += "\n"
+        } else {
+            out += "sync:      off (no sync.url in the config)\n"
+        }
+        out += "process:   RSS \(r.rssBytes / 1024) KiB   CPU \(String(format: "%.2f", r.cpuPercent)) %\n"
+        if !r.sensors.isEmpty {
+            out += "\n" + SensorsCommand.table(r.sensors, latest: [:])
+        }
+        return out
+    }
+}
+
+struct SensorsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "sensors", abstract: "Each sensor with its last value, age, error count and state.")
+
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "table, csv, json or ndjson.") var format: OutputFormat = .table
+
+    func run() async throws {
+        let config = try global.load()
+        let paths = DataPaths(config)
+        let store = try ReadingStore(database: try paths.openExisting(), clock: SystemDeviceClock())
+        let latest = Dictionary(try store.latest().map { ($0.sensorID, $0) }, uniquingKeysWith: { a, _ in a })
+        guard let report = try? HealthFile.read(from: paths.health) else {
+            throw CLIError("no health report in \(paths.directory): is `edge-agent run` running with this data directory?")
+        }
+        Console.write(Self.table(report.sensors, latest: latest, format: format))
+    }
+
+    static func table(_ sensors: [SensorHealth], latest: [String: Reading], format: OutputFormat = .table) -> String {
+        let rows = sensors.map { s -> Row in
+            // A multi-channel sensor's readings are `id.channel`: show each channel's last value.
+            let values = latest.filter { $0.key == s.id || $0.key.hasPrefix(s.id + ".") }.sorted { $0.key < $1.key }
+                .map { "\($0.key == s.id ? "" : String($0.key.dropFirst(s.id.count + 1)) + "=")\(String(format: "%.3f", $0.value.value)) \($0.value.unit)" }
+                .joined(separator: ", ")
+            return Row([("sensor", .text(s.id)), ("state", .text(s.state.rawValue)),
+                        ("last", values.isEmpty ? .null : .text(values)),
+                        ("age_s", s.lastReadingAgeSeconds.map { .number($0, decimals: 1) } ?? .null),
+                        ("errors", .integer(Int64(s.errorCount))), ("last_error", s.lastError.map(Cell.text) ?? .null)])
+        }
+        return RowPrinter(format: format, columns: ["sensor", "state", "last", "age_s", "errors", "last_error"]).render(rows)
+    }
+}
