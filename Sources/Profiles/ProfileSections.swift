@@ -132,8 +132,9 @@ extension Reader {
     mutating func filter(_ node: Node, _ path: String) -> FilterSpec? {
         let names = ["offset", "multiply", "calibrate_linear", "median", "sliding_window_moving_average",
                      "exponential_moving_average", "delta", "throttle", "clamp", "heartbeat"]
-        guard let f = fields(node, path, allowed: names), f.count == 1, let (name, value) = f.first else {
-            if case .mapping = node { fail(node, path, "a filter is one key: one of \(names.joined(separator: ", "))") }
+        guard let f = fields(node, path, allowed: names) else { return nil }
+        guard f.count == 1, let (name, value) = f.first else {
+            if f.count > 1 { fail(node, path, "a filter is one key: one of \(names.joined(separator: ", "))") }
             return nil
         }
         let p = "\(path).\(name)"

@@ -1,30 +1,9 @@
-/// Durations as a person writes them in YAML and on the command line: `500ms`, `10s`, `5m`,
-/// `2h`, `7d`, or combined `1h30m`.
+import Profiles
+
+/// Durations as people read and write them; parsing is the profiles' (`Durations.parse`),
+/// so the config, the profile and the command line accept the same text.
 enum DurationText {
-    static func parse(_ text: String) -> Duration? {
-        var rest = Substring(text.trimmingCharacters(in: .whitespaces))
-        guard !rest.isEmpty else { return nil }
-        var total = Duration.zero
-        while !rest.isEmpty {
-            let digits = rest.prefix { $0.isNumber || $0 == "." }
-            guard let number = Double(digits), number >= 0 else { return nil }
-            rest = rest.dropFirst(digits.count)
-            let unit = rest.prefix { $0.isLetter }
-            rest = rest.dropFirst(unit.count)
-            let seconds: Double
-            switch unit {
-            case "ms": seconds = number / 1_000
-            case "s": seconds = number
-            case "m", "min": seconds = number * 60
-            case "h": seconds = number * 3_600
-            case "d": seconds = number * 86_400
-            case "w": seconds = number * 604_800
-            default: return nil
-            }
-            total += .milliseconds(Int64((seconds * 1_000).rounded()))
-        }
-        return total
-    }
+    static func parse(_ text: String) -> Duration? { Durations.parse(text) }
 
     static func format(_ duration: Duration) -> String {
         let total = duration.components.seconds
