@@ -62,7 +62,7 @@ var targets: [Target] = [
     .testTarget(name: "ReadingsTests", dependencies: ["Readings", "EdgeCore"], swiftSettings: swiftSettings),
     .testTarget(name: "AlertEngineTests", dependencies: ["AlertEngine", "Readings", "EdgeCore"], swiftSettings: swiftSettings),
     .testTarget(name: "WireTests", dependencies: ["Wire"], swiftSettings: swiftSettings),
-    .testTarget(name: "AgentTests", dependencies: ["edge-agent", "Readings", "EdgeCore"], swiftSettings: swiftSettings),
+    .testTarget(name: "AgentTests", dependencies: ["edge-agent", "Readings", "EdgeCore", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),
 ]
 
 if !deviceOnly {

@@ -44,7 +44,7 @@ struct AgentConfig: Sendable, Equatable {
     /// exists, or none (defaults).
     static func load(path explicit: String?, environment: [String: String] = ProcessInfo.processInfo.environment,
                      systemPath: String = AgentConfig.systemPath) throws(ConfigErrors) -> AgentConfig {
-        let path = explicit ?? environment["EDGE_AGENT_CONFIG"] ?? (FileManager.default.fileExists(atPath: systemPath) ? systemPath : nil)
+        let path = explicit ?? environment["EDGE_AGENT_CONFIG"].flatMap({ $0.isEmpty ? nil : $0 }) ?? (FileManager.default.fileExists(atPath: systemPath) ? systemPath : nil)
         var config = defaults()
         var errors: [ConfigError] = []
         if let path {
