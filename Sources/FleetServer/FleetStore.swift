@@ -1,0 +1,211 @@
+import Foundation
+import Logging
+import PostgresNIO
+import Wire
+
+/// A device as the server knows it.
+public struct Device: Sendable, Hashable {
+    public var id: Int64
+    public var name: String
+}
+
+/// The server's PostgreSQL access: one method per thing the server does, each one
+/// statement or one transaction.
+public struct FleetStore: Sendable {
+    public let client: PostgresClient
+    let logger: Logger
+
+    public init(client: PostgresClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    // MARK: Devices
+
+    /// Registers a device and returns its token: the only time the token exists outside
+    /// the device. Only its hash is stored.
+    public func addDevice(name: String) async throws -> String {
+        guard Self.isValidDeviceName(name) else {
+            throw ConfigurationError("device name \"\(name)\" must be 1–64 characters of letters, digits, '.', '_' or '-'")
+        }
+        let token = DeviceToken.generate()
+        let hash = TokenHash(of: token).bytes
+        do {
+            try await client.query("INSERT INTO devices (name, token_hash) VALUES (\(name), \(hash))", logger: logger)
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
+            throw ConfigurationError("a device named \"\(name)\" already exists")
+        }
+        return token
+    }
+
+    static func isValidDeviceName(_ name: String) -> Bool {
+        (1...64).contains(name.count)
+            && name.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "._-".unicodeScalars.contains($0)) }
+    }
+
+    public func device(withToken hash: TokenHash) async throws -> Device? {
+        let rows = try await client.query("SELECT id, name FROM devices WHERE token_hash = \(hash.bytes)", logger: logger)
+        for try await (id, name) in rows.decode((Int64, String).self) { return Device(id: id, name: name) }
+        return nil
+    }
+
+    public func device(named name: String) async throws -> Device? {
+        let rows = try await client.query("SELECT id, name FROM devices WHERE name = \(name)", logger: logger)
+        for try await (id, name) in rows.decode((Int64, String).self) { return Device(id: id, name: name) }
+        return nil
+    }
+
+    public func devices() async throws -> [DeviceSummary] {
+        let rows = try await client.query("""
+            SELECT name, (extract(epoch FROM created) * 1000)::int8, (extract(epoch FROM last_seen) * 1000)::int8,
+                   last_health::text
+            FROM devices ORDER BY name
+            """, logger: logger)
+        var result: [DeviceSummary] = []
+        for try await (name, created, lastSeen, health) in rows.decode((String, Int64, Int64?, String?).self) {
+            result.append(DeviceSummary(
+                name: name, createdMillis: created, lastSeenMillis: lastSeen,
+                lastHealth: try health.map { try JSONDecoder().decode(HealthReport.self, from: Data($0.utf8)) }))
+        }
+        return result
+    }
+
+    // MARK: Batches
+
+    /// Stores a batch in one transaction: readings and events (one UNNEST / recordset
+    /// statement each, `ON CONFLICT DO NOTHING`), the health report, `last_seen`. The
+    /// answer says how many rows were new and how many the server already held.
+    public func store(_ batch: SyncBatch, from device: Device) async throws -> SyncAck {
+        try await client.withTransaction(logger: logger) { connection in
+            var ack = SyncAck(healthStored: batch.health != nil)
+            if let block = batch.readings {
+                let inserted = block.count == 0 ? 0 : try await insertReadings(block, device: device, store: batch.storeID, on: connection)
+                ack.readings = .init(range: block.range, inserted: inserted, duplicates: block.count - inserted)
+            }
+            if let block = batch.events {
+                let inserted = block.events.isEmpty ? 0 : try await insertEvents(block, device: device, store: batch.storeID, on: connection)
+                ack.events = .init(range: block.range, inserted: inserted, duplicates: block.events.count - inserted)
+            }
+            let health = try batch.health.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
+            if let health, let report = batch.health {
+                try await connection.query("""
+                    INSERT INTO health (device_id, taken_at_ms, report) VALUES (\(device.id), \(report.takenAtMillis), \(health)::jsonb)
+                    """, logger: logger)
+            }
+            try await connection.query("""
+                UPDATE devices SET last_seen = now(), last_health = COALESCE(\(health)::jsonb, last_health) WHERE id = \(device.id)
+                """, logger: logger)
+            return ack
+        }
+    }
+
+    /// The columns go to PostgreSQL as arrays; sensor and unit indexes are resolved against
+    /// the batch's dictionaries in SQL (1-based arrays, hence `+ 1`).
+    private func insertReadings(_ block: ReadingBlock, device: Device, store: String, on connection: PostgresConnection) async throws -> Int {
+        let rows = try await connection.query("""
+            WITH inserted AS (
+                INSERT INTO readings (device_id, store_id, sequence, sensor_id, ts_ms, value, unit, quality)
+                SELECT \(device.id), \(store), r.sequence, (\(block.sensors)::text[])[r.sensor + 1], r.ts_ms, r.value,
+                       (\(block.units)::text[])[r.unit + 1], r.quality
+                FROM UNNEST(\(block.sequence)::int8[], \(block.sensor)::int4[], \(block.timestampMillis)::int8[],
+                            \(block.value)::float8[], \(block.unit)::int4[], \(block.quality)::text[])
+                     AS r(sequence, sensor, ts_ms, value, unit, quality)
+                ON CONFLICT (device_id, store_id, sequence) DO NOTHING
+                RETURNING 1)
+            SELECT count(*) FROM inserted
+            """, logger: logger)
+        return try await Self.count(rows)
+    }
+
+    /// Events carry optional columns, so they travel as one JSON array through
+    /// `jsonb_to_recordset`: still one statement per batch.
+    private func insertEvents(_ block: EventBlock, device: Device, store: String, on connection: PostgresConnection) async throws -> Int {
+        let json = String(decoding: try JSONEncoder().encode(block.events), as: UTF8.self)
+        let rows = try await connection.query("""
+            WITH inserted AS (
+                INSERT INTO alert_events (device_id, store_id, sequence, rule_id, sensor_id, kind, severity, value, threshold,
+                                          ts_ms, active_since_ms, message)
+                SELECT \(device.id), \(store), e."sequence", e."ruleID", e."sensorID", e.kind, e.severity, e.value, e.threshold,
+                       e."timestampMillis", e."activeSinceMillis", e.message
+                FROM jsonb_to_recordset(\(json)::jsonb) AS e("sequence" int8, "ruleID" text, "sensorID" text, kind text,
+                     severity text, value float8, threshold float8, "timestampMillis" int8, "activeSinceMillis" int8, message text)
+                ON CONFLICT (device_id, store_id, sequence) DO NOTHING
+                RETURNING 1)
+            SELECT count(*) FROM inserted
+            """, logger: logger)
+        return try await Self.count(rows)
+    }
+
+    private static func count(_ rows: PostgresRowSequence) async throws -> Int {
+        var count = 0
+        for try await value in rows.decode(Int64.self) { count = Int(value) }
+        return count
+    }
+
+    // MARK: Read API
+
+    public func readings(of device: Device, sensor: String?, fromMillis: Int64?, toMillis: Int64?, limit: Int) async throws -> [StoredReading] {
+        let rows = try await client.query("""
+            SELECT store_id, sequence, sensor_id, ts_ms, value, unit, quality FROM readings
+            WHERE device_id = \(device.id) AND (\(sensor)::text IS NULL OR sensor_id = \(sensor))
+              AND ts_ms >= COALESCE(\(fromMillis)::int8, -9223372036854775808)
+              AND ts_ms < COALESCE(\(toMillis)::int8, 9223372036854775807)
+            ORDER BY ts_ms, store_id, sequence LIMIT \(limit)
+            """, logger: logger)
+        var result: [StoredReading] = []
+        for try await (store, sequence, sensorID, ts, value, unit, quality)
+            in rows.decode((String, Int64, String, Int64, Double, String, String).self) {
+            result.append(StoredReading(storeID: store, sequence: sequence, sensorID: sensorID, timestampMillis: ts,
+                                        value: value, unit: unit, quality: quality))
+        }
+        return result
+    }
+
+    public func events(of device: Device, fromMillis: Int64?, toMillis: Int64?, limit: Int) async throws -> [StoredEvent] {
+        let rows = try await client.query("""
+            SELECT store_id, sequence, rule_id, sensor_id, kind, severity, value, threshold, ts_ms, active_since_ms, message
+            FROM alert_events
+            WHERE device_id = \(device.id)
+              AND ts_ms >= COALESCE(\(fromMillis)::int8, -9223372036854775808)
+              AND ts_ms < COALESCE(\(toMillis)::int8, 9223372036854775807)
+            ORDER BY ts_ms, store_id, sequence LIMIT \(limit)
+            """, logger: logger)
+        var result: [StoredEvent] = []
+        for try await row in rows {
+            let (store, sequence, rule, sensorID, kind, severity, value, threshold, ts, since, message) =
+                try row.decode((String, Int64, String, String, String, String, Double?, Double?, Int64, Int64?, String).self)
+            result.append(StoredEvent(storeID: store, event: WireAlertEvent(
+                sequence: sequence, ruleID: rule, sensorID: sensorID, kind: kind, severity: severity, value: value,
+                threshold: threshold, timestampMillis: ts, activeSinceMillis: since, message: message)))
+        }
+        return result
+    }
+
+    public func ping() async throws {
+        try await client.query("SELECT 1", logger: logger)
+    }
+}
+
+// MARK: Read API answers
+
+public struct DeviceSummary: Codable, Sendable, Hashable {
+    public var name: String
+    public var createdMillis: Int64
+    public var lastSeenMillis: Int64?
+    public var lastHealth: HealthReport?
+}
+
+public struct StoredReading: Codable, Sendable, Hashable {
+    public var storeID: String
+    public var sequence: Int64
+    public var sensorID: String
+    public var timestampMillis: Int64
+    public var value: Double
+    public var unit: String
+    public var quality: String
+}
+
+public struct StoredEvent: Codable, Sendable, Hashable {
+    public var storeID: String
+    public var event: WireAlertEvent
+}

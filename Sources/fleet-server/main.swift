@@ -1,1 +1,0 @@
-print("fleet-server: not yet")

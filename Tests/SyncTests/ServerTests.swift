@@ -1,0 +1,367 @@
+import FleetServer
+import Foundation
+import PostgresNIO
+import Testing
+import Wire
+
+/// The fleet server against real PostgreSQL over real TLS, driven with curl.
+@Suite(.serialized) struct ServerTests {
+    // MARK: Storing
+
+    @Test func aBatchIsStoredInOneGoAndAckedWithExactCounts() async throws {
+        try await ServerHarness.with { server in
+            let curl = Curl(caFile: server.certificates.ca)
+            let response = try await curl.post(Fixtures.batch(), to: server.url, token: server.deviceToken)
+
+            #expect(response.status == 200)
+            #expect(response.headers["content-type"] == "application/json")
+            #expect(try response.decode(SyncAck.self) == SyncAck(
+                readings: .init(range: .init(first: 1, last: 5), inserted: 5, duplicates: 0),
+                events: .init(range: .init(first: 1, last: 2), inserted: 2, duplicates: 0),
+                healthStored: true))
+            #expect(try await server.count("readings") == 5)
+            #expect(try await server.count("alert_events") == 2)
+            #expect(try await server.count("health") == 1)
+
+            let rows = try await server.database.query("""
+                SELECT d.name, r.store_id, r.sequence, r.sensor_id, r.ts_ms, r.value, r.unit, r.quality
+                FROM readings r JOIN devices d ON d.id = r.device_id ORDER BY r.sequence
+                """)
+            var stored: [String] = []
+            for try await (name, store, sequence, sensor, ts, value, unit, quality)
+                in rows.decode((String, String, Int64, String, Int64, Double, String, String).self) {
+                stored.append("\(name) \(store) \(sequence) \(sensor) \(ts) \(value) \(unit) \(quality)")
+            }
+            #expect(stored == [
+                "reef-1 store-a 1 room.humidity 1700000001000 25.125 %RH ok",
+                "reef-1 store-a 2 tank 1700000002000 25.25 °C ok",
+                "reef-1 store-a 3 room.humidity 1700000003000 25.375 %RH suspect",
+                "reef-1 store-a 4 tank 1700000004000 25.5 °C ok",
+                "reef-1 store-a 5 room.humidity 1700000005000 25.625 %RH ok",
+            ])
+            let seen = try await server.database.query("SELECT last_seen IS NOT NULL FROM devices WHERE name = 'reef-1'")
+            for try await lastSeenSet in seen.decode(Bool.self) { #expect(lastSeenSet) }
+        }
+    }
+
+    @Test func aRetriedBatchInsertsNothingAndAnOverlappingOneOnlyItsNewRows() async throws {
+        try await ServerHarness.with { server in
+            let curl = Curl(caFile: server.certificates.ca)
+            _ = try await curl.post(Fixtures.batch(), to: server.url, token: server.deviceToken)
+
+            let again = try await curl.post(Fixtures.batch(), to: server.url, token: server.deviceToken)
+            #expect(again.status == 200)
+            #expect(try again.decode(SyncAck.self) == SyncAck(
+                readings: .init(range: .init(first: 1, last: 5), inserted: 0, duplicates: 5),
+                events: .init(range: .init(first: 1, last: 2), inserted: 0, duplicates: 2),
+                healthStored: true))
+            #expect(try await server.count("readings") == 5)
+            #expect(try await server.count("alert_events") == 2)
+
+            let overlapping = try await curl.post(Fixtures.batch(readings: 4...8, events: nil, health: false),
+                                                  to: server.url, token: server.deviceToken)
+            #expect(try overlapping.decode(SyncAck.self) == SyncAck(
+                readings: .init(range: .init(first: 4, last: 8), inserted: 3, duplicates: 2), healthStored: false))
+            #expect(try await server.count("readings") == 8)
+
+            // The same sequence numbers from another store of the same device are other rows.
+            var otherStore = Fixtures.batch(readings: 1...2, events: nil, health: false)
+            otherStore.storeID = "store-b"
+            let fromOtherStore = try await curl.post(otherStore, to: server.url, token: server.deviceToken)
+            #expect(try fromOtherStore.decode(SyncAck.self).readings?.inserted == 2)
+            #expect(try await server.count("readings") == 10)
+        }
+    }
+
+    // MARK: Refusals
+
+    @Test func aMissingOrUnknownTokenIs401AndStoresNothing() async throws {
+        try await ServerHarness.with { server in
+            let curl = Curl(caFile: server.certificates.ca)
+            let missing = try await curl.post(Fixtures.batch(), to: server.url, token: nil)
+            #expect(missing.status == 401)
+            #expect(missing.wireError == WireError(error: "unauthorized", reason: "no bearer token; send Authorization: Bearer <device token>"))
+
+            let wrong = try await curl.post(Fixtures.batch(), to: server.url, token: String(server.deviceToken.reversed()))
+            #expect(wrong.status == 401)
+            #expect(wrong.wireError == WireError(error: "unauthorized", reason:
+                "the token is not registered; register the device with `fleet-server devices add NAME` and install its token"))
+            #expect(try await server.count("readings") == 0)
+        }
+    }
+
+    @Test func aBatchClaimingAnotherDeviceIs403() async throws {
+        try await ServerHarness.with { server in
+            _ = try await server.addDevice("reef-2")
+            let curl = Curl(caFile: server.certificates.ca)
+            let response = try await curl.post(Fixtures.batch(device: "reef-2"), to: server.url, token: server.deviceToken)
+            #expect(response.status == 403)
+            #expect(response.wireError == WireError(error: "forbidden", reason: "token belongs to device reef-1, batch claims reef-2"))
+            #expect(try await server.count("readings") == 0)
+        }
+    }
+
+    @Test func malformedBodiesAre400WithTheReason() async throws {
+        try await ServerHarness.with { server in
+            let curl = Curl(caFile: server.certificates.ca)
+            func post(_ body: [UInt8]) async throws -> Curl.Response {
+                try await curl.postBody(body, to: server.url, token: server.deviceToken)
+            }
+            let notGzip = try await post(Array("{\"deviceID\":\"reef-1\"}".utf8))
+            #expect(notGzip.status == 400)
+            #expect(notGzip.wireError == WireError(error: "malformed", reason: "body is not valid gzip: incorrect header check"))
+
+            let full = try WireCodec.encode(Fixtures.batch())
+            let truncated = try await post(Array(full.prefix(full.count / 2)))
+            #expect(truncated.wireError == WireError(error: "malformed", reason: "body is not valid gzip: truncated"))
+
+            var uneven = Fixtures.batch()
+            uneven.readings?.value.removeLast()
+            let inconsistent = try await post(try WireCodec.encode(uneven))
+            #expect(inconsistent.status == 400)
+            #expect(inconsistent.wireError == WireError(error: "malformed", reason: "readings columns differ in length (sequence has 5 rows)"))
+
+            let noStore = try await post(Gzip.compress(Array(#"{"version":1,"deviceID":"reef-1"}"#.utf8)))
+            #expect(noStore.wireError == WireError(error: "malformed", reason: "body is not a valid batch: missing key storeID"))
+
+            let plain = try await curl.postBody(Array(#"{"version":1}"#.utf8), to: server.url, token: server.deviceToken, encoding: nil)
+            #expect(plain.status == 415)
+            #expect(plain.wireError == WireError(error: "unsupported_encoding", reason: "batches must be sent with Content-Encoding: gzip"))
+            #expect(try await server.count("readings") == 0)
+        }
+    }
+
+    @Test func aBodyOverTheLimitIs413WithOrWithoutContentLength() async throws {
+        try await ServerHarness.with(configure: { $0.maxBodyBytes = 2048 }) { server in
+            let curl = Curl(caFile: server.certificates.ca)
+            var generator = SeededBytes(seed: 7)
+            let body = (0..<3000).map { _ in generator.next() }
+            let declared = try await curl.postBody(body, to: server.url, token: server.deviceToken)
+            #expect(declared.status == 413)
+            #expect(declared.wireError == WireError(error: "too_large",
+                                                    reason: "body of 3000 bytes exceeds the limit of 2048 bytes; split the batch"))
+
+            let chunked = try await curl.postBody(body, to: server.url, token: server.deviceToken, chunked: true)
+            #expect(chunked.status == 413)
+            #expect(chunked.wireError?.error == "too_large")
+
+            let fits = try await curl.post(Fixtures.batch(), to: server.url, token: server.deviceToken)
+            #expect(fits.status == 200)
+        }
+    }
+
+    // MARK: Overload and outages
+
+    @Test func aBatchBeyondTheConcurrencyLimitIs503WithRetryAfter() async throws {
+        try await ServerHarness.with(configure: {
+            $0.maxConcurrentBatches = 1
+            $0.databaseTimeout = .seconds(60)
+        }) { server in
+            let curl = Curl(caFile: server.certificates.ca)
+            let (url, token) = (server.url, server.deviceToken)
+            try await server.database.withConnection { lockHolder in
+                // Hold the readings table so the first batch waits inside its transaction.
+                try await lockHolder.query("BEGIN", logger: lockHolder.logger)
+                try await lockHolder.query("LOCK TABLE readings IN EXCLUSIVE MODE", logger: lockHolder.logger)
+                let first = Task { try await curl.post(Fixtures.batch(), to: url, token: token) }
+                try await server.waitForBlockedInsert()
+
+                let second = try await curl.post(Fixtures.batch(readings: 6...7, events: nil, health: false), to: url, token: token)
+                #expect(second.status == 503)
+                #expect(second.headers["retry-after"] == "5")
+                #expect(second.wireError == WireError(error: "overloaded", reason: "the server is storing 1 batches already; retry later"))
+
+                try await lockHolder.query("COMMIT", logger: lockHolder.logger)
+                #expect(try await first.value.status == 200)
+            }
+            #expect(try await server.count("readings") == 5)
+        }
+    }
+
+    @Test func anUnreachableDatabaseIs503WithRetryAfterUntilItIsBack() async throws {
+        try await ServerHarness.with(configure: { $0.retryAfterSeconds = 7 }) { server in
+            let curl = Curl(caFile: server.certificates.ca)
+            try await server.cluster.stop()
+
+            let refused = try await curl.post(Fixtures.batch(), to: server.url, token: server.deviceToken)
+            #expect(refused.status == 503)
+            #expect(refused.headers["retry-after"] == "7")
+            #expect(refused.wireError == WireError(error: "database_unavailable", reason: "the database is unavailable; retry later"))
+            #expect(try await curl.request("GET", server.url + "/healthz").status == 503)
+
+            try await server.cluster.start()
+            var status = 0
+            for _ in 0..<40 where status != 200 {
+                status = try await curl.post(Fixtures.batch(), to: server.url, token: server.deviceToken).status
+                if status != 200 { try await Task.sleep(for: .milliseconds(250)) }
+            }
+            #expect(status == 200)
+            #expect(try await server.count("readings") == 5)
+        }
+    }
+
+    @Test func theServerStopsAndStartsOnTheSamePortWithItsData() async throws {
+        try await ServerHarness.with { server in
+            let curl = Curl(caFile: server.certificates.ca)
+            _ = try await curl.post(Fixtures.batch(), to: server.url, token: server.deviceToken)
+            await server.stopServer()
+            await #expect(throws: Processes.Failure.self) { try await curl.request("GET", server.url + "/healthz") }
+
+            try await server.startServer()
+            #expect(try await curl.request("GET", server.url + "/healthz").status == 200)
+            let again = try await curl.post(Fixtures.batch(), to: server.url, token: server.deviceToken)
+            #expect(try again.decode(SyncAck.self).readings?.duplicates == 5)
+        }
+    }
+
+    // MARK: TLS
+
+    @Test func mutualTLSRefusesAClientWithoutACertificate() async throws {
+        try await ServerHarness.with(requireClientCertificate: true) { server in
+            let anonymous = Curl(caFile: server.certificates.ca)
+            await #expect(throws: Processes.Failure.self) {
+                try await anonymous.post(Fixtures.batch(), to: server.url, token: server.deviceToken)
+            }
+            let identified = Curl(caFile: server.certificates.ca,
+                                  clientCertificate: (server.certificates.clientCertificate, server.certificates.clientKey))
+            let response = try await identified.post(Fixtures.batch(), to: server.url, token: server.deviceToken)
+            #expect(response.status == 200)
+        }
+    }
+
+    @Test func aClientTrustingAnotherCARefusesTheServer() async throws {
+        try await ServerHarness.with { server in
+            let curl = Curl(caFile: server.certificates.untrustedCA)
+            let failure = await #expect(throws: Processes.Failure.self) { try await curl.request("GET", server.url + "/healthz") }
+            #expect(failure?.status == 60)  // curl: peer certificate cannot be authenticated with known CA certificates
+        }
+    }
+
+    // MARK: Read API and tokens
+
+    @Test func theReadAPIReturnsWhatWasStored() async throws {
+        try await ServerHarness.with { server in
+            let curl = Curl(caFile: server.certificates.ca)
+            _ = try await curl.post(Fixtures.batch(), to: server.url, token: server.deviceToken)
+            let admin = ["Authorization": "Bearer \(server.adminToken)"]
+
+            let devices = try await curl.request("GET", server.url + "/v1/devices", headers: admin)
+            #expect(devices.status == 200)
+            let summaries = try devices.decode([DeviceSummary].self)
+            #expect(summaries.map(\.name) == ["reef-1"])
+            #expect(summaries.first?.lastSeenMillis != nil)
+            #expect(summaries.first?.lastHealth == Fixtures.health)
+
+            let tank = try await curl.request(
+                "GET", server.url + "/v1/devices/reef-1/readings?sensor=tank&from=1700000002000&to=1700000004000", headers: admin)
+            let readings = try tank.decode([StoredReading].self)
+            #expect(readings.map { "\($0.storeID) \($0.sequence) \($0.sensorID) \($0.timestampMillis) \($0.value) \($0.unit) \($0.quality)" }
+                    == ["store-a 2 tank 1700000002000 25.25 °C ok"])
+            let limited = try await curl.request("GET", server.url + "/v1/devices/reef-1/readings?limit=2", headers: admin)
+            #expect(try limited.decode([StoredReading].self).map(\.sequence) == [1, 2])
+
+            let events = try await curl.request("GET", server.url + "/v1/devices/reef-1/events", headers: admin)
+            #expect(try events.decode([StoredEvent].self).map(\.event) == Fixtures.events(1...2))
+            #expect(try events.decode([StoredEvent].self).map(\.storeID) == ["store-a", "store-a"])
+
+            let unknown = try await curl.request("GET", server.url + "/v1/devices/nope/events", headers: admin)
+            #expect(unknown.status == 404)
+            #expect(unknown.wireError == WireError(error: "not_found", reason: "no device named \"nope\""))
+            let badLimit = try await curl.request("GET", server.url + "/v1/devices/reef-1/readings?limit=0", headers: admin)
+            #expect(badLimit.wireError == WireError(error: "bad_query", reason: "limit=0 is not a number from 1 to 10000"))
+            let deviceToken = try await curl.request("GET", server.url + "/v1/devices",
+                                                     headers: ["Authorization": "Bearer \(server.deviceToken)"])
+            #expect(deviceToken.status == 401)
+            let health = try await curl.request("GET", server.url + "/healthz")
+            #expect(health.status == 200)
+            #expect(String(decoding: health.body, as: UTF8.self) == #"{"status":"ok"}"#)
+        }
+    }
+
+    @Test func devicesAddKeepsOnlyTheTokensHash() async throws {
+        try await ServerHarness.with { server in
+            let store = FleetStore(client: server.database, logger: .init(label: "test"))
+            let token = try await store.addDevice(name: "reef-9")
+            #expect(token.count == 64)
+
+            let rows = try await server.database.query("SELECT token_hash, row_to_json(devices)::text FROM devices WHERE name = 'reef-9'")
+            for try await (hash, wholeRow) in rows.decode(([UInt8], String).self) {
+                #expect(hash == TokenHash(of: token).bytes)
+                #expect(hash.count == 32)
+                #expect(!wholeRow.contains(token))
+            }
+            let curl = Curl(caFile: server.certificates.ca)
+            let response = try await curl.post(Fixtures.batch(device: "reef-9"), to: server.url, token: token)
+            #expect(response.status == 200)
+            await #expect(throws: ConfigurationError.self) { try await store.addDevice(name: "reef-9") }
+            await #expect(throws: ConfigurationError.self) { try await store.addDevice(name: "has space") }
+        }
+    }
+}
+
+// MARK: Fixtures
+
+enum Fixtures {
+    static let health = HealthReport(
+        takenAtMillis: 1_700_000_100_000, bootID: "boot-1", version: "0.1.0", uptimeSeconds: 3600.5, status: .degraded,
+        reasons: ["ph probe failing"], clockSynchronized: true,
+        sensors: [SensorHealth(id: "ph", state: .failing, errorCount: 3, errorsByKind: ["noDevice": 3],
+                               lastError: "no device at 0x63", lastReadingAgeSeconds: nil)],
+        databaseBytes: 123_456, backlogRows: 10, backlogOldestMillis: 1_700_000_000_000,
+        drops: [DropSummary(sensorID: "tank", reason: "budget", count: 4, firstMillis: 1, lastMillis: 2)],
+        deadLetteredBatches: 0, lastSyncMillis: nil, rssBytes: 20_000_000, cpuPercent: 1.5, firingAlerts: 1)
+
+    /// Readings alternate between two sensors; values are exact in binary (n / 8).
+    static func batch(device: String = "reef-1", readings: ClosedRange<Int64> = 1...5, events: ClosedRange<Int64>? = 1...2,
+                      health: Bool = true) -> SyncBatch {
+        let sequences = Array(readings)
+        let block = ReadingBlock(
+            range: .init(first: readings.lowerBound, last: readings.upperBound),
+            sensors: ["tank", "room.humidity"], units: ["°C", "%RH"], sequence: sequences,
+            sensor: sequences.map { Int32($0 % 2) }, unit: sequences.map { Int32($0 % 2) },
+            timestampMillis: sequences.map { 1_700_000_000_000 + $0 * 1000 },
+            value: sequences.map { 25 + Double($0) / 8 }, quality: sequences.map { $0 == 3 ? "suspect" : "ok" })
+        return SyncBatch(deviceID: device, storeID: "store-a", readings: block,
+                         events: events.map { EventBlock(range: .init(first: $0.lowerBound, last: $0.upperBound), events: Self.events($0)) },
+                         health: health ? Self.health : nil)
+    }
+
+    static func events(_ range: ClosedRange<Int64>) -> [WireAlertEvent] {
+        range.map { sequence in
+            WireAlertEvent(sequence: sequence, ruleID: "tank-hot", sensorID: "tank", kind: sequence % 2 == 1 ? "fired" : "resolved",
+                           severity: "critical", value: sequence % 2 == 1 ? 28.5 : nil, threshold: 28,
+                           timestampMillis: 1_700_000_000_000 + sequence * 60_000,
+                           activeSinceMillis: sequence % 2 == 1 ? nil : 1_700_000_000_000, message: "tank above 28 °C")
+        }
+    }
+}
+
+/// Incompressible bytes without Foundation randomness, so a failure reproduces.
+struct SeededBytes {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt8 {
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        return UInt8(truncatingIfNeeded: state >> 33)
+    }
+}
+
+extension ServerHarness {
+    func count(_ table: String) async throws -> Int {
+        let rows = try await database.query(PostgresQuery(unsafeSQL: "SELECT count(*) FROM \(table)"))
+        for try await value in rows.decode(Int64.self) { return Int(value) }
+        return -1
+    }
+
+    /// Returns once a batch's INSERT waits on a lock the test holds.
+    func waitForBlockedInsert() async throws {
+        for _ in 0..<400 {
+            let rows = try await database.query("""
+                SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO readings%'
+                """)
+            for try await waiting in rows.decode(Int64.self) where waiting > 0 { return }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        Issue.record("no batch insert ever waited on the table lock")
+    }
+}

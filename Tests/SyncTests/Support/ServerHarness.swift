@@ -1,0 +1,146 @@
+import FleetServer
+import Foundation
+import Hummingbird
+import Logging
+import PostgresNIO
+
+/// The fleet server in-process, over real TLS, against a throwaway PostgreSQL, with one
+/// registered device. For server tests, end-to-end sync tests and the benchmark.
+///
+/// ```swift
+/// try await ServerHarness.with { server in
+///     // server.url, server.deviceToken, server.certificates.ca, server.database
+/// }
+/// ```
+/// `stopServer()` / `startServer()` take the HTTPS server down and up on the same port
+/// (an outage; PostgreSQL keeps running); `cluster.stop()` / `cluster.start()` do the
+/// same to PostgreSQL.
+actor ServerHarness {
+    nonisolated let cluster: PostgresCluster
+    nonisolated let certificates: TestCertificates
+    nonisolated let port: Int
+    nonisolated let deviceName: String
+    /// The device's bearer token, as `fleet-server devices add` printed it.
+    nonisolated let deviceToken: String
+    /// Opens the read API.
+    nonisolated let adminToken = "admin-token-for-tests-0123456789"
+    /// A running client on the same database, for assertions.
+    nonisolated let database: PostgresClient
+    nonisolated var url: String { "https://127.0.0.1:\(port)" }
+
+    private let configuration: FleetServerConfiguration
+    private let configureRouter: @Sendable (Router<BasicRequestContext>) -> Void
+    private let databaseTask: Task<Void, Never>
+    private var serverTask: Task<Void, any Error>?
+
+    /// Starts everything, runs `body`, and tears everything down even if `body` throws.
+    static func with<T: Sendable>(
+        deviceName: String = "reef-1",
+        requireClientCertificate: Bool = false,
+        configure: @Sendable (inout FleetServerConfiguration) -> Void = { _ in },
+        configureRouter: @escaping @Sendable (Router<BasicRequestContext>) -> Void = { _ in },
+        _ body: (ServerHarness) async throws -> T
+    ) async throws -> T {
+        let harness = try await start(deviceName: deviceName, requireClientCertificate: requireClientCertificate,
+                                      configure: configure, configureRouter: configureRouter)
+        do {
+            let result = try await body(harness)
+            await harness.shutdown()
+            return result
+        } catch {
+            await harness.shutdown()
+            throw error
+        }
+    }
+
+    /// `requireClientCertificate` turns on mutual TLS with `certificates.clientCertificate`;
+    /// `configure` adjusts the server configuration (limits, timeouts); `configureRouter`
+    /// adds middleware in front of the server's own (fault injection).
+    static func start(
+        deviceName: String = "reef-1",
+        requireClientCertificate: Bool = false,
+        configure: @Sendable (inout FleetServerConfiguration) -> Void = { _ in },
+        configureRouter: @escaping @Sendable (Router<BasicRequestContext>) -> Void = { _ in }
+    ) async throws -> ServerHarness {
+        let certificates = try await TestCertificates.generate()
+        let cluster = try await PostgresCluster.start()
+        let harness = try ServerHarness(cluster: cluster, certificates: certificates, deviceName: deviceName,
+                                        requireClientCertificate: requireClientCertificate, configure: configure, configureRouter: configureRouter)
+        do {
+            try await harness.startServer()
+            _ = try await harness.addDevice(deviceName, token: harness.deviceToken)
+        } catch {
+            await harness.shutdown()
+            throw error
+        }
+        return harness
+    }
+
+    private init(cluster: PostgresCluster, certificates: TestCertificates, deviceName: String, requireClientCertificate: Bool,
+                 configure: (inout FleetServerConfiguration) -> Void,
+                 configureRouter: @escaping @Sendable (Router<BasicRequestContext>) -> Void) throws {
+        self.cluster = cluster
+        self.certificates = certificates
+        self.deviceName = deviceName
+        self.deviceToken = DeviceToken.generate()
+        self.port = try Processes.freePort()
+        var configuration = FleetServerConfiguration(
+            host: "127.0.0.1", port: port,
+            tls: .init(certificateChain: certificates.serverCertificate, privateKey: certificates.serverKey,
+                       clientCA: requireClientCertificate ? certificates.ca : nil),
+            database: cluster.clientConfiguration, databaseTimeout: .seconds(2),
+            adminTokenHash: TokenHash(of: adminToken))
+        configure(&configuration)
+        self.configuration = configuration
+        self.configureRouter = configureRouter
+        let database = PostgresClient(configuration: cluster.clientConfiguration, backgroundLogger: Logger(label: "harness-db"))
+        self.database = database
+        databaseTask = Task { await database.run() }
+    }
+
+    /// Registers another device the way `devices add` does and returns its token.
+    func addDevice(_ name: String) async throws -> String {
+        try await addDevice(name, token: DeviceToken.generate())
+    }
+
+    private func addDevice(_ name: String, token: String) async throws -> String {
+        try await database.query("INSERT INTO devices (name, token_hash) VALUES (\(name), \(TokenHash(of: token).bytes))")
+        return token
+    }
+
+    /// Starts the HTTPS server (migrating the schema) and returns once it listens.
+    func startServer() async throws {
+        precondition(serverTask == nil, "the server is already running")
+        var logger = Logger(label: "fleet-server-under-test")
+        logger.logLevel = .warning
+        let listening = AsyncThrowingStream<Void, any Error>.makeStream()
+        let application = try FleetServer.makeApplication(
+            configuration: configuration, logger: logger, configureRouter: configureRouter,
+            onServerRunning: { _ in listening.continuation.yield() })
+        serverTask = Task {
+            do {
+                try await application.run()
+                listening.continuation.finish()
+            } catch {
+                listening.continuation.finish(throwing: error)
+                throw error
+            }
+        }
+        for try await _ in listening.stream { return }
+        throw Processes.Failure(command: "fleet server on port \(port)", status: 1, output: "exited before it listened")
+    }
+
+    /// Stops the HTTPS server; connections are refused until `startServer()`.
+    func stopServer() async {
+        serverTask?.cancel()
+        _ = await serverTask?.result
+        serverTask = nil
+    }
+
+    func shutdown() async {
+        await stopServer()
+        databaseTask.cancel()
+        await databaseTask.value
+        await cluster.destroy()
+    }
+}
