@@ -57,18 +57,22 @@ final class SensorPollerTests: XCTestCase {
 }
 
 final class SensorPollerStreamTests: XCTestCase {
-    func testResultsStreamDeliversOnSchedule() async throws {
+    func testResultsArriveOnSchedule() async throws {
         let clock = ManualDeviceClock(bootNanos: 0)
         let bus = SimulatedI2CBus()
         bus.attach(SimulatedEZO(kind: .orp, scenario: Scenario(shape: .ramp(start: 300, perSecond: 1, limit: nil)), clock: clock), at: 0x62)
         let poller = SensorPoller(sensors: [
             PolledSensor(id: "orp", sensor: EZOCircuit(bus: bus, kind: .orp, clock: clock), interval: .seconds(5)),
         ], clock: clock)
-        var received: [PollResult] = []
-        for await result in poller.results() {
-            received.append(result)
-            if received.count == 3 { break }
+        // The manual clock lets the poller run ahead of any consumer, so collect inside the
+        // poll loop itself and stop it after the third result.
+        let collected = Mutex<[PollResult]>([])
+        await poller.run { result in
+            if collected.withLock({ $0.append(result); return $0.count }) >= 3 {
+                withUnsafeCurrentTask { $0?.cancel() }
+            }
         }
+        let received = Array(collected.withLock { $0 }.prefix(3))
         XCTAssertEqual(received.map(\.takenAt.bootNanos), [900_000_000, 5_900_000_000, 10_900_000_000])
         // The chip samples when it receives R: at 0 s, 5 s and 10 s of the ramp.
         XCTAssertEqual(try received.map { try $0.result.get()[0].value }, [300, 305, 310])
