@@ -22,7 +22,4 @@ if [[ ${#missing[@]} -gt 0 ]]; then
 fi
 
 swift build --build-tests
-# ServerTests (the fleet server against a throwaway PostgreSQL) are left out until their
-# harness connects reliably: see the note on issue 5. Everything else runs, including the
-# real-TLS sync tests and the daemon's kill -9 test.
-swift test --skip-build --skip ServerTests
+swift test --skip-build

@@ -31,7 +31,7 @@ public struct FleetStore: Sendable {
         let token = DeviceToken.generate()
         let hash = TokenHash(of: token).bytes
         do {
-            try await client.query("INSERT INTO devices (name, token_hash) VALUES (\(name), \(hash))", logger: logger)
+            try await client.query("INSERT INTO devices (name, token_hash) VALUES (\(name), \(ByteBuffer(bytes: hash)))", logger: logger)
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
             throw ConfigurationError("a device named \"\(name)\" already exists")
         }
@@ -44,7 +44,7 @@ public struct FleetStore: Sendable {
     }
 
     public func device(withToken hash: TokenHash) async throws -> Device? {
-        let rows = try await client.query("SELECT id, name FROM devices WHERE token_hash = \(hash.bytes)", logger: logger)
+        let rows = try await client.query("SELECT id, name FROM devices WHERE token_hash = \(ByteBuffer(bytes: hash.bytes))", logger: logger)
         for try await (id, name) in rows.decode((Int64, String).self) { return Device(id: id, name: name) }
         return nil
     }

@@ -285,7 +285,8 @@ import Wire
             #expect(token.count == 64)
 
             let rows = try await server.database.query("SELECT token_hash, row_to_json(devices)::text FROM devices WHERE name = 'reef-9'")
-            for try await (hash, wholeRow) in rows.decode(([UInt8], String).self) {
+            for try await (buffer, wholeRow) in rows.decode((ByteBuffer, String).self) {
+                let hash = Array(buffer.readableBytesView)
                 #expect(hash == TokenHash(of: token).bytes)
                 #expect(hash.count == 32)
                 #expect(!wholeRow.contains(token))

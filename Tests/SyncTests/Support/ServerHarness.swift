@@ -104,7 +104,7 @@ actor ServerHarness {
     }
 
     private func addDevice(_ name: String, token: String) async throws -> String {
-        try await database.query("INSERT INTO devices (name, token_hash) VALUES (\(name), \(TokenHash(of: token).bytes))")
+        try await database.query("INSERT INTO devices (name, token_hash) VALUES (\(name), \(ByteBuffer(bytes: TokenHash(of: token).bytes)))")
         return token
     }
 
