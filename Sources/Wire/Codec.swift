@@ -16,6 +16,11 @@ public enum WireCodec {
         }
     }
 
+    /// A batch: the same JSON as the generic path, written directly (`BatchWriter`).
+    public static func encode(_ batch: SyncBatch) throws -> [UInt8] {
+        Gzip.compress(try BatchWriter.encode(batch))
+    }
+
     public static func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]

@@ -46,6 +46,48 @@ import Testing
         #expect(decoded.readings?.count == 3)
     }
 
+    /// The batch writer (the device's path) against JSONEncoder (the reference): the same
+    /// JSON value, and every awkward number and string survives the trip exactly.
+    @Test func batchWriterWritesWhatJSONEncoderWrites() throws {
+        let values: [Double] = [25.5, 0, -0.0, 0.1, 1e-5, -1e-300, 5e20, 1e16, 123_456_789.123, .leastNonzeroMagnitude,
+                                .greatestFiniteMagnitude, -.greatestFiniteMagnitude, 8.1]
+        let sequence = (0..<Int64(values.count)).map { Int64.max - Int64(values.count) + $0 }
+        let block = ReadingBlock(
+            range: SequenceRange(first: sequence.first!, last: sequence.last!),
+            sensors: ["tank \"temp\"", "back\\slash", "tab\there", "new\nline", "ctl\u{01}", "ünï/cødé 🐠"],
+            units: ["°C", ""], sequence: sequence,
+            sensor: sequence.map { Int32($0 % 6) }, unit: sequence.map { Int32($0 % 2) },
+            timestampMillis: sequence.indices.map { $0.isMultiple(of: 2) ? -1_000 * Int64($0) : Int64.min + Int64($0) },
+            value: values, quality: sequence.map { $0.isMultiple(of: 3) ? "clock-unsynced" : "ok" })
+        let health = HealthReport(
+            takenAtMillis: 1, bootID: "b", version: "v", uptimeSeconds: 2.5, status: .healthy, reasons: [], clockSynchronized: true,
+            sensors: [], databaseBytes: 3, backlogRows: 4, backlogOldestMillis: nil, drops: [], deadLetteredBatches: 0,
+            lastSyncMillis: 5, rssBytes: 6, cpuPercent: 0.25, firingAlerts: 0)
+        let events = EventBlock(range: SequenceRange(first: 1, last: 1), events: [WireAlertEvent(
+            sequence: 1, ruleID: "r", sensorID: "s", kind: "fired", severity: "critical", value: 28.5, threshold: nil,
+            timestampMillis: 7, activeSinceMillis: nil, message: "hot")])
+        for batch in [SyncBatch(deviceID: "tank-1", storeID: "S", readings: block, events: events, health: health),
+                      SyncBatch(deviceID: "d", storeID: "s"),
+                      SyncBatch(deviceID: "d", storeID: "s", readings: ReadingBlock(range: SequenceRange(first: 1, last: 1)))] {
+            let written = try BatchWriter.encode(batch)
+            let reference = try { () throws -> Data in
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]
+                return try encoder.encode(batch)
+            }()
+            #expect(try JSONDecoder().decode(SyncBatch.self, from: Data(written)) == batch)
+            let parsed = try JSONSerialization.jsonObject(with: Data(written)) as? NSDictionary
+            let expected = try JSONSerialization.jsonObject(with: reference) as? NSDictionary
+            #expect(parsed == expected)
+            #expect(try WireCodec.decode(SyncBatch.self, gzipped: WireCodec.encode(batch)) == batch)
+        }
+        #expect(block.value.map(\.sign) == (try JSONDecoder().decode(SyncBatch.self, from: Data(BatchWriter.encode(
+            SyncBatch(deviceID: "d", storeID: "s", readings: block))))).readings?.value.map(\.sign))
+        var bad = block
+        bad.value[2] = .infinity
+        #expect(throws: EncodingError.self) { try BatchWriter.encode(SyncBatch(deviceID: "d", storeID: "s", readings: bad)) }
+    }
+
     @Test func validationNamesTheOffendingRow() {
         var b = Self.block()
         b.sequence = [10, 12, 11]
