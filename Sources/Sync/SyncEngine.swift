@@ -178,7 +178,10 @@ public actor SyncEngine {
             case .progressed(let sent, let quarantined):
                 result.rowsSent += sent
                 result.quarantined += quarantined ? 1 : 0
-                result.rowsRemaining = try remainingRows()
+                // Counting the backlog is a scan of it: done once, then kept by subtraction,
+                // or draining N rows would visit N²/(2 × batch) of them. A quarantine (rare)
+                // moves the cursor past rows that were not sent, so it recounts.
+                result.rowsRemaining = quarantined ? try remainingRows() : max(0, result.rowsRemaining - sent)
                 progress(result)
             case .failed(let delay, let reason, let credentials):
                 if let credentials { throw SyncError.credentialsRejected(status: credentials, reason: reason) }
