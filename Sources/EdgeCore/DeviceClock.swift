@@ -74,11 +74,28 @@ public struct SystemDeviceClock: DeviceClock {
         #else
         clock_gettime(CLOCK_MONOTONIC, &boot)
         #endif
+        let bootNanos = UInt64(boot.tv_sec) * 1_000_000_000 + UInt64(boot.tv_nsec)
         return DeviceTime(
             unixMillis: Int64(real.tv_sec) * 1000 + Int64(real.tv_nsec) / 1_000_000,
-            bootNanos: UInt64(boot.tv_sec) * 1_000_000_000 + UInt64(boot.tv_nsec),
-            synchronized: Self.kernelClockSynchronized()
+            bootNanos: bootNanos,
+            synchronized: Self.synchronized(at: bootNanos)
         )
+    }
+
+    /// The kernel's answer, asked at most once a second: `now()` runs several times per
+    /// reading, and the syscall was 5 % of the idle agent's CPU. NTP settles over minutes, so
+    /// a second's lag in noticing costs nothing.
+    private static let lastCheck = Mutex<(bootNanos: UInt64, synchronized: Bool)?>(nil)
+
+    static func synchronized(at bootNanos: UInt64) -> Bool {
+        lastCheck.withLock { last in
+            if let last, bootNanos >= last.bootNanos, bootNanos - last.bootNanos < 1_000_000_000 {
+                return last.synchronized
+            }
+            let synchronized = kernelClockSynchronized()
+            last = (bootNanos, synchronized)
+            return synchronized
+        }
     }
 
     public func sleep(for duration: Duration) async throws {

@@ -49,4 +49,10 @@ public struct Scenario: Sendable, Hashable {
         self.seed = seed
         self.dropouts = dropouts
     }
+
+    /// The same value at every instant.
+    public var isConstant: Bool {
+        if case .constant = shape { return noise == 0 }
+        return false
+    }
 }

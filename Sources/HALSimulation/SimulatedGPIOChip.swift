@@ -166,9 +166,19 @@ extension SimulatedGPIOChip.Line {
         case .manual:
             return
         case .level(let scenario):
-            let high = scenario.value >= 0.5
-            if high != level { record(high: high, at: now) }
-            level = high
+            // Every crossing since the last look becomes an edge, found in 1 ms steps, so a
+            // chattering switch queues edges as the kernel would even between reads. A
+            // constant level cannot cross: one look is enough.
+            let start = scenario.start.bootNanos
+            var time = scenario.scenario.isConstant ? now : min(phaseTime + 1_000_000, now)
+            while true {
+                let high = scenario.scenario.value(at: .nanoseconds(Int64(time > start ? time - start : 0))) >= 0.5
+                if high != level { record(high: high, at: time) }
+                level = high
+                guard time < now else { break }
+                time = min(time + 1_000_000, now)
+            }
+            phaseTime = max(phaseTime, now)
         case .pulses(let scenario):
             let start = scenario.start.bootNanos
             while phaseTime < now {

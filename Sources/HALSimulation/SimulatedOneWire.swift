@@ -7,7 +7,8 @@ import Synchronization
 /// read it through the production `SysfsOneWire`.
 ///
 /// Each slave's files are rewritten from its scenario (°C) by `refresh()`; `bus` refreshes
-/// before every read, as the kernel converts on each read, then reads through `SysfsOneWire`.
+/// the slave before every read of it, as the kernel converts on each read, then reads
+/// through `SysfsOneWire`.
 public final class SimulatedOneWire: Sendable {
     /// What the kernel shows for one slave.
     public enum Fault: Sendable, Hashable {
@@ -54,7 +55,7 @@ public final class SimulatedOneWire: Sendable {
         public func slaves() async throws -> [String] { try await tree.sysfs.slaves() }
 
         public func read(slave: String, file: String) async throws -> String {
-            try tree.refresh()
+            try tree.refresh(slave: slave)
             return try await tree.sysfs.read(slave: slave, file: file)
         }
     }
@@ -80,12 +81,29 @@ public final class SimulatedOneWire: Sendable {
 
     /// Rewrites every slave's `w1_slave` and `temperature` for the clock's current time.
     public func refresh() throws {
-        for (id, slave) in slaves.withLock({ $0 }) {
-            let (w1, temperature) = Self.kernelText(celsius: slave.scenario.value, fault: slave.fault)
-            let directory = root.appendingPathComponent(id)
-            try w1.write(to: directory.appendingPathComponent("w1_slave"), atomically: true, encoding: .utf8)
-            try temperature.write(to: directory.appendingPathComponent("temperature"), atomically: true, encoding: .utf8)
-        }
+        for id in slaves.withLock({ Array($0.keys) }) { try refresh(slave: id) }
+    }
+
+    /// Rewrites one slave's files; a slave not on the bus has none to rewrite.
+    func refresh(slave id: String) throws {
+        guard let slave = slaves.withLock({ $0[id] }) else { return }
+        let (w1, temperature) = Self.kernelText(celsius: slave.scenario.value, fault: slave.fault)
+        let directory = root.appendingPathComponent(id).path
+        try Self.replace(directory + "/w1_slave", with: w1)
+        try Self.replace(directory + "/temperature", with: temperature)
+    }
+
+    /// Truncates and rewrites in place. The bus refreshes a slave and then reads it in the
+    /// same call, so no reader sees a half-written file. No temporary file, rename or fsync:
+    /// these files stand in for kernel memory, not data. (`String.write(atomically:)` did all
+    /// three, and at 1 Hz that was a quarter of the agent's CPU; docs/BENCHMARKS.md.)
+    private static func replace(_ path: String, with text: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        defer { close(fd) }
+        let bytes = Array(text.utf8)
+        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        guard written == bytes.count else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
     }
 
     /// The kernel's w1_therm text for a 12-bit conversion of `celsius`.

@@ -28,6 +28,24 @@ final class GPIOTests: XCTestCase {
         await assertThrows(SensorError.unstable("no level held 0.05 seconds within 1.0 seconds")) { _ = try await leak.read() }
     }
 
+    /// A 3 ms glitch inside the debounce window is seen through the line's edge queue (a
+    /// 10 ms sampler would have missed it): the window starts again, and the read returns
+    /// the settled level one window later.
+    func testAGlitchInsideTheWindowRestartsTheDebounce() async throws {
+        let clock = ManualDeviceClock()
+        let chip = SimulatedGPIOChip(clock: clock)
+        chip.drive(offset: 3, .level(Scenario(shape: .points([
+            .init(at: .zero, value: 0), .init(at: .milliseconds(21), value: 0), .init(at: .milliseconds(22), value: 1),
+            .init(at: .milliseconds(24), value: 1), .init(at: .milliseconds(25), value: 0),
+        ]))))
+        let float = DigitalInput(line: try chip.input(.offset(3), bias: .asIs, activeLow: false), kind: .floatSwitch,
+                                 debounce: .milliseconds(50), clock: clock)
+        let start = clock.now()
+        let got = try await float.read()
+        XCTAssertEqual(got, [Measurement(channel: "level", value: 0, unit: "state")])
+        XCTAssertEqual(clock.elapsed(since: start), .milliseconds(100))
+    }
+
     func testUnknownLineName() {
         let chip = SimulatedGPIOChip(lineNames: ["GPIO17"], clock: ManualDeviceClock())
         XCTAssertThrowsError(try chip.input(.name("GPIO99"), bias: .asIs, activeLow: false)) {
