@@ -57,6 +57,9 @@ var targets: [Target] = [
         "Yams",
     ], swiftSettings: swiftSettings),
 
+    // The footprint baseline edge-bench measures beside the agent: built like it, does nothing.
+    .executableTarget(name: "footprint-floor", swiftSettings: swiftSettings),
+
     .testTarget(name: "HALTests", dependencies: ["HAL", "HALSimulation", "EdgeCore"], swiftSettings: swiftSettings),
     .testTarget(name: "ProfilesTests", dependencies: ["Profiles", "HAL", "HALSimulation", "AlertEngine"], swiftSettings: swiftSettings),
     .testTarget(name: "ReadingsTests", dependencies: ["Readings", "EdgeCore"], swiftSettings: swiftSettings),
@@ -76,6 +79,7 @@ if !deviceOnly {
     products += [
         .executable(name: "fleet-server", targets: ["fleet-server"]),
         .executable(name: "edge-bench", targets: ["edge-bench"]),
+        .library(name: "FleetServerTesting", targets: ["FleetServerTesting"]),
     ]
     targets += [
         .target(name: "FleetServer", dependencies: [
@@ -87,26 +91,35 @@ if !deviceOnly {
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
+        // The fleet server against a throwaway PostgreSQL over real TLS, for the sync tests
+        // and the benchmark (and for anyone testing their own fleet setup).
+        .target(name: "FleetServerTesting", dependencies: [
+            "FleetServer",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "PostgresNIO", package: "postgres-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: swiftSettings),
         .executableTarget(name: "fleet-server", dependencies: [
             "FleetServer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
         .executableTarget(name: "edge-bench", dependencies: [
-            "Readings", "AlertEngine", "Sync", "Wire", "FleetServer", "EdgeCore",
+            "Readings", "AlertEngine", "Sync", "Wire", "FleetServer", "FleetServerTesting", "Profiles", "EdgeCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "GRDB", package: "GRDB.swift"),
             // The raw sqlite3 C API: the baseline local ingest is measured against.
             .product(name: "GRDBSQLite", package: "GRDB.swift"),
-            // The drain's TLS endpoint and PostgreSQL baseline.
+            // The drain's acking TLS endpoint and PostgreSQL COPY baseline.
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
         .testTarget(name: "SyncTests", dependencies: [
-            "Sync", "Wire", "FleetServer", "Readings", "AlertEngine", "EdgeCore",
+            "Sync", "Wire", "FleetServer", "FleetServerTesting", "Readings", "AlertEngine", "EdgeCore",
             .product(name: "PostgresNIO", package: "postgres-nio"),
         ], swiftSettings: swiftSettings),
     ]

@@ -70,7 +70,7 @@ build_agent() {
         exit 1
     fi
     say "building edge-agent (release; the fleet server's packages are left out)"
-    (cd "$here" && EDGE_DEVICE_ONLY=1 swift build -c release --product edge-agent >&2)
+    (cd "$here" && EDGE_DEVICE_ONLY=1 swift build -c release --static-swift-stdlib --product edge-agent >&2)
     binary="$here/.build/release/edge-agent"
 }
 

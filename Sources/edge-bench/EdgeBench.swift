@@ -1,4 +1,5 @@
 import ArgumentParser
+import FleetServerTesting
 import Foundation
 import Synchronization
 
@@ -38,8 +39,11 @@ struct EdgeBench: ParsableCommand {
     @Option(help: "The release edge-agent binary the footprint part runs and weighs.")
     var agent = ".build-device/release/edge-agent"
 
-    @Option(help: "Device profile for the footprint part (10 sensors at 1 Hz).")
-    var footprintProfile: String?
+    @Option(help: "The footprint baseline, built like the agent.")
+    var floor = ".build-device/release/footprint-floor"
+
+    @Option(help: "Device profile for the footprint part; every sensor is polled at 1 Hz.")
+    var footprintProfile = "device-profiles/reef-sim.yaml"
 
     @Option(help: ArgumentHelp("Run one ingest path once and exit, for valgrind --tool=callgrind.", visibility: .hidden))
     var profileIngest: IngestBenchmark.Path?
@@ -82,25 +86,27 @@ struct EdgeBench: ParsableCommand {
         case .ingest:
             figures += try IngestBenchmark(readings: ingestReadings).figures(runs: runs)
         case .footprint:
-            guard FileManager.default.isExecutableFile(atPath: agent) else {
-                throw BenchError("no edge-agent binary at \(agent); build it with scripts/bench.sh or pass --agent")
+            for (binary, option) in [(agent, "--agent"), (floor, "--floor")] where !FileManager.default.isExecutableFile(atPath: binary) {
+                throw BenchError("no binary at \(binary); build it with scripts/bench.sh or pass \(option)")
             }
             figures += try BinarySize(path: agent).figures()
-            guard let profile = footprintProfile else {
-                throw BenchError("RSS and CPU need --footprint-profile (a 10-sensor 1 Hz profile)")
-            }
+            let scratch = try Scratch("footprint-profile")
+            let profile = try FootprintBenchmark.oneHertz(footprintProfile, into: scratch.file("profile.yaml"))
             let footprint = FootprintBenchmark(
-                agent: agent, profile: profile,
+                agent: agent, floor: floor, profile: profile,
                 window: quick ? .seconds(10) : .seconds(60), warmUp: quick ? .seconds(2) : .seconds(5))
             figures += try footprint.figures()
         case .drain:
-            let tls = try TLSFixture()
+            // One PostgreSQL cluster (fsync on) and one fleet server for every drain figure.
+            let server = try blocking { try await ServerHarness.start(deviceName: "bench-1", durable: true) }
+            defer { try? blocking { await server.shutdown() } }
             let backlogs: [DrainBenchmark.Backlog] = quick ? [.tenSeconds] : [.tenSeconds, .oneSecond]
             for backlog in backlogs {
                 // The 6 048 000-reading backlog takes minutes a run: it gets at most 3.
                 let runs = backlog.readings > 1_000_000 ? min(runs, 3) : runs
-                figures.append(try DrainBenchmark(backlog: backlog, runs: runs).agentSideFigure(tls: tls))
+                figures.append(try DrainBenchmark(backlog: backlog, runs: runs).endToEndFigure(server: server))
             }
+            figures.append(try DrainBenchmark(backlog: .tenSeconds, runs: runs).agentSideFigure(certificates: server.certificates))
         case .alerts:
             figures += try AlertBenchmark(crossings: quick ? 200 : 2000, runs: runs).figures()
         }

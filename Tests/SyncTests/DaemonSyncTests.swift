@@ -1,6 +1,7 @@
+import EdgeCore
+import FleetServerTesting
 import Foundation
 import PostgresNIO
-import EdgeCore
 import Readings
 import Testing
 #if canImport(Glibc)

@@ -1,4 +1,5 @@
 import FleetServer
+import FleetServerTesting
 import Foundation
 import PostgresNIO
 import Testing

@@ -1,4 +1,5 @@
 import EdgeCore
+import FleetServerTesting
 import Foundation
 import Hummingbird
 import HummingbirdTLS
@@ -7,8 +8,8 @@ import NIOCore
 import NIOSSL
 import Synchronization
 import Testing
-@testable import Sync
 import Wire
+@testable import Sync
 
 /// A CA, a server certificate for 127.0.0.1 signed by it, a client certificate signed by it,
 /// and a second, unrelated CA: generated with the openssl CLI for each suite run.

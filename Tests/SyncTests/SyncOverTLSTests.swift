@@ -1,11 +1,12 @@
 import EdgeCore
+import FleetServerTesting
 import Foundation
 import Hummingbird
 import NIOCore
 import Synchronization
 import Testing
-@testable import Sync
 import Wire
+@testable import Sync
 
 /// Stores batches the way the fleet server does (insert what is new, count what it already
 /// holds, acknowledge the ranges), in memory: the device side over real libcurl and TLS,

@@ -1,3 +1,4 @@
+import FleetServerTesting
 import Foundation
 import Wire
 

@@ -3,16 +3,16 @@ import Foundation
 /// Certificates made with the openssl CLI for one test run: a CA, a server certificate
 /// for localhost and 127.0.0.1 signed by it, a client certificate signed by it (mTLS),
 /// and an unrelated CA that trusts none of them.
-final class TestCertificates: Sendable {
-    let directory: String
-    var ca: String { directory + "/ca.pem" }
-    var serverCertificate: String { directory + "/server.pem" }
-    var serverKey: String { directory + "/server.key" }
-    var clientCertificate: String { directory + "/client.pem" }
-    var clientKey: String { directory + "/client.key" }
-    var untrustedCA: String { directory + "/untrusted-ca.pem" }
+public final class TestCertificates: Sendable {
+    public let directory: String
+    public var ca: String { directory + "/ca.pem" }
+    public var serverCertificate: String { directory + "/server.pem" }
+    public var serverKey: String { directory + "/server.key" }
+    public var clientCertificate: String { directory + "/client.pem" }
+    public var clientKey: String { directory + "/client.key" }
+    public var untrustedCA: String { directory + "/untrusted-ca.pem" }
 
-    static func generate() async throws -> TestCertificates {
+    public static func generate() async throws -> TestCertificates {
         let certificates = TestCertificates(directory: "/tmp/reef-certs-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(atPath: certificates.directory, withIntermediateDirectories: true)
         try await Processes.run("/bin/sh", ["-c", """

@@ -15,18 +15,18 @@ import PostgresNIO
 /// `stopServer()` / `startServer()` take the HTTPS server down and up on the same port
 /// (an outage; PostgreSQL keeps running); `cluster.stop()` / `cluster.start()` do the
 /// same to PostgreSQL.
-actor ServerHarness {
-    nonisolated let cluster: PostgresCluster
-    nonisolated let certificates: TestCertificates
-    nonisolated let port: Int
-    nonisolated let deviceName: String
+public actor ServerHarness {
+    public nonisolated let cluster: PostgresCluster
+    public nonisolated let certificates: TestCertificates
+    public nonisolated let port: Int
+    public nonisolated let deviceName: String
     /// The device's bearer token, as `fleet-server devices add` printed it.
-    nonisolated let deviceToken: String
+    public nonisolated let deviceToken: String
     /// Opens the read API.
-    nonisolated let adminToken = "admin-token-for-tests-0123456789"
+    public nonisolated let adminToken = "admin-token-for-tests-0123456789"
     /// A running client on the same database, for assertions.
-    nonisolated let database: PostgresClient
-    nonisolated var url: String { "https://127.0.0.1:\(port)" }
+    public nonisolated let database: PostgresClient
+    public nonisolated var url: String { "https://127.0.0.1:\(port)" }
 
     private let configuration: FleetServerConfiguration
     private let configureRouter: @Sendable (Router<BasicRequestContext>) -> Void
@@ -34,15 +34,16 @@ actor ServerHarness {
     private var serverTask: Task<Void, any Error>?
 
     /// Starts everything, runs `body`, and tears everything down even if `body` throws.
-    static func with<T: Sendable>(
+    public static func with<T: Sendable>(
         deviceName: String = "reef-1",
         requireClientCertificate: Bool = false,
+        durable: Bool = false,
         configure: @Sendable (inout FleetServerConfiguration) -> Void = { _ in },
         configureRouter: @escaping @Sendable (Router<BasicRequestContext>) -> Void = { _ in },
         _ body: (ServerHarness) async throws -> T
     ) async throws -> T {
         let harness = try await start(deviceName: deviceName, requireClientCertificate: requireClientCertificate,
-                                      configure: configure, configureRouter: configureRouter)
+                                      durable: durable, configure: configure, configureRouter: configureRouter)
         do {
             let result = try await body(harness)
             await harness.shutdown()
@@ -55,15 +56,17 @@ actor ServerHarness {
 
     /// `requireClientCertificate` turns on mutual TLS with `certificates.clientCertificate`;
     /// `configure` adjusts the server configuration (limits, timeouts); `configureRouter`
-    /// adds middleware in front of the server's own (fault injection).
-    static func start(
+    /// adds middleware in front of the server's own (fault injection). `durable` keeps
+    /// PostgreSQL's fsync on (benchmarks); tests run without it.
+    public static func start(
         deviceName: String = "reef-1",
         requireClientCertificate: Bool = false,
+        durable: Bool = false,
         configure: @Sendable (inout FleetServerConfiguration) -> Void = { _ in },
         configureRouter: @escaping @Sendable (Router<BasicRequestContext>) -> Void = { _ in }
     ) async throws -> ServerHarness {
         let certificates = try await TestCertificates.generate()
-        let cluster = try await PostgresCluster.start()
+        let cluster = try await PostgresCluster.start(durable: durable)
         let harness = try ServerHarness(cluster: cluster, certificates: certificates, deviceName: deviceName,
                                         requireClientCertificate: requireClientCertificate, configure: configure, configureRouter: configureRouter)
         do {
@@ -99,7 +102,7 @@ actor ServerHarness {
     }
 
     /// Registers another device the way `devices add` does and returns its token.
-    func addDevice(_ name: String) async throws -> String {
+    public func addDevice(_ name: String) async throws -> String {
         try await addDevice(name, token: DeviceToken.generate())
     }
 
@@ -109,7 +112,7 @@ actor ServerHarness {
     }
 
     /// Starts the HTTPS server (migrating the schema) and returns once it listens.
-    func startServer() async throws {
+    public func startServer() async throws {
         precondition(serverTask == nil, "the server is already running")
         var logger = Logger(label: "fleet-server-under-test")
         logger.logLevel = .warning
@@ -131,13 +134,13 @@ actor ServerHarness {
     }
 
     /// Stops the HTTPS server; connections are refused until `startServer()`.
-    func stopServer() async {
+    public func stopServer() async {
         serverTask?.cancel()
         _ = await serverTask?.result
         serverTask = nil
     }
 
-    func shutdown() async {
+    public func shutdown() async {
         await stopServer()
         databaseTask.cancel()
         await databaseTask.value

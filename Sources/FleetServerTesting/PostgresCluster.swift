@@ -9,22 +9,22 @@ import PostgresNIO
 /// Needs the PostgreSQL server binaries (Debian: `apt-get install postgresql`); without
 /// them `start` throws, so tests fail rather than skip. As root, the server runs as the
 /// `postgres` account, because initdb and postgres refuse to run as root.
-final class PostgresCluster: Sendable {
-    let directory: String
-    let port: Int
-    let database: String
-    let binDirectory: String
+public final class PostgresCluster: Sendable {
+    public let directory: String
+    public let port: Int
+    public let database: String
+    public let binDirectory: String
 
-    var dataDirectory: String { directory + "/data" }
-    var url: String { "postgres://postgres@127.0.0.1:\(port)/\(database)?sslmode=disable" }
-    var clientConfiguration: PostgresClient.Configuration {
+    public var dataDirectory: String { directory + "/data" }
+    public var url: String { "postgres://postgres@127.0.0.1:\(port)/\(database)?sslmode=disable" }
+    public var clientConfiguration: PostgresClient.Configuration {
         PostgresClient.Configuration(host: "127.0.0.1", port: port, username: "postgres", password: nil,
                                      database: database, tls: .disable)
     }
 
     /// Creates, starts and creates `database` in a new cluster. `durable: false` turns
     /// fsync off, which is right for correctness tests and wrong for benchmarks.
-    static func start(database: String = "fleet", durable: Bool = false) async throws -> PostgresCluster {
+    public static func start(database: String = "fleet", durable: Bool = false) async throws -> PostgresCluster {
         let cluster = try PostgresCluster(database: database, durable: durable)
         try await cluster.initialize()
         try await cluster.start()
@@ -54,7 +54,7 @@ final class PostgresCluster: Sendable {
     }
 
     /// Starts the server and waits until it accepts connections.
-    func start() async throws {
+    public func start() async throws {
         var options = "-p \(port) -k \(directory)/socket -c listen_addresses=127.0.0.1"
         if !durable { options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off" }
         try await Processes.run(binDirectory + "/pg_ctl", [
@@ -63,17 +63,17 @@ final class PostgresCluster: Sendable {
     }
 
     /// Fast shutdown: clients are disconnected, data stays for `start()`.
-    func stop() async throws {
+    public func stop() async throws {
         try await Processes.run(binDirectory + "/pg_ctl", ["-D", dataDirectory, "-m", "fast", "-w", "stop"], as: "postgres")
     }
 
     /// Stops the server if it runs and deletes the directory.
-    func destroy() async {
+    public func destroy() async {
         _ = try? await Processes.run(binDirectory + "/pg_ctl", ["-D", dataDirectory, "-m", "immediate", "-w", "stop"], as: "postgres")
         try? FileManager.default.removeItem(atPath: directory)
     }
 
-    static func findBinDirectory() throws -> String {
+    public static func findBinDirectory() throws -> String {
         var candidates: [String] = []
         let pgConfig = Process()
         pgConfig.executableURL = URL(fileURLWithPath: "/usr/bin/pg_config")

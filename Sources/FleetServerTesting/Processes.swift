@@ -2,18 +2,18 @@ import Foundation
 
 /// Runs command-line tools for the test harness (initdb, pg_ctl, openssl, curl) and fails
 /// with the tool's own output when it fails.
-enum Processes {
-    struct Failure: Error, CustomStringConvertible {
-        var command: String
-        var status: Int32
-        var output: String
-        var description: String { "`\(command)` exited with \(status):\n\(output)" }
+public enum Processes {
+    public struct Failure: Error, CustomStringConvertible {
+        public var command: String
+        public var status: Int32
+        public var output: String
+        public var description: String { "`\(command)` exited with \(status):\n\(output)" }
     }
 
     /// Runs `executable` and returns its standard output. As root, `user` switches to
     /// that account through runuser (PostgreSQL refuses to run as root).
     @discardableResult
-    static func run(_ executable: String, _ arguments: [String], as user: String? = nil,
+    public static func run(_ executable: String, _ arguments: [String], as user: String? = nil,
                     environment: [String: String]? = nil) async throws -> String {
         var command = [executable] + arguments
         if let user, geteuid() == 0 { command = ["/usr/sbin/runuser", "-u", user, "--"] + command }
@@ -54,7 +54,7 @@ enum Processes {
     }
 
     /// A TCP port nobody listens on right now, from the kernel.
-    static func freePort() throws -> Int {
+    public static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw POSIXError(.EMFILE) }
         defer { close(fd) }
