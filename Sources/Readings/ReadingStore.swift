@@ -85,6 +85,8 @@ public final class ReadingStore: Sendable {
         var seriesIDs: [SeriesKey: Int64] = [:]
         var writtenSinceCheckpoint = false
         var lastCheckpointNanos: UInt64
+        /// `run()` waiting for the first row of the next group.
+        var waiter: CheckedContinuation<Void, Never>?
     }
 
     public init(database: LocalDatabase, clock: any DeviceClock, commit: GroupCommitPolicy = .init()) throws {
@@ -127,6 +129,10 @@ public final class ReadingStore: Sendable {
                 throw ReadingStoreError.bufferFull(sensorID: sensorID, buffered: state.buffer.count)
             }
             state.buffer.append(pending)
+            if state.buffer.count == 1, let waiter = state.waiter {
+                state.waiter = nil
+                waiter.resume()
+            }
             // At every multiple, not at every append: while commits fail, each append
             // should not wait out another busy timeout.
             return state.buffer.count.isMultiple(of: max(policy.maxRows, 1))
@@ -218,13 +224,16 @@ public final class ReadingStore: Sendable {
             arguments: [key.sensorID, key.unit])!
     }
 
-    /// The group-commit timer on the injected clock: commits every `interval`, checkpoints
-    /// every `checkpointInterval` when something was written. On cancellation it commits
-    /// what is buffered and checkpoints, then returns. A failed commit ends it with that
-    /// error; the readings stay buffered, and calling `run()` again retries them.
+    /// The group-commit timer on the injected clock: a group is committed `interval` after
+    /// its first row arrived (so no reading waits longer), and a checkpoint follows a commit
+    /// once `checkpointInterval` has passed since the last. An empty buffer arms no timer: a
+    /// device polling once a second wakes once a second for it, not four times. On
+    /// cancellation it commits what is buffered and checkpoints, then returns. A failed commit
+    /// ends it with that error; the readings stay buffered, and calling `run()` again retries them.
     public func run() async throws {
         do {
             while true {
+                try await firstRow()
                 try await clock.sleep(for: policy.interval)
                 try flush()
                 if checkpointDue() { try checkpoint() }
@@ -233,6 +242,27 @@ public final class ReadingStore: Sendable {
             try flush()
             try checkpoint()
         }
+    }
+
+    /// Returns once the buffer holds a row (at once if it does), or throws on cancellation.
+    private func firstRow() async throws {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
+                let now = state.withLock { state -> Bool in
+                    guard state.buffer.isEmpty, !Task.isCancelled else { return true }
+                    state.waiter = waiter
+                    return false
+                }
+                if now { waiter.resume() }
+            }
+        } onCancel: {
+            let waiter = state.withLock { state in
+                defer { state.waiter = nil }
+                return state.waiter
+            }
+            waiter?.resume()
+        }
+        try Task.checkCancellation()
     }
 
     func checkpointDue() -> Bool {
