@@ -111,7 +111,7 @@ struct DrainBenchmark {
 
     /// The same rows as the server would store them, as CSV for `COPY` (not timed).
     static func exportCSV(_ store: ReadingStore, deviceID: Int64, storeID: String, to path: String) throws {
-        FileManager.default.createFile(atPath: path, contents: nil)
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
         guard let file = FileHandle(forWritingAtPath: path) else { throw BenchError("cannot write \(path)") }
         defer { try? file.close() }
         var after: Int64 = 0

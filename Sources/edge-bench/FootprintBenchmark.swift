@@ -80,7 +80,7 @@ struct FootprintBenchmark {
         init(_ executable: String, _ arguments: [String], environment: [String: String], log: String) throws {
             name = URL(fileURLWithPath: executable).lastPathComponent
             self.log = log
-            FileManager.default.createFile(atPath: log, contents: nil)
+            _ = FileManager.default.createFile(atPath: log, contents: nil)
             let handle = FileHandle(forWritingAtPath: log)
             process.executableURL = URL(fileURLWithPath: executable)
             process.arguments = arguments
@@ -163,7 +163,7 @@ struct BinarySize {
     func figures() throws -> [Figure] {
         let scratch = try Scratch("strip")
         let stripped = scratch.file("edge-agent")
-        try blocking { try await Processes.run("/usr/bin/strip", ["-o", stripped, path]) }
+        _ = try blocking { try await Processes.run("/usr/bin/strip", ["-o", stripped, path]) }
         return [
             Figure(name: "binary: edge-agent release, unstripped", unit: "MiB", samples: [try Self.mebibytes(path)]),
             Figure(name: "binary: edge-agent release, stripped", unit: "MiB", samples: [try Self.mebibytes(stripped)]),

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the build, the tests and the benchmark need: the C libraries,
+# PostgreSQL (the throwaway clusters), openssl (certificates), curl, systemd (unit checks).
+# Does nothing when they are all there; needs root otherwise.
+set -euo pipefail
+
+packages=(libsqlite3-dev libgpiod-dev libi2c-dev libcurl4-openssl-dev zlib1g-dev
+          postgresql openssl curl ca-certificates systemd binutils)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [[ ${#missing[@]} -gt 0 ]]; then
+    if [[ $(id -u) -ne 0 ]]; then
+        echo "install-packages.sh: missing Debian packages: ${missing[*]} (run as root, or apt-get install them)" >&2
+        exit 1
+    fi
+    echo "install-packages.sh: installing ${missing[*]}" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
