@@ -36,7 +36,8 @@ struct Figure: Sendable {
 
     var median: Double { Self.median(samples) }
     var baselineMedian: Double? { baseline.isEmpty ? nil : Self.median(baseline) }
-    var ratio: Double? { baselineMedian.map { median / $0 } }
+    /// Nil without a baseline, or against a baseline of zero (an idle process's CPU).
+    var ratio: Double? { baselineMedian.flatMap { $0 == 0 ? nil : median / $0 } }
 
     /// `pass`, `FAIL`, or `—` for a figure without a goal (a baseline, a size).
     var verdict: String {
