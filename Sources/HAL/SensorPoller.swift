@@ -72,12 +72,14 @@ public struct SensorPoller: Sendable {
             } catch {
                 result = .failure(SensorError.wrapping(error))
             }
-            let now = clock.now()
-            await deliver(PollResult(sensorID: polled.id, takenAt: now, result: result))
-            let elapsed = now.bootNanos - origin
+            await deliver(PollResult(sensorID: polled.id, takenAt: clock.now(), result: result))
+            // The next slot after the delivery returned: a slow hand-off (a commit, an alert
+            // action) skips slots like a slow read does, and never makes the wait negative.
+            let now = clock.now().bootNanos
+            let elapsed = now - origin
             slot = max(slot + 1, elapsed / interval + (elapsed % interval == 0 ? 0 : 1))
-            let wait = origin + slot * interval - clock.now().bootNanos
-            do { try await clock.sleep(for: .nanoseconds(Int64(wait))) } catch { return }
+            let deadline = origin + slot * interval
+            do { try await clock.sleep(for: .nanoseconds(Int64(deadline > now ? deadline - now : 0))) } catch { return }
         }
     }
 }

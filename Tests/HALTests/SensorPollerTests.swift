@@ -34,6 +34,27 @@ final class SensorPollerTests: XCTestCase {
         XCTAssertEqual(Set(results.map(\.2)), [1.5, 8.1])
     }
 
+    /// A delivery that outlasts the rest of the slot (a slow commit) used to make the wait
+    /// negative, which traps on unsigned arithmetic; the poll now goes to the next free slot.
+    func testASlowDeliverySkipsToTheNextSlot() async throws {
+        struct Instant: Sensor {
+            var channels: [Channel] { [Channel(name: "v", unit: "V")] }
+            func read() async throws -> [HAL.Measurement] { [HAL.Measurement(channel: "v", value: 1, unit: "V")] }
+        }
+        let clock = ManualDeviceClock(bootNanos: 0)
+        let poller = SensorPoller(sensors: [PolledSensor(id: "v", sensor: Instant(), interval: .seconds(1))], clock: clock)
+        let taken = Mutex<[UInt64]>([])
+        let task = Task {
+            await poller.run { result in
+                let count = taken.withLock { $0.append(result.takenAt.bootNanos); return $0.count }
+                if count == 1 { clock.advance(by: .milliseconds(1500)) }
+                if count == 3 { withUnsafeCurrentTask { $0?.cancel() } }
+            }
+        }
+        await task.value
+        XCTAssertEqual(Array(taken.withLock { $0 }.prefix(3)), [0, 2_000_000_000, 3_000_000_000])
+    }
+
     func testFailuresAreReportedAndRetried() async throws {
         let clock = SteppingClock(bootNanos: 0)
         let bus = SimulatedI2CBus(name: "i2c-1")
