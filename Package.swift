@@ -41,7 +41,7 @@ var targets: [Target] = [
     .target(name: "HAL", dependencies: ["EdgeCore", "CI2C", "CGPIOD"], swiftSettings: swiftSettings),
     .target(name: "HALSimulation", dependencies: ["HAL", "EdgeCore"], swiftSettings: swiftSettings),
     // device-profiles/*.yaml → sensor specs and alert rules
-    .target(name: "Profiles", dependencies: ["HAL", "AlertEngine", "EdgeCore", "Yams"], swiftSettings: swiftSettings),
+    .target(name: "Profiles", dependencies: ["HAL", "HALSimulation", "AlertEngine", "EdgeCore", "Yams"], swiftSettings: swiftSettings),
     // → Readings (SQLite)
     .target(name: "Readings", dependencies: ["EdgeCore", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),
     // → AlertEngine (events in SQLite)

@@ -50,6 +50,22 @@ public struct Scenario: Sendable, Hashable {
         self.dropouts = dropouts
     }
 
+    /// The scenario of `offset + scale × value`: a unit conversion (scale), or a switch seen
+    /// through an inverting contact (offset 1, scale -1). Noise scales by the magnitude.
+    public func mapped(offset: Double = 0, scale: Double) -> Scenario {
+        func f(_ v: Double) -> Double { offset + scale * v }
+        var out = self
+        out.shape = switch shape {
+        case .constant(let v): .constant(f(v))
+        case .sine(let mean, let amplitude, let period): .sine(mean: f(mean), amplitude: scale * amplitude, period: period)
+        case .ramp(let start, let perSecond, let limit): .ramp(start: f(start), perSecond: scale * perSecond, limit: limit.map(f))
+        case .step(let before, let after, let at): .step(before: f(before), after: f(after), at: at)
+        case .points(let points): .points(points.map { Point(at: $0.at, value: f($0.value)) })
+        }
+        out.noise = abs(scale) * noise
+        return out
+    }
+
     /// The same value at every instant.
     public var isConstant: Bool {
         if case .constant = shape { return noise == 0 }

@@ -20,11 +20,7 @@ extension Reader {
             fail(f["sensor"], "\(path).sensor", "unknown sensor '\(sensorID)'; readings of this profile: \(known.keys.sorted().joined(separator: ", "))")
         }
 
-        let given = kinds.filter { f[$0] != nil }
-        guard given.count == 1, let kind = given.first, let value = f[kind] else {
-            fail(node, path, "give exactly one condition: \(kinds.joined(separator: ", "))")
-            return nil
-        }
+        guard let (kind, value) = exactlyOne(of: kinds, "condition", in: f, path, at: node) else { return nil }
         let p = "\(path).\(kind)"
         var condition: AlertRule.Condition?
         switch kind {

@@ -1,5 +1,6 @@
 import AlertEngine
 import HAL
+import HALSimulation
 
 /// A board and what is wired to it, read from `device-profiles/*.yaml`. Pure data: the
 /// agent turns it into drivers on buses (hardware or simulated).
@@ -90,7 +91,7 @@ public struct SensorSpec: Sendable {
     public var fullScale: Double
     public var filters: [FilterSpec]
     /// Scenario per channel, for sensors on simulated buses.
-    public var simulation: [String: ScenarioSpec]
+    public var simulation: [String: Scenario]
 
     public var channels: [Channel] {
         driver.channels.map { Channel(name: $0.name, unit: unit ?? $0.unit) }
@@ -100,24 +101,6 @@ public struct SensorSpec: Sendable {
     public func readingID(_ channel: String) -> String {
         driver.channels.count == 1 ? id : "\(id).\(channel)"
     }
-}
-
-/// How a simulated sensor's physical value moves (see HALSimulation.Scenario).
-public struct ScenarioSpec: Sendable, Hashable {
-    public enum Shape: Sendable, Hashable {
-        case constant(Double)
-        case sine(mean: Double, amplitude: Double, period: Duration)
-        case ramp(start: Double, perSecond: Double, limit: Double?)
-        case step(before: Double, after: Double, at: Duration)
-        case points([Point])
-    }
-    public struct Point: Sendable, Hashable {
-        public var at: Duration
-        public var value: Double
-    }
-    public var shape: Shape
-    public var noise: Double
-    public var seed: UInt64
 }
 
 public struct OutputSpec: Sendable, Hashable {

@@ -77,6 +77,18 @@ struct Reader {
         return nil
     }
 
+    /// The one key of `choices` that `fields` has (a rule's condition, a scenario's shape),
+    /// or nil after reporting that there must be exactly one.
+    mutating func exactlyOne(of choices: [String], _ what: String, in fields: [String: Node], _ path: String,
+                             at node: Node) -> (key: String, value: Node)? {
+        let given = choices.filter { fields[$0] != nil }
+        guard given.count == 1, let key = given.first, let value = fields[key] else {
+            fail(node, path, "give exactly one \(what): \(choices.joined(separator: ", "))")
+            return nil
+        }
+        return (key, value)
+    }
+
     mutating func string(_ node: Node?, _ path: String) -> String? {
         guard let node else { return nil }
         guard case .scalar(let scalar) = node, !scalar.string.isEmpty else {

@@ -1,5 +1,6 @@
 import AlertEngine
 import HAL
+import HALSimulation
 import Yams
 
 extension Reader {
@@ -109,7 +110,7 @@ extension Reader {
         for (i, item) in list(f["filters"], "\(path).filters").enumerated() {
             if let filter = self.filter(item, "\(path).filters[\(i)]") { filters.append(filter) }
         }
-        var simulation: [String: ScenarioSpec] = [:]
+        var simulation: [String: Scenario] = [:]
         if let sim = f["simulation"], let driver {
             let channelNames = driver.channels.map(\.name)
             for (channel, scenarioNode) in fields(sim, "\(path).simulation", allowed: channelNames) ?? [:] {
@@ -184,18 +185,14 @@ extension Reader {
         }
     }
 
-    mutating func scenario(_ node: Node, _ path: String) -> ScenarioSpec? {
+    mutating func scenario(_ node: Node, _ path: String) -> Scenario? {
         let shapes = ["constant", "sine", "ramp", "step", "points"]
         guard let f = fields(node, path, allowed: shapes + ["noise", "seed"]) else { return nil }
-        let given = shapes.filter { f[$0] != nil }
-        guard given.count == 1, let name = given.first, let value = f[name] else {
-            fail(node, path, "give exactly one shape: \(shapes.joined(separator: ", "))")
-            return nil
-        }
+        guard let (name, value) = exactlyOne(of: shapes, "shape", in: f, path, at: node) else { return nil }
         let p = "\(path).\(name)"
-        var shape: ScenarioSpec.Shape?
+        var shape: Scenario.Shape?
         switch name {
-        case "constant": shape = double(value, p).map(ScenarioSpec.Shape.constant)
+        case "constant": shape = double(value, p).map(Scenario.Shape.constant)
         case "sine":
             let g = fields(value, p, allowed: ["mean", "amplitude", "period"]) ?? [:]
             if let mean = require(g, "mean", p, in: value).flatMap({ double($0, "\(p).mean") }),
@@ -219,7 +216,7 @@ extension Reader {
                 shape = .step(before: before, after: after, at: at)
             }
         default:
-            var points: [ScenarioSpec.Point] = []
+            var points: [Scenario.Point] = []
             for (i, item) in list(value, p).enumerated() {
                 let g = fields(item, "\(p)[\(i)]", allowed: ["at", "value"]) ?? [:]
                 if let at = require(g, "at", "\(p)[\(i)]", in: item).flatMap({ duration($0, "\(p)[\(i)].at") }),
@@ -231,7 +228,7 @@ extension Reader {
             if points.isEmpty { fail(value, p, "needs at least one point") } else { shape = .points(points) }
         }
         guard let shape else { return nil }
-        return ScenarioSpec(shape: shape, noise: f["noise"].flatMap { double($0, "\(path).noise") } ?? 0,
+        return Scenario(shape: shape, noise: f["noise"].flatMap { double($0, "\(path).noise") } ?? 0,
                             seed: UInt64(f["seed"].flatMap { int($0, "\(path).seed", range: 0...Int(Int32.max)) } ?? 1))
     }
 }

@@ -40,19 +40,11 @@ public enum Disposition: Sendable, Hashable {
     /// The server's own words: a `WireError` body (gzip or plain JSON), else the start of
     /// the body as text, bounded so that a proxy's HTML page does not fill the dead-letter table.
     static func serverReason(_ response: TransportResponse) -> String {
-        if let error = try? decodeAnswer(WireError.self, response.body) {
+        if let error = try? WireCodec.decodeAnswer(WireError.self, response.body) {
             return "\(error.error): \(error.reason)"
         }
         let text = String(decoding: response.body.prefix(300), as: UTF8.self)
             .trimmingCharacters(in: .whitespacesAndNewlines)
         return text.isEmpty ? "no reason given" : text
-    }
-
-    /// Answers may come gzip-compressed (WireCodec) or as plain JSON.
-    static func decodeAnswer<T: Decodable>(_ type: T.Type, _ body: [UInt8]) throws -> T {
-        if body.starts(with: [0x1F, 0x8B]) {
-            return try WireCodec.decode(type, gzipped: body, inflateLimit: 1 << 20)
-        }
-        return try JSONDecoder().decode(type, from: Data(body))
     }
 }

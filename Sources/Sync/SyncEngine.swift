@@ -244,7 +244,7 @@ public actor SyncEngine {
         switch Disposition.classify(outcome) {
         case .acknowledged:
             let response = try outcome.get()
-            guard let ack = try? Disposition.decodeAnswer(SyncAck.self, response.body) else {
+            guard let ack = try? WireCodec.decodeAnswer(SyncAck.self, response.body) else {
                 return try fail("server answered \(response.status) without a readable acknowledgement", retryAfter: nil, now: now)
             }
             guard let accepted = accept(ack, for: pending) else {

@@ -1,7 +1,7 @@
 import Foundation
 
-/// Writes a `SyncBatch` as the same JSON `JSONEncoder` would give (sorted keys, absent
-/// optionals omitted), straight into bytes.
+/// Writes a `SyncBatch` as the JSON `JSONEncoder` would give (sorted keys, absent optionals
+/// omitted; numbers may be spelled differently, "25.0" for "25"), straight into bytes.
 ///
 /// A batch is mostly six columns of 5 000 numbers; `JSONEncoder` walks them element by
 /// element through `Encodable` and was 96 % of the device's cost of building a batch
@@ -101,11 +101,10 @@ struct BatchWriter {
         }
     }
 
-    /// Swift's shortest round-trip form ("25.5", "1e-05"): JSON numbers that parse back to
-    /// the same `Double`. Short enough to stay a small string, so no allocation.
+    /// Swift's shortest round-trip form ("25.5", "25.0", "1e-05"): JSON numbers that parse
+    /// back to the same `Double`. Short enough to stay a small string, so no allocation.
     private mutating func double(_ value: Double) {
         var text = value.description
-        if text.hasSuffix(".0") { text.removeLast(2) }
         text.withUTF8 { bytes.append(contentsOf: $0) }
     }
 

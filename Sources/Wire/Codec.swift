@@ -46,6 +46,15 @@ public enum WireCodec {
         }
     }
 
+    /// A server's answer (a `SyncAck` or a `WireError`): gzip-compressed like a batch, or plain
+    /// JSON as the fleet server sends it. Answers are small, so the inflate limit is 1 MiB.
+    public static func decodeAnswer<T: Decodable>(_ type: T.Type, _ body: [UInt8]) throws -> T {
+        if body.starts(with: [0x1F, 0x8B]) {
+            return try decode(type, gzipped: body, inflateLimit: 1 << 20)
+        }
+        return try JSONDecoder().decode(type, from: Data(body))
+    }
+
     /// Decodes and checks a batch's internal consistency; the reason goes back to the
     /// device in a 400 answer.
     public static func decodeBatch(gzipped body: [UInt8],

@@ -201,11 +201,7 @@ final class AckWatcher: SyncTransport {
 
     func post(batch body: [UInt8]) async throws(TransportError) -> TransportResponse {
         let response = try await base.post(batch: body)
-        // The fleet server answers plain JSON, the acking endpoint gzip.
-        let ack = response.body.starts(with: [0x1F, 0x8B])
-            ? try? WireCodec.decode(SyncAck.self, gzipped: response.body)
-            : try? JSONDecoder().decode(SyncAck.self, from: Data(response.body))
-        if response.status == 200, let last = ack?.readings?.range.last {
+        if response.status == 200, let last = (try? WireCodec.decodeAnswer(SyncAck.self, response.body))?.readings?.range.last {
             acked.withLock { $0 = max($0, last) }
         }
         return response

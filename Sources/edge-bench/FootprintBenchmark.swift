@@ -188,7 +188,3 @@ struct BinarySize {
         return Double((attributes[.size] as? NSNumber)?.int64Value ?? 0) / 1_048_576
     }
 }
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-}

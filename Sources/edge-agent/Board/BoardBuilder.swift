@@ -105,7 +105,8 @@ struct BoardBuilder {
                     } else {
                         let channel = spec.driver == .float_switch ? "level" : "wet"
                         var level = scenario(spec, channel, default: spec.driver == .float_switch ? 1 : 0)
-                        if spec.activeLow { level = Self.inverted(level) }
+                        // An active-low switch reads its physical level inverted.
+                        if spec.activeLow { level = level.mapped(offset: 1, scale: -1) }
                         sim.chip.drive(offset: UInt32(offset), .level(level))
                     }
                 }
@@ -151,28 +152,7 @@ struct BoardBuilder {
     }
 
     private func scenario(_ spec: SensorSpec, _ channel: String, default fallback: Double, scale: Double = 1) -> Scenario {
-        guard let s = spec.simulation[channel] else { return Scenario(shape: .constant(fallback * scale)) }
-        let shape: Scenario.Shape = switch s.shape {
-        case .constant(let v): .constant(v * scale)
-        case .sine(let mean, let amplitude, let period): .sine(mean: mean * scale, amplitude: amplitude * scale, period: period)
-        case .ramp(let start, let perSecond, let limit): .ramp(start: start * scale, perSecond: perSecond * scale, limit: limit.map { $0 * scale })
-        case .step(let before, let after, let at): .step(before: before * scale, after: after * scale, at: at)
-        case .points(let points): .points(points.map { Scenario.Point(at: $0.at, value: $0.value * scale) })
-        }
-        return Scenario(shape: shape, noise: s.noise * scale, seed: s.seed)
-    }
-
-    /// An active-low switch reads its physical level inverted.
-    private static func inverted(_ scenario: Scenario) -> Scenario {
-        var out = scenario
-        out.shape = switch scenario.shape {
-        case .constant(let v): .constant(1 - v)
-        case .sine(let mean, let amplitude, let period): .sine(mean: 1 - mean, amplitude: -amplitude, period: period)
-        case .ramp(let start, let perSecond, let limit): .ramp(start: 1 - start, perSecond: -perSecond, limit: limit.map { 1 - $0 })
-        case .step(let before, let after, let at): .step(before: 1 - before, after: 1 - after, at: at)
-        case .points(let points): .points(points.map { Scenario.Point(at: $0.at, value: 1 - $0.value) })
-        }
-        return out
+        (spec.simulation[channel] ?? Scenario(shape: .constant(fallback))).mapped(scale: scale)
     }
 }
 
