@@ -98,17 +98,43 @@ TimeoutStopSec=20
 User=edge-agent
 Group=edge-agent
 SupplementaryGroups=gpio i2c
+UMask=0027
 StateDirectory=edge-agent
 StateDirectoryMode=0750
+# /run/edge-agent (tmpfs): the health report lives here, so `edge-agent status` works on a full disk.
+RuntimeDirectory=edge-agent
+RuntimeDirectoryMode=0750
+# Sandbox: what the agent needs is its state directory, GPIO and I2C character devices, the
+# network for sync, and the 1-Wire files in sysfs. Everything else is taken away (docs/SECURITY.md).
 ProtectSystem=strict
 ReadWritePaths=/var/lib/edge-agent
 ProtectHome=yes
 PrivateTmp=yes
 NoNewPrivileges=yes
+CapabilityBoundingSet=
+AmbientCapabilities=
+ProtectKernelTunables=yes
 ProtectKernelModules=yes
+ProtectKernelLogs=yes
 ProtectControlGroups=yes
+ProtectHostname=yes
+ProtectProc=invisible
+RestrictNamespaces=yes
+RestrictRealtime=yes
 RestrictSUIDSGID=yes
+RemoveIPC=yes
 LockPersonality=yes
+# Swift on Linux compiles ahead of time and maps no writable+executable memory.
+MemoryDenyWriteExecute=yes
+# AF_NETLINK: glibc's getaddrinfo asks the kernel for the host's addresses over netlink.
+RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK
+SystemCallArchitectures=native
+SystemCallFilter=@system-service
+SystemCallFilter=~@privileged
+# Read back (modes=0) whether NTP has synchronised the clock; setting it needs CAP_SYS_TIME,
+# which the empty bounding set removes. (ProtectClock= would deny these reads too.)
+SystemCallFilter=adjtimex clock_adjtime
+SystemCallErrorNumber=EPERM
 DevicePolicy=closed
 DeviceAllow=char-gpiochip rw
 DeviceAllow=char-i2c rw
@@ -130,7 +156,12 @@ m edge-agent i2c
 USERS
     mkdir -p "$root/etc"
     if [[ $staging -eq 1 ]]; then
-        touch "$root/etc/passwd" "$root/etc/group" "$root/etc/shadow" "$root/etc/gshadow"
+        # Empty account files for systemd-sysusers to fill: the shadow files with the modes
+        # Debian gives them (never world-readable), and only where the root has none yet.
+        [[ -e "$root/etc/passwd" ]] || install -m 0644 /dev/null "$root/etc/passwd"
+        [[ -e "$root/etc/group" ]] || install -m 0644 /dev/null "$root/etc/group"
+        [[ -e "$root/etc/shadow" ]] || install -m 0640 /dev/null "$root/etc/shadow"
+        [[ -e "$root/etc/gshadow" ]] || install -m 0640 /dev/null "$root/etc/gshadow"
         systemd-sysusers --root="$root" "$sysusers_file" >/dev/null 2>&1
     else
         systemd-sysusers "$sysusers_file"
@@ -139,6 +170,13 @@ USERS
 
 owner() { # chown only on a real system: a staging root has no such user in the host's passwd
     if [[ $staging -eq 0 ]]; then chown "$@"; fi
+}
+
+token_hint() {
+    if [[ ! -s "$conf_dir/token" ]]; then
+        say "to sync with a fleet server: set sync.url in $conf_dir/agent.yaml and write the device token with"
+        say "  printf '%s\\n' \"\$TOKEN\" | sudo install -m 0600 -o edge-agent -g edge-agent /dev/stdin $conf_dir/token"
+    fi
 }
 
 do_install() {
@@ -168,14 +206,22 @@ do_install() {
     install -d -m 0750 "$data_dir"
     owner edge-agent:edge-agent "$data_dir"
     owner root:edge-agent "$conf_dir/agent.yaml"
+    # The device token's file, empty until the operator writes the token into it (README
+    # "Sync"); created here so its owner and mode (0600, the agent's user) are right from the start.
+    if [[ ! -e "$conf_dir/token" ]]; then
+        install -m 0600 /dev/null "$conf_dir/token"
+        owner edge-agent:edge-agent "$conf_dir/token"
+    fi
     write_unit
 
     if systemd_running; then
         systemctl daemon-reload
         systemctl enable edge-agent.service >/dev/null
         systemctl restart edge-agent.service
+        token_hint
         say "edge-agent is running under systemd: 'systemctl status edge-agent', 'journalctl -fu edge-agent', 'edge-agent status'"
     elif [[ $staging -eq 0 ]]; then
+        token_hint
         say "installed. systemd is not running here, so start the agent in the foreground:"
         say "  runuser -u edge-agent -- /usr/local/bin/edge-agent run --config /etc/edge-agent/agent.yaml"
     else

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the build, the tests and the benchmark need: the C libraries,
-# PostgreSQL (the throwaway clusters), openssl (certificates), curl, systemd (unit checks).
+# PostgreSQL (the throwaway clusters), openssl (certificates), curl, systemd (unit checks),
+# libseccomp-dev and gcc (scripts/unit-sandbox.sh runs the agent under the unit's syscall filter).
 # Does nothing when they are all there; needs root otherwise.
 set -euo pipefail
 
 packages=(libsqlite3-dev libgpiod-dev libi2c-dev libcurl4-openssl-dev zlib1g-dev
-          postgresql openssl curl ca-certificates systemd binutils)
+          postgresql openssl curl ca-certificates systemd binutils
+          libseccomp-dev gcc)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

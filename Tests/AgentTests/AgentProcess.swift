@@ -50,11 +50,12 @@ final class Daemon {
     let process = Process()
     let logURL: URL
 
-    init(arguments: [String], environment: [String: String] = [:], logURL: URL) throws {
+    /// - Parameter executable: what to start; the agent itself unless a wrapper runs it.
+    init(arguments: [String], environment: [String: String] = [:], logURL: URL, executable: URL = AgentBinary.url) throws {
         self.logURL = logURL
         FileManager.default.createFile(atPath: logURL.path, contents: nil)
         let log = try FileHandle(forWritingTo: logURL)
-        process.executableURL = AgentBinary.url
+        process.executableURL = executable
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardOutput = log
