@@ -15,6 +15,7 @@ struct CheckConfigCommand: AsyncParsableCommand {
         do {
             let config = try global.load()
             path = path ?? config.profilePath
+            problems += config.sync.problems
         } catch {
             problems.append("\(error)")
         }
