@@ -178,3 +178,16 @@ public enum NumberText {
         value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : "\(value)"
     }
 }
+
+extension Double {
+    /// Rounded to the nearest integer and held inside `T`'s range, as a chip's register
+    /// saturates; NaN gives 0. For simulated chips and drivers, which must never trap on
+    /// whatever value a scenario or a bus hands them.
+    public func saturatingInteger<T: FixedWidthInteger>(_: T.Type = T.self) -> T {
+        guard !isNaN else { return 0 }
+        let r = rounded()
+        if r <= Double(T.min) { return T.min }
+        if r >= Double(T.max) { return T.max }
+        return T(r)
+    }
+}
