@@ -20,7 +20,7 @@ public final class SimulatedGPIOChip: GPIOChip {
         var drive: ScenarioDrive = .manual
         var edges: [GPIOEdge] = []
         var dropped = 0
-        /// Pulse phase in cycles (0 ..< 1), and when it was last advanced.
+        /// Pulse phase in cycles, and when it was last advanced.
         var phase = 0.0
         var phaseTime: UInt64 = 0
         var output: Bool?
@@ -207,11 +207,11 @@ extension SimulatedGPIOChip.Line {
                 let step = min(stride, now - phaseTime)
                 let value = scenario.scenario.value(at: .nanoseconds(Int64(clamping: phaseTime > start ? phaseTime - start : 0)))
                 let hz = value.isNaN ? 0 : min(max(0, value), Self.maxHertz)
-                // Half-cycles: low for the first half of each cycle, high for the second.
-                let halves = phase * 2 + hz * Double(step) / 1e9 * 2
+                let next = phase + hz * Double(step) / 1e9
                 phaseTime += step
-                toggle((halves.rounded(.down) - (phase * 2).rounded(.down)).saturatingInteger(Int.self), at: phaseTime)
-                phase = halves.truncatingRemainder(dividingBy: 2) / 2
+                // Low for the first half of each cycle, high for the second: one rising edge per cycle.
+                toggle(((next * 2).rounded(.down) - (phase * 2).rounded(.down)).saturatingInteger(Int.self), at: phaseTime)
+                phase = next
             }
         }
     }

@@ -1,4 +1,5 @@
 import AlertEngine
+import EdgeCore
 import Foundation
 import HAL
 import Yams
@@ -7,12 +8,24 @@ extension DeviceProfile {
     /// Reads and validates a profile; throws every error at once, each with file, line, key
     /// and what is allowed there.
     public static func load(path: String) throws(ProfileErrors) -> DeviceProfile {
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+        guard let data = FileManager.default.contents(atPath: path) else {
             throw ProfileErrors(errors: [ProfileError(file: path, line: nil, column: nil, key: "",
                                                       message: "cannot read the profile (does it exist, and may this user read it?)")])
         }
+        guard data.count <= maxFileBytes else {
+            throw ProfileErrors(errors: [ProfileError(file: path, line: nil, column: nil, key: "",
+                                                      message: "the profile is \(data.count) bytes; at most \(maxFileBytes) are read")])
+        }
+        guard let text = String(validating: data, as: UTF8.self) else {
+            let (line, offset) = UTF8Check.firstInvalid(data)
+            throw ProfileErrors(errors: [ProfileError(file: path, line: line, column: nil, key: "",
+                                                      message: "the profile is not UTF-8 text (invalid byte at offset \(offset)); save it as UTF-8")])
+        }
         return try parse(yaml: text, file: path)
     }
+
+    /// Far more than any board's profile (40 000 sensors are about 4 MB); a larger file is not a profile.
+    public static let maxFileBytes = 16 * 1024 * 1024
 
     public static func parse(yaml text: String, file: String) throws(ProfileErrors) -> DeviceProfile {
         var reader = Reader(file: file)
@@ -58,9 +71,15 @@ struct Reader {
             return nil
         }
         var out: [String: Node] = [:]
+        var lines: [String: Int] = [:]
         for pair in mapping {
             guard let key = pair.key.string else { continue }
             let keyPath = path.isEmpty ? key : "\(path).\(key)"
+            if let first = lines[key] {
+                fail(pair.key, keyPath, "duplicate key; first given at line \(first)")
+                continue
+            }
+            lines[key] = pair.key.mark?.line ?? 0
             if !allowed.contains(key) {
                 let hint = allowed.min { distance($0, key) < distance($1, key) }.flatMap { distance($0, key) <= 2 ? " (did you mean '\($0)'?)" : nil } ?? ""
                 fail(pair.key, keyPath, "unknown key\(hint); allowed here: \(allowed.joined(separator: ", "))")
@@ -98,23 +117,31 @@ struct Reader {
         return scalar.string
     }
 
-    mutating func double(_ node: Node?, _ path: String) -> Double? {
+    /// A finite number in `range` (NaN, infinity and overflowing literals never pass).
+    mutating func double(_ node: Node?, _ path: String, in range: ClosedRange<Double>) -> Double? {
         guard let text = string(node, path) else { return nil }
-        guard let value = Double(text), value.isFinite else {
-            fail(node, path, "'\(text)' is not a number")
+        do { return try NumberText.finite(text, in: range) } catch {
+            fail(node, path, error.description)
             return nil
         }
-        return value
     }
 
     mutating func int(_ node: Node?, _ path: String, range: ClosedRange<Int>) -> Int? {
         guard let text = string(node, path) else { return nil }
-        let value = text.hasPrefix("0x") ? Int(text.dropFirst(2), radix: 16) : Int(text)
-        guard let value, range.contains(value) else {
-            fail(node, path, "'\(text)' is not a whole number in \(range.lowerBound)...\(range.upperBound)")
+        do { return try NumberText.integer(text, in: range) } catch {
+            fail(node, path, error.description)
             return nil
         }
-        return value
+    }
+
+    /// Text of at most `maxBytes` UTF-8 bytes (ids, units, descriptions).
+    mutating func text(_ node: Node?, _ path: String, maxBytes: Int) -> String? {
+        guard let text = string(node, path) else { return nil }
+        guard text.utf8.count <= maxBytes else {
+            fail(node, path, "is \(text.utf8.count) bytes; at most \(maxBytes) are allowed")
+            return nil
+        }
+        return text
     }
 
     mutating func bool(_ node: Node?, _ path: String) -> Bool? {
@@ -128,13 +155,12 @@ struct Reader {
         }
     }
 
-    mutating func duration(_ node: Node?, _ path: String) -> Duration? {
+    mutating func duration(_ node: Node?, _ path: String, in range: ClosedRange<Duration>) -> Duration? {
         guard let text = string(node, path) else { return nil }
-        guard let value = Durations.parse(text) else {
-            fail(node, path, "'\(text)' is not a duration; write e.g. 500ms, 10s, 5m, 2h or 7d")
+        do { return try DurationText.parse(text, in: range) } catch {
+            fail(node, path, error.description)
             return nil
         }
-        return value
     }
 
     mutating func list(_ node: Node?, _ path: String) -> [Node] {
@@ -159,33 +185,5 @@ struct Reader {
             }
         }
         return row[b.count]
-    }
-}
-
-/// `500ms`, `10s`, `5m`, `2h`, `7d`, or combined `1h30m`.
-public enum Durations {
-    public static func parse(_ text: String) -> Duration? {
-        var rest = Substring(text.trimmingCharacters(in: .whitespaces))
-        guard !rest.isEmpty else { return nil }
-        var total = Duration.zero
-        while !rest.isEmpty {
-            let digits = rest.prefix { $0.isNumber || $0 == "." }
-            guard let number = Double(digits), number >= 0 else { return nil }
-            rest = rest.dropFirst(digits.count)
-            let unit = rest.prefix { $0.isLetter }
-            rest = rest.dropFirst(unit.count)
-            let scale: Double
-            switch unit {
-            case "ms": scale = 0.001
-            case "s": scale = 1
-            case "m", "min": scale = 60
-            case "h": scale = 3_600
-            case "d": scale = 86_400
-            case "w": scale = 604_800
-            default: return nil
-            }
-            total += .milliseconds(Int64((number * scale * 1_000).rounded()))
-        }
-        return total
     }
 }
