@@ -38,14 +38,8 @@ extension DeviceProfile {
         } catch let errors as ProfileErrors {
             throw errors
         } catch let error as YamlError {
-            var line: Int?, column: Int?
-            switch error {
-            case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _):
-                line = mark.line; column = mark.column
-            default: break
-            }
-            throw ProfileErrors(errors: [ProfileError(file: file, line: line, column: column, key: "",
-                                                      message: "not valid YAML: \(error)")])
+            let problem = YAMLProblem(error)
+            throw ProfileErrors(errors: [ProfileError(file: file, line: problem.line, column: problem.column, key: "", message: problem.message)])
         } catch {
             throw ProfileErrors(errors: [ProfileError(file: file, line: nil, column: nil, key: "", message: "not valid YAML: \(error)")])
         }
@@ -71,15 +65,9 @@ struct Reader {
             return nil
         }
         var out: [String: Node] = [:]
-        var lines: [String: Int] = [:]
         for pair in mapping {
             guard let key = pair.key.string else { continue }
             let keyPath = path.isEmpty ? key : "\(path).\(key)"
-            if let first = lines[key] {
-                fail(pair.key, keyPath, "duplicate key; first given at line \(first)")
-                continue
-            }
-            lines[key] = pair.key.mark?.line ?? 0
             if !allowed.contains(key) {
                 let hint = allowed.min { distance($0, key) < distance($1, key) }.flatMap { distance($0, key) <= 2 ? " (did you mean '\($0)'?)" : nil } ?? ""
                 fail(pair.key, keyPath, "unknown key\(hint); allowed here: \(allowed.joined(separator: ", "))")
@@ -185,5 +173,28 @@ struct Reader {
             }
         }
         return row[b.count]
+    }
+}
+
+/// Where a YAML error is and what it says, without the whole document Yams puts in some
+/// of its descriptions (a duplicate key's error carries the entire file).
+public struct YAMLProblem: Sendable, Hashable {
+    public var line: Int?
+    public var column: Int?
+    public var message: String
+
+    public init(_ error: YamlError) {
+        switch error {
+        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
+            (line, column, message) = (mark.line, mark.column, "not valid YAML: \(problem)")
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            // Yams reports the first duplicated key where it first appears.
+            (line, column) = (context.mark.line, context.mark.column)
+            message = "not valid YAML: key '\(duplicates.first ?? "")' is given more than once in this mapping (first here)"
+        case .reader(let problem, let offset, _, _):
+            (line, column, message) = (nil, nil, "not valid YAML: \(problem)\(offset.map { " at byte \($0)" } ?? "")")
+        default:
+            (line, column, message) = (nil, nil, "not valid YAML: \(error)")
+        }
     }
 }

@@ -260,9 +260,10 @@ extension Reader {
             }
             if points.isEmpty { fail(value, p, "needs at least one point") } else { shape = .points(points) }
         }
+        let noise = f["noise"].flatMap { double($0, "\(path).noise", in: ProfileLimits.noise) } ?? 0
+        let seed = f["seed"].flatMap { int($0, "\(path).seed", range: 0...Int(Int32.max)) } ?? 1
         guard let shape else { return nil }
-        return Scenario(shape: shape, noise: f["noise"].flatMap { double($0, "\(path).noise", in: ProfileLimits.noise) } ?? 0,
-                            seed: UInt64(f["seed"].flatMap { int($0, "\(path).seed", range: 0...Int(Int32.max)) } ?? 1))
+        return Scenario(shape: shape, noise: noise, seed: UInt64(seed))
     }
 
     /// A GPIO line: an offset in range, or a plain name (no path, no control characters).

@@ -1,5 +1,6 @@
 import EdgeCore
 import Foundation
+import Profiles
 import Readings
 import Wire
 import Yams
@@ -211,12 +212,8 @@ struct ConfigError: Error, Equatable, CustomStringConvertible {
     }
 
     init(yaml error: YamlError, file: String) {
-        switch error {
-        case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _):
-            self.init(file: file, line: mark.line, column: mark.column, key: "", message: "not valid YAML: \(error)")
-        default:
-            self.init(file: file, line: nil, key: "", message: "not valid YAML: \(error)")
-        }
+        let problem = YAMLProblem(error)
+        self.init(file: file, line: problem.line, column: problem.column, key: "", message: problem.message)
     }
 }
 
@@ -299,19 +296,7 @@ private struct NodeReader {
             errors.append(error(node, key: key, "expected a mapping of keys to values"))
             return nil
         }
-        var seen: [String: Node] = [:]
-        var out: [(String, Node)] = []
-        for pair in mapping {
-            guard let name = pair.key.string else { continue }
-            if let first = seen[name] {
-                let path = key.isEmpty ? name : "\(key).\(name)"
-                errors.append(error(pair.key, key: path, "duplicate key; first given at line \(first.mark?.line ?? 0)"))
-                continue
-            }
-            seen[name] = pair.key
-            out.append((name, pair.value))
-        }
-        return out
+        return mapping.compactMap { pair in pair.key.string.map { ($0, pair.value) } }
     }
 
     func string(_ node: Node, key: String, errors: inout [ConfigError]) -> String? {
