@@ -68,19 +68,26 @@ struct AgentConfig: Sendable, Equatable {
     /// `sync.problems` so that a bad sync setting never stops polling and alerting.
     static func load(path explicit: String?, environment: [String: String] = ProcessInfo.processInfo.environment,
                      systemPath: String = AgentConfig.systemPath) throws(ConfigErrors) -> AgentConfig {
+        let (config, errors) = resolve(path: explicit, environment: environment, systemPath: systemPath)
+        guard errors.isEmpty else { throw ConfigErrors(errors) }
+        return config
+    }
+
+    /// What `load` reads, with its errors instead of throwing them: every key that could be
+    /// read is applied. For `failsafe`, which must find the profile even in a broken config.
+    static func resolve(path explicit: String?, environment: [String: String] = ProcessInfo.processInfo.environment,
+                        systemPath: String = AgentConfig.systemPath) -> (AgentConfig, [ConfigError]) {
         let path = explicit ?? environment["EDGE_AGENT_CONFIG"].flatMap({ $0.isEmpty ? nil : $0 }) ?? (FileManager.default.fileExists(atPath: systemPath) ? systemPath : nil)
         var config = defaults()
         var errors: [ConfigError] = []
         var syncProblems: [ConfigError] = []
         var urlPlace = ConfigError(file: path ?? "built-in defaults", line: nil, key: "sync.url", message: "")
         if let path {
-            let text: String
-            switch ConfigText.read(path: path) {
-            case .success(let read): text = read
-            case .failure(let error): throw ConfigErrors([error])
-            }
             config.source = path
-            config.apply(yaml: text, file: path, errors: &errors, syncProblems: &syncProblems, urlPlace: &urlPlace)
+            switch ConfigText.read(path: path) {
+            case .success(let text): config.apply(yaml: text, file: path, errors: &errors, syncProblems: &syncProblems, urlPlace: &urlPlace)
+            case .failure(let error): errors.append(error)
+            }
         }
         config.apply(environment: environment, errors: &errors, syncProblems: &syncProblems, urlPlace: &urlPlace)
         if config.deviceID.isEmpty { config.deviceID = ProcessInfo.processInfo.hostName }
@@ -97,8 +104,7 @@ struct AgentConfig: Sendable, Equatable {
                                       message: "'\(config.logLevel)' is not a level; use trace, debug, info, notice, warning, error or critical"))
         }
         config.sync.problems = syncProblems.map(\.description)
-        guard errors.isEmpty else { throw ConfigErrors(errors) }
-        return config
+        return (config, errors)
     }
 
     private mutating func apply(yaml text: String, file: String, errors: inout [ConfigError],
