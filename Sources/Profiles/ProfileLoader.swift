@@ -29,6 +29,9 @@ extension DeviceProfile {
 
     public static func parse(yaml text: String, file: String) throws(ProfileErrors) -> DeviceProfile {
         var reader = Reader(file: file)
+        if let (line, message) = YAMLGuard.nestingProblem(text) {
+            throw ProfileErrors(errors: [ProfileError(file: file, line: line, column: nil, key: "", message: message)])
+        }
         let root: Node
         do {
             guard let node = try Yams.compose(yaml: text) else {
@@ -53,8 +56,27 @@ extension DeviceProfile {
 struct Reader {
     let file: String
     var errors: [ProfileError] = []
+    /// Nodes left to visit: aliases can make a short file a tree of billions (YAMLGuard).
+    private var budget = YAMLGuard.maxNodes
+
+    init(file: String) { self.file = file }
+
+    /// Spends `count` of the node budget; false (after reporting it once) when it is spent,
+    /// and once the error cap is reached, so a hostile file stops being read early.
+    mutating func visit(_ count: Int, at node: Node, _ path: String) -> Bool {
+        guard budget > 0, errors.count < YAMLGuard.maxErrors else { return false }
+        budget -= count
+        if budget <= 0 { fail(node, path, "more than \(YAMLGuard.maxNodes) values (aliases expanding?); a profile needs far fewer") }
+        return budget > 0
+    }
 
     mutating func fail(_ node: Node?, _ key: String, _ message: String) {
+        guard errors.count < YAMLGuard.maxErrors else { return }
+        if errors.count == YAMLGuard.maxErrors - 1 {
+            errors.append(ProfileError(file: file, line: node?.mark?.line, column: node?.mark?.column, key: key,
+                                       message: "more than \(YAMLGuard.maxErrors) errors; fix these first"))
+            return
+        }
         errors.append(ProfileError(file: file, line: node?.mark?.line, column: node?.mark?.column, key: key, message: message))
     }
 
@@ -65,6 +87,7 @@ struct Reader {
             return nil
         }
         var out: [String: Node] = [:]
+        guard visit(mapping.count, at: node, path) else { return nil }
         for pair in mapping {
             guard let key = pair.key.string else { continue }
             let keyPath = path.isEmpty ? key : "\(path).\(key)"
@@ -157,6 +180,7 @@ struct Reader {
             fail(node, path, "expected a list")
             return []
         }
+        guard visit(sequence.count, at: node, path) else { return [] }
         return Array(sequence)
     }
 

@@ -182,4 +182,42 @@ import Testing
         """)
         #expect(found == ["P:10:5: not valid YAML: key 'interval' is given more than once in this mapping (first here)"])
     }
+
+    @Test func deepNestingIsAnErrorNotAStackOverflow() throws {
+        let deep = "name: x\nsensors: []\nboard: " + String(repeating: "[", count: 100_000) + "\n"
+        #expect(try errors(deep) == ["P:3: nesting deeper than 64 levels; a profile or config needs far fewer"])
+        // Brackets in quotes and comments are text, and `don't` opens no quote.
+        let fine = "name: \"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\" # [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\nsensors: []\n"
+        #expect(try DeviceProfile.parse(yaml: fine, file: "fine.yaml").sensors.isEmpty)
+        let sneaky = "name: x\nsensors: [don't, " + String(repeating: "[", count: 100) + "\n"
+        #expect(try errors(sneaky) == ["P:2: nesting deeper than 64 levels; a profile or config needs far fewer"])
+    }
+
+    /// Aliases multiply: 1 000 sensors × 1 000 filters × 1 000 points written in a few KB.
+    @Test func aliasesCannotExpandIntoBillionsOfNodes() throws {
+        let points = "[" + Array(repeating: "*p", count: 1_000).joined(separator: ", ") + "]"
+        let filters = "[" + Array(repeating: "*f", count: 1_000).joined(separator: ", ") + "]"
+        let sensors = "[" + Array(repeating: "*s", count: 1_000).joined(separator: ", ") + "]"
+        let yaml = """
+        name: laughs
+        board: &p "4 -> 4"
+        buses: [{ id: i2c, kind: i2c, simulated: true }]
+        outputs: [{ id: o, bus: i2c, line: L, normal: off, fail_safe: off, description: { calibrate_linear: &f { calibrate_linear: \(points) } } }]
+        alerts: [{ id: s, sensor: &s { id: s, driver: ezo_ph, bus: i2c, filters: \(filters) } }]
+        sensors: \(sensors)
+        """
+        let found = try errors(yaml)
+        #expect(found.count == YAMLGuard.maxErrors)
+        #expect(found.last == "P:4:124: sensors[0].filters[197].calibrate_linear: more than 200 errors; fix these first")
+    }
+
+    /// Valid values shared by aliases: 600 sensors × 1 000 filters; reading stops at the budget.
+    @Test func aliasedValidValuesStopAtTheNodeBudget() throws {
+        var yaml = Self.header + "sensors:\n  - { id: s0, driver: ezo_ph, bus: i2c, filters: &fl [&f { median: { window_size: 5 } }"
+        yaml += String(repeating: ", *f", count: 999) + "] }\n"
+        for i in 1..<600 { yaml += "  - { id: s\(i), driver: ezo_ph, bus: i2c, filters: *fl }\n" }
+        let found = try errors(yaml)
+        // An alias carries its anchor's position: line 7 is where the shared list is written.
+        #expect(found == ["P:7:50: sensors[166].filters: more than 500000 values (aliases expanding?); a profile needs far fewer"], "\(found)")
+    }
 }

@@ -109,6 +109,10 @@ struct AgentConfig: Sendable, Equatable {
 
     private mutating func apply(yaml text: String, file: String, errors: inout [ConfigError],
                                 syncProblems: inout [ConfigError], urlPlace: inout ConfigError) {
+        if let (line, message) = YAMLGuard.nestingProblem(text) {
+            errors.append(ConfigError(file: file, line: line, key: "", message: message))
+            return
+        }
         let root: Node
         do {
             guard let node = try Yams.compose(yaml: text) else { return }
