@@ -60,7 +60,7 @@ import Testing
             #expect(error.errors.map(\.description) == [
                 "\(path):2:11: data_dri: unknown key; allowed here: device_id, profile, data_dir, log_level, retention, sync",
                 "\(path):4:12: retention.max_age: 'forever' is not a duration in 1h...3650d; write e.g. 500ms, 10s, 5m, 2h or 7d",
-                "\(path): log_level: 'loud' is not a level; use trace, debug, info, notice, warning, error or critical",
+                "\(path):7:12: log_level: 'loud' is not a level; use trace, debug, info, notice, warning, error or critical",
             ])
         }
     }

@@ -91,17 +91,9 @@ struct AgentConfig: Sendable, Equatable {
         }
         config.apply(environment: environment, errors: &errors, syncProblems: &syncProblems, urlPlace: &urlPlace)
         if config.deviceID.isEmpty { config.deviceID = ProcessInfo.processInfo.hostName }
-        if config.deviceID.utf8.count > 128 || config.deviceID.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
-            syncProblems.append(ConfigError(file: config.source, line: nil, key: "device_id",
-                                            message: "must be 1 to 128 bytes without control characters (the fleet server keys the device by it)"))
-        }
         if let url = config.sync.url, let problem = SyncURL.problem(url, allowInsecureHTTP: config.sync.allowInsecureHTTP) {
             urlPlace.message = problem
             syncProblems.append(urlPlace)
-        }
-        if !logLevels.contains(config.logLevel) {
-            errors.append(ConfigError(file: config.source, line: nil, key: "log_level",
-                                      message: "'\(config.logLevel)' is not a level; use trace, debug, info, notice, warning, error or critical"))
         }
         config.sync.problems = syncProblems.map(\.description)
         return (config, errors)
@@ -128,10 +120,16 @@ struct AgentConfig: Sendable, Equatable {
         guard let top = reader.mapping(root, key: "", errors: &errors) else { return }
         for (key, value) in top {
             switch key {
-            case "device_id": reader.string(value, key: key, errors: &errors).map { deviceID = $0 }
+            case "device_id":
+                if let text = reader.string(value, key: key, errors: &syncProblems) {
+                    if let problem = Self.deviceIDProblem(text) { syncProblems.append(reader.error(value, key: key, problem)) } else { deviceID = text }
+                }
             case "profile": reader.string(value, key: key, errors: &errors).map { profilePath = $0 }
             case "data_dir": reader.string(value, key: key, errors: &errors).map { dataDirectory = $0 }
-            case "log_level": reader.string(value, key: key, errors: &errors).map { logLevel = $0 }
+            case "log_level":
+                if let text = reader.string(value, key: key, errors: &errors) {
+                    if let problem = Self.logLevelProblem(text) { errors.append(reader.error(value, key: key, problem)) } else { logLevel = text }
+                }
             case "retention":
                 for (sub, v) in reader.mapping(value, key: key, errors: &errors) ?? [] {
                     let path = "retention.\(sub)"
@@ -155,6 +153,16 @@ struct AgentConfig: Sendable, Equatable {
                 errors.append(reader.unknown(value, key: key, allowed: ["device_id", "profile", "data_dir", "log_level", "retention", "sync"]))
             }
         }
+    }
+
+    static func logLevelProblem(_ level: String) -> String? {
+        logLevels.contains(level) ? nil : "'\(level)' is not a level; use trace, debug, info, notice, warning, error or critical"
+    }
+
+    /// The fleet server keys the device by its id (empty means the host name).
+    static func deviceIDProblem(_ id: String) -> String? {
+        id.utf8.count <= 128 && !id.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) ? nil
+            : "must be at most 128 bytes without control characters (the fleet server keys the device by it)"
     }
 
     private mutating func applySync(_ value: Node, reader: NodeReader, problems: inout [ConfigError], urlPlace: inout ConfigError) {
@@ -184,10 +192,22 @@ struct AgentConfig: Sendable, Equatable {
     /// Environment wins over the file so a unit's `Environment=` or a test can change one key.
     private mutating func apply(environment env: [String: String], errors: inout [ConfigError],
                                 syncProblems: inout [ConfigError], urlPlace: inout ConfigError) {
-        if let v = env["EDGE_AGENT_DEVICE_ID"] { deviceID = v }
+        if let v = env["EDGE_AGENT_DEVICE_ID"] {
+            if let problem = Self.deviceIDProblem(v) {
+                syncProblems.append(ConfigError(file: "environment", line: nil, key: "EDGE_AGENT_DEVICE_ID", message: problem))
+            } else {
+                deviceID = v
+            }
+        }
         if let v = env["EDGE_AGENT_PROFILE"] { profilePath = v }
         if let v = env["EDGE_AGENT_DATA_DIR"] { dataDirectory = v }
-        if let v = env["EDGE_AGENT_LOG_LEVEL"] { logLevel = v }
+        if let v = env["EDGE_AGENT_LOG_LEVEL"] {
+            if let problem = Self.logLevelProblem(v) {
+                errors.append(ConfigError(file: "environment", line: nil, key: "EDGE_AGENT_LOG_LEVEL", message: problem))
+            } else {
+                logLevel = v
+            }
+        }
         if let v = env["EDGE_AGENT_SYNC_URL"] {
             sync.url = v.isEmpty ? nil : v
             urlPlace = ConfigError(file: "environment", line: nil, key: "EDGE_AGENT_SYNC_URL", message: "")
