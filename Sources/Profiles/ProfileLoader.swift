@@ -215,8 +215,11 @@ public struct YAMLProblem: Sendable, Hashable {
             // Yams reports the first duplicated key where it first appears.
             (line, column) = (context.mark.line, context.mark.column)
             message = "not valid YAML: key '\(duplicates.first ?? "")' is given more than once in this mapping (first here)"
-        case .reader(let problem, let offset, _, _):
-            (line, column, message) = (nil, nil, "not valid YAML: \(problem)\(offset.map { " at byte \($0)" } ?? "")")
+        case .reader(let problem, let offset, _, let yaml):
+            // The reader reports a byte offset; the line is what a person looks for.
+            line = offset.map { offset in yaml.utf8.prefix(offset).reduce(1) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 } }
+            column = nil
+            message = "not valid YAML: \(problem)\(offset.map { " (byte \($0))" } ?? "")"
         default:
             (line, column, message) = (nil, nil, "not valid YAML: \(error)")
         }

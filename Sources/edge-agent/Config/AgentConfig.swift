@@ -232,9 +232,11 @@ struct ConfigError: Error, Equatable, CustomStringConvertible {
     var column: Int? = nil
     var key: String
     var message: String
+    /// Credentials of any URL quoted in the message are masked, whichever key it was put under.
     var description: String {
         let place = [file, line.map(String.init), line == nil ? nil : column.map(String.init)].compactMap { $0 }.joined(separator: ":")
-        return key.isEmpty ? "\(place): \(message)" : "\(place): \(key): \(message)"
+        let text = SyncURL.maskingCredentials(in: message)
+        return key.isEmpty ? "\(place): \(text)" : "\(place): \(key): \(text)"
     }
 
     init(file: String, line: Int?, column: Int? = nil, key: String, message: String) {
@@ -294,6 +296,11 @@ enum SyncURL {
         if bare == "localhost" || bare == "::1" { return true }
         let octets = bare.split(separator: ".", omittingEmptySubsequences: false)
         return octets.count == 4 && octets[0] == "127" && octets.allSatisfy { UInt8($0) != nil }
+    }
+
+    /// Every `scheme://user:secret@` in free text (an error quoting a value) → `scheme://***@`.
+    static func maskingCredentials(in text: String) -> String {
+        text.replacing(/:\/\/[^\/@\s'"?#]*@/, with: "://***@")
     }
 
     /// `https://user:secret@host/` → `https://***@host/`: credentials never reach a log or a screen.
