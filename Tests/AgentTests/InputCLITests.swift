@@ -32,4 +32,15 @@ import Testing
         #expect(try DurationArgument(argument: "90m").value("--for", in: .zero ... .seconds(86_400)) == .seconds(5_400))
         #expect(try CountArgument(argument: "0x10").value("--limit", in: 1...100) == 16)
     }
+
+    /// Every command that reads agent.yaml used to trap on a number too big for its type.
+    @Test(arguments: [["status"], ["sensors"], ["alerts"], ["readings", "dump"], ["sync", "--once"], ["check-config"], ["run", "--once"]])
+    func aHugeNumberInAgentYamlIsAnErrorForEveryCommand(command: [String]) throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("huge-\(UUID().uuidString).yaml").path
+        try "retention:\n  max_age: 99999999999999999999d\n  disk_budget: 9223372036854775808GB\n".write(toFile: path, atomically: true, encoding: .utf8)
+        let run = try AgentBinary.run(command + ["--config", path])
+        #expect(run.status == (command == ["check-config"] ? 78 : 1), "\(run.stderr)")
+        #expect(run.stderr.contains("\(path):2:12: retention.max_age: '99999999999999999999d' is not a duration in 1h...3650d"), "\(run.stderr)")
+        #expect(run.stderr.contains("\(path):3:16: retention.disk_budget: '9223372036854775808GB' is not a size in 1MB...1000GB"), "\(run.stderr)")
+    }
 }
