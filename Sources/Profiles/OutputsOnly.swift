@@ -17,10 +17,7 @@ extension DeviceProfile {
     /// valid YAML, each of those two top-level sections is read on its own (a section runs
     /// from its unindented `key:` line to the next unindented key), keeping its line numbers.
     public static func loadOutputs(path: String) throws(ProfileErrors) -> ProfileOutputs {
-        guard let data = FileManager.default.contents(atPath: path), data.count <= maxFileBytes else {
-            throw ProfileErrors(errors: [ProfileError(file: path, line: nil, column: nil, key: "",
-                                                      message: "cannot read the profile (does it exist, and may this user read it?)")])
-        }
+        let data = try read(path: path)
         let text = String(decoding: data, as: UTF8.self)
         var sections: [String: Node] = [:]
         if YAMLGuard.nestingProblem(text) == nil, let root = try? Yams.compose(yaml: text), case .mapping(let mapping) = root {

@@ -8,20 +8,25 @@ extension DeviceProfile {
     /// Reads and validates a profile; throws every error at once, each with file, line, key
     /// and what is allowed there.
     public static func load(path: String) throws(ProfileErrors) -> DeviceProfile {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ProfileErrors(errors: [ProfileError(file: path, line: nil, column: nil, key: "",
-                                                      message: "cannot read the profile (does it exist, and may this user read it?)")])
-        }
-        guard data.count <= maxFileBytes else {
-            throw ProfileErrors(errors: [ProfileError(file: path, line: nil, column: nil, key: "",
-                                                      message: "the profile is \(data.count) bytes; at most \(maxFileBytes) are read")])
-        }
+        let data = try read(path: path)
         guard let text = String(validating: data, as: UTF8.self) else {
             let (line, offset) = UTF8Check.firstInvalid(data)
             throw ProfileErrors(errors: [ProfileError(file: path, line: line, column: nil, key: "",
                                                       message: "the profile is not UTF-8 text (invalid byte at offset \(offset)); save it as UTF-8")])
         }
         return try parse(yaml: text, file: path)
+    }
+
+    /// The file's bytes: a regular file of at most `maxFileBytes`.
+    static func read(path: String) throws(ProfileErrors) -> Data {
+        let message: String
+        switch BoundedFile.read(path: path, maxBytes: maxFileBytes) {
+        case .success(let data): return data
+        case .failure(.unreadable): message = "cannot read the profile (does it exist, and may this user read it?)"
+        case .failure(.notARegularFile): message = "not a regular file"
+        case .failure(.tooLarge(let bytes)): message = "the profile is \(bytes) bytes; at most \(maxFileBytes) are read"
+        }
+        throw ProfileErrors(errors: [ProfileError(file: path, line: nil, column: nil, key: "", message: message)])
     }
 
     /// Far more than any board's profile (40 000 sensors are about 4 MB); a larger file is not a profile.

@@ -7,8 +7,8 @@ import Yams
 extension Reader {
     mutating func profile(_ root: Node) -> DeviceProfile? {
         guard let top = fields(root, "", allowed: ["name", "board", "buses", "sensors", "outputs", "alerts"]) else { return nil }
-        let name = require(top, "name", "", in: root).flatMap { string($0, "name") } ?? ""
-        let board = top["board"].flatMap { string($0, "board") } ?? ""
+        let name = require(top, "name", "", in: root).flatMap { text($0, "name", maxBytes: ProfileLimits.textBytes) } ?? ""
+        let board = top["board"].flatMap { text($0, "board", maxBytes: ProfileLimits.textBytes) } ?? ""
 
         // Ids are checked against a set: linear in the number of items (40 000 sensors load in
         // well under a second; a pairwise check took minutes).

@@ -1,5 +1,8 @@
 import EdgeCore
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import HAL
 import HALSimulation
 import Profiles
@@ -219,5 +222,18 @@ import Testing
         let found = try errors(yaml)
         // An alias carries its anchor's position: line 7 is where the shared list is written.
         #expect(found == ["P:7:50: sensors[166].filters: more than 500000 values (aliases expanding?); a profile needs far fewer"], "\(found)")
+    }
+
+    /// A FIFO would block the reader forever; a directory or a device is not a profile either.
+    @Test func onlyRegularFilesAreRead() throws {
+        let fifo = FileManager.default.temporaryDirectory.appendingPathComponent("fifo-\(UUID().uuidString)").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        for path in [fifo, "/dev/zero", FileManager.default.temporaryDirectory.path] {
+            #expect(throws: ProfileErrors.self) { try DeviceProfile.load(path: path) }
+            do { _ = try DeviceProfile.load(path: path) } catch {
+                #expect(error.description == "\(path): not a regular file")
+            }
+            #expect(throws: ProfileErrors.self) { try DeviceProfile.loadOutputs(path: path) }
+        }
     }
 }

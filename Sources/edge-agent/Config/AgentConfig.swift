@@ -258,9 +258,19 @@ struct ConfigErrors: Error, CustomStringConvertible {
 /// Reads a config file as UTF-8 text, saying which of "missing", "unreadable" or "not
 /// UTF-8" (with the line and byte offset of the first bad byte) stands in the way.
 enum ConfigText {
+    /// agent.yaml is a few hundred bytes; a file this large is not one.
+    static let maxBytes = 1 << 20
+
     static func read(path: String) -> Result<String, ConfigError> {
-        guard let data = FileManager.default.contents(atPath: path) else {
+        let data: Data
+        switch BoundedFile.read(path: path, maxBytes: maxBytes) {
+        case .success(let read): data = read
+        case .failure(.unreadable):
             return .failure(ConfigError(file: path, line: nil, key: "", message: "cannot read the file (does it exist, and may this user read it?)"))
+        case .failure(.notARegularFile):
+            return .failure(ConfigError(file: path, line: nil, key: "", message: "not a regular file"))
+        case .failure(.tooLarge(let bytes)):
+            return .failure(ConfigError(file: path, line: nil, key: "", message: "the file is \(bytes) bytes; an agent config is at most \(maxBytes)"))
         }
         if let text = String(validating: data, as: UTF8.self) { return .success(text) }
         let (line, offset) = UTF8Check.firstInvalid(data)
