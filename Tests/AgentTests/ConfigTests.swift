@@ -162,6 +162,14 @@ import Testing
         #expect(config.deviceID == "tank-7")
     }
 
+    @Test func theShippedAgentYamlHasNoProblem() throws {
+        let (config, errors) = AgentConfig.resolve(path: AgentBinary.repository.appendingPathComponent("packaging/agent.yaml").path, environment: [:])
+        #expect(errors.isEmpty)
+        #expect(config.sync.problems.isEmpty)
+        #expect(config.sync.url == nil)
+        #expect(config.deviceID == ProcessInfo.processInfo.hostName)
+    }
+
     @Test func insecureHTTPOnlyWhenAllowedAndLoopback() throws {
         let allowed = try write("sync:\n  url: http://127.0.0.1:8080\n  allow_insecure_http: true\n")
         #expect(try AgentConfig.load(path: allowed, environment: [:]).sync.problems == [])

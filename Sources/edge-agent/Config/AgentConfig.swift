@@ -136,7 +136,7 @@ struct AgentConfig: Sendable, Equatable {
                     switch sub {
                     case "max_age":
                         if let text = reader.string(v, key: path, errors: &errors) {
-                            if text == "none" { retention.maxAge = nil } else {
+                            if text == "none" || text.isEmpty { retention.maxAge = nil } else {
                                 reader.duration(v, key: path, in: Retention.maxAgeRange, errors: &errors).map { retention.maxAge = $0 }
                             }
                         }
