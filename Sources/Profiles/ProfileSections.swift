@@ -287,9 +287,9 @@ extension Reader {
     static func deviceProblem(_ device: String, kind: BusSpec.Kind) -> String? {
         switch kind {
         case .i2c:
-            let number = device.hasPrefix("/dev/i2c-") ? String(device.dropFirst("/dev/i2c-".count)) : device
-            guard let n = Int(number), ProfileLimits.i2cBus.contains(n) else {
-                return "'\(device)' is not an I2C bus; write /dev/i2c-N or N with N in \(ProfileLimits.i2cBus.lowerBound)...\(ProfileLimits.i2cBus.upperBound)"
+            let prefix = ["/dev/i2c-", "i2c-"].first { device.hasPrefix($0) } ?? ""
+            guard let n = Int(device.dropFirst(prefix.count)), ProfileLimits.i2cBus.contains(n) else {
+                return "'\(device)' is not an I2C bus; write /dev/i2c-N, i2c-N or N with N in \(ProfileLimits.i2cBus.lowerBound)...\(ProfileLimits.i2cBus.upperBound)"
             }
             return nil
         case .gpio:

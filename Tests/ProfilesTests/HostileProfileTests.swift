@@ -130,7 +130,7 @@ import Testing
         #expect(found == [
             "P:3:33: buses[0].device: '/sys/bus/../../etc' is not a w1 devices directory; write an absolute path without '.' or '..' (e.g. /sys/bus/w1/devices)",
             "P:4:37: buses[1].device: '../gpiochip0' is not a GPIO chip; write its name, label or number (gpiochip0, pinctrl-rp1) or a /dev path",
-            "P:5:35: buses[2].device: '/dev/i2c-1/../../sda' is not an I2C bus; write /dev/i2c-N or N with N in 0...255",
+            "P:5:35: buses[2].device: '/dev/i2c-1/../../sda' is not an I2C bus; write /dev/i2c-N, i2c-N or N with N in 0...255",
             "P:7:47: sensors[0].slave: '../../x' is not a 1-Wire id; write the kernel's form: 2 hex digits, '-', 12 hex digits (e.g. 28-0000075a1b2c)",
             "P:8:47: sensors[1].slave: '28-0000075A1B2C' is not a 1-Wire id; write the kernel's form: 2 hex digits, '-', 12 hex digits (e.g. 28-0000075a1b2c)",
             "P:9:52: sensors[2].line: '../GPIO5' is not a line name: use up to 64 letters, digits, '_', '-' and '.' (e.g. GPIO17), or an offset",
