@@ -13,6 +13,8 @@ struct DurationArgument: ExpressibleByArgument, Sendable {
 
     init(argument: String) { text = argument }
 
+    var defaultValueDescription: String { text }
+
     func value(_ option: String, in range: ClosedRange<Duration>) throws(ValidationError) -> Duration {
         do { return try DurationText.parse(text, in: range) } catch { throw ValidationError("\(option): \(error)") }
     }
@@ -23,6 +25,8 @@ struct CountArgument: ExpressibleByArgument, Sendable {
     let text: String
 
     init(argument: String) { text = argument }
+
+    var defaultValueDescription: String { text }
 
     func value(_ option: String, in range: ClosedRange<Int>) throws(ValidationError) -> Int {
         do { return try NumberText.integer(text, in: range) } catch { throw ValidationError("\(option): \(error)") }
@@ -40,6 +44,8 @@ struct MomentArgument: ExpressibleByArgument, Sendable {
     let text: String
 
     init(argument: String) { text = argument }
+
+    var defaultValueDescription: String { text }
 
     /// Unix milliseconds, computed with checked arithmetic and within `range`.
     func millis(_ option: String, now: Int64, _ direction: Direction) throws(ValidationError) -> Int64 {
