@@ -113,7 +113,7 @@ extension Reader {
         }
         if let given = id, let driver {
             // Reading ids are `id.channel` for multi-channel drivers; each must fit the store's limit.
-            let longest = driver.channels.map { driver.channels.count == 1 ? given : "\(given).\($0.name)" }.max { $0.utf8.count < $1.utf8.count } ?? given
+            let longest = driver.channels.map { driver.readingID(sensor: given, channel: $0.name) }.max { $0.utf8.count < $1.utf8.count } ?? given
             if longest.utf8.count > ProfileLimits.idBytes {
                 fail(f["id"], "\(path).id", "reading id '\(longest)' is \(longest.utf8.count) bytes; at most \(ProfileLimits.idBytes) are allowed")
                 id = nil
