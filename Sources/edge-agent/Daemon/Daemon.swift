@@ -142,13 +142,14 @@ final class Daemon: Sendable {
             if lastRetention.map({ now.bootNanos - $0 >= 60_000_000_000 }) ?? true {
                 lastRetention = now.bootNanos
                 do {
-                    let floor = try await sync?.retentionFloor() ?? Int64.max
+                    // nil without sync: its drops are labelled "budget-sync-off", not "synced".
+                    let floor = try await sync?.retentionFloor()
                     let report = try stores.readings.enforceRetention(policy, syncedThrough: floor)
-                    let dropped = report.droppedByAge + report.droppedSynced + report.droppedUnsynced
+                    let dropped = report.droppedByAge + report.droppedSynced + report.droppedUnsynced + report.droppedSyncOff
                     if dropped > 0 {
                         logger.notice("retention dropped readings", metadata: [
                             "by_age": "\(report.droppedByAge)", "synced": "\(report.droppedSynced)",
-                            "unsynced": "\(report.droppedUnsynced)"])
+                            "unsynced": "\(report.droppedUnsynced)", "sync_off": "\(report.droppedSyncOff)"])
                     }
                 } catch {
                     logger.error("retention failed", metadata: ["error": "\(error)"])
