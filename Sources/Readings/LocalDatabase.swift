@@ -6,6 +6,7 @@ import Darwin
 import EdgeCore
 import Foundation
 import GRDB
+import GRDBSQLite
 import Synchronization
 
 /// Why a database could not be opened for reading, in words that say what to do.
@@ -13,6 +14,12 @@ public enum LocalDatabaseError: Error, Equatable, CustomStringConvertible {
     case missing(path: String)
     case notAReadingsDatabase(path: String)
     case corrupt(path: String, detail: String)
+
+    /// `.corrupt` for an error for which `LocalDatabase.isCorruption` holds, with SQLite's words.
+    public static func corrupt(path: String, error: any Error) -> LocalDatabaseError {
+        let detail = (error as? DatabaseError).map { $0.message ?? "\($0.resultCode)" } ?? "\(error)"
+        return .corrupt(path: path, detail: detail)
+    }
 
     public var description: String {
         switch self {
@@ -138,7 +145,7 @@ public final class LocalDatabase: Sendable {
             return LocalDatabase(path: path, writer: pool, isReadOnly: true, identity: identity, recoveredFrom: nil,
                                  clock: SystemDeviceClock())
         } catch let error as DatabaseError where isCorruption(error) {
-            throw LocalDatabaseError.corrupt(path: path, detail: error.message ?? "\(error.resultCode)")
+            throw LocalDatabaseError.corrupt(path: path, error: error)
         }
     }
 
@@ -187,6 +194,13 @@ public final class LocalDatabase: Sendable {
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
             try db.execute(sql: "PRAGMA journal_size_limit = \(journalSizeLimit)")
             try db.execute(sql: "PRAGMA wal_autocheckpoint = \(autoCheckpointPages)")
+            // SQLite deletes `<path>-wal` and `-shm` by name when the last connection closes.
+            // After a quarantine moved the files aside, that name is the new database's WAL:
+            // with a persistent WAL the old connections leave it alone (theirs is truncated
+            // through its descriptor instead).
+            var persist: CInt = 1
+            let code = sqlite3_file_control(db.sqliteConnection, "main", SQLITE_FCNTL_PERSIST_WAL, &persist)
+            guard code == SQLITE_OK else { throw DatabaseError(resultCode: ResultCode(rawValue: code), message: "cannot keep the WAL on close") }
         }
         let pool = try DatabasePool(path: path, configuration: configuration)
         try Schema.migrator.migrate(pool)
@@ -194,6 +208,12 @@ public final class LocalDatabase: Sendable {
             Identity(storeID: try Schema.storeID(db), resets: try Schema.identityResets(db, limit: identityResetsShown))
         }
         return LocalDatabase(path: path, writer: pool, isReadOnly: false, identity: identity, recoveredFrom: recoveredFrom, clock: clock)
+    }
+
+    /// An in-memory database for a stage that must go on while the file cannot be opened:
+    /// the daemon keeps its alert state here while storage is down. Gone at exit.
+    public static func scratchWriter() throws -> any DatabaseWriter {
+        try DatabaseQueue()
     }
 
     /// Bytes the database occupies on disk: the main file, its WAL and its shared-memory index.

@@ -20,11 +20,17 @@ struct ReadingsCommand: AsyncParsableCommand {
         @Option(help: "table, csv, json or ndjson.") var format: OutputFormat = .table
         @Option(help: "At most this many readings (the newest ones).") var limit: Int?
         @Flag(help: "Keep printing new readings as they are committed.") var follow = false
+        @Option(help: "Read this database file instead of the data directory's, e.g. one moved aside as damaged (see `edge-agent storage`).")
+        var database: String?
 
         func run() async throws {
-            let config = try global.load()
-            let database = try DataPaths(config).openExisting()
-            let store = try ReadingStore(database: database, clock: SystemDeviceClock())
+            let paths = DataPaths(try global.load())
+            let opened = try database.map(DataPaths.openReadOnly(path:)) ?? paths.openReadOnly()
+            let store = try ReadingStore(database: opened, clock: SystemDeviceClock())
+            try await DataPaths.reading(opened) { try await dump(store) }
+        }
+
+        private func dump(_ store: ReadingStore) async throws {
             let now = SystemDeviceClock().now().unixMillis
             let sinceMillis = try since.map { try TimeArgument.parse($0, nowMillis: now) }
             let untilMillis = try until.map { try TimeArgument.parse($0, nowMillis: now) }
@@ -61,8 +67,12 @@ struct ReadingsCommand: AsyncParsableCommand {
         @Option(help: "table, csv, json or ndjson.") var format: OutputFormat = .table
 
         func run() async throws {
-            let config = try global.load()
-            let store = try ReadingStore(database: try DataPaths(config).openExisting(), clock: SystemDeviceClock())
+            let database = try DataPaths(try global.load()).openReadOnly()
+            let store = try ReadingStore(database: database, clock: SystemDeviceClock())
+            try await DataPaths.reading(database) { try stats(store) }
+        }
+
+        private func stats(_ store: ReadingStore) throws {
             let now = SystemDeviceClock().now().unixMillis
             let stats = try store.stats(sinceMillis: try TimeArgument.parse(since, nowMillis: now),
                                         untilMillis: try until.map { try TimeArgument.parse($0, nowMillis: now) })
