@@ -17,8 +17,7 @@ public enum LocalDatabaseError: Error, Equatable, CustomStringConvertible {
 
     /// `.corrupt` for an error for which `LocalDatabase.isCorruption` holds, with SQLite's words.
     public static func corrupt(path: String, error: any Error) -> LocalDatabaseError {
-        let detail = (error as? DatabaseError).map { $0.message ?? "\($0.resultCode)" } ?? "\(error)"
-        return .corrupt(path: path, detail: detail)
+        .corrupt(path: path, detail: LocalDatabase.describe(error))
     }
 
     public var description: String {
@@ -180,6 +179,12 @@ public final class LocalDatabase: Sendable {
     public static func isCorruption(_ error: any Error) -> Bool {
         guard let error = error as? DatabaseError else { return false }
         return error.resultCode == .SQLITE_NOTADB || error.resultCode == .SQLITE_CORRUPT
+    }
+
+    /// SQLite's own words for a database error ("database disk image is malformed"),
+    /// without the statement: short enough for a health reason.
+    public static func describe(_ error: any Error) -> String {
+        (error as? DatabaseError).map { $0.message ?? "\($0.resultCode)" } ?? "\(error)"
     }
 
     private static func openUnchecked(path: String, recoveredFrom: String?, clock: any DeviceClock) throws -> LocalDatabase {

@@ -269,6 +269,7 @@ final class Daemon: Sendable {
             try HealthFile.write(report, to: path)
         } catch {
             logger.error("health report failed", metadata: ["error": "\(error)"])
+            storage.reportFailure(error, in: storage.stores?.database, during: "health report")
         }
     }
 

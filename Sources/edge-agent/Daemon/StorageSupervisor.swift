@@ -89,7 +89,7 @@ final class StorageSupervisor: Sendable {
     /// - Returns: whether a new store took over, so that the caller may try again.
     func quarantineBeforeStart(after error: any Error) -> Bool {
         guard LocalDatabase.isCorruption(error), let stores else { return false }
-        return quarantine(stores, reason: "reading alert state at start: \(error)")
+        return quarantine(stores, reason: "reading alert state at start: \(LocalDatabase.describe(error))")
     }
 
     // MARK: - Readings
@@ -131,7 +131,7 @@ final class StorageSupervisor: Sendable {
         guard let database, LocalDatabase.isCorruption(error) else { return }
         let commit = state.withLock { state -> Task<Void, any Error>? in
             guard state.stores?.database === database, state.damage == nil else { return nil }
-            state.damage = (database, "\(what): \(error)")
+            state.damage = (database, "\(what): \(LocalDatabase.describe(error))")
             return state.commit
         }
         commit?.cancel()
@@ -152,7 +152,7 @@ final class StorageSupervisor: Sendable {
             for entry in try quarantines.unacknowledged() {
                 problems.append(
                     "database was damaged (\(entry.reason)) and moved to \(entry.movedTo); export it with "
-                        + "`edge-agent readings dump --database \(entry.movedTo)`, then run `edge-agent storage ack`")
+                        + "`edge-agent readings salvage \(entry.movedTo)`, then run `edge-agent storage ack`")
             }
         } catch {
             problems.append("cannot read \(quarantines.path): \(error)")
@@ -184,7 +184,8 @@ final class StorageSupervisor: Sendable {
             }
             guard !Task.isCancelled else { return }
             let failure: (any Error)? = if case .failure(let error) = result { error } else { nil }
-            let reason = damage?.reason ?? failure.flatMap { LocalDatabase.isCorruption($0) ? "committing readings: \($0)" : nil }
+            let reason = damage?.reason
+                ?? failure.flatMap { LocalDatabase.isCorruption($0) ? "committing readings: \(LocalDatabase.describe($0))" : nil }
             if let reason {
                 if !quarantine(stores, reason: reason) {
                     guard (try? await clock.sleep(for: Self.retryInterval)) != nil else { return }
@@ -309,6 +310,11 @@ final class StorageSupervisor: Sendable {
         }
     }
 
-    /// Stops taking readings: no more changes will be announced.
-    func finish() { announce.finish() }
+    /// The daemon is stopping: no more changes will be announced, and readings still held
+    /// in memory are lost, which the log says.
+    func finish() {
+        announce.finish()
+        let held = state.withLock { $0.held.count }
+        if held > 0 { logger.critical("stopping with storage down; readings held in memory are lost", metadata: ["readings": "\(held)"]) }
+    }
 }
