@@ -23,55 +23,62 @@ extension ReadingStore {
     public func salvage(_ body: ([Reading]) throws -> Void) throws -> SalvageReport {
         var report = SalvageReport()
         let highest = (try? highestSequenceIssued()) ?? Int64.max
-        var cursor: Int64 = 0
-        while cursor < highest {
+        var next: Int64 = 1
+        while next <= highest {
             let batch: [Reading]
             do {
-                batch = try readings(afterSequence: cursor, limit: Self.salvageBatch)
+                batch = try readings(from: next, limit: Self.salvageBatch)
             } catch where LocalDatabase.isCorruption(error) {
-                guard let resume = try readableAfter(cursor, highest: highest) else {
-                    report.skipped.append((cursor + 1)...highest)
+                guard let resume = try firstReadable(from: next, highest: highest) else {
+                    report.skipped.append(next...highest)
                     break
                 }
-                report.skipped.append((cursor + 1)...resume)
-                cursor = resume
+                report.skipped.append(next...(resume - 1))
+                next = resume
                 continue
             }
             guard let last = batch.last else { break }
             report.readings += batch.count
             try body(batch)
-            cursor = last.sequence
+            next = last.sequence + 1
         }
         return report
     }
 
-    /// The smallest position ≥ `cursor + 1` from which one row reads without error, or nil
-    /// when none up to `highest` does. Throws for errors other than corruption.
-    private func readableAfter(_ cursor: Int64, highest: Int64) throws -> Int64? {
-        func reads(after position: Int64) throws -> Bool {
+    /// Seeks to `sequence >= from` (not `> from - 1`: that seek lands on the page holding
+    /// `from - 1`, which may be the damaged one).
+    private func readings(from first: Int64, limit: Int) throws -> [Reading] {
+        try database.writer.read { db in
+            try Self.fetchReadings(
+                db, sql: Self.selectReadings + " WHERE r.sequence >= ? ORDER BY r.sequence LIMIT ?", arguments: [first, limit])
+        }
+    }
+
+    /// The smallest position above `from` (which fails) from which one row reads without
+    /// error, or nil when none up to `highest` does. Throws for errors other than corruption.
+    private func firstReadable(from: Int64, highest: Int64) throws -> Int64? {
+        func reads(from position: Int64) throws -> Bool {
             do {
-                _ = try readings(afterSequence: position, limit: 1)
+                _ = try readings(from: position, limit: 1)
                 return true
             } catch where LocalDatabase.isCorruption(error) {
                 return false
             }
         }
-        var failing = cursor
+        var failing = from
         var step: Int64 = 1
         var readable: Int64?
         while readable == nil {
             let (probe, overflow) = failing.addingReportingOverflow(step)
             guard !overflow, probe <= highest else { break }
-            if try reads(after: probe) { readable = probe } else { failing = probe }
+            if try reads(from: probe) { readable = probe } else { failing = probe }
             step = step.multipliedReportingOverflow(by: 2).overflow ? .max : step * 2
         }
-        guard var good = readable else {
-            return try highest > failing && reads(after: highest) ? highest : nil
-        }
+        guard var good = readable else { return nil }
         // Bisect between the last failing and the first readable position.
         while good - failing > 1 {
             let middle = failing + (good - failing) / 2
-            if try reads(after: middle) { good = middle } else { failing = middle }
+            if try reads(from: middle) { good = middle } else { failing = middle }
         }
         return good
     }
