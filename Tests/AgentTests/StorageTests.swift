@@ -94,12 +94,34 @@ private func snapshot(_ directory: String) throws -> [String: Data] {
           - { id: leak, sensor: leak, switch: wet, severity: critical, action: { output: heater_relay, state: off } }
         """
 
-    func start() throws -> Daemon {
+    func start(config: String = "", log: String = "agent.log") throws -> Daemon {
         let path = directory.appendingPathComponent("profile.yaml")
         try Self.profile.write(to: path, atomically: true, encoding: .utf8)
         return try Daemon(arguments: ["run", "--profile", path.path, "--data-dir", data],
-                                          environment: ["EDGE_AGENT_CONFIG": "", "NOTIFY_SOCKET": ""],
-                                          logURL: directory.appendingPathComponent("agent.log"))
+                          environment: ["EDGE_AGENT_CONFIG": config, "NOTIFY_SOCKET": ""],
+                          logURL: directory.appendingPathComponent(log))
+    }
+
+    /// Overwrites the first `count` leaves of the readings table (the oldest rows) with 0xFF.
+    func damageOldestLeaves(_ count: Int) async throws {
+        var readOnly = Configuration()
+        readOnly.readonly = true
+        let victims = try await DatabaseQueue(path: database, configuration: readOnly).read { db in
+            try Int.fetchAll(db, sql: "SELECT pageno FROM dbstat WHERE name = 'readings' AND pagetype = 'leaf' ORDER BY path LIMIT ?",
+                             arguments: [count])
+        }
+        #expect(victims.count == count)
+        let file = try FileHandle(forWritingTo: URL(fileURLWithPath: database))
+        for page in victims {
+            try file.seek(toOffset: UInt64((page - 1) * 4096))
+            try file.write(contentsOf: Data(repeating: 0xFF, count: 4096))
+        }
+        try file.close()
+    }
+
+    func movedAside() throws -> String? {
+        try FileManager.default.contentsOfDirectory(atPath: data).first { $0.hasSuffix("Z") && $0.contains(".corrupt-") }
+            .map { data + "/" + $0 }
     }
 
     func cli(_ arguments: [String]) throws -> AgentBinary.Output {
@@ -162,24 +184,10 @@ private func snapshot(_ directory: String) throws -> [String: Data] {
         // few are full and checkpointed, so the garbage below is not overwritten by the WAL.
         #expect(try await Daemon.eventually(timeout: .seconds(60)) { try rows().count >= 600 }, "\(daemon.log)")
         try await Task.sleep(for: .seconds(6))
-        var readOnly = Configuration()
-        readOnly.readonly = true
-        let victims = try await DatabaseQueue(path: database, configuration: readOnly).read { db in
-            try Int.fetchAll(db, sql: "SELECT pageno FROM dbstat WHERE name = 'readings' AND pagetype = 'leaf' ORDER BY path LIMIT 2")
-        }
-        #expect(victims.count == 2)
-        let file = try FileHandle(forWritingTo: URL(fileURLWithPath: database))
-        for page in victims {
-            try file.seek(toOffset: UInt64((page - 1) * 4096))
-            try file.write(contentsOf: Data(repeating: 0xFF, count: 4096))
-        }
-        try file.close()
+        try await damageOldestLeaves(2)
 
-        let quarantined = try await Daemon.eventually(timeout: .seconds(30)) {
-            try FileManager.default.contentsOfDirectory(atPath: data).contains { $0.hasSuffix("Z") && $0.contains(".corrupt-") }
-        }
-        #expect(quarantined, "\(daemon.log)")
-        let moved = data + "/" + (try FileManager.default.contentsOfDirectory(atPath: data).first { $0.hasSuffix("Z") && $0.contains(".corrupt-") } ?? "")
+        #expect(try await Daemon.eventually(timeout: .seconds(30)) { try movedAside() != nil }, "\(daemon.log)")
+        let moved = try #require(try movedAside())
         #expect(daemon.log.contains("database damaged; moved it aside and started a new store"))
 
         // Health is unhealthy with the reason, and new readings land in a new store.
@@ -243,6 +251,55 @@ private func snapshot(_ directory: String) throws -> [String: Data] {
         #expect(daemon.log.contains("storage is back"))
         #expect(await Daemon.eventually(timeout: .seconds(15)) { health()["status"] as? String == "healthy" }, "\(reasons())")
 
+        daemon.signal(SIGTERM)
+        #expect(await daemon.wait(timeout: .seconds(10)) == 0, "\(daemon.log)")
+    }
+
+    @Test func anUnreadableFileAtStartIsQuarantinedAndReportedUntilAcknowledged() async throws {
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        let garbage = Data(repeating: 0x5A, count: 8192)
+        try garbage.write(to: URL(fileURLWithPath: database))
+        let daemon = try start()
+
+        #expect(try await Daemon.eventually(timeout: .seconds(20)) { try rows().count >= 10 }, "\(daemon.log)")
+        let moved = try #require(try movedAside())
+        #expect(FileManager.default.contents(atPath: moved) == garbage)
+        #expect(await Daemon.eventually(timeout: .seconds(15)) {
+            reasons() == ["database was damaged (found unreadable at start) and moved to \(moved); export it with "
+                          + "`edge-agent readings salvage \(moved)`, then run `edge-agent storage ack`"]
+                && health()["status"] as? String == "unhealthy"
+        }, "\(health())")
+        let listed = try cli(["storage", "quarantined", "--format", "csv"])
+        #expect(listed.stdout.hasSuffix(",\(moved),found unreadable at start\n"), "\(listed.stdout)")
+
+        #expect(try cli(["storage", "ack"]).status == 0)
+        #expect(await Daemon.eventually(timeout: .seconds(15)) { health()["status"] as? String == "healthy" }, "\(reasons())")
+        daemon.signal(SIGTERM)
+        #expect(await daemon.wait(timeout: .seconds(10)) == 0, "\(daemon.log)")
+    }
+
+    /// Sync on a database with a damaged page used to make every start exit.
+    @Test func syncOnADamagedDatabaseNoLongerStopsTheDaemon() async throws {
+        let first = try start(log: "first.log")
+        #expect(try await Daemon.eventually(timeout: .seconds(60)) { try rows().count >= 400 }, "\(first.log)")
+        first.signal(SIGTERM)
+        #expect(await first.wait(timeout: .seconds(10)) == 0, "\(first.log)")
+        try await damageOldestLeaves(2)
+
+        let token = directory.appendingPathComponent("token").path
+        try "device-token".write(toFile: token, atomically: true, encoding: .utf8)
+        #expect(chmod(token, 0o600) == 0)
+        let config = directory.appendingPathComponent("agent.yaml").path
+        // Nothing listens on port 1: sync fails, which must not matter.
+        try "sync:\n  url: https://127.0.0.1:1\n  token_file: \(token)\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let daemon = try start(config: config)
+
+        #expect(try await Daemon.eventually(timeout: .seconds(30)) { try movedAside() != nil }, "\(daemon.log)")
+        #expect(await Daemon.eventually(timeout: .seconds(15)) {
+            reasons().contains { $0.hasPrefix("database was damaged (") && $0.contains("database disk image is malformed") }
+        }, "\(reasons())")
+        #expect(try await Daemon.eventually(timeout: .seconds(15)) { try rows().count >= 10 }, "\(daemon.log)")
+        #expect(daemon.process.isRunning, "\(daemon.log)")
         daemon.signal(SIGTERM)
         #expect(await daemon.wait(timeout: .seconds(10)) == 0, "\(daemon.log)")
     }
