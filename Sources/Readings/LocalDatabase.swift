@@ -93,8 +93,12 @@ public final class LocalDatabase: Sendable {
     /// takes its place: readings keep landing rather than the agent stopping. Busy or
     /// permission errors are thrown as they are: moving a healthy file aside would lose data.
     ///
-    /// - Parameter clock: names the moved-aside file.
-    public static func open(path: String, clock: any DeviceClock = SystemDeviceClock()) throws -> LocalDatabase {
+    /// - Parameters:
+    ///   - clock: names the moved-aside file.
+    ///   - recover: false throws `LocalDatabaseError.corrupt` instead of moving the file: for
+    ///     CLI commands that write (acknowledging an alert), which must leave recovery to the
+    ///     daemon, running as the service's user.
+    public static func open(path: String, clock: any DeviceClock = SystemDeviceClock(), recover: Bool = true) throws -> LocalDatabase {
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -102,6 +106,7 @@ public final class LocalDatabase: Sendable {
         do {
             return try openUnchecked(path: path, recoveredFrom: nil, clock: clock)
         } catch let error as DatabaseError where isCorruption(error) {
+            guard recover else { throw LocalDatabaseError.corrupt(path: path, error: error) }
             return try recreate(path: path, clock: clock)
         }
     }

@@ -171,6 +171,22 @@ private func snapshot(_ directory: String) throws -> [String: Data] {
         #expect(try FileManager.default.contentsOfDirectory(atPath: data) == ["edge-agent.sqlite"])
     }
 
+    /// Commands that write (alert acknowledgements) leave a damaged file to the daemon too.
+    @Test func alertCommandsOnADamagedFileMoveNothing() throws {
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        try Data(repeating: 0x5A, count: 8192).write(to: URL(fileURLWithPath: database))
+        let profile = directory.appendingPathComponent("profile.yaml")
+        try Self.profile.write(to: profile, atomically: true, encoding: .utf8)
+        let before = try snapshot(data)
+
+        let out = try AgentBinary.run(["alerts", "ack", "leak", "--data-dir", data],
+                                      environment: ["EDGE_AGENT_CONFIG": "", "EDGE_AGENT_PROFILE": profile.path])
+
+        #expect(out.status == 1)
+        #expect(out.stderr == "Error: \(database) is damaged (file is not a database); it was left as it is: stop the daemon and run `edge-agent run` to quarantine it, or copy it elsewhere to salvage\n")
+        #expect(try snapshot(data) == before)
+    }
+
     @Test func readingsDumpWithoutADatabaseCreatesNone() throws {
         let out = try cli(["readings", "stats"])
         #expect(out.status == 1)

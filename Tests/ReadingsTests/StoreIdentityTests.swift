@@ -101,6 +101,18 @@ struct DirectorySnapshot: Equatable {
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["edge.sqlite"])
     }
 
+    @Test func aWritingOpenThatMayNotRecoverLeavesADamagedFileWhereItIs() throws {
+        let dir = try TemporaryDirectory()
+        let garbage = Data(repeating: 0x5A, count: 8192)
+        try garbage.write(to: URL(fileURLWithPath: dir.databasePath))
+
+        let error = #expect(throws: LocalDatabaseError.self) { try LocalDatabase.open(path: dir.databasePath, recover: false) }
+
+        #expect(error == .corrupt(path: dir.databasePath, detail: "file is not a database"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["edge.sqlite"])
+        #expect(FileManager.default.contents(atPath: dir.databasePath) == garbage)
+    }
+
     @Test func aSQLiteFileWithoutTheReadingsSchemaIsNotMigrated() throws {
         let dir = try TemporaryDirectory()
         let other = try DatabaseQueue(path: dir.databasePath)
