@@ -42,7 +42,7 @@ private func snapshot(_ directory: String) throws -> [String: Data] {
                                takenAt: DeviceTime(unixMillis: 1_000 + Int64(i), bootNanos: 1, synchronized: true))
         }
         #expect(storage.problems() == [
-            "storage is down: cannot open \(paths.database): SQLite error 14: unable to open database file; "
+            "storage is down: cannot open \(paths.database): unable to open database file; "
                 + "\(cap) readings held in memory (at most \(cap)), 5 not kept",
         ])
         #expect(try storage.alertStore().database == nil)
@@ -62,6 +62,38 @@ private func snapshot(_ directory: String) throws -> [String: Data] {
         ])
         #expect(storage.problems() == [])
         #expect(try storage.alertStore().database === stores.database)
+    }
+}
+
+extension StorageSupervisorTests {
+    /// Commits that start failing while running: storage is down with the reason, readings
+    /// wait in the store's buffer, and land when a retry (every 5 s) commits again.
+    @Test func commitsThatFailLeaveStorageDownUntilARetryWorks() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("storage-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var config = AgentConfig.defaults()
+        config.dataDirectory = directory
+        let storage = StorageSupervisor(paths: DataPaths(config), clock: SystemDeviceClock(), logger: Logger(label: "test"))
+        storage.start()
+        let stores = try #require(storage.stores)
+        let running = Task { await storage.run() }
+        defer { running.cancel() }
+        // query_only makes every write on the writer connection fail with SQLITE_READONLY.
+        try await stores.database.writer.writeWithoutTransaction { try $0.execute(sql: "PRAGMA query_only = 1") }
+        let clock = SystemDeviceClock()
+        for i in 0..<10 { try storage.append(sensorID: "tank", value: Double(i), unit: "°C", quality: .ok, takenAt: clock.now()) }
+
+        #expect(await Daemon.eventually(timeout: .seconds(5)) {
+            storage.problems() == ["storage is down: committing readings failed: attempt to write a readonly database; "
+                                   + "10 readings held in memory (at most 8192), 0 not kept"]
+        }, "\(storage.problems())")
+        #expect(try stores.readings.readings(afterSequence: 0, limit: 100).isEmpty)
+
+        try await stores.database.writer.writeWithoutTransaction { try $0.execute(sql: "PRAGMA query_only = 0") }
+
+        #expect(await Daemon.eventually(timeout: .seconds(12)) { storage.problems().isEmpty }, "\(storage.problems())")
+        #expect(try stores.readings.readings(afterSequence: 0, limit: 100).map(\.value) == (0..<10).map(Double.init))
+        #expect(storage.stores?.database === stores.database)
     }
 }
 
@@ -238,7 +270,7 @@ private func snapshot(_ directory: String) throws -> [String: Data] {
         try FileManager.default.createDirectory(atPath: database, withIntermediateDirectories: true)
         let daemon = try start()
 
-        let down = "storage is down: cannot open \(database): SQLite error 14: unable to open database file; "
+        let down = "storage is down: cannot open \(database): unable to open database file; "
         #expect(await Daemon.eventually(timeout: .seconds(20)) {
             health()["status"] as? String == "unhealthy" && reasons().first?.hasPrefix(down) == true
                 && health()["firingAlerts"] as? Int == 1

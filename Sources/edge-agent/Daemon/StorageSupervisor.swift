@@ -200,7 +200,7 @@ final class StorageSupervisor: Sendable {
     /// A commit failed for a reason other than damage (read-only or full filesystem, I/O
     /// error): storage is down until a flush works again.
     private func waitForCommits(_ stores: Stores, after error: any Error) async {
-        markDown("committing readings failed: \(error)")
+        markDown("committing readings failed: \(LocalDatabase.describe(error))")
         while !Task.isCancelled {
             guard (try? await clock.sleep(for: Self.retryInterval)) != nil else { return }
             do {
@@ -212,7 +212,7 @@ final class StorageSupervisor: Sendable {
                     reportFailure(error, in: stores.database, during: "committing readings")
                     return
                 }
-                markDown("committing readings failed: \(error)")
+                markDown("committing readings failed: \(LocalDatabase.describe(error))")
             }
         }
     }
@@ -252,7 +252,7 @@ final class StorageSupervisor: Sendable {
                 recordQuarantine(movedTo: moved, reason: "found unreadable at start")
             }
         } catch {
-            markDown("cannot open \(paths.database): \(error)")
+            markDown("cannot open \(paths.database): \(LocalDatabase.describe(error))")
             return nil
         }
         let held = state.withLock { state in
@@ -271,7 +271,7 @@ final class StorageSupervisor: Sendable {
             try stores.readings.flush()
             markUp(stores)
         } catch {
-            markDown("committing readings failed: \(error)")
+            markDown("committing readings failed: \(LocalDatabase.describe(error))")
         }
         return stores
     }
@@ -289,7 +289,7 @@ final class StorageSupervisor: Sendable {
         } catch {
             // The damaged store keeps its buffer (bounded, drops counted) and the next
             // corruption it meets tries again.
-            markDown("database damaged (\(reason)) and could not be moved aside: \(error)")
+            markDown("database damaged (\(reason)) and could not be moved aside: \(LocalDatabase.describe(error))")
             return false
         }
         let moved = damaged.readings.moveBuffered(to: fresh.readings)
