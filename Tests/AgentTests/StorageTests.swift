@@ -236,7 +236,7 @@ extension StorageSupervisorTests {
 
         #expect(try await Daemon.eventually(timeout: .seconds(30)) { try movedAside() != nil }, "\(daemon.log)")
         let moved = try #require(try movedAside())
-        #expect(daemon.log.contains("database damaged; moved it aside and started a new store"))
+        #expect(await Daemon.eventually(timeout: .seconds(5)) { daemon.log.contains("database damaged; moved it aside and started a new store") })
 
         // Health is unhealthy with the reason, and new readings land in a new store.
         let told = "and moved to \(moved); export it with `edge-agent readings salvage \(moved)`, then run `edge-agent storage ack`"

@@ -210,8 +210,10 @@ final class Daemon: Sendable {
             if let stores, lastRetention.map({ now.bootNanos - $0 >= 60_000_000_000 }) ?? true {
                 lastRetention = now.bootNanos
                 do {
-                    // nil without sync: its drops are labelled "budget-sync-off", not "synced".
-                    let floor = try await sync.withLock({ $0?.engine })?.retentionFloor()
+                    // Without sync configured nothing is synced: nil, and budget drops are
+                    // "budget-sync-off". Configured but not running: 0, nothing counts as synced.
+                    let engine = sync.withLock { $0?.engine }
+                    let floor: Int64? = if let engine { try await engine.retentionFloor() } else if config.sync.url != nil { 0 } else { nil }
                     let report = try stores.readings.enforceRetention(policy, syncedThrough: floor)
                     let dropped = report.droppedByAge + report.droppedSynced + report.droppedUnsynced + report.droppedSyncOff
                     if dropped > 0 {

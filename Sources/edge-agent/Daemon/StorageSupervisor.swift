@@ -255,16 +255,26 @@ final class StorageSupervisor: Sendable {
             markDown("cannot open \(paths.database): \(LocalDatabase.describe(error))")
             return nil
         }
-        let held = state.withLock { state in
-            defer { state.held = []; state.stores = stores; state.scratchAlerts = nil }
-            return state.held
-        }
-        for reading in held {
-            do {
-                try stores.readings.append(sensorID: reading.sensorID, value: reading.value, unit: reading.unit,
-                                           quality: reading.quality, takenAt: reading.takenAt)
-            } catch {
-                logger.error("held reading not stored", metadata: ["sensor": "\(reading.sensorID)", "error": "\(error)"])
+        // The held readings go in before the stores are published, so they keep their
+        // place before the readings taken from then on.
+        while true {
+            let held = state.withLock { state -> [Held] in
+                guard !state.held.isEmpty else {
+                    state.stores = stores
+                    state.scratchAlerts = nil
+                    return []
+                }
+                defer { state.held = [] }
+                return state.held
+            }
+            guard !held.isEmpty else { break }
+            for reading in held {
+                do {
+                    try stores.readings.append(sensorID: reading.sensorID, value: reading.value, unit: reading.unit,
+                                               quality: reading.quality, takenAt: reading.takenAt)
+                } catch {
+                    logger.error("held reading not stored", metadata: ["sensor": "\(reading.sensorID)", "error": "\(error)"])
+                }
             }
         }
         do {
@@ -292,8 +302,9 @@ final class StorageSupervisor: Sendable {
             markDown("database damaged (\(reason)) and could not be moved aside: \(LocalDatabase.describe(error))")
             return false
         }
-        let moved = damaged.readings.moveBuffered(to: fresh.readings)
+        // New readings go to the new store first, then the damaged one's buffer follows.
         state.withLock { $0.stores = fresh }
+        let moved = damaged.readings.moveBuffered(to: fresh.readings)
         logger.critical("database damaged; moved it aside and started a new store", metadata: [
             "reason": "\(reason)", "moved_to": "\(fresh.database.recoveredFrom ?? "?")",
             "store_id": "\(fresh.database.storeID)", "readings_carried_over": "\(moved)"])
