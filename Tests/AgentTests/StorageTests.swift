@@ -1,3 +1,4 @@
+import AlertEngine
 import EdgeCore
 import Foundation
 import GRDB
@@ -350,5 +351,23 @@ extension StorageSupervisorTests {
         #expect(daemon.process.isRunning, "\(daemon.log)")
         daemon.signal(SIGTERM)
         #expect(await daemon.wait(timeout: .seconds(10)) == 0, "\(daemon.log)")
+    }
+}
+
+/// `alerts active` and `alerts history` can read through a read-only open.
+@Suite struct ReadOnlyAlertStoreTests {
+    @Test func anAlertStoreOpensOnAReadOnlyDatabaseTheDaemonMigrated() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ro-alerts-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/edge-agent.sqlite"
+        let written = try LocalDatabase.open(path: path)
+        _ = try AlertStore(writer: written.writer)
+        try written.writer.close()
+        let before = FileManager.default.contents(atPath: path)
+
+        let store = try AlertStore(writer: try LocalDatabase.openReadOnly(path: path).writer)
+
+        #expect(try store.active() == [])
+        #expect(FileManager.default.contents(atPath: path) == before)
     }
 }

@@ -11,9 +11,10 @@ import Wire
 
 /// `edge-agent run`: everything the device does, until SIGTERM.
 ///
-/// The readings store and sync live for the whole process; the profile's part (board,
-/// poller, filters, alert rules) is a `Session` that SIGHUP replaces when the new profile is
-/// valid, and keeps when it is not.
+/// The profile's part (board, poller, filters, alert rules) is a `Session` that SIGHUP
+/// replaces when the new profile is valid, and keeps when it is not. The stores belong to
+/// `StorageSupervisor` and change only when storage fails and recovers (a new store after a
+/// quarantine, the file opening after it could not); the session and sync then move to them.
 final class Daemon: Sendable {
     let config: AgentConfig
     let clock: any DeviceClock
