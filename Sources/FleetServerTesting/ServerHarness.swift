@@ -29,7 +29,7 @@ public actor ServerHarness {
     public nonisolated var url: String { "https://127.0.0.1:\(port)" }
 
     private let configuration: FleetServerConfiguration
-    private let configureRouter: @Sendable (Router<BasicRequestContext>) -> Void
+    private let configureRouter: @Sendable (Router<FleetRequestContext>) -> Void
     private let databaseTask: Task<Void, Never>
     private var serverTask: Task<Void, any Error>?
 
@@ -39,7 +39,7 @@ public actor ServerHarness {
         requireClientCertificate: Bool = false,
         durable: Bool = false,
         configure: @Sendable (inout FleetServerConfiguration) -> Void = { _ in },
-        configureRouter: @escaping @Sendable (Router<BasicRequestContext>) -> Void = { _ in },
+        configureRouter: @escaping @Sendable (Router<FleetRequestContext>) -> Void = { _ in },
         _ body: (ServerHarness) async throws -> T
     ) async throws -> T {
         let harness = try await start(deviceName: deviceName, requireClientCertificate: requireClientCertificate,
@@ -63,7 +63,7 @@ public actor ServerHarness {
         requireClientCertificate: Bool = false,
         durable: Bool = false,
         configure: @Sendable (inout FleetServerConfiguration) -> Void = { _ in },
-        configureRouter: @escaping @Sendable (Router<BasicRequestContext>) -> Void = { _ in }
+        configureRouter: @escaping @Sendable (Router<FleetRequestContext>) -> Void = { _ in }
     ) async throws -> ServerHarness {
         let certificates = try await TestCertificates.generate()
         let cluster = try await PostgresCluster.start(durable: durable)
@@ -81,7 +81,7 @@ public actor ServerHarness {
 
     private init(cluster: PostgresCluster, certificates: TestCertificates, deviceName: String, requireClientCertificate: Bool,
                  configure: (inout FleetServerConfiguration) -> Void,
-                 configureRouter: @escaping @Sendable (Router<BasicRequestContext>) -> Void) throws {
+                 configureRouter: @escaping @Sendable (Router<FleetRequestContext>) -> Void) throws {
         self.cluster = cluster
         self.certificates = certificates
         self.deviceName = deviceName
