@@ -63,11 +63,11 @@ public final class PostgresCluster: Sendable {
     }
 
     /// Creates a login role that must give `password` over TCP (the cluster trusts every
-    /// other login), for tests of what a wrong password does.
+    /// other login) and may create tables, for tests of what a wrong password does.
     public func addPasswordRole(_ role: String, password: String) async throws {
         try await Processes.run(binDirectory + "/psql", [
             "-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-d", database, "-v", "ON_ERROR_STOP=1",
-            "-c", "CREATE ROLE \"\(role)\" LOGIN PASSWORD '\(password)'",
+            "-c", "CREATE ROLE \"\(role)\" LOGIN PASSWORD '\(password)'", "-c", "GRANT ALL ON SCHEMA public TO \"\(role)\"",
         ])
         let hba = dataDirectory + "/pg_hba.conf"
         let rules = try String(contentsOfFile: hba, encoding: .utf8)

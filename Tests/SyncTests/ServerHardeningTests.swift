@@ -251,6 +251,68 @@ import Wire
         }
     }
 
+    /// A request head dripped a header line at a time never completes: the connection is
+    /// closed after the idle timeout although bytes keep arriving (the header-read limit).
+    @Test func aRequestHeadDrippedSlowlyIsCutOffAtTheIdleTimeout() async throws {
+        try await ServerHarness.with(configure: { $0.connections.idleTimeout = .seconds(1) }) { server in
+            let session = try await OpenSSLSession.open(port: server.port, caFile: server.certificates.ca)
+            let started = ContinuousClock.now
+            session.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            var lines = 0
+            while session.process.isRunning && ContinuousClock.now - started < .seconds(10) {
+                try await Task.sleep(for: .milliseconds(250))
+                session.send("X-Drip-\(lines): x\r\n")
+                lines += 1
+            }
+            #expect(!session.process.isRunning)
+            #expect(ContinuousClock.now - started < .seconds(6))
+            #expect(lines >= 3)  // it did keep sending while the server waited
+            if session.process.isRunning { session.process.terminate() }
+        }
+    }
+
+    // MARK: The command line
+
+    static let fleetServerBinary: String = {
+        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = directory.appendingPathComponent("fleet-server").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            directory = directory.deletingLastPathComponent()
+        }
+        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent(".build/debug/fleet-server").path
+    }()
+
+    /// `fleet-server migrate` with a wrong password exits at once with PostgreSQL's answer
+    /// instead of retrying the login forever.
+    @Test func migrateWithAWrongPasswordExitsAtOnce() async throws {
+        let cluster = try await PostgresCluster.start()
+        do {
+            try await cluster.addPasswordRole("fleet", password: "right")
+            let started = ContinuousClock.now
+            let failure = await #expect(throws: Processes.Failure.self) {
+                try await Processes.run(Self.fleetServerBinary, [
+                    "migrate", "--postgres-url", "postgres://fleet:wrong@127.0.0.1:\(cluster.port)/\(cluster.database)?sslmode=disable",
+                ])
+            }
+            #expect(ContinuousClock.now - started < .seconds(10))
+            #expect(failure?.status == 1)
+            #expect(failure?.output.contains("""
+                PostgreSQL at 127.0.0.1:\(cluster.port) refused user "fleet": password authentication failed for user "fleet" (SQLSTATE 28P01)
+                """) == true)
+            #expect(failure?.output.contains("wrong") == false)  // the password is never echoed
+            let migrated = try await Processes.run(Self.fleetServerBinary, [
+                "migrate", "--postgres-url", "postgres://fleet:right@127.0.0.1:\(cluster.port)/\(cluster.database)?sslmode=disable",
+            ])
+            #expect(migrated == "schema is current\n")
+        } catch {
+            await cluster.destroy()
+            throw error
+        }
+        await cluster.destroy()
+    }
+
     // MARK: Admin
 
     @Test func failedAdminLoginsAreRateLimitedPerClient() async throws {
@@ -407,6 +469,10 @@ final class OpenSSLSession {
         process.standardError = FileHandle.nullDevice
         try process.run()
         return OpenSSLSession(process: process, input: input)
+    }
+
+    func send(_ text: String) {
+        try? input.fileHandleForWriting.write(contentsOf: Data(text.utf8))
     }
 
     /// Whether s_client exited (the server closed the connection) within `limit`.
