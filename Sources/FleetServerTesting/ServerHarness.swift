@@ -24,6 +24,8 @@ public actor ServerHarness {
     public nonisolated let deviceToken: String
     /// Opens the read API.
     public nonisolated let adminToken = "admin-token-for-tests-0123456789"
+    /// What the server logged at warning and above.
+    public nonisolated let log = LogRecorder()
     /// A running client on the same database, for assertions.
     public nonisolated let database: PostgresClient
     public nonisolated var url: String { "https://127.0.0.1:\(port)" }
@@ -114,7 +116,10 @@ public actor ServerHarness {
     /// Starts the HTTPS server (migrating the schema) and returns once it listens.
     public func startServer() async throws {
         precondition(serverTask == nil, "the server is already running")
-        var logger = Logger(label: "fleet-server-under-test")
+        let recorder = log
+        var logger = Logger(label: "fleet-server-under-test") { label in
+            MultiplexLogHandler([StreamLogHandler.standardError(label: label), recorder.handler()])
+        }
         logger.logLevel = .warning
         let listening = AsyncThrowingStream<Void, any Error>.makeStream()
         let application = try FleetServer.makeApplication(

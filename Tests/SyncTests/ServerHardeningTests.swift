@@ -328,6 +328,11 @@ import Wire
             #expect(blocked.wireError?.reason.hasPrefix("too many failed admin logins from 127.0.0.1; retry in ") == true)
             #expect(Int(blocked.headers["retry-after"] ?? "") ?? 0 > 50)
 
+            let failures = server.log.lines.filter { $0.contains("admin authentication failed") }
+            #expect(failures.count == 3)
+            #expect(failures.last.map { ["client=127.0.0.1", "failures=3", "path=/v1/devices", "token=wrong"].allSatisfy($0.contains) } == true)
+            #expect(!server.log.lines.contains { $0.contains("not-the-admin-token-at-all") || $0.contains(server.adminToken) })
+
             let elsewhere = try await curl.request("GET", server.url + "/v1/devices",
                                                    headers: ["Authorization": "Bearer \(server.adminToken)"], fromAddress: "127.0.0.3")
             #expect(elsewhere.status == 200)
