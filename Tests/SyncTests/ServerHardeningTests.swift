@@ -148,18 +148,21 @@ import Wire
 
     // MARK: Deadlines that tell the truth
 
-    /// The agent's largest allowed batch (100 000 rows) is stored within the harness's
-    /// 2 s connection deadline and acknowledged in full.
+    /// The agent's largest allowed batch (100 000 rows) is stored within the 30 s store
+    /// timeout and acknowledged in full.
     @Test func theAgentsLargestBatchIsStoredAndAcknowledged() async throws {
         try await ServerHarness.with(configure: { $0.maxBodyBytes = 16 << 20 }) { server in
             let curl = Curl(caFile: server.certificates.ca)
+            let body = try WireCodec.encode(Fixtures.batch(readings: 1...100_000, events: nil, health: false))
             let started = ContinuousClock.now
-            let response = try await curl.post(Fixtures.batch(readings: 1...100_000, events: nil, health: false),
-                                               to: server.url, token: server.deviceToken)
+            let response = try await curl.postBody(body, to: server.url, token: server.deviceToken)
+            let took = ContinuousClock.now - started
             #expect(response.status == 200)
             #expect(try response.decode(SyncAck.self).readings == .init(range: .init(first: 1, last: 100_000), inserted: 100_000, duplicates: 0))
             #expect(try await server.count("readings") == 100_000)
-            #expect(ContinuousClock.now - started < .seconds(30))
+            // Upload, decode, validation and the insert together, in a debug build on a shared
+            // machine (PostgreSQL's own part is a few seconds of it): inside the store timeout.
+            #expect(took < .seconds(30), "took \(took)")
         }
     }
 
@@ -238,6 +241,27 @@ import Wire
             let closedAfter = ContinuousClock.now - opened
             #expect(closedAfter < .seconds(5))
             #expect(try await curl.request("GET", server.url + "/healthz").status == 200)
+        }
+    }
+
+    /// At the total connection cap the server stops accepting; a new client waits in the
+    /// backlog until the handshake timeout frees a slot, and is then served.
+    @Test func atTheConnectionCapNewClientsWaitForAFreeSlot() async throws {
+        try await ServerHarness.with(configure: {
+            $0.connections.handshakeTimeout = .seconds(2)
+            $0.connections.maxConnections = 10
+        }) { server in
+            var sockets: [RawSocket] = []
+            defer { sockets.forEach { $0.close() } }
+            for _ in 0..<10 { sockets.append(try RawSocket(port: server.port)) }
+            try await Task.sleep(for: .milliseconds(300))
+            let started = ContinuousClock.now
+            let curl = Curl(caFile: server.certificates.ca)
+            let health = try await curl.request("GET", server.url + "/healthz", fromAddress: "127.0.0.2")
+            let waited = ContinuousClock.now - started
+            #expect(health.status == 200)
+            #expect(waited > .seconds(1), "waited \(waited)")
+            #expect(waited < .seconds(8), "waited \(waited)")
         }
     }
 
