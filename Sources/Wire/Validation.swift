@@ -44,7 +44,7 @@ extension SequenceRange {
     /// Checks one stream's sequences against the range, with no arithmetic that can
     /// overflow: strictly ascending, inside the range, and the last one ends it. A range may
     /// start before its first row (rows retention dropped before they were sent), but it may
-    /// not claim rows after its last one, so its size is bounded by the rows it carries.
+    /// not claim rows after its last one: the device acknowledges exactly up to what it sent.
     func sequenceProblem(count: Int, name: String, sequence: (Int) -> Int64, element: (Int) -> String) -> String? {
         guard count > 0 else { return "\(name) \(self) carries no rows; leave the block out instead" }
         var previous: Int64?
