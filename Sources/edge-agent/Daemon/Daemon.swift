@@ -64,7 +64,7 @@ final class Daemon: Sendable {
         notifier.ready(status: session.summary)
         logger.info("agent started", metadata: [
             "profile": "\(config.profilePath)", "sensors": "\(session.board.sensors.count)",
-            "data_dir": "\(paths.directory)", "sync": "\(config.sync.url ?? "off")"])
+            "data_dir": "\(paths.directory)", "sync": "\(config.sync.redactedURL ?? "off")"])
 
         let (events, post) = AsyncStream.makeStream(of: Event.self)
         await withTaskGroup(of: Void.self) { group in
