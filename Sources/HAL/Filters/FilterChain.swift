@@ -65,6 +65,8 @@ public struct FilterChain: Sendable {
             guard let next = stages[index].apply(current, at: time.bootNanos) else { return nil }
             current = next
         }
+        // A scale or calibration that overflows to ±inf (or NaN) yields no reading, never a non-finite one.
+        guard current.value.isFinite else { return nil }
         lastOutput = current
         heartbeat?.lastSent = time.bootNanos
         return current
@@ -160,7 +162,11 @@ public struct FilterChain: Sendable {
 }
 
 extension Duration {
+    /// Whole nanoseconds, saturating (a duration past ±292 years) instead of trapping.
     var nanosecondsValue: Int64 {
-        components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000
+        let (nanos, overflow) = components.seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        if overflow { return components.seconds < 0 ? .min : .max }
+        let (sum, overflow2) = nanos.addingReportingOverflow(components.attoseconds / 1_000_000_000)
+        return overflow2 ? (nanos < 0 ? .min : .max) : sum
     }
 }

@@ -131,16 +131,22 @@ struct FailsafeCommand: AsyncParsableCommand {
         commandName: "failsafe",
         abstract: "Drive every declared output to its fail-safe state (systemd runs this after the agent stops or crashes).")
     @OptionGroup var global: GlobalOptions
+    @Option(help: "Device profile (overrides the config).") var profile: String?
 
+    /// Reads as little as it can and forgives everything else: a broken agent.yaml is
+    /// reported and its readable keys used; of the profile only `buses:` and `outputs:` are
+    /// read. Exits 0 when every output it could read is in its fail-safe state.
     func run() async throws {
-        let config = try global.load()
-        let profile: DeviceProfile
-        do { profile = try DeviceProfile.load(path: config.profilePath) } catch { throw CLIError(error.description) }
-        let clock = SystemDeviceClock()
-        let board = try BoardBuilder(clock: clock).build(profile)
-        var failures: [String] = []
-        for (id, output) in board.outputs.sorted(by: { $0.key < $1.key }) {
+        let (config, configErrors) = AgentConfig.resolve(path: global.config)
+        for error in configErrors { Console.writeError("warning: \(error)\n") }
+        let path = profile ?? config.profilePath
+        let read: ProfileOutputs
+        do { read = try DeviceProfile.loadOutputs(path: path) } catch { throw CLIError(error.description) }
+        var failures = read.problems.map(\.description)
+        let (outputs, _) = BoardBuilder(clock: SystemDeviceClock()).failSafeOutputs(read.outputs, buses: read.buses)
+        for (id, result) in outputs {
             do {
+                let output = try result.get()
                 try output.line.set(output.failSafe)
                 Console.write("\(id): \(output.failSafe ? "on" : "off")\n")
             } catch {
