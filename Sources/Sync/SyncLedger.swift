@@ -155,6 +155,15 @@ struct SyncLedger: Sendable {
         }
     }
 
+    /// Both streams from the start, for a store that took a new identity: the cursors go
+    /// back to 0 and open dead letters are marked re-queued (their rows go again with the rest).
+    func startOver(nowMillis: Int64) throws {
+        try writer.write { db in
+            try db.execute(sql: "UPDATE sync_cursor SET acked_through = 0, skipped_through = 0")
+            try db.execute(sql: "UPDATE sync_dead_letter SET requeued_at_ms = ? WHERE requeued_at_ms IS NULL", arguments: [nowMillis])
+        }
+    }
+
     /// The highest reading sequence retention may treat as on the server: acknowledged,
     /// and below every open dead letter (those rows must stay until re-queued).
     func retentionFloor() throws -> Int64 {
