@@ -66,6 +66,13 @@ struct SyncLedger: Sendable {
         try Self.migrator.migrate(writer)
     }
 
+    /// For reading only (the CLI on a read-only database): nothing is created or migrated.
+    /// Nil when sync has never run on this database.
+    init?(existing writer: DatabasePool) throws {
+        guard try writer.read({ db in try db.tableExists("sync_state") }) else { return nil }
+        self.writer = writer
+    }
+
     struct Cursor: Sendable, Hashable {
         var ackedThrough: Int64
         var skippedThrough: Int64

@@ -52,6 +52,9 @@ final class Daemon: Sendable {
         let paths = DataPaths(config)
         // A database that cannot be opened leaves storage down, not the daemon stopped.
         storage.start()
+        if let reason = DaemonPresence.claim(directory: paths.directory) {
+            logger.warning("cannot mark the data directory in use; `status` may say the agent is not running", metadata: ["reason": "\(reason)"])
+        }
         let session: Session
         do {
             session = try Session(profile: profile, storage: storage, clock: clock, logger: logger)
@@ -63,7 +66,7 @@ final class Daemon: Sendable {
         notifier.ready(status: session.summary)
         logger.info("agent started", metadata: [
             "profile": "\(config.profilePath)", "sensors": "\(session.board.sensors.count)",
-            "data_dir": "\(paths.directory)", "sync": "\(config.sync.url ?? "off")"])
+            "data_dir": "\(paths.directory)", "sync": "\(config.sync.redactedURL ?? "off")"])
 
         let (events, post) = AsyncStream.makeStream(of: Event.self)
         await withTaskGroup(of: Void.self) { group in
