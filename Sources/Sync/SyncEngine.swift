@@ -130,7 +130,9 @@ public actor SyncEngine {
         self.logger = logger
         self.backoff = configuration.backoff
         self.rowLimit = configuration.maxBatchRows
-        self.ledger = try SyncLedger(writer: database.writer)
+        let ledger = try SyncLedger(writer: database.writer)
+        _ = try Self.takeNewIdentityIfSequencesWentBackwards(ledger: ledger, readings: readings, now: clock.now(), logger: logger)
+        self.ledger = ledger
         self.reporter = HealthReporter(database: database, readings: readings, clock: clock,
                                        staleBacklog: configuration.staleBacklog, clockHold: configuration.clockHold)
     }
@@ -426,25 +428,34 @@ public actor SyncEngine {
         readingRows = Array(readingRows.prefix { $0.sequence <= durable.readings })
     }
 
-    /// The cursors, after making sure the store's sequences did not go backwards. A cursor
-    /// past the highest sequence the store ever issued means readings the server holds were
-    /// lost here (a restored or damaged file) and their sequences will be issued again: the
-    /// store takes a new identity, so new readings cannot be mistaken for the old ones, and
-    /// both streams are sent again from the start under it. Which rows the server already has
-    /// cannot be known any more; sending them again under the new identity may store some
-    /// twice (under two store ids) but loses none.
+    /// The cursors, after making sure the store's sequences did not go backwards (see
+    /// `takeNewIdentityIfSequencesWentBackwards`).
     private func ledgerCursorsCheckingSequences() throws -> [SyncStream: SyncLedger.Cursor] {
-        let cursors = try ledger.cursors()
-        let acked = cursors[.readings]?.position ?? 0
+        if try Self.takeNewIdentityIfSequencesWentBackwards(ledger: ledger, readings: readings, now: clock.now(), logger: logger) {
+            durable = (0, 0)
+        }
+        return try ledger.cursors()
+    }
+
+    /// A readings cursor past the highest sequence the store ever issued means readings the
+    /// server holds were lost here (a restored or damaged file) and their sequences will be
+    /// issued again: the store takes a new identity, so new readings cannot be mistaken for
+    /// the old ones, and both streams are sent again from the start under it. Which rows the
+    /// server already has cannot be known any more; sending them again under the new identity
+    /// may store some twice (under two store ids) but loses none. Checked when the engine is
+    /// created, before readings of this run reach the old cursor, and before every batch.
+    /// - Returns: whether the identity changed.
+    static func takeNewIdentityIfSequencesWentBackwards(ledger: SyncLedger, readings: ReadingStore, now: DeviceTime,
+                                                        logger: Logger) throws -> Bool {
+        let acked = try ledger.cursors()[.readings]?.position ?? 0
         let issued = try readings.highestSequenceIssued()
-        guard acked > issued else { return cursors }
+        guard acked > issued else { return false }
         let reason = "the sync ledger has readings through #\(acked) on the server but this store has issued only through #\(issued)"
-        let newID = try database.startNewStoreIdentity(reason: reason)
-        try ledger.startOver(nowMillis: clock.now().unixMillis)
-        durable = (0, 0)
+        let newID = try readings.database.startNewStoreIdentity(reason: reason)
+        try ledger.startOver(nowMillis: now.unixMillis)
         logger.error("store sequences went backwards; took a new store identity", metadata: [
             "reason": "\(reason)", "store_id": "\(newID)"])
-        return try ledger.cursors()
+        return true
     }
 
     // MARK: - Health

@@ -203,6 +203,46 @@ final class SilentListener: Sendable {
         #expect(fixture.transport.batches[1].readings?.value == [31])
     }
 
+    @Test func aStoreWhoseSequencesWentBackwardsTakesANewIdentityAndSendsEverythingAgain() async throws {
+        let fixture = try SyncFixture(readings: 6, configure: { $0.maxBatchRows = 100 })
+        #expect(try await fixture.engine.step(holdUnsynced: true) == .progressed(sent: 6, quarantined: false))
+        let oldID = fixture.database.storeID
+        // The readings lost their tail while the ledger kept its acknowledgement (a restored
+        // or damaged file): sequence 3 will be issued again, to a different reading.
+        try await fixture.database.writer.write { db in
+            try db.execute(sql: "DELETE FROM readings WHERE sequence > 2")
+            try db.execute(sql: "UPDATE sqlite_sequence SET seq = 2 WHERE name = 'readings'")
+        }
+        try fixture.store.append(sensorID: "tank", value: 99, unit: "°C", quality: .ok, takenAt: fixture.clock.now())
+        try fixture.store.flush()
+
+        #expect(try await fixture.engine.step(holdUnsynced: true) == .progressed(sent: 3, quarantined: false))
+        let batch = fixture.transport.batches[1]
+        #expect(batch.storeID != oldID)
+        #expect(batch.storeID == fixture.database.storeID)
+        #expect(batch.readings?.range == SequenceRange(first: 1, last: 3))
+        #expect(batch.readings?.value == [25, 25.01, 99])
+        #expect(fixture.database.identityResets.count == 1, "\(fixture.database.identityResets)")
+        #expect(fixture.database.identityResets.first?.contains(
+            "the sync ledger has readings through #6 on the server but this store has issued only through #3") == true,
+            "\(fixture.database.identityResets)")
+        #expect(try await fixture.engine.status().readings.ackedThrough == 3)
+    }
+
+    @Test func theCheckRunsWhenTheEngineStartsBeforeNewReadingsReachTheOldCursor() async throws {
+        let fixture = try SyncFixture(readings: 4, configure: { $0.maxBatchRows = 100 })
+        #expect(try await fixture.engine.step(holdUnsynced: true) == .progressed(sent: 4, quarantined: false))
+        let oldID = fixture.database.storeID
+        try await fixture.database.writer.write { db in
+            try db.execute(sql: "DELETE FROM readings WHERE sequence > 1")
+            try db.execute(sql: "UPDATE sqlite_sequence SET seq = 1 WHERE name = 'readings'")
+        }
+        _ = try SyncEngine(configuration: await fixture.engine.configuration, database: fixture.database, readings: fixture.store,
+                           events: nil, transport: ScriptedTransport(), health: SyncTestHealth(), clock: fixture.clock)
+        #expect(fixture.database.storeID != oldID)
+        #expect(try SyncStatus.read(database: fixture.database, readings: fixture.store, events: nil)?.readings.ackedThrough == 0)
+    }
+
     // MARK: - The clock hold survives restarts
 
     @Test func theClockHoldStartsWhenTheFirstHeldReadingWasTakenNotAtEachRestart() async throws {
