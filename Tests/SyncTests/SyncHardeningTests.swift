@@ -92,7 +92,7 @@ final class SilentListener: Sendable {
         let transport = try CurlTransport(configuration: .init(serverURL: "https://127.0.0.1:\(listener.port)", token: BearerToken("t")))
         let (elapsed, error) = try await cancelMidTransfer(transport) { listener.bytes > 0 }
         #expect(error == TransportError(.cancelled, "request abandoned: the sync task was cancelled"))
-        #expect(elapsed < .milliseconds(500), "took \(elapsed)")
+        #expect(elapsed < .seconds(1), "took \(elapsed)")
     }
 
     @Test func cancellingAbortsARequestWhoseAnswerHangs() async throws {
@@ -103,7 +103,7 @@ final class SilentListener: Sendable {
         // The whole request (headers and the 2000-byte body) has arrived: only the answer is missing.
         let (elapsed, error) = try await cancelMidTransfer(transport) { listener.bytes > 2000 }
         #expect(error?.kind == .cancelled)
-        #expect(elapsed < .milliseconds(500), "took \(elapsed)")
+        #expect(elapsed < .seconds(1), "took \(elapsed)")
     }
 
     @Test func aCancelledPostRecordsNoFailureAndEndsRun() async throws {
