@@ -17,8 +17,7 @@ public enum LocalDatabaseError: Error, Equatable, CustomStringConvertible {
 
     /// `.corrupt` for an error for which `LocalDatabase.isCorruption` holds, with SQLite's words.
     public static func corrupt(path: String, error: any Error) -> LocalDatabaseError {
-        let detail = (error as? DatabaseError).map { $0.message ?? "\($0.resultCode)" } ?? "\(error)"
-        return .corrupt(path: path, detail: detail)
+        .corrupt(path: path, detail: LocalDatabase.describe(error))
     }
 
     public var description: String {
@@ -94,8 +93,12 @@ public final class LocalDatabase: Sendable {
     /// takes its place: readings keep landing rather than the agent stopping. Busy or
     /// permission errors are thrown as they are: moving a healthy file aside would lose data.
     ///
-    /// - Parameter clock: names the moved-aside file.
-    public static func open(path: String, clock: any DeviceClock = SystemDeviceClock()) throws -> LocalDatabase {
+    /// - Parameters:
+    ///   - clock: names the moved-aside file.
+    ///   - recover: false throws `LocalDatabaseError.corrupt` instead of moving the file: for
+    ///     CLI commands that write (acknowledging an alert), which must leave recovery to the
+    ///     daemon, running as the service's user.
+    public static func open(path: String, clock: any DeviceClock = SystemDeviceClock(), recover: Bool = true) throws -> LocalDatabase {
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -103,6 +106,7 @@ public final class LocalDatabase: Sendable {
         do {
             return try openUnchecked(path: path, recoveredFrom: nil, clock: clock)
         } catch let error as DatabaseError where isCorruption(error) {
+            guard recover else { throw LocalDatabaseError.corrupt(path: path, error: error) }
             return try recreate(path: path, clock: clock)
         }
     }
@@ -180,6 +184,12 @@ public final class LocalDatabase: Sendable {
     public static func isCorruption(_ error: any Error) -> Bool {
         guard let error = error as? DatabaseError else { return false }
         return error.resultCode == .SQLITE_NOTADB || error.resultCode == .SQLITE_CORRUPT
+    }
+
+    /// SQLite's own words for a database error ("database disk image is malformed"),
+    /// without the statement: short enough for a health reason.
+    public static func describe(_ error: any Error) -> String {
+        (error as? DatabaseError).map { $0.message ?? "\($0.resultCode)" } ?? "\(error)"
     }
 
     private static func openUnchecked(path: String, recoveredFrom: String?, clock: any DeviceClock) throws -> LocalDatabase {

@@ -40,7 +40,9 @@ struct DirectorySnapshot: Equatable {
         let clock = ManualDeviceClock()
         let storeID = try closedDatabase(dir, clock: clock)
         let before = try DirectorySnapshot(dir.path)
-        #expect(before.files.keys.sorted() == ["edge.sqlite"])
+        // The WAL is persistent (see LocalDatabase): empty, not deleted, after a clean close.
+        #expect(before.files.keys.sorted() == ["edge.sqlite", "edge.sqlite-shm", "edge.sqlite-wal"])
+        #expect(before.files["edge.sqlite-wal"]?.bytes == Data())
 
         let database = try LocalDatabase.openReadOnly(path: dir.databasePath)
         let store = try ReadingStore(database: database, clock: ManualDeviceClock(bootID: "another-boot"))
@@ -51,11 +53,11 @@ struct DirectorySnapshot: Equatable {
         #expect(try database.writer.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM boots") } == 1)
         try database.writer.close()
 
-        #expect(try DirectorySnapshot(dir.path).files["edge.sqlite"] == before.files["edge.sqlite"])
-        // SQLite may leave an empty -wal/-shm pair for its locks; nothing with content.
+        // The shared-memory index holds readers' marks, so only it may change.
         let after = try DirectorySnapshot(dir.path)
-        #expect(after.files.filter { $0.key != "edge.sqlite" }.allSatisfy { $0.value.bytes.isEmpty || $0.key.hasSuffix("-shm") })
-        #expect(!after.files.keys.contains { $0.contains(".corrupt-") })
+        #expect(after.files.keys.sorted() == before.files.keys.sorted())
+        #expect(after.files["edge.sqlite"] == before.files["edge.sqlite"])
+        #expect(after.files["edge.sqlite-wal"] == before.files["edge.sqlite-wal"])
     }
 
     @Test func aWriteThroughAReadOnlyOpenFails() throws {
@@ -96,7 +98,19 @@ struct DirectorySnapshot: Equatable {
         #expect(error == .corrupt(path: dir.databasePath, detail: "file is not a database"))
         #expect(error?.description == "\(dir.databasePath) is damaged (file is not a database); it was left as it is: stop the daemon and run `edge-agent run` to quarantine it, or copy it elsewhere to salvage")
         #expect(try DirectorySnapshot(dir.path).files["edge.sqlite"] == before.files["edge.sqlite"])
-        #expect(try !FileManager.default.contentsOfDirectory(atPath: dir.path).contains { $0.contains(".corrupt-") })
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["edge.sqlite"])
+    }
+
+    @Test func aWritingOpenThatMayNotRecoverLeavesADamagedFileWhereItIs() throws {
+        let dir = try TemporaryDirectory()
+        let garbage = Data(repeating: 0x5A, count: 8192)
+        try garbage.write(to: URL(fileURLWithPath: dir.databasePath))
+
+        let error = #expect(throws: LocalDatabaseError.self) { try LocalDatabase.open(path: dir.databasePath, recover: false) }
+
+        #expect(error == .corrupt(path: dir.databasePath, detail: "file is not a database"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["edge.sqlite"])
+        #expect(FileManager.default.contents(atPath: dir.databasePath) == garbage)
     }
 
     @Test func aSQLiteFileWithoutTheReadingsSchemaIsNotMigrated() throws {
@@ -167,5 +181,92 @@ struct DirectorySnapshot: Equatable {
         #expect(try store.highestSequenceIssued() == 5)
         try store.database.writer.write { try $0.execute(sql: "DELETE FROM readings WHERE sequence > 2") }
         #expect(try store.highestSequenceIssued() == 5)
+    }
+}
+
+@Suite struct SalvageTests {
+    /// 2 000 readings, then the table's first leaf overwritten with garbage.
+    func damagedStore(_ dir: TemporaryDirectory) throws -> (damagedThrough: Int64, path: String) {
+        let clock = ManualDeviceClock()
+        let database = try LocalDatabase.open(path: dir.databasePath, clock: clock)
+        let store = try ReadingStore(database: database, clock: clock)
+        for i in 1...2_000 { try store.append("tank", Double(i), at: clock.now()) }
+        try store.flush()
+        let (leaf, lastOnLeaf) = try database.writer.writeWithoutTransaction { db in
+            _ = try db.checkpoint(.truncate)
+            let leaf = try Int.fetchOne(db, sql: "SELECT pageno FROM dbstat WHERE name = 'readings' AND pagetype = 'leaf' ORDER BY path LIMIT 1")!
+            let cells = try Int64.fetchOne(db, sql: "SELECT ncell FROM dbstat WHERE pageno = ?", arguments: [leaf])!
+            return (leaf, cells)
+        }
+        try database.writer.close()
+        let file = try FileHandle(forWritingTo: URL(fileURLWithPath: dir.databasePath))
+        try file.seek(toOffset: UInt64((leaf - 1) * 4096))
+        try file.write(contentsOf: Data(repeating: 0xFF, count: 4096))
+        try file.close()
+        return (lastOnLeaf, dir.databasePath)
+    }
+
+    @Test func everyReadableReadingIsExportedAndTheDamagedRangeNamed() throws {
+        let dir = try TemporaryDirectory()
+        let (damagedThrough, path) = try damagedStore(dir)
+        let store = try ReadingStore(database: try LocalDatabase.openReadOnly(path: path), clock: ManualDeviceClock())
+        #expect(throws: DatabaseError.self) { try store.all() }
+
+        var salvaged: [Reading] = []
+        let report = try store.salvage { salvaged += $0 }
+
+        #expect(report.skipped == [1...damagedThrough])
+        #expect(report.readings == 2_000 - Int(damagedThrough))
+        #expect(salvaged.map(\.sequence) == Array((damagedThrough + 1)...2_000))
+        #expect(salvaged.map(\.value) == ((damagedThrough + 1)...2_000).map(Double.init))
+    }
+
+    @Test func anUndamagedStoreIsExportedWhole() throws {
+        let dir = try TemporaryDirectory()
+        let clock = ManualDeviceClock()
+        let store = try ReadingStore(database: try LocalDatabase.open(path: dir.databasePath), clock: clock)
+        for i in 1...2_500 { try store.append("tank", Double(i), at: clock.now()) }
+        try store.flush()
+        var batches: [Int] = []
+        let report = try store.salvage { batches.append($0.count) }
+        #expect(report == { var r = SalvageReport(); r.readings = 2_500; return r }())
+        #expect(batches == [1_000, 1_000, 500])
+    }
+}
+
+@Suite struct QuarantineLogTests {
+    @Test func quarantinesStayUntilAcknowledged() throws {
+        let dir = try TemporaryDirectory()
+        let log = QuarantineLog(path: dir.path + "/quarantine.log")
+        #expect(try log.unacknowledged() == [])
+        #expect(try log.acknowledge(at: ManualDeviceClock().now()) == [])
+        #expect(!FileManager.default.fileExists(atPath: log.path))
+
+        try log.recordQuarantine(movedTo: "/d/a.corrupt-1", reason: "commit: database disk image is malformed", at: ManualDeviceClock().now())
+        try log.recordQuarantine(movedTo: "/d/a.corrupt-2", reason: "line\nbreak", at: ManualDeviceClock(unixMillis: epoch + 1).now())
+        let both = [
+            QuarantineLog.Entry(atMillis: epoch, movedTo: "/d/a.corrupt-1", reason: "commit: database disk image is malformed"),
+            QuarantineLog.Entry(atMillis: epoch + 1, movedTo: "/d/a.corrupt-2", reason: "line\nbreak"),
+        ]
+        #expect(try log.unacknowledged() == both)
+        #expect(try log.acknowledge(at: ManualDeviceClock().now()) == both)
+        #expect(try log.unacknowledged() == [])
+
+        try log.recordQuarantine(movedTo: "/d/a.corrupt-3", reason: "later", at: ManualDeviceClock().now())
+        #expect(try log.unacknowledged().map(\.movedTo) == ["/d/a.corrupt-3"])
+        let attributes = try FileManager.default.attributesOfItem(atPath: log.path)
+        #expect((attributes[.posixPermissions] as? Int) == 0o640)
+    }
+
+    @Test func aTornLastLineLosesOnlyItself() throws {
+        let dir = try TemporaryDirectory()
+        let log = QuarantineLog(path: dir.path + "/quarantine.log")
+        try log.recordQuarantine(movedTo: "/d/a.corrupt-1", reason: "first", at: ManualDeviceClock().now())
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log.path))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data("{\"event\":\"acknowl".utf8))
+        try handle.close()
+        try log.recordQuarantine(movedTo: "/d/a.corrupt-2", reason: "second", at: ManualDeviceClock().now())
+        #expect(try log.unacknowledged().map(\.movedTo) == ["/d/a.corrupt-1", "/d/a.corrupt-2"])
     }
 }

@@ -50,12 +50,18 @@ struct DataPaths: Sendable {
 
     init(_ config: AgentConfig) { directory = config.dataDirectory }
 
-    /// The CLI never creates a database: a missing one means the daemon has not run here.
+    /// For commands that write (alert acknowledgements, `sync --once`). The CLI never
+    /// creates a database, nor moves a damaged one aside: that is the daemon's, which runs
+    /// as the service's user.
     func openExisting() throws -> LocalDatabase {
         guard FileManager.default.fileExists(atPath: database) else {
-            throw CLIError("no database at \(database): has `edge-agent run` run with this data directory? (use --data-dir or --config)")
+            throw CLIError(LocalDatabaseError.missing(path: database).description)
         }
-        return try LocalDatabase.open(path: database)
+        do {
+            return try LocalDatabase.open(path: database, recover: false)
+        } catch let error as LocalDatabaseError {
+            throw CLIError(error.description)
+        }
     }
 
     /// For commands that only read: nothing is created, migrated, inserted or moved aside,

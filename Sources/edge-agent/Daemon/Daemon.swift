@@ -11,9 +11,10 @@ import Wire
 
 /// `edge-agent run`: everything the device does, until SIGTERM.
 ///
-/// The readings store and sync live for the whole process; the profile's part (board,
-/// poller, filters, alert rules) is a `Session` that SIGHUP replaces when the new profile is
-/// valid, and keeps when it is not.
+/// The profile's part (board, poller, filters, alert rules) is a `Session` that SIGHUP
+/// replaces when the new profile is valid, and keeps when it is not. The stores belong to
+/// `StorageSupervisor` and change only when storage fails and recovers (a new store after a
+/// quarantine, the file opening after it could not); the session and sync then move to them.
 final class Daemon: Sendable {
     let config: AgentConfig
     let clock: any DeviceClock
@@ -213,8 +214,10 @@ final class Daemon: Sendable {
             if let stores, lastRetention.map({ now.bootNanos - $0 >= 60_000_000_000 }) ?? true {
                 lastRetention = now.bootNanos
                 do {
-                    // nil without sync: its drops are labelled "budget-sync-off", not "synced".
-                    let floor = try await sync.withLock({ $0?.engine })?.retentionFloor()
+                    // Without sync configured nothing is synced: nil, and budget drops are
+                    // "budget-sync-off". Configured but not running: 0, nothing counts as synced.
+                    let engine = sync.withLock { $0?.engine }
+                    let floor: Int64? = if let engine { try await engine.retentionFloor() } else if config.sync.url != nil { 0 } else { nil }
                     let report = try stores.readings.enforceRetention(policy, syncedThrough: floor)
                     let dropped = report.droppedByAge + report.droppedSynced + report.droppedUnsynced + report.droppedSyncOff
                     if dropped > 0 {
@@ -272,6 +275,7 @@ final class Daemon: Sendable {
             try HealthFile.write(report, to: path)
         } catch {
             logger.error("health report failed", metadata: ["error": "\(error)"])
+            storage.reportFailure(error, in: storage.stores?.database, during: "health report")
         }
     }
 

@@ -45,7 +45,7 @@ final class Pipeline: Sendable {
             let readingIDs = routes.withLock { $0[poll.sensorID]?.values.map(\.readingID) ?? [] }
             for readingID in readingIDs.sorted() {
                 do {
-                    try alerts.sensorFailed(readingID, error: error.description)
+                    Self.log(try alerts.sensorFailed(readingID, error: error.description), logger)
                 } catch {
                     alertFailed(readingID, error)
                 }
@@ -98,8 +98,8 @@ final class Pipeline: Sendable {
             logger.error("reading not stored", metadata: ["sensor": "\(readingID)", "error": "\(error)"])
         }
         do {
-            try alerts.evaluate(Reading(sequence: 0, sensorID: readingID, timestampMillis: time.unixMillis,
-                                        value: value, unit: unit, quality: stored))
+            Self.log(try alerts.evaluate(Reading(sequence: 0, sensorID: readingID, timestampMillis: time.unixMillis,
+                                                 value: value, unit: unit, quality: stored)), logger)
         } catch {
             alertFailed(readingID, error)
         }
@@ -108,6 +108,15 @@ final class Pipeline: Sendable {
     private func alertFailed(_ readingID: String, _ error: any Error) {
         logger.error("alert engine failed", metadata: ["sensor": "\(readingID)", "error": "\(error)"])
         storage.reportFailure(error, in: alertDatabase, during: "recording alert state")
+    }
+
+    /// Alert transitions and output switches go to the log as well as to the store: while
+    /// storage is down, the log is where they can be seen afterwards.
+    static func log(_ events: [AlertEvent], _ logger: Logger) {
+        for event in events {
+            logger.notice("alert event", metadata: [
+                "rule": "\(event.ruleID)", "kind": "\(event.kind.rawValue)", "message": "\(event.message)"])
+        }
     }
 
     static func quality(_ quality: FilterQuality) -> ReadingQuality {

@@ -64,7 +64,7 @@ final class Session: Sendable {
     func tick(at now: DeviceTime) {
         pipeline.tick(at: now)
         do {
-            try alerts.tick()
+            Pipeline.log(try alerts.tick(), logger)
         } catch {
             logger.error("alert timer failed", metadata: ["error": "\(error)"])
             storage.reportFailure(error, in: alertDatabase, during: "alert timer")

@@ -89,7 +89,7 @@ final class StorageSupervisor: Sendable {
     /// - Returns: whether a new store took over, so that the caller may try again.
     func quarantineBeforeStart(after error: any Error) -> Bool {
         guard LocalDatabase.isCorruption(error), let stores else { return false }
-        return quarantine(stores, reason: "reading alert state at start: \(error)")
+        return quarantine(stores, reason: "reading alert state at start: \(LocalDatabase.describe(error))")
     }
 
     // MARK: - Readings
@@ -131,7 +131,7 @@ final class StorageSupervisor: Sendable {
         guard let database, LocalDatabase.isCorruption(error) else { return }
         let commit = state.withLock { state -> Task<Void, any Error>? in
             guard state.stores?.database === database, state.damage == nil else { return nil }
-            state.damage = (database, "\(what): \(error)")
+            state.damage = (database, "\(what): \(LocalDatabase.describe(error))")
             return state.commit
         }
         commit?.cancel()
@@ -152,7 +152,7 @@ final class StorageSupervisor: Sendable {
             for entry in try quarantines.unacknowledged() {
                 problems.append(
                     "database was damaged (\(entry.reason)) and moved to \(entry.movedTo); export it with "
-                        + "`edge-agent readings dump --database \(entry.movedTo)`, then run `edge-agent storage ack`")
+                        + "`edge-agent readings salvage \(entry.movedTo)`, then run `edge-agent storage ack`")
             }
         } catch {
             problems.append("cannot read \(quarantines.path): \(error)")
@@ -184,7 +184,8 @@ final class StorageSupervisor: Sendable {
             }
             guard !Task.isCancelled else { return }
             let failure: (any Error)? = if case .failure(let error) = result { error } else { nil }
-            let reason = damage?.reason ?? failure.flatMap { LocalDatabase.isCorruption($0) ? "committing readings: \($0)" : nil }
+            let reason = damage?.reason
+                ?? failure.flatMap { LocalDatabase.isCorruption($0) ? "committing readings: \(LocalDatabase.describe($0))" : nil }
             if let reason {
                 if !quarantine(stores, reason: reason) {
                     guard (try? await clock.sleep(for: Self.retryInterval)) != nil else { return }
@@ -199,7 +200,7 @@ final class StorageSupervisor: Sendable {
     /// A commit failed for a reason other than damage (read-only or full filesystem, I/O
     /// error): storage is down until a flush works again.
     private func waitForCommits(_ stores: Stores, after error: any Error) async {
-        markDown("committing readings failed: \(error)")
+        markDown("committing readings failed: \(LocalDatabase.describe(error))")
         while !Task.isCancelled {
             guard (try? await clock.sleep(for: Self.retryInterval)) != nil else { return }
             do {
@@ -211,7 +212,7 @@ final class StorageSupervisor: Sendable {
                     reportFailure(error, in: stores.database, during: "committing readings")
                     return
                 }
-                markDown("committing readings failed: \(error)")
+                markDown("committing readings failed: \(LocalDatabase.describe(error))")
             }
         }
     }
@@ -251,26 +252,36 @@ final class StorageSupervisor: Sendable {
                 recordQuarantine(movedTo: moved, reason: "found unreadable at start")
             }
         } catch {
-            markDown("cannot open \(paths.database): \(error)")
+            markDown("cannot open \(paths.database): \(LocalDatabase.describe(error))")
             return nil
         }
-        let held = state.withLock { state in
-            defer { state.held = []; state.stores = stores; state.scratchAlerts = nil }
-            return state.held
-        }
-        for reading in held {
-            do {
-                try stores.readings.append(sensorID: reading.sensorID, value: reading.value, unit: reading.unit,
-                                           quality: reading.quality, takenAt: reading.takenAt)
-            } catch {
-                logger.error("held reading not stored", metadata: ["sensor": "\(reading.sensorID)", "error": "\(error)"])
+        // The held readings go in before the stores are published, so they keep their
+        // place before the readings taken from then on.
+        while true {
+            let held = state.withLock { state -> [Held] in
+                guard !state.held.isEmpty else {
+                    state.stores = stores
+                    state.scratchAlerts = nil
+                    return []
+                }
+                defer { state.held = [] }
+                return state.held
+            }
+            guard !held.isEmpty else { break }
+            for reading in held {
+                do {
+                    try stores.readings.append(sensorID: reading.sensorID, value: reading.value, unit: reading.unit,
+                                               quality: reading.quality, takenAt: reading.takenAt)
+                } catch {
+                    logger.error("held reading not stored", metadata: ["sensor": "\(reading.sensorID)", "error": "\(error)"])
+                }
             }
         }
         do {
             try stores.readings.flush()
             markUp(stores)
         } catch {
-            markDown("committing readings failed: \(error)")
+            markDown("committing readings failed: \(LocalDatabase.describe(error))")
         }
         return stores
     }
@@ -288,11 +299,12 @@ final class StorageSupervisor: Sendable {
         } catch {
             // The damaged store keeps its buffer (bounded, drops counted) and the next
             // corruption it meets tries again.
-            markDown("database damaged (\(reason)) and could not be moved aside: \(error)")
+            markDown("database damaged (\(reason)) and could not be moved aside: \(LocalDatabase.describe(error))")
             return false
         }
-        let moved = damaged.readings.moveBuffered(to: fresh.readings)
+        // New readings go to the new store first, then the damaged one's buffer follows.
         state.withLock { $0.stores = fresh }
+        let moved = damaged.readings.moveBuffered(to: fresh.readings)
         logger.critical("database damaged; moved it aside and started a new store", metadata: [
             "reason": "\(reason)", "moved_to": "\(fresh.database.recoveredFrom ?? "?")",
             "store_id": "\(fresh.database.storeID)", "readings_carried_over": "\(moved)"])
@@ -309,6 +321,11 @@ final class StorageSupervisor: Sendable {
         }
     }
 
-    /// Stops taking readings: no more changes will be announced.
-    func finish() { announce.finish() }
+    /// The daemon is stopping: no more changes will be announced, and readings still held
+    /// in memory are lost, which the log says.
+    func finish() {
+        announce.finish()
+        let held = state.withLock { $0.held.count }
+        if held > 0 { logger.critical("stopping with storage down; readings held in memory are lost", metadata: ["readings": "\(held)"]) }
+    }
 }
