@@ -99,6 +99,16 @@ public enum DurationText {
 }
 
 extension Duration {
+    /// Whole nanoseconds, saturating at Int64's bounds (±292 years) instead of trapping.
+    public var saturatingNanos: Int64 {
+        let (seconds, attoseconds) = components
+        let (ns, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        if overflow { return seconds < 0 ? .min : .max }
+        let (sum, overflow2) = ns.addingReportingOverflow(attoseconds / 1_000_000_000)
+        if overflow2 { return seconds < 0 ? .min : .max }
+        return sum
+    }
+
     /// Whole milliseconds, saturating at Int64's bounds instead of trapping.
     public var saturatingMillis: Int64 {
         let (seconds, attoseconds) = components

@@ -166,6 +166,7 @@ extension SimulatedGPIOChip.Line {
     /// `count` level changes at one instant: those that fit the queue are queued, the rest
     /// counted as dropped; the level ends where that many toggles leave it.
     fileprivate mutating func toggle(_ count: Int, at nanos: UInt64) {
+        let count = max(0, count)
         let queued = min(count, max(0, SimulatedGPIOChip.edgeQueueLimit - edges.count))
         for _ in 0..<queued {
             level.toggle()

@@ -17,18 +17,16 @@ extension DeviceProfile {
     /// valid YAML, each of those two top-level sections is read on its own (a section runs
     /// from its unindented `key:` line to the next unindented key), keeping its line numbers.
     public static func loadOutputs(path: String) throws(ProfileErrors) -> ProfileOutputs {
-        guard let data = FileManager.default.contents(atPath: path), data.count <= maxFileBytes else {
-            throw ProfileErrors(errors: [ProfileError(file: path, line: nil, column: nil, key: "",
-                                                      message: "cannot read the profile (does it exist, and may this user read it?)")])
-        }
+        let data = try read(path: path)
         let text = String(decoding: data, as: UTF8.self)
         var sections: [String: Node] = [:]
-        if let root = try? Yams.compose(yaml: text), case .mapping(let mapping) = root {
+        if YAMLGuard.nestingProblem(text) == nil, let root = try? Yams.compose(yaml: text), case .mapping(let mapping) = root {
             for pair in mapping { if let key = pair.key.string, ["buses", "outputs"].contains(key) { sections[key] = pair.value } }
         } else {
             for (key, lineIndex, body) in topLevelSections(text) where ["buses", "outputs"].contains(key) {
                 // Blank lines in front keep every mark at its line in the file.
                 let padded = String(repeating: "\n", count: lineIndex) + body
+                guard YAMLGuard.nestingProblem(body) == nil else { continue }
                 if case .mapping(let mapping)? = try? Yams.compose(yaml: padded), let value = mapping.first?.value { sections[key] = value }
             }
         }

@@ -8,14 +8,7 @@ extension DeviceProfile {
     /// Reads and validates a profile; throws every error at once, each with file, line, key
     /// and what is allowed there.
     public static func load(path: String) throws(ProfileErrors) -> DeviceProfile {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw ProfileErrors(errors: [ProfileError(file: path, line: nil, column: nil, key: "",
-                                                      message: "cannot read the profile (does it exist, and may this user read it?)")])
-        }
-        guard data.count <= maxFileBytes else {
-            throw ProfileErrors(errors: [ProfileError(file: path, line: nil, column: nil, key: "",
-                                                      message: "the profile is \(data.count) bytes; at most \(maxFileBytes) are read")])
-        }
+        let data = try read(path: path)
         guard let text = String(validating: data, as: UTF8.self) else {
             let (line, offset) = UTF8Check.firstInvalid(data)
             throw ProfileErrors(errors: [ProfileError(file: path, line: line, column: nil, key: "",
@@ -24,11 +17,26 @@ extension DeviceProfile {
         return try parse(yaml: text, file: path)
     }
 
+    /// The file's bytes: a regular file of at most `maxFileBytes`.
+    static func read(path: String) throws(ProfileErrors) -> Data {
+        let message: String
+        switch BoundedFile.read(path: path, maxBytes: maxFileBytes) {
+        case .success(let data): return data
+        case .failure(.unreadable): message = "cannot read the profile (does it exist, and may this user read it?)"
+        case .failure(.notARegularFile): message = "not a regular file"
+        case .failure(.tooLarge(let bytes)): message = "the profile is \(bytes) bytes; at most \(maxFileBytes) are read"
+        }
+        throw ProfileErrors(errors: [ProfileError(file: path, line: nil, column: nil, key: "", message: message)])
+    }
+
     /// Far more than any board's profile (40 000 sensors are about 4 MB); a larger file is not a profile.
     public static let maxFileBytes = 16 * 1024 * 1024
 
     public static func parse(yaml text: String, file: String) throws(ProfileErrors) -> DeviceProfile {
         var reader = Reader(file: file)
+        if let (line, message) = YAMLGuard.nestingProblem(text) {
+            throw ProfileErrors(errors: [ProfileError(file: file, line: line, column: nil, key: "", message: message)])
+        }
         let root: Node
         do {
             guard let node = try Yams.compose(yaml: text) else {
@@ -53,8 +61,27 @@ extension DeviceProfile {
 struct Reader {
     let file: String
     var errors: [ProfileError] = []
+    /// Nodes left to visit: aliases can make a short file a tree of billions (YAMLGuard).
+    private var budget = YAMLGuard.maxNodes
+
+    init(file: String) { self.file = file }
+
+    /// Spends `count` of the node budget; false (after reporting it once) when it is spent,
+    /// and once the error cap is reached, so a hostile file stops being read early.
+    mutating func visit(_ count: Int, at node: Node, _ path: String) -> Bool {
+        guard budget > 0, errors.count < YAMLGuard.maxErrors else { return false }
+        budget -= count
+        if budget <= 0 { fail(node, path, "more than \(YAMLGuard.maxNodes) values (aliases expanding?); a profile needs far fewer") }
+        return budget > 0
+    }
 
     mutating func fail(_ node: Node?, _ key: String, _ message: String) {
+        guard errors.count < YAMLGuard.maxErrors else { return }
+        if errors.count == YAMLGuard.maxErrors - 1 {
+            errors.append(ProfileError(file: file, line: node?.mark?.line, column: node?.mark?.column, key: key,
+                                       message: "more than \(YAMLGuard.maxErrors) errors; fix these first"))
+            return
+        }
         errors.append(ProfileError(file: file, line: node?.mark?.line, column: node?.mark?.column, key: key, message: message))
     }
 
@@ -65,6 +92,7 @@ struct Reader {
             return nil
         }
         var out: [String: Node] = [:]
+        guard visit(mapping.count, at: node, path) else { return nil }
         for pair in mapping {
             guard let key = pair.key.string else { continue }
             let keyPath = path.isEmpty ? key : "\(path).\(key)"
@@ -157,6 +185,7 @@ struct Reader {
             fail(node, path, "expected a list")
             return []
         }
+        guard visit(sequence.count, at: node, path) else { return [] }
         return Array(sequence)
     }
 
@@ -191,8 +220,11 @@ public struct YAMLProblem: Sendable, Hashable {
             // Yams reports the first duplicated key where it first appears.
             (line, column) = (context.mark.line, context.mark.column)
             message = "not valid YAML: key '\(duplicates.first ?? "")' is given more than once in this mapping (first here)"
-        case .reader(let problem, let offset, _, _):
-            (line, column, message) = (nil, nil, "not valid YAML: \(problem)\(offset.map { " at byte \($0)" } ?? "")")
+        case .reader(let problem, let offset, _, let yaml):
+            // The reader reports a byte offset; the line is what a person looks for.
+            line = offset.map { offset in yaml.utf8.prefix(offset).reduce(1) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 } }
+            column = nil
+            message = "not valid YAML: \(problem)\(offset.map { " (byte \($0))" } ?? "")"
         default:
             (line, column, message) = (nil, nil, "not valid YAML: \(error)")
         }

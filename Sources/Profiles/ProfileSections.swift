@@ -7,8 +7,8 @@ import Yams
 extension Reader {
     mutating func profile(_ root: Node) -> DeviceProfile? {
         guard let top = fields(root, "", allowed: ["name", "board", "buses", "sensors", "outputs", "alerts"]) else { return nil }
-        let name = require(top, "name", "", in: root).flatMap { string($0, "name") } ?? ""
-        let board = top["board"].flatMap { string($0, "board") } ?? ""
+        let name = require(top, "name", "", in: root).flatMap { text($0, "name", maxBytes: ProfileLimits.textBytes) } ?? ""
+        let board = top["board"].flatMap { text($0, "board", maxBytes: ProfileLimits.textBytes) } ?? ""
 
         // Ids are checked against a set: linear in the number of items (40 000 sensors load in
         // well under a second; a pairwise check took minutes).
@@ -113,7 +113,7 @@ extension Reader {
         }
         if let given = id, let driver {
             // Reading ids are `id.channel` for multi-channel drivers; each must fit the store's limit.
-            let longest = driver.channels.map { driver.channels.count == 1 ? given : "\(given).\($0.name)" }.max { $0.utf8.count < $1.utf8.count } ?? given
+            let longest = driver.channels.map { driver.readingID(sensor: given, channel: $0.name) }.max { $0.utf8.count < $1.utf8.count } ?? given
             if longest.utf8.count > ProfileLimits.idBytes {
                 fail(f["id"], "\(path).id", "reading id '\(longest)' is \(longest.utf8.count) bytes; at most \(ProfileLimits.idBytes) are allowed")
                 id = nil
@@ -287,9 +287,9 @@ extension Reader {
     static func deviceProblem(_ device: String, kind: BusSpec.Kind) -> String? {
         switch kind {
         case .i2c:
-            let number = device.hasPrefix("/dev/i2c-") ? String(device.dropFirst("/dev/i2c-".count)) : device
-            guard let n = Int(number), ProfileLimits.i2cBus.contains(n) else {
-                return "'\(device)' is not an I2C bus; write /dev/i2c-N or N with N in \(ProfileLimits.i2cBus.lowerBound)...\(ProfileLimits.i2cBus.upperBound)"
+            let prefix = ["/dev/i2c-", "i2c-"].first { device.hasPrefix($0) } ?? ""
+            guard let n = Int(device.dropFirst(prefix.count)), ProfileLimits.i2cBus.contains(n) else {
+                return "'\(device)' is not an I2C bus; write /dev/i2c-N, i2c-N or N with N in \(ProfileLimits.i2cBus.lowerBound)...\(ProfileLimits.i2cBus.upperBound)"
             }
             return nil
         case .gpio:

@@ -60,7 +60,7 @@ import Testing
             #expect(error.errors.map(\.description) == [
                 "\(path):2:11: data_dri: unknown key; allowed here: device_id, profile, data_dir, log_level, retention, sync",
                 "\(path):4:12: retention.max_age: 'forever' is not a duration in 1h...3650d; write e.g. 500ms, 10s, 5m, 2h or 7d",
-                "\(path): log_level: 'loud' is not a level; use trace, debug, info, notice, warning, error or critical",
+                "\(path):7:12: log_level: 'loud' is not a level; use trace, debug, info, notice, warning, error or critical",
             ])
         }
     }
@@ -160,6 +160,14 @@ import Testing
         ])
         #expect(config.sync.interval == .seconds(10))
         #expect(config.deviceID == "tank-7")
+    }
+
+    @Test func theShippedAgentYamlHasNoProblem() throws {
+        let (config, errors) = AgentConfig.resolve(path: AgentBinary.repository.appendingPathComponent("packaging/agent.yaml").path, environment: [:])
+        #expect(errors.isEmpty)
+        #expect(config.sync.problems.isEmpty)
+        #expect(config.sync.url == nil)
+        #expect(config.deviceID == ProcessInfo.processInfo.hostName)
     }
 
     @Test func insecureHTTPOnlyWhenAllowedAndLoopback() throws {

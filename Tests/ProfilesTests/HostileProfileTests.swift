@@ -1,5 +1,8 @@
 import EdgeCore
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import HAL
 import HALSimulation
 import Profiles
@@ -127,7 +130,7 @@ import Testing
         #expect(found == [
             "P:3:33: buses[0].device: '/sys/bus/../../etc' is not a w1 devices directory; write an absolute path without '.' or '..' (e.g. /sys/bus/w1/devices)",
             "P:4:37: buses[1].device: '../gpiochip0' is not a GPIO chip; write its name, label or number (gpiochip0, pinctrl-rp1) or a /dev path",
-            "P:5:35: buses[2].device: '/dev/i2c-1/../../sda' is not an I2C bus; write /dev/i2c-N or N with N in 0...255",
+            "P:5:35: buses[2].device: '/dev/i2c-1/../../sda' is not an I2C bus; write /dev/i2c-N, i2c-N or N with N in 0...255",
             "P:7:47: sensors[0].slave: '../../x' is not a 1-Wire id; write the kernel's form: 2 hex digits, '-', 12 hex digits (e.g. 28-0000075a1b2c)",
             "P:8:47: sensors[1].slave: '28-0000075A1B2C' is not a 1-Wire id; write the kernel's form: 2 hex digits, '-', 12 hex digits (e.g. 28-0000075a1b2c)",
             "P:9:52: sensors[2].line: '../GPIO5' is not a line name: use up to 64 letters, digits, '_', '-' and '.' (e.g. GPIO17), or an offset",
@@ -181,5 +184,56 @@ import Testing
         name: again
         """)
         #expect(found == ["P:10:5: not valid YAML: key 'interval' is given more than once in this mapping (first here)"])
+    }
+
+    @Test func deepNestingIsAnErrorNotAStackOverflow() throws {
+        let deep = "name: x\nsensors: []\nboard: " + String(repeating: "[", count: 100_000) + "\n"
+        #expect(try errors(deep) == ["P:3: nesting deeper than 64 levels; a profile or config needs far fewer"])
+        // Brackets in quotes and comments are text, and `don't` opens no quote.
+        let fine = "name: \"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\" # [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\nsensors: []\n"
+        #expect(try DeviceProfile.parse(yaml: fine, file: "fine.yaml").sensors.isEmpty)
+        let sneaky = "name: x\nsensors: [don't, " + String(repeating: "[", count: 100) + "\n"
+        #expect(try errors(sneaky) == ["P:2: nesting deeper than 64 levels; a profile or config needs far fewer"])
+    }
+
+    /// Aliases multiply: 1 000 sensors × 1 000 filters × 1 000 points written in a few KB.
+    @Test func aliasesCannotExpandIntoBillionsOfNodes() throws {
+        let points = "[" + Array(repeating: "*p", count: 1_000).joined(separator: ", ") + "]"
+        let filters = "[" + Array(repeating: "*f", count: 1_000).joined(separator: ", ") + "]"
+        let sensors = "[" + Array(repeating: "*s", count: 1_000).joined(separator: ", ") + "]"
+        let yaml = """
+        name: laughs
+        board: &p "4 -> 4"
+        buses: [{ id: i2c, kind: i2c, simulated: true }]
+        outputs: [{ id: o, bus: i2c, line: L, normal: off, fail_safe: off, description: { calibrate_linear: &f { calibrate_linear: \(points) } } }]
+        alerts: [{ id: s, sensor: &s { id: s, driver: ezo_ph, bus: i2c, filters: \(filters) } }]
+        sensors: \(sensors)
+        """
+        let found = try errors(yaml)
+        #expect(found.count == YAMLGuard.maxErrors)
+        #expect(found.last == "P:4:124: sensors[0].filters[197].calibrate_linear: more than 200 errors; fix these first")
+    }
+
+    /// Valid values shared by aliases: 600 sensors × 1 000 filters; reading stops at the budget.
+    @Test func aliasedValidValuesStopAtTheNodeBudget() throws {
+        var yaml = Self.header + "sensors:\n  - { id: s0, driver: ezo_ph, bus: i2c, filters: &fl [&f { median: { window_size: 5 } }"
+        yaml += String(repeating: ", *f", count: 999) + "] }\n"
+        for i in 1..<600 { yaml += "  - { id: s\(i), driver: ezo_ph, bus: i2c, filters: *fl }\n" }
+        let found = try errors(yaml)
+        // An alias carries its anchor's position: line 7 is where the shared list is written.
+        #expect(found == ["P:7:50: sensors[166].filters: more than 500000 values (aliases expanding?); a profile needs far fewer"], "\(found)")
+    }
+
+    /// A FIFO would block the reader forever; a directory or a device is not a profile either.
+    @Test func onlyRegularFilesAreRead() throws {
+        let fifo = FileManager.default.temporaryDirectory.appendingPathComponent("fifo-\(UUID().uuidString)").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        for path in [fifo, "/dev/zero", FileManager.default.temporaryDirectory.path] {
+            #expect(throws: ProfileErrors.self) { try DeviceProfile.load(path: path) }
+            do { _ = try DeviceProfile.load(path: path) } catch {
+                #expect(error.description == "\(path): not a regular file")
+            }
+            #expect(throws: ProfileErrors.self) { try DeviceProfile.loadOutputs(path: path) }
+        }
     }
 }

@@ -55,7 +55,7 @@ public struct FilterChain: Sendable {
             return Stage(spec)
         }
         for case .heartbeat(let interval) in specs {
-            heartbeat = (UInt64(max(0, interval.nanosecondsValue)), nil)
+            heartbeat = (UInt64(max(0, interval.saturatingNanos)), nil)
         }
     }
 
@@ -101,7 +101,7 @@ public struct FilterChain: Sendable {
                 self = .window(size: w, sendEvery: e, sendFirstAt: f, values: [], count: 0, median: false)
             case .exponentialMovingAverage(let alpha, let e): self = .ema(alpha: alpha, sendEvery: e, average: nil, count: 0)
             case .delta(let d): self = .delta(d, last: nil)
-            case .throttle(let d): self = .throttle(UInt64(max(0, d.nanosecondsValue)), last: nil)
+            case .throttle(let d): self = .throttle(UInt64(max(0, d.saturatingNanos)), last: nil)
             case .clamp(let lo, let hi, let ignore): self = .clamp(min: lo, max: hi, ignore: ignore)
             case .heartbeat: self = .map { $0 }
             }
@@ -158,15 +158,5 @@ public struct FilterChain: Sendable {
             let slope = (n * sxy - sx * sy) / denominator
             return (slope, (sy - slope * sx) / n)
         }
-    }
-}
-
-extension Duration {
-    /// Whole nanoseconds, saturating (a duration past ±292 years) instead of trapping.
-    var nanosecondsValue: Int64 {
-        let (nanos, overflow) = components.seconds.multipliedReportingOverflow(by: 1_000_000_000)
-        if overflow { return components.seconds < 0 ? .min : .max }
-        let (sum, overflow2) = nanos.addingReportingOverflow(components.attoseconds / 1_000_000_000)
-        return overflow2 ? (nanos < 0 ? .min : .max) : sum
     }
 }

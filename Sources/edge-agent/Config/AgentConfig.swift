@@ -91,17 +91,9 @@ struct AgentConfig: Sendable, Equatable {
         }
         config.apply(environment: environment, errors: &errors, syncProblems: &syncProblems, urlPlace: &urlPlace)
         if config.deviceID.isEmpty { config.deviceID = ProcessInfo.processInfo.hostName }
-        if config.deviceID.utf8.count > 128 || config.deviceID.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
-            syncProblems.append(ConfigError(file: config.source, line: nil, key: "device_id",
-                                            message: "must be 1 to 128 bytes without control characters (the fleet server keys the device by it)"))
-        }
         if let url = config.sync.url, let problem = SyncURL.problem(url, allowInsecureHTTP: config.sync.allowInsecureHTTP) {
             urlPlace.message = problem
             syncProblems.append(urlPlace)
-        }
-        if !logLevels.contains(config.logLevel) {
-            errors.append(ConfigError(file: config.source, line: nil, key: "log_level",
-                                      message: "'\(config.logLevel)' is not a level; use trace, debug, info, notice, warning, error or critical"))
         }
         config.sync.problems = syncProblems.map(\.description)
         return (config, errors)
@@ -109,6 +101,10 @@ struct AgentConfig: Sendable, Equatable {
 
     private mutating func apply(yaml text: String, file: String, errors: inout [ConfigError],
                                 syncProblems: inout [ConfigError], urlPlace: inout ConfigError) {
+        if let (line, message) = YAMLGuard.nestingProblem(text) {
+            errors.append(ConfigError(file: file, line: line, key: "", message: message))
+            return
+        }
         let root: Node
         do {
             guard let node = try Yams.compose(yaml: text) else { return }
@@ -124,17 +120,23 @@ struct AgentConfig: Sendable, Equatable {
         guard let top = reader.mapping(root, key: "", errors: &errors) else { return }
         for (key, value) in top {
             switch key {
-            case "device_id": reader.string(value, key: key, errors: &errors).map { deviceID = $0 }
+            case "device_id":
+                if let text = reader.string(value, key: key, errors: &syncProblems) {
+                    if let problem = Self.deviceIDProblem(text) { syncProblems.append(reader.error(value, key: key, problem)) } else { deviceID = text }
+                }
             case "profile": reader.string(value, key: key, errors: &errors).map { profilePath = $0 }
             case "data_dir": reader.string(value, key: key, errors: &errors).map { dataDirectory = $0 }
-            case "log_level": reader.string(value, key: key, errors: &errors).map { logLevel = $0 }
+            case "log_level":
+                if let text = reader.string(value, key: key, errors: &errors) {
+                    if let problem = Self.logLevelProblem(text) { errors.append(reader.error(value, key: key, problem)) } else { logLevel = text }
+                }
             case "retention":
                 for (sub, v) in reader.mapping(value, key: key, errors: &errors) ?? [] {
                     let path = "retention.\(sub)"
                     switch sub {
                     case "max_age":
                         if let text = reader.string(v, key: path, errors: &errors) {
-                            if text == "none" { retention.maxAge = nil } else {
+                            if text == "none" || text.isEmpty { retention.maxAge = nil } else {
                                 reader.duration(v, key: path, in: Retention.maxAgeRange, errors: &errors).map { retention.maxAge = $0 }
                             }
                         }
@@ -151,6 +153,16 @@ struct AgentConfig: Sendable, Equatable {
                 errors.append(reader.unknown(value, key: key, allowed: ["device_id", "profile", "data_dir", "log_level", "retention", "sync"]))
             }
         }
+    }
+
+    static func logLevelProblem(_ level: String) -> String? {
+        logLevels.contains(level) ? nil : "'\(level)' is not a level; use trace, debug, info, notice, warning, error or critical"
+    }
+
+    /// The fleet server keys the device by its id (empty means the host name).
+    static func deviceIDProblem(_ id: String) -> String? {
+        id.utf8.count <= 128 && !id.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) ? nil
+            : "must be at most 128 bytes without control characters (the fleet server keys the device by it)"
     }
 
     private mutating func applySync(_ value: Node, reader: NodeReader, problems: inout [ConfigError], urlPlace: inout ConfigError) {
@@ -180,10 +192,22 @@ struct AgentConfig: Sendable, Equatable {
     /// Environment wins over the file so a unit's `Environment=` or a test can change one key.
     private mutating func apply(environment env: [String: String], errors: inout [ConfigError],
                                 syncProblems: inout [ConfigError], urlPlace: inout ConfigError) {
-        if let v = env["EDGE_AGENT_DEVICE_ID"] { deviceID = v }
+        if let v = env["EDGE_AGENT_DEVICE_ID"] {
+            if let problem = Self.deviceIDProblem(v) {
+                syncProblems.append(ConfigError(file: "environment", line: nil, key: "EDGE_AGENT_DEVICE_ID", message: problem))
+            } else {
+                deviceID = v
+            }
+        }
         if let v = env["EDGE_AGENT_PROFILE"] { profilePath = v }
         if let v = env["EDGE_AGENT_DATA_DIR"] { dataDirectory = v }
-        if let v = env["EDGE_AGENT_LOG_LEVEL"] { logLevel = v }
+        if let v = env["EDGE_AGENT_LOG_LEVEL"] {
+            if let problem = Self.logLevelProblem(v) {
+                errors.append(ConfigError(file: "environment", line: nil, key: "EDGE_AGENT_LOG_LEVEL", message: problem))
+            } else {
+                logLevel = v
+            }
+        }
         if let v = env["EDGE_AGENT_SYNC_URL"] {
             sync.url = v.isEmpty ? nil : v
             urlPlace = ConfigError(file: "environment", line: nil, key: "EDGE_AGENT_SYNC_URL", message: "")
@@ -208,9 +232,11 @@ struct ConfigError: Error, Equatable, CustomStringConvertible {
     var column: Int? = nil
     var key: String
     var message: String
+    /// Credentials of any URL quoted in the message are masked, whichever key it was put under.
     var description: String {
         let place = [file, line.map(String.init), line == nil ? nil : column.map(String.init)].compactMap { $0 }.joined(separator: ":")
-        return key.isEmpty ? "\(place): \(message)" : "\(place): \(key): \(message)"
+        let text = SyncURL.maskingCredentials(in: message)
+        return key.isEmpty ? "\(place): \(text)" : "\(place): \(key): \(text)"
     }
 
     init(file: String, line: Int?, column: Int? = nil, key: String, message: String) {
@@ -232,9 +258,19 @@ struct ConfigErrors: Error, CustomStringConvertible {
 /// Reads a config file as UTF-8 text, saying which of "missing", "unreadable" or "not
 /// UTF-8" (with the line and byte offset of the first bad byte) stands in the way.
 enum ConfigText {
+    /// agent.yaml is a few hundred bytes; a file this large is not one.
+    static let maxBytes = 1 << 20
+
     static func read(path: String) -> Result<String, ConfigError> {
-        guard let data = FileManager.default.contents(atPath: path) else {
+        let data: Data
+        switch BoundedFile.read(path: path, maxBytes: maxBytes) {
+        case .success(let read): data = read
+        case .failure(.unreadable):
             return .failure(ConfigError(file: path, line: nil, key: "", message: "cannot read the file (does it exist, and may this user read it?)"))
+        case .failure(.notARegularFile):
+            return .failure(ConfigError(file: path, line: nil, key: "", message: "not a regular file"))
+        case .failure(.tooLarge(let bytes)):
+            return .failure(ConfigError(file: path, line: nil, key: "", message: "the file is \(bytes) bytes; an agent config is at most \(maxBytes)"))
         }
         if let text = String(validating: data, as: UTF8.self) { return .success(text) }
         let (line, offset) = UTF8Check.firstInvalid(data)
@@ -270,6 +306,11 @@ enum SyncURL {
         if bare == "localhost" || bare == "::1" { return true }
         let octets = bare.split(separator: ".", omittingEmptySubsequences: false)
         return octets.count == 4 && octets[0] == "127" && octets.allSatisfy { UInt8($0) != nil }
+    }
+
+    /// Every `scheme://user:secret@` in free text (an error quoting a value) → `scheme://***@`.
+    static func maskingCredentials(in text: String) -> String {
+        text.replacing(/:\/\/[^\/@\s'"?#]*@/, with: "://***@")
     }
 
     /// `https://user:secret@host/` → `https://***@host/`: credentials never reach a log or a screen.
