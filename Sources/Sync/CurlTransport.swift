@@ -87,9 +87,10 @@ public final class CurlTransport: SyncTransport, CustomStringConvertible, @unche
 
     private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
 
-    /// How long one `curl_multi_poll` waits at most when nothing happens on the socket; a
-    /// cancellation wakes it earlier.
-    static let pollMillis: Int32 = 1_000
+    /// The longest one `curl_multi_poll` waits; libcurl returns earlier for its own timers
+    /// (connect and total timeouts) and a cancellation wakes it at once (`curl_multi_wakeup`),
+    /// so this is only a backstop.
+    static let pollMillis: Int32 = 10_000
 
     public init(configuration: Configuration) throws {
         _ = Self.globalInit

@@ -152,7 +152,11 @@ import Glibc
             // WAL alone, as a group commit between checkpoints is. Then the database file as
             // it is on disk, without its WAL, and for the check everything committed (file and
             // WAL), both taken on the writer's queue so that no checkpoint is half-way through.
-            try await Task.sleep(for: .milliseconds(Int64.random(in: 800...2_500, using: &random)))
+            let synced = ContinuousClock.now
+            while try await Self.serverReadings(server).isEmpty, ContinuousClock.now - synced < .seconds(30) {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            try await Task.sleep(for: .milliseconds(Int64.random(in: 200...1_500, using: &random)))
             syncing.cancel()
             _ = await syncing.result
             let sentBefore = try await Self.serverReadings(server)
