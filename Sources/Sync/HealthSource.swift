@@ -79,13 +79,16 @@ public final class HealthReporter: Sendable {
     private let readings: ReadingStore
     private let clock: any DeviceClock
     private let staleBacklog: Duration
+    private let clockHold: Duration
     private let lastSample = Mutex<ProcessSample?>(nil)
 
-    public init(database: LocalDatabase, readings: ReadingStore, clock: any DeviceClock, staleBacklog: Duration = .seconds(3_600)) {
+    public init(database: LocalDatabase, readings: ReadingStore, clock: any DeviceClock, staleBacklog: Duration = .seconds(3_600),
+                clockHold: Duration = .seconds(600)) {
         self.database = database
         self.readings = readings
         self.clock = clock
         self.staleBacklog = staleBacklog
+        self.clockHold = clockHold
     }
 
     /// `sync` is nil when the device runs without a server: then every reading counts as backlog.
@@ -112,6 +115,15 @@ public final class HealthReporter: Sendable {
             }
         }
         reasons += agent.problems
+        if let status, status.consecutiveFailures > 0, let error = status.lastError {
+            // At once, not when the backlog grows old: a wrong CA, token or device id fails
+            // every attempt, and nobody looks at a device that says it is healthy.
+            let since = status.lastSuccessMillis.map { "last success \((now.unixMillis - $0) / 1000) s ago" } ?? "never synced"
+            reasons.append("sync failing (\(status.consecutiveFailures) attempts in a row, \(since)): \(error)")
+        }
+        if status != nil, let hold = try ClockHold.current(readings: readings, position: position, now: now, hold: clockHold) {
+            reasons.append(hold.reason)
+        }
         let lost = drops.filter { $0.reason == .budgetUnsynced }.reduce(0) { $0 + $1.count }
         if lost > 0 { reasons.append("\(lost) readings were dropped for space before the server had them") }
         if status != nil, let oldest = backlog.oldestMillis, now.unixMillis - oldest > staleBacklog.wholeMilliseconds {

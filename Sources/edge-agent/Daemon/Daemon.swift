@@ -53,6 +53,9 @@ final class Daemon: Sendable {
         let paths = DataPaths(config)
         // A database that cannot be opened leaves storage down, not the daemon stopped.
         storage.start()
+        if let reason = DaemonPresence.claim(directory: paths.directory) {
+            logger.warning("cannot mark the data directory in use; `status` may say the agent is not running", metadata: ["reason": "\(reason)"])
+        }
         let session: Session
         do {
             session = try Session(profile: profile, storage: storage, clock: clock, logger: logger)
