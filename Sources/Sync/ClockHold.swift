@@ -26,7 +26,7 @@ public struct ClockHold: Sendable, Hashable {
         guard let takenAt = try readings.database.writer.read({ db in
             try Int64.fetchOne(db, sql: "SELECT boot_ns FROM readings WHERE sequence = ?", arguments: [first])
         }) else { return nil }
-        let holdNanos = Int64(clamping: hold.wholeMilliseconds) &* 1_000_000
+        let holdNanos = Int64(clamping: hold.saturatingMillis) &* 1_000_000
         let elapsed = Int64(clamping: now.bootNanos) - takenAt
         guard elapsed < holdNanos else { return nil }
         let held = try readings.backlog(afterSequence: first - 1).count

@@ -1,4 +1,5 @@
 import CCurl
+import EdgeCore
 import Dispatch
 import Foundation
 import Synchronization
@@ -173,7 +174,7 @@ public final class CurlTransport: SyncTransport, CustomStringConvertible, @unche
     }
 
     private static func millis(_ duration: Duration) -> Int {
-        Int(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
+        Int(duration.saturatingMillis)
     }
 
     public func post(batch body: [UInt8]) async throws(TransportError) -> TransportResponse {

@@ -290,7 +290,7 @@ public actor SyncEngine {
         let jittered = backoff.nextDelay(using: &random)
         let delay = retryAfter ?? jittered
         try ledger.recordFailure(reason, nowMillis: now.unixMillis, failures: backoff.failures,
-                                 nextAttemptMillis: now.unixMillis + delay.wholeMilliseconds)
+                                 nextAttemptMillis: now.unixMillis + delay.saturatingMillis)
         logger.warning("sync attempt failed (\(backoff.failures) in a row): \(reason); next in \(delay)")
         return .failed(delay: delay, reason: reason, credentials: nil)
     }
@@ -462,7 +462,7 @@ public actor SyncEngine {
 
     private func healthDue(_ now: DeviceTime) throws -> Bool {
         guard let last = lastHealthBootNanos else { return true }
-        return now.bootNanos - last >= UInt64(configuration.healthInterval.wholeMilliseconds) * 1_000_000
+        return now.bootNanos - last >= UInt64(configuration.healthInterval.saturatingMillis) * 1_000_000
     }
 
     /// The agent's part from `HealthSource`, plus what Sync and the process know; the status

@@ -4,8 +4,10 @@ import Foundation
 public enum SyncURL {
     /// The URL with any `user:password@` replaced by `***@`, for logs and status: a
     /// password written into the URL must never reach the journal or a terminal.
+    /// Text with an `@` but no scheme (`user:pw@host`) is hidden whole: there is no telling
+    /// where its credentials end.
     public static func redacted(_ url: String) -> String {
-        guard let schemeEnd = url.range(of: "://") else { return url }
+        guard let schemeEnd = url.range(of: "://") else { return url.contains("@") ? "***" : url }
         let authorityStart = schemeEnd.upperBound
         let authorityEnd = url[authorityStart...].firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? url.endIndex
         guard let at = url[authorityStart..<authorityEnd].lastIndex(of: "@") else { return url }

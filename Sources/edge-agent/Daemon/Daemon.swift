@@ -265,13 +265,10 @@ final class Daemon: Sendable {
                 report = HealthReport(
                     takenAtMillis: now.unixMillis, bootID: clock.bootID, version: agent.version,
                     uptimeSeconds: Double(now.bootNanos &- agent.startedAt.bootNanos) / 1e9, status: .unhealthy,
-                    reasons: agent.problems, clockSynchronized: now.synchronized, sensors: agent.sensors, databaseBytes: 0,
+                    reasons: agent.criticalProblems + agent.problems, clockSynchronized: now.synchronized, sensors: agent.sensors, databaseBytes: 0,
                     backlogRows: 0, backlogOldestMillis: nil, drops: [], deadLetteredBatches: 0, lastSyncMillis: nil,
                     rssBytes: 0, cpuPercent: 0, firingAlerts: agent.firingAlerts)
             }
-            // Storage down or a quarantine not yet acknowledged: readings are at risk or out
-            // of sight, which is more than degraded.
-            if !storage.problems().isEmpty { report.status = .unhealthy }
             try HealthFile.write(report, to: path)
         } catch {
             logger.error("health report failed", metadata: ["error": "\(error)"])
@@ -297,7 +294,8 @@ extension Daemon: HealthSource {
         return AgentHealth(version: EdgeAgent.version, startedAt: startedAt,
                            sensors: session?.health.snapshot(now: now, startedAt: session?.startedAt ?? startedAt) ?? [],
                            firingAlerts: session?.firingCount() ?? 0,
-                           problems: storage.problems() + [syncProblem.withLock { $0 }].compactMap { $0 })
+                           problems: [syncProblem.withLock { $0 }].compactMap { $0 },
+                           criticalProblems: storage.problems())
     }
 }
 
