@@ -8,6 +8,9 @@ import NIOCore
 import NIOSSL
 import Synchronization
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 import Wire
 @testable import Sync
 
@@ -201,9 +204,20 @@ struct SyncEchoServer {
     }
 
     @Test func nothingListeningIsANetworkError() async throws {
-        let server = try await SyncEchoServer(certificates: certificates) { _, _ in Response(status: .ok) }
-        await server.stop()
-        await #expect { try await transport(server.url).post(batch: [1]) } throws: { error in
+        // A port held bound but not listening: refused for certain, and no server another
+        // test starts meanwhile can take it (a stopped server's port could be reused).
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        #expect(bound)
+        let url = "https://127.0.0.1:\(UInt16(bigEndian: address.sin_port))/v1/batches"
+        await #expect { try await transport(url).post(batch: [1]) } throws: { error in
             (error as? TransportError)?.kind == .network
         }
     }
