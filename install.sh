@@ -76,84 +76,12 @@ build_agent() {
 
 write_unit() {
     mkdir -p "$(dirname "$unit_file")"
-    cat > "$unit_file" <<'UNIT'
-# Installed by reef-edge install.sh; re-running install.sh rewrites this file.
-[Unit]
-Description=reef-edge agent: sensors, local alerts, store-and-forward sync
-Documentation=file:///usr/local/share/doc/edge-agent/README.md
-After=network-online.target time-sync.target
-Wants=network-online.target
-
-[Service]
-Type=notify
-NotifyAccess=main
-ExecStart=/usr/local/bin/edge-agent run --config /etc/edge-agent/agent.yaml
-# Runs after any stop, crash or watchdog kill: outputs go to their declared fail-safe state.
-ExecStopPost=/usr/local/bin/edge-agent failsafe --config /etc/edge-agent/agent.yaml
-ExecReload=/bin/kill -HUP $MAINPID
-WatchdogSec=30
-Restart=on-failure
-RestartSec=5
-TimeoutStopSec=20
-User=edge-agent
-Group=edge-agent
-SupplementaryGroups=gpio i2c
-UMask=0027
-StateDirectory=edge-agent
-StateDirectoryMode=0750
-# /run/edge-agent (tmpfs): the health report lives here, so `edge-agent status` works on a full disk.
-RuntimeDirectory=edge-agent
-RuntimeDirectoryMode=0750
-# Sandbox: what the agent needs is its state directory, GPIO and I2C character devices, the
-# network for sync, and the 1-Wire files in sysfs. Everything else is taken away (docs/SECURITY.md).
-ProtectSystem=strict
-ReadWritePaths=/var/lib/edge-agent
-ProtectHome=yes
-PrivateTmp=yes
-NoNewPrivileges=yes
-CapabilityBoundingSet=
-AmbientCapabilities=
-ProtectKernelTunables=yes
-ProtectKernelModules=yes
-ProtectKernelLogs=yes
-ProtectControlGroups=yes
-ProtectHostname=yes
-ProtectProc=invisible
-RestrictNamespaces=yes
-RestrictRealtime=yes
-RestrictSUIDSGID=yes
-RemoveIPC=yes
-LockPersonality=yes
-# Swift on Linux compiles ahead of time and maps no writable+executable memory.
-MemoryDenyWriteExecute=yes
-# AF_NETLINK: glibc's getaddrinfo asks the kernel for the host's addresses over netlink.
-RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK
-SystemCallArchitectures=native
-SystemCallFilter=@system-service
-SystemCallFilter=~@privileged
-# Read back (modes=0) whether NTP has synchronised the clock; setting it needs CAP_SYS_TIME,
-# which the empty bounding set removes. (ProtectClock= would deny these reads too.)
-SystemCallFilter=adjtimex clock_adjtime
-SystemCallErrorNumber=EPERM
-DevicePolicy=closed
-DeviceAllow=char-gpiochip rw
-DeviceAllow=char-i2c rw
-
-[Install]
-WantedBy=multi-user.target
-UNIT
+    install -m 0644 "$here/packaging/edge-agent.service" "$unit_file"
 }
 
 write_sysusers() {
     mkdir -p "$(dirname "$sysusers_file")"
-    cat > "$sysusers_file" <<'USERS'
-# reef-edge agent: a system user that may use GPIO and I2C and nothing else.
-g gpio - -
-g i2c - -
-u edge-agent - "reef-edge agent" /var/lib/edge-agent /usr/sbin/nologin
-m edge-agent gpio
-m edge-agent i2c
-USERS
+    install -m 0644 "$here/packaging/edge-agent.sysusers" "$sysusers_file"
     mkdir -p "$root/etc"
     if [[ $staging -eq 1 ]]; then
         # Empty account files for systemd-sysusers to fill: the shadow files with the modes
