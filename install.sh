@@ -8,21 +8,25 @@
 #   sudo ./install.sh --uninstall  remove what install added; keeps /etc/edge-agent and /var/lib/edge-agent
 #   sudo ./install.sh --uninstall --purge   ... and the config and the data
 #   ./install.sh --root DIR [--binary PATH]  install into a staging root (no packages, no systemctl)
+#   sudo ./install.sh --deb edge-agent_VERSION_ARCH.deb [--run]   install the package scripts/build-arm64.sh
+#        built (apt fetches its libraries; no toolchain needed); with --root DIR, dpkg --root into DIR
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root=""
 binary=""
+deb=""
 action=install
 purge=0
 run_after=0
 skip_packages=0
 
-usage() { sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --root) root="$(realpath -m "$2")"; shift 2 ;;
         --binary) binary="$2"; shift 2 ;;
+        --deb) deb="$(realpath -m "$2")"; shift 2 ;;
         --uninstall) action=uninstall; shift ;;
         --purge) purge=1; shift ;;
         --run) run_after=1; shift ;;
@@ -157,7 +161,31 @@ do_install() {
     fi
 }
 
+# The .deb path: the package carries the same unit (paths under /usr), user, directories and
+# config; dpkg and apt do what do_install does by hand. The package enables the service but
+# leaves starting it to --run or the keeper.
+do_install_deb() {
+    [[ -f "$deb" ]] || { echo "install.sh: no such package '$deb'" >&2; exit 1; }
+    if [[ $staging -eq 1 ]]; then
+        # A bare root has no dpkg database; the maintainer scripts run here against the root
+        # (DPKG_ROOT) and the libraries are not installed into it.
+        mkdir -p "$root/var/lib/dpkg/info" "$root/var/lib/dpkg/updates"
+        [[ -e "$root/var/lib/dpkg/status" ]] || : > "$root/var/lib/dpkg/status"
+        dpkg --root="$root" --force-script-chrootless --force-depends -i "$deb"
+        say "staged $(basename "$deb") into $root"
+    else
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$deb"
+        token_hint
+        say "installed $(basename "$deb"); edge-agent.service is enabled, not started (edit /etc/edge-agent/agent.yaml, then: systemctl start edge-agent)"
+    fi
+}
+
 do_uninstall() {
+    if [[ $staging -eq 0 ]] && dpkg-query -W -f='${Status}' edge-agent 2>/dev/null | grep -q "ok installed"; then
+        # Installed from the .deb: dpkg keeps config and data on remove, drops them on purge.
+        if [[ $purge -eq 1 ]]; then apt-get purge -y -qq edge-agent; else apt-get remove -y -qq edge-agent; fi
+        return
+    fi
     if systemd_running; then
         systemctl disable --now edge-agent.service 2>/dev/null || true
     fi
@@ -179,16 +207,18 @@ do_uninstall() {
     fi
 }
 
+agent="/usr/local/bin/edge-agent"
 case "$action" in
-    install) do_install ;;
+    install) if [[ -n "$deb" ]]; then do_install_deb; agent="/usr/bin/edge-agent"; else do_install; fi ;;
     uninstall) do_uninstall ;;
 esac
 
 if [[ $run_after -eq 1 && $action == install && $staging -eq 0 ]]; then
     if systemd_running; then
+        [[ -z "$deb" ]] || systemctl start edge-agent.service
         sleep 3
-        /usr/local/bin/edge-agent status --config /etc/edge-agent/agent.yaml || true
+        "$agent" status --config /etc/edge-agent/agent.yaml || true
     else
-        exec runuser -u edge-agent -- /usr/local/bin/edge-agent run --config /etc/edge-agent/agent.yaml
+        exec runuser -u edge-agent -- "$agent" run --config /etc/edge-agent/agent.yaml
     fi
 fi

@@ -34,11 +34,11 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 
-# What differs between the releases: the GCC whose libstdc++ the runtime links, the
-# runtime packages the .deb depends on, and the newest glibc symbol version the binary may use.
+# What differs between the releases: the GCC whose libstdc++ the runtime links and the newest
+# glibc symbol version the binary may use (the .deb's Depends: packaging/deb/make-deb.sh).
 case "$target" in
-    bookworm) gcc_major=12; glibc_max=2.36; runtime_depends="libc6 (>= 2.34), libgcc-s1, libstdc++6 (>= 12), libsqlite3-0, libgpiod2, libi2c0, libcurl4, zlib1g" ;;
-    trixie)   gcc_major=14; glibc_max=2.41; runtime_depends="libc6 (>= 2.34), libgcc-s1, libstdc++6 (>= 14), libsqlite3-0, libgpiod3, libi2c0, libcurl4t64, zlib1g" ;;
+    bookworm) gcc_major=12; glibc_max=2.36 ;;
+    trixie)   gcc_major=14; glibc_max=2.41 ;;
     "") usage >&2; die "say which Raspberry Pi OS / Debian release to build for: --target bookworm or --target trixie" ;;
     *) die "unknown target '$target': bookworm (Raspberry Pi OS 12) or trixie (Raspberry Pi OS 13)" ;;
 esac
@@ -63,8 +63,12 @@ sdk_id="reef-$target-$arch"
 sdks="$cache/sdks"
 work="$cache/work-$target-$arch"
 mkdir -p "$cache" "$out"
-exec 9>"$cache/lock"
-flock -n 9 || { say "waiting for another build-arm64 run to finish (lock $cache/lock)"; flock 9; }
+# One run per target at a time; runs for different targets share the chroot, so its creation
+# and refresh are serialised too.
+exec 9>"$cache/lock-$target-$arch"
+flock -n 9 || { say "waiting for another build-arm64 run for $target $arch to finish"; flock 9; }
+exec 8>"$cache/lock-chroot"
+flock 8
 
 started=$SECONDS
 
@@ -83,7 +87,7 @@ in_chroot() {
             mkdir -p "$root$dir"; mount --bind -o ro "$dir" "$root$dir"
         done
         exec chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb \
-            PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin DEBIAN_FRONTEND=noninteractive "$@"
+            PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin:/usr/libexec/swift/bin DEBIAN_FRONTEND=noninteractive "$@"
     ' in_chroot "$chroot_dir" "$cache" "$@"
 }
 export REEF_SRC="$repo"
@@ -131,6 +135,7 @@ if [[ ${REEF_ARM64_REFRESH:-0} == 1 || $(( $(date +%s) - last_refresh )) -gt 864
         || die "upgrading swiftlang in the sid chroot failed; see $cache/swiftlang-install.log"
     date +%s >"$chroot_dir/.reef-refreshed"
 fi
+flock -u 8
 swift_pkg_version="$(in_chroot dpkg-query -W -f='${Version}' swiftlang)"
 swift_version="$(in_chroot swift --version 2>/dev/null | sed -n 's/.*Swift version \([0-9][0-9.]*\).*/\1/p' | head -1)"
 [[ -n "$swift_version" ]] || die "swift in the sid chroot does not run; remove $chroot_dir to rebuild it"
@@ -169,28 +174,36 @@ if [[ ! -e "$sysroot/.reef-ready" ]]; then
     touch "$sysroot/.reef-ready"
 fi
 
-# sid's Swift runtime for the target architecture, of exactly the compiler's version. A
+# sid's Swift runtime for the target architecture, of exactly the compiler's version: unpacked
+# once per architecture and version into the cache, linked into each release's sysroot. A
 # binary-only rebuild (+bN) of one architecture is the same source version.
 if [[ "$(cat "$sysroot/.reef-swift" 2>/dev/null)" != "$swift_pkg_version" ]]; then
-    runtime_version=""
-    for v in $(in_chroot apt-cache show "swiftlang:$arch" 2>/dev/null | sed -n 's/^Version: //p'); do
-        if [[ $v == "$swift_pkg_version" ]]; then runtime_version=$v; break; fi
-        if [[ ${v%%+b*} == "${swift_pkg_version%%+b*}" ]]; then runtime_version=$v; fi
-    done
-    [[ -n "$runtime_version" ]] || die "sid has no swiftlang:$arch of version ${swift_pkg_version%%+b*} (the compiler's).
+    runtime="$cache/runtime-$arch-$swift_pkg_version"
+    if [[ ! -e "$runtime/.reef-ready" ]]; then
+        runtime_version=""
+        for v in $(in_chroot apt-cache show "swiftlang:$arch" 2>/dev/null | sed -n 's/^Version: //p'); do
+            if [[ $v == "$swift_pkg_version" ]]; then runtime_version=$v; break; fi
+            if [[ ${v%%+b*} == "${swift_pkg_version%%+b*}" ]]; then runtime_version=$v; fi
+        done
+        [[ -n "$runtime_version" ]] || die "sid has no swiftlang:$arch of version ${swift_pkg_version%%+b*} (the compiler's).
   It may be mid-upload or not yet built for $arch: retry later with REEF_ARM64_REFRESH=1."
-    say "fetching sid's swiftlang:$arch $runtime_version runtime"
-    mkdir -p "$cache/debs"
-    rm -f "$cache"/debs/swiftlang_*_"$arch".deb
-    in_chroot /bin/sh -c "cd /cache/debs && apt-get download -q swiftlang:$arch=$runtime_version" >&2 \
-        || die "downloading swiftlang:$arch $runtime_version from sid failed (network? $mirror)"
+        say "fetching sid's swiftlang:$arch $runtime_version runtime"
+        mkdir -p "$cache/debs"
+        rm -rf "$cache"/debs/swiftlang_*_"$arch".deb "$runtime"
+        in_chroot /bin/sh -c "cd /cache/debs && apt-get download -q -o APT::Sandbox::User=root swiftlang:$arch=$runtime_version" >&2 \
+            || die "downloading swiftlang:$arch $runtime_version from sid failed (network? $mirror)"
+        mkdir -p "$runtime"
+        dpkg-deb --fsys-tarfile "$cache"/debs/swiftlang_*_"$arch".deb \
+            | tar -x -C "$runtime" --strip-components=5 ./usr/libexec/swift/lib/swift ./usr/libexec/swift/lib/swift_static ./usr/libexec/swift/lib/clang
+        rm -f "$cache"/debs/swiftlang_*_"$arch".deb
+        touch "$runtime/.reef-ready"
+    fi
     rm -rf "$sysroot/usr/libexec/swift"
-    dpkg-deb --fsys-tarfile "$cache"/debs/swiftlang_*_"$arch".deb \
-        | tar -x -C "$sysroot" ./usr/libexec/swift/lib/swift ./usr/libexec/swift/lib/swift_static ./usr/libexec/swift/lib/clang
+    mkdir -p "$sysroot/usr/libexec/swift"
+    ln -sfn "$(realpath -ms --relative-to="$sysroot/usr/libexec/swift" "$runtime")" "$sysroot/usr/libexec/swift/lib"
     # swift-driver looks for the runtime (and swiftrt.o) under <sdk>/usr/lib/swift{,_static}.
     ln -sfn ../libexec/swift/lib/swift "$sysroot/usr/lib/swift"
     ln -sfn ../libexec/swift/lib/swift_static "$sysroot/usr/lib/swift_static"
-    rm -f "$cache"/debs/swiftlang_*_"$arch".deb
     echo "$swift_pkg_version" >"$sysroot/.reef-swift"
 fi
 
@@ -257,8 +270,10 @@ built="$work/$triple/release/edge-agent"
 
 # --- 5. checks: the release's glibc, its libraries ----------------------------------------
 binary="$out/edge-agent"
-"$strip_tool" --strip-all -o "$binary.tmp" "$built"
-mv "$binary.tmp" "$binary"
+if [[ ! "$binary" -nt "$built" ]]; then
+    "$strip_tool" --strip-all -o "$binary.tmp" "$built"
+    mv "$binary.tmp" "$binary"
+fi
 glibc_floor="$(readelf -W --version-info "$binary" | grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -1)"
 if [[ "$(printf '%s\n%s\n' "$glibc_floor" "$glibc_max" | sort -V | tail -1)" != "$glibc_max" ]]; then
     die "$binary needs GLIBC_$glibc_floor but $target has $glibc_max (scripts/arm64/glibc-compat.c lacks a symbol?)"
@@ -270,11 +285,17 @@ for lib in $(readelf -d "$binary" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
 done
 [[ -z "$missing_libs" ]] || die "$binary needs libraries $target does not have:$missing_libs"
 
-version="$(sed -n 's/.*static let version = "\(.*\)".*/\1/p' "$repo"/Sources/edge-agent/*.swift | head -1)"
 deb_path=""
 if [[ $make_deb -eq 1 ]]; then
-    deb_path="$("$repo/packaging/deb/make-deb.sh" --binary "$binary" --arch "$arch" --target "$target" \
-        --depends "$runtime_depends" --out "$out")"
+    # Repackaged only when the binary or anything the package holds changed (xz takes a minute).
+    previous="$(cat "$out/.reef-deb" 2>/dev/null || true)"
+    if [[ -z "$previous" || ! -e "$previous" ]] || [[ -n "$(find "$binary" "$repo/packaging" "$repo/device-profiles" \
+            "$repo/README.md" "$repo/Sources/edge-agent/CLI/EdgeAgent.swift" -newer "$previous" -print -quit)" ]]; then
+        deb_path="$("$repo/packaging/deb/make-deb.sh" --binary "$binary" --arch "$arch" --target "$target" --out "$out")"
+        echo "$deb_path" >"$out/.reef-deb"
+    else
+        deb_path="$previous"
+    fi
 fi
 
 size_bytes=$(stat -c %s "$binary")

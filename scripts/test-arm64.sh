@@ -15,7 +15,17 @@ started=$SECONDS
 fail() { echo "test-arm64: FAIL: $*" >&2; echo "test-arm64: FAIL after $((SECONDS - started)) s" >&2; exit 1; }
 step() { echo "test-arm64: $*" >&2; }
 [[ $(id -u) -eq 0 ]] || fail "run as root: scripts/build-arm64.sh needs debootstrap and chroot"
-command -v qemu-aarch64-static >/dev/null || fail "qemu-aarch64-static is missing: apt-get install qemu-user-static"
+# The host tools of this step (bookworm packages): the chroot and sysroots, the emulator, the
+# arm64 strip.
+missing=()
+for p in debootstrap qemu-user-static binutils-aarch64-linux-gnu; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [[ ${#missing[@]} -gt 0 ]]; then
+    step "installing ${missing[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 \
+        || fail "could not install ${missing[*]}"
+fi
 
 profile="$PWD/device-profiles/reef-sim.yaml"
 # The profile's sensor ids: the lines "  - id: NAME" between "sensors:" and the next section.

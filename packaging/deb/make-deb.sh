@@ -2,8 +2,9 @@
 # Packages a built edge-agent as edge-agent_VERSION_ARCH.deb with dpkg-deb; prints its path.
 # scripts/build-arm64.sh calls it; by hand:
 #
-#   packaging/deb/make-deb.sh --binary PATH --arch arm64|amd64 --target bookworm|trixie \
-#       --depends "libc6 (>= 2.34), …" --out DIR
+#   packaging/deb/make-deb.sh --binary PATH --arch arm64|amd64 --target bookworm|trixie --out DIR [--fast]
+#
+# --fast compresses with gzip -1 instead of xz -6 (the tests package a 300 MB debug build).
 #
 # The unit and the sysusers entry are install.sh's own files (packaging/edge-agent.service,
 # packaging/edge-agent.sysusers) with /usr/local/bin made /usr/bin: one unit, two installers.
@@ -11,23 +12,28 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
-binary="" arch="" target="" depends="" out=""
+binary="" arch="" target="" out="" compression=(-Zxz)
 die() { echo "make-deb: error: $*" >&2; exit 1; }
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --binary) binary="$2"; shift 2 ;;
         --arch) arch="$2"; shift 2 ;;
         --target) target="$2"; shift 2 ;;
-        --depends) depends="$2"; shift 2 ;;
         --out) out="$2"; shift 2 ;;
+        --fast) compression=(-Zgzip -z1); shift ;;
         *) die "unknown option '$1'" ;;
     esac
 done
-[[ -x "$binary" && -n "$arch" && -n "$target" && -n "$depends" && -n "$out" ]] \
-    || die "needs --binary (an executable), --arch, --target, --depends and --out"
+[[ -x "$binary" && -n "$arch" && -n "$target" && -n "$out" ]] \
+    || die "needs --binary (an executable), --arch, --target and --out"
+# The release's names for the libraries the agent links (readelf -d): libgpiod 1.6 is libgpiod2,
+# 2.x libgpiod3; trixie renamed libcurl4 for the 64-bit time_t transition. Bookworm's lintian
+# expects units in /lib, trixie's in /usr/lib.
 case "$target" in
-    bookworm) suffix=deb12; unit_dir=lib/systemd/system ;;
-    trixie) suffix=deb13; unit_dir=usr/lib/systemd/system ;;
+    bookworm) suffix=deb12; unit_dir=lib/systemd/system
+        depends="libc6 (>= 2.34), libgcc-s1, libstdc++6 (>= 12), libsqlite3-0, libgpiod2, libi2c0, libcurl4, zlib1g" ;;
+    trixie) suffix=deb13; unit_dir=usr/lib/systemd/system
+        depends="libc6 (>= 2.34), libgcc-s1, libstdc++6 (>= 14), libsqlite3-0, libgpiod3, libi2c0, libcurl4t64, zlib1g" ;;
     *) die "unknown target '$target'" ;;
 esac
 
@@ -70,5 +76,5 @@ sed -e "s/@VERSION@/$version/" -e "s/@ARCH@/$arch/" -e "s/@DEPENDS@/$depends/" \
 
 mkdir -p "$out"
 deb="$out/edge-agent_${version}_$arch.deb"
-dpkg-deb --root-owner-group -Zxz --build "$stage" "$deb" >/dev/null
+dpkg-deb --root-owner-group "${compression[@]}" --build "$stage" "$deb" >/dev/null
 echo "$deb"
