@@ -44,7 +44,8 @@ case "$target" in
 esac
 case "$arch" in
     arm64) triple=aarch64-unknown-linux-gnu; multiarch=aarch64-linux-gnu; strip_tool=aarch64-linux-gnu-strip ;;
-    amd64) triple=x86_64-unknown-linux-gnu; multiarch=x86_64-linux-gnu; strip_tool=strip ;;
+    # Debian's amd64 swiftlang names its modules for x86_64-pc-linux-gnu.
+    amd64) triple=x86_64-pc-linux-gnu; multiarch=x86_64-linux-gnu; strip_tool=strip ;;
     *) die "unknown architecture '$arch': arm64 or amd64" ;;
 esac
 
@@ -261,8 +262,8 @@ in_chroot /usr/bin/env EDGE_DEVICE_ONLY=1 \
     swift build --package-path /src -c release --static-swift-stdlib --product edge-agent \
         --swift-sdk "$sdk_id" --swift-sdks-path /cache/sdks --scratch-path "/cache/work-$target-$arch" \
         --manifest-cache local \
-    || die "swift build for $target $arch failed (above). With 'module compiled with Swift …' or
-  an unknown language feature, the sources need a newer Swift than sid's $swift_version."
+    || die "swift build for $target $arch failed; the compiler's errors are above (it is sid's Swift
+  $swift_version: code that needs a newer Swift does not build here until sid ships one)."
 build_seconds=$((SECONDS - build_started))
 built="$work/$triple/release/edge-agent"
 [[ -x "$built" ]] || built="$work/release/edge-agent"
@@ -271,7 +272,7 @@ built="$work/$triple/release/edge-agent"
 # --- 5. checks: the release's glibc, its libraries ----------------------------------------
 binary="$out/edge-agent"
 if [[ ! "$binary" -nt "$built" ]]; then
-    "$strip_tool" --strip-all -o "$binary.tmp" "$built"
+    "$strip_tool" --strip-all --remove-section=.comment -o "$binary.tmp" "$built"
     mv "$binary.tmp" "$binary"
 fi
 glibc_floor="$(readelf -W --version-info "$binary" | grep -o 'GLIBC_[0-9][0-9.]*' | sed 's/GLIBC_//' | sort -uV | tail -1)"

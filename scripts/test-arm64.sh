@@ -16,9 +16,9 @@ fail() { echo "test-arm64: FAIL: $*" >&2; echo "test-arm64: FAIL after $((SECOND
 step() { echo "test-arm64: $*" >&2; }
 [[ $(id -u) -eq 0 ]] || fail "run as root: scripts/build-arm64.sh needs debootstrap and chroot"
 # The host tools of this step (bookworm packages): the chroot and sysroots, the emulator, the
-# arm64 strip.
+# arm64 strip, the package checker.
 missing=()
-for p in debootstrap qemu-user-static binutils-aarch64-linux-gnu; do
+for p in debootstrap qemu-user-static binutils-aarch64-linux-gnu lintian; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
 done
 if [[ ${#missing[@]} -gt 0 ]]; then
@@ -84,6 +84,14 @@ check_glibc() {
     step "$binary: glibc floor GLIBC_$floor ≤ $max"
 }
 
+# lintian: no error or warning beyond the ones the package overrides, each with its reason
+# (packaging/deb/lintian-overrides); the info tags left are explained in docs/ARM.md.
+check_lintian() {
+    lintian --fail-on error,warning --tag-display-limit 0 "$1" >"$scratch/lintian" 2>&1 \
+        || fail "lintian $(basename "$1"): $(grep -v 'root privileges' "$scratch/lintian")"
+    step "lintian $(basename "$1"): no errors or warnings"
+}
+
 build() { # target arch → the build's summary in $scratch/build-TARGET-ARCH
     local t0=$SECONDS
     scripts/build-arm64.sh --target "$1" --arch "$2" >"$scratch/build-$1-$2" \
@@ -102,6 +110,7 @@ for target in bookworm trixie; do
     deb="$(field package "$target-arm64")"
     [[ "$(dpkg-deb -f "$deb" Architecture)" == arm64 ]] || fail "$deb is not an arm64 package"
     exercise "$target-arm64" qemu-aarch64-static -L "$sysroot" "$binary"
+    check_lintian "$deb"
 done
 
 build bookworm amd64

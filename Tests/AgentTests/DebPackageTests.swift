@@ -88,6 +88,7 @@ import Glibc
             "./usr/share/doc/edge-agent/README.md": "-rw-r--r-- root/root",
             "./usr/share/doc/edge-agent/changelog.Debian.gz": "-rw-r--r-- root/root",
             "./usr/share/doc/edge-agent/copyright": "-rw-r--r-- root/root",
+            "./usr/share/lintian/overrides/edge-agent": "-rw-r--r-- root/root",
         ])
 
         let control = directory.appendingPathComponent("control")

@@ -60,6 +60,7 @@ for profile in "$repo"/device-profiles/*.yaml; do
 done
 install -D -m 0644 "$repo/README.md" "$stage/usr/share/doc/edge-agent/README.md"
 install -D -m 0644 "$here/copyright" "$stage/usr/share/doc/edge-agent/copyright"
+install -D -m 0644 "$here/lintian-overrides" "$stage/usr/share/lintian/overrides/edge-agent"
 sed -e "s/@VERSION@/$version/" -e "s/@DISTRIBUTION@/$target/" \
     -e "s/@DATE@/$(date -R -d "@$(git -C "$repo" log -1 --format=%ct 2>/dev/null || date +%s)")/" \
     "$here/changelog" | gzip -9n >"$stage/usr/share/doc/edge-agent/changelog.Debian.gz"

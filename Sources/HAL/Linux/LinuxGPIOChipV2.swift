@@ -44,17 +44,18 @@ public final class LinuxGPIOChip: GPIOChip, @unchecked Sendable {
     }
 
     public func input(_ id: GPIOLineID, bias: GPIOBias, activeLow: Bool) throws -> any GPIOInputLine {
+        let biasSetting: gpiod_line_bias = switch bias {
+        case .asIs: GPIOD_LINE_BIAS_AS_IS
+        case .disabled: GPIOD_LINE_BIAS_DISABLED
+        case .pullUp: GPIOD_LINE_BIAS_PULL_UP
+        case .pullDown: GPIOD_LINE_BIAS_PULL_DOWN
+        }
         let (request, offset) = try request(id) { settings in
             gpiod_line_settings_set_direction(settings, GPIOD_LINE_DIRECTION_INPUT)
             gpiod_line_settings_set_edge_detection(settings, GPIOD_LINE_EDGE_BOTH)
             gpiod_line_settings_set_event_clock(settings, GPIOD_LINE_CLOCK_MONOTONIC)
             gpiod_line_settings_set_active_low(settings, activeLow)
-            gpiod_line_settings_set_bias(settings, switch bias {
-            case .asIs: GPIOD_LINE_BIAS_AS_IS
-            case .disabled: GPIOD_LINE_BIAS_DISABLED
-            case .pullUp: GPIOD_LINE_BIAS_PULL_UP
-            case .pullDown: GPIOD_LINE_BIAS_PULL_DOWN
-            })
+            gpiod_line_settings_set_bias(settings, biasSetting)
         }
         return EdgeReader(request: request, offset: offset, chip: name)
     }
