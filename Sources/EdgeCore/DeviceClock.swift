@@ -139,10 +139,12 @@ public final class ManualDeviceClock: DeviceClock {
 
     /// Moves both clocks forward together.
     public func advance(by duration: Duration) {
-        let nanos = duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
+        // Saturating: a test (or a fuzzed profile) may ask for any duration; time never traps.
+        let nanos = UInt64(max(0, duration.saturatingNanos))
         state.withLock {
-            $0.bootNanos += UInt64(max(0, nanos))
-            $0.unixMillis += max(0, nanos) / 1_000_000
+            $0.bootNanos = $0.bootNanos.addingReportingOverflow(nanos).overflow ? .max : $0.bootNanos + nanos
+            let millis = Int64(nanos / 1_000_000)
+            $0.unixMillis = $0.unixMillis.addingReportingOverflow(millis).overflow ? .max : $0.unixMillis + millis
         }
     }
 

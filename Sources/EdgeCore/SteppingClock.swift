@@ -35,13 +35,13 @@ public final class SteppingClock: DeviceClock {
     public var sleeperCount: Int { state.withLock { $0.sleepers.count } }
 
     public func sleep(for duration: Duration) async throws {
-        let nanos = duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
+        let nanos = duration.saturatingNanos
         let id = state.withLock { s -> UInt64 in s.nextID += 1; return s.nextID }
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 state.withLock { s in
-                    let deadline = s.now.bootNanos + UInt64(max(0, nanos))
-                    s.sleepers.append(Sleeper(deadline: deadline, id: id, continuation: continuation))
+                    let (deadline, overflow) = s.now.bootNanos.addingReportingOverflow(UInt64(max(0, nanos)))
+                    s.sleepers.append(Sleeper(deadline: overflow ? .max : deadline, id: id, continuation: continuation))
                 }
             }
         } onCancel: {
@@ -57,8 +57,8 @@ public final class SteppingClock: DeviceClock {
     /// Before each step it waits until `sleepers` tasks are suspended here, so every task
     /// woken by the previous step has run up to its next sleep: the steps are exact.
     public func advance(by duration: Duration, settledAt sleepers: Int) async {
-        let nanos = duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000
-        let target = now().bootNanos + UInt64(max(0, nanos))
+        let (sum, overflow) = now().bootNanos.addingReportingOverflow(UInt64(max(0, duration.saturatingNanos)))
+        let target = overflow ? UInt64.max : sum
         while true {
             await waitForSleepers(sleepers)
             let due = state.withLock { s -> [Sleeper] in

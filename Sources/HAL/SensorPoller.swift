@@ -60,7 +60,7 @@ public struct SensorPoller: Sendable {
     }
 
     private func poll(_ polled: PolledSensor, deliver: @Sendable (PollResult) async -> Void) async {
-        let interval = UInt64(max(1, polled.interval.nanoseconds))
+        let interval = UInt64(max(1, polled.interval.saturatingNanos))
         let origin = clock.now().bootNanos
         var slot: UInt64 = 0
         while !Task.isCancelled {
@@ -78,14 +78,10 @@ public struct SensorPoller: Sendable {
             let now = clock.now().bootNanos
             let elapsed = now - origin
             slot = max(slot + 1, elapsed / interval + (elapsed % interval == 0 ? 0 : 1))
-            let deadline = origin + slot * interval
-            do { try await clock.sleep(for: .nanoseconds(Int64(deadline > now ? deadline - now : 0))) } catch { return }
+            // Saturating: no interval, however long, makes the schedule trap.
+            let (offset, overflow) = slot.multipliedReportingOverflow(by: interval)
+            let deadline = overflow || offset > UInt64.max - origin ? UInt64.max : origin + offset
+            do { try await clock.sleep(for: .nanoseconds(Int64(clamping: deadline > now ? deadline - now : 0))) } catch { return }
         }
-    }
-}
-
-extension Duration {
-    var nanoseconds: Int64 {
-        components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000
     }
 }

@@ -14,7 +14,8 @@ extension Scenario {
             base = value
         case .sine(let mean, let amplitude, let period):
             let periodSeconds = Double(period.components.seconds) + Double(period.components.attoseconds) / 1e18
-            base = mean + amplitude * sin(2 * .pi * seconds / periodSeconds)
+            // A period of 0 (which no profile can give) holds the mean instead of dividing by it.
+            base = periodSeconds > 0 ? mean + amplitude * sin(2 * .pi * seconds / periodSeconds) : mean
         case .ramp(let start, let perSecond, let limit):
             let raw = start + perSecond * seconds
             if let limit { base = perSecond >= 0 ? min(raw, limit) : max(raw, limit) } else { base = raw }

@@ -64,8 +64,8 @@ public final class SimulatedADS1115: SimulatedI2CDevice {
         default: volts(mux - 4)
         }
         let fullScale = [6.144, 4.096, 2.048, 1.024, 0.512, 0.256, 0.256, 0.256][Int((config >> 9) & 0x07)]
-        let code = (v / fullScale * 32768).rounded()
-        return Int16(min(max(code, -32768), 32767))
+        // The code clips at ±full scale; NaN (an impossible input) reads as 0.
+        return (v / fullScale * 32768).saturatingInteger(Int16.self)
     }
 }
 

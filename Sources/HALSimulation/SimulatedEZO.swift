@@ -40,8 +40,7 @@ public final class SimulatedEZO: SimulatedI2CDevice {
     public func receive(_ bytes: [UInt8]) throws {
         let command = String(decoding: bytes, as: UTF8.self)
         let now = scenario.clock.now().bootNanos
-        let ready = now + UInt64(kind.delay(for: command).components.seconds * 1_000_000_000
-            + kind.delay(for: command).components.attoseconds / 1_000_000_000)
+        let ready = now + UInt64(max(0, kind.delay(for: command).saturatingNanos))
         state.withLock { s in
             s.asleep = false
             if command.lowercased() == "sleep" {

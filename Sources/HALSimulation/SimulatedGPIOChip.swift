@@ -151,47 +151,67 @@ public final class SimulatedGPIOChip: GPIOChip {
 }
 
 extension SimulatedGPIOChip.Line {
+    /// The most edges per second a line can be driven at: far beyond any queue, so a faster
+    /// scenario loses edges (counted) as a real line would, and nothing overflows.
+    static let maxHertz = 1e9
+
     fileprivate mutating func record(high: Bool, at nanos: UInt64) {
         if edges.count < SimulatedGPIOChip.edgeQueueLimit {
             edges.append(GPIOEdge(rising: high, timestampNanos: nanos))
         } else {
-            dropped += 1
+            dropped = dropped == .max ? .max : dropped + 1
         }
     }
 
+    /// `count` level changes at one instant: those that fit the queue are queued, the rest
+    /// counted as dropped; the level ends where that many toggles leave it.
+    fileprivate mutating func toggle(_ count: Int, at nanos: UInt64) {
+        let count = max(0, count)
+        let queued = min(count, max(0, SimulatedGPIOChip.edgeQueueLimit - edges.count))
+        for _ in 0..<queued {
+            level.toggle()
+            record(high: level, at: nanos)
+        }
+        let rest = count - queued
+        let (sum, overflow) = dropped.addingReportingOverflow(rest)
+        dropped = overflow ? .max : sum
+        if rest % 2 == 1 { level.toggle() }
+    }
+
     /// Brings a scenario-driven line up to `now`: a level follows its scenario; a pulse
-    /// train integrates its frequency in 1 ms steps, one rising and one falling edge per cycle.
+    /// train integrates its frequency, one rising and one falling edge per cycle. Both step
+    /// 1 ms at a time, coarser across a long gap between looks so that one look costs at
+    /// most about 65 000 evaluations whatever the clock did.
     fileprivate mutating func advance(to now: UInt64) {
+        let gap = now > phaseTime ? now - phaseTime : 0
+        let stride = max(1_000_000, gap / 65_536)
         switch drive {
         case .manual:
             return
         case .level(let scenario):
-            // Every crossing since the last look becomes an edge, found in 1 ms steps, so a
-            // chattering switch queues edges as the kernel would even between reads. A
-            // constant level cannot cross: one look is enough.
+            // Every crossing since the last look becomes an edge, so a chattering switch
+            // queues edges as the kernel would even between reads. A constant level cannot
+            // cross: one look is enough.
             let start = scenario.start.bootNanos
-            var time = scenario.scenario.isConstant ? now : min(phaseTime + 1_000_000, now)
+            var time = scenario.scenario.isConstant || gap == 0 ? now : phaseTime + min(stride, gap)
             while true {
-                let high = scenario.scenario.value(at: .nanoseconds(Int64(time > start ? time - start : 0))) >= 0.5
+                let high = scenario.scenario.value(at: .nanoseconds(Int64(clamping: time > start ? time - start : 0))) >= 0.5
                 if high != level { record(high: high, at: time) }
                 level = high
                 guard time < now else { break }
-                time = min(time + 1_000_000, now)
+                time += min(stride, now - time)
             }
             phaseTime = max(phaseTime, now)
         case .pulses(let scenario):
             let start = scenario.start.bootNanos
             while phaseTime < now {
-                let step = min(1_000_000, now - phaseTime)
-                let hz = max(0, scenario.scenario.value(at: .nanoseconds(Int64(phaseTime > start ? phaseTime - start : 0))))
+                let step = min(stride, now - phaseTime)
+                let value = scenario.scenario.value(at: .nanoseconds(Int64(clamping: phaseTime > start ? phaseTime - start : 0)))
+                let hz = value.isNaN ? 0 : min(max(0, value), Self.maxHertz)
                 let next = phase + hz * Double(step) / 1e9
                 phaseTime += step
                 // Low for the first half of each cycle, high for the second: one rising edge per cycle.
-                let crossings = Int((next * 2).rounded(.down)) - Int((phase * 2).rounded(.down))
-                for _ in 0..<crossings {
-                    level.toggle()
-                    record(high: level, at: phaseTime)
-                }
+                toggle(((next * 2).rounded(.down) - (phase * 2).rounded(.down)).saturatingInteger(Int.self), at: phaseTime)
                 phase = next
             }
         }

@@ -60,7 +60,12 @@ public final class SimulatedOneWire: Sendable {
         }
     }
 
+    /// Adds a slave directory; `id` must be the kernel's form (`28-0316a2794bff`), so no
+    /// profile can make the simulation create or overwrite files outside `root`.
     public func addSlave(_ id: String, scenario: Scenario) throws {
+        guard DeviceNames.isOneWireSlave(id) else {
+            throw BusError.noDevice("1-Wire slave id '\(id)' is not the kernel's form (2 hex digits, '-', 12 hex digits)")
+        }
         slaves.withLock { $0[id] = Slave(scenario: ScenarioClock(scenario, clock: clock)) }
         try FileManager.default.createDirectory(at: root.appendingPathComponent(id), withIntermediateDirectories: true)
         try writeMasterList()
@@ -69,6 +74,7 @@ public final class SimulatedOneWire: Sendable {
 
     /// The slave disappears from the bus, its directory with it.
     public func removeSlave(_ id: String) throws {
+        guard DeviceNames.isOneWireSlave(id) else { throw BusError.noDevice("1-Wire slave id '\(id)' is not the kernel's form") }
         _ = slaves.withLock { $0.removeValue(forKey: id) }
         try FileManager.default.removeItem(at: root.appendingPathComponent(id))
         try writeMasterList()
@@ -108,7 +114,8 @@ public final class SimulatedOneWire: Sendable {
 
     /// The kernel's w1_therm text for a 12-bit conversion of `celsius`.
     public static func kernelText(celsius: Double, fault: Fault?) -> (w1Slave: String, temperature: String) {
-        var raw = UInt16(bitPattern: Int16((celsius * 16).rounded()))
+        // The 16-bit register saturates like the chip's; NaN reads as 0.
+        var raw = UInt16(bitPattern: (celsius * 16).saturatingInteger(Int16.self))
         switch fault {
         case .emptyFile: return ("", "")
         case .powerOnReset: raw = 0x0550

@@ -68,6 +68,11 @@ public enum DriverKind: String, Sendable, CaseIterable {
     }
 
     public var isSwitch: Bool { self == .float_switch || self == .leak_switch }
+
+    /// Reading ids: the sensor id for single-channel drivers, `id.channel` otherwise.
+    public func readingID(sensor id: String, channel: String) -> String {
+        channels.count == 1 ? id : "\(id).\(channel)"
+    }
 }
 
 public struct SensorSpec: Sendable {
@@ -98,9 +103,7 @@ public struct SensorSpec: Sendable {
     }
 
     /// Reading ids: the sensor id for single-channel drivers, `id.channel` otherwise.
-    public func readingID(_ channel: String) -> String {
-        driver.channels.count == 1 ? id : "\(id).\(channel)"
-    }
+    public func readingID(_ channel: String) -> String { driver.readingID(sensor: id, channel: channel) }
 }
 
 public struct OutputSpec: Sendable, Hashable {

@@ -1,4 +1,5 @@
 import AlertEngine
+import EdgeCore
 import Foundation
 import HAL
 import Yams
@@ -7,15 +8,35 @@ extension DeviceProfile {
     /// Reads and validates a profile; throws every error at once, each with file, line, key
     /// and what is allowed there.
     public static func load(path: String) throws(ProfileErrors) -> DeviceProfile {
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-            throw ProfileErrors(errors: [ProfileError(file: path, line: nil, column: nil, key: "",
-                                                      message: "cannot read the profile (does it exist, and may this user read it?)")])
+        let data = try read(path: path)
+        guard let text = String(validating: data, as: UTF8.self) else {
+            let (line, offset) = UTF8Check.firstInvalid(data)
+            throw ProfileErrors(errors: [ProfileError(file: path, line: line, column: nil, key: "",
+                                                      message: "the profile is not UTF-8 text (invalid byte at offset \(offset)); save it as UTF-8")])
         }
         return try parse(yaml: text, file: path)
     }
 
+    /// The file's bytes: a regular file of at most `maxFileBytes`.
+    static func read(path: String) throws(ProfileErrors) -> Data {
+        let message: String
+        switch BoundedFile.read(path: path, maxBytes: maxFileBytes) {
+        case .success(let data): return data
+        case .failure(.unreadable): message = "cannot read the profile (does it exist, and may this user read it?)"
+        case .failure(.notARegularFile): message = "not a regular file"
+        case .failure(.tooLarge(let bytes)): message = "the profile is \(bytes) bytes; at most \(maxFileBytes) are read"
+        }
+        throw ProfileErrors(errors: [ProfileError(file: path, line: nil, column: nil, key: "", message: message)])
+    }
+
+    /// Far more than any board's profile (40 000 sensors are about 4 MB); a larger file is not a profile.
+    public static let maxFileBytes = 16 * 1024 * 1024
+
     public static func parse(yaml text: String, file: String) throws(ProfileErrors) -> DeviceProfile {
         var reader = Reader(file: file)
+        if let (line, message) = YAMLGuard.nestingProblem(text) {
+            throw ProfileErrors(errors: [ProfileError(file: file, line: line, column: nil, key: "", message: message)])
+        }
         let root: Node
         do {
             guard let node = try Yams.compose(yaml: text) else {
@@ -25,14 +46,8 @@ extension DeviceProfile {
         } catch let errors as ProfileErrors {
             throw errors
         } catch let error as YamlError {
-            var line: Int?, column: Int?
-            switch error {
-            case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _):
-                line = mark.line; column = mark.column
-            default: break
-            }
-            throw ProfileErrors(errors: [ProfileError(file: file, line: line, column: column, key: "",
-                                                      message: "not valid YAML: \(error)")])
+            let problem = YAMLProblem(error)
+            throw ProfileErrors(errors: [ProfileError(file: file, line: problem.line, column: problem.column, key: "", message: problem.message)])
         } catch {
             throw ProfileErrors(errors: [ProfileError(file: file, line: nil, column: nil, key: "", message: "not valid YAML: \(error)")])
         }
@@ -46,8 +61,27 @@ extension DeviceProfile {
 struct Reader {
     let file: String
     var errors: [ProfileError] = []
+    /// Nodes left to visit: aliases can make a short file a tree of billions (YAMLGuard).
+    private var budget = YAMLGuard.maxNodes
+
+    init(file: String) { self.file = file }
+
+    /// Spends `count` of the node budget; false (after reporting it once) when it is spent,
+    /// and once the error cap is reached, so a hostile file stops being read early.
+    mutating func visit(_ count: Int, at node: Node, _ path: String) -> Bool {
+        guard budget > 0, errors.count < YAMLGuard.maxErrors else { return false }
+        budget -= count
+        if budget <= 0 { fail(node, path, "more than \(YAMLGuard.maxNodes) values (aliases expanding?); a profile needs far fewer") }
+        return budget > 0
+    }
 
     mutating func fail(_ node: Node?, _ key: String, _ message: String) {
+        guard errors.count < YAMLGuard.maxErrors else { return }
+        if errors.count == YAMLGuard.maxErrors - 1 {
+            errors.append(ProfileError(file: file, line: node?.mark?.line, column: node?.mark?.column, key: key,
+                                       message: "more than \(YAMLGuard.maxErrors) errors; fix these first"))
+            return
+        }
         errors.append(ProfileError(file: file, line: node?.mark?.line, column: node?.mark?.column, key: key, message: message))
     }
 
@@ -58,6 +92,7 @@ struct Reader {
             return nil
         }
         var out: [String: Node] = [:]
+        guard visit(mapping.count, at: node, path) else { return nil }
         for pair in mapping {
             guard let key = pair.key.string else { continue }
             let keyPath = path.isEmpty ? key : "\(path).\(key)"
@@ -98,23 +133,31 @@ struct Reader {
         return scalar.string
     }
 
-    mutating func double(_ node: Node?, _ path: String) -> Double? {
+    /// A finite number in `range` (NaN, infinity and overflowing literals never pass).
+    mutating func double(_ node: Node?, _ path: String, in range: ClosedRange<Double>) -> Double? {
         guard let text = string(node, path) else { return nil }
-        guard let value = Double(text), value.isFinite else {
-            fail(node, path, "'\(text)' is not a number")
+        do { return try NumberText.finite(text, in: range) } catch {
+            fail(node, path, error.description)
             return nil
         }
-        return value
     }
 
     mutating func int(_ node: Node?, _ path: String, range: ClosedRange<Int>) -> Int? {
         guard let text = string(node, path) else { return nil }
-        let value = text.hasPrefix("0x") ? Int(text.dropFirst(2), radix: 16) : Int(text)
-        guard let value, range.contains(value) else {
-            fail(node, path, "'\(text)' is not a whole number in \(range.lowerBound)...\(range.upperBound)")
+        do { return try NumberText.integer(text, in: range) } catch {
+            fail(node, path, error.description)
             return nil
         }
-        return value
+    }
+
+    /// Text of at most `maxBytes` UTF-8 bytes (ids, units, descriptions).
+    mutating func text(_ node: Node?, _ path: String, maxBytes: Int) -> String? {
+        guard let text = string(node, path) else { return nil }
+        guard text.utf8.count <= maxBytes else {
+            fail(node, path, "is \(text.utf8.count) bytes; at most \(maxBytes) are allowed")
+            return nil
+        }
+        return text
     }
 
     mutating func bool(_ node: Node?, _ path: String) -> Bool? {
@@ -128,13 +171,12 @@ struct Reader {
         }
     }
 
-    mutating func duration(_ node: Node?, _ path: String) -> Duration? {
+    mutating func duration(_ node: Node?, _ path: String, in range: ClosedRange<Duration>) -> Duration? {
         guard let text = string(node, path) else { return nil }
-        guard let value = Durations.parse(text) else {
-            fail(node, path, "'\(text)' is not a duration; write e.g. 500ms, 10s, 5m, 2h or 7d")
+        do { return try DurationText.parse(text, in: range) } catch {
+            fail(node, path, error.description)
             return nil
         }
-        return value
     }
 
     mutating func list(_ node: Node?, _ path: String) -> [Node] {
@@ -143,6 +185,7 @@ struct Reader {
             fail(node, path, "expected a list")
             return []
         }
+        guard visit(sequence.count, at: node, path) else { return [] }
         return Array(sequence)
     }
 
@@ -162,30 +205,28 @@ struct Reader {
     }
 }
 
-/// `500ms`, `10s`, `5m`, `2h`, `7d`, or combined `1h30m`.
-public enum Durations {
-    public static func parse(_ text: String) -> Duration? {
-        var rest = Substring(text.trimmingCharacters(in: .whitespaces))
-        guard !rest.isEmpty else { return nil }
-        var total = Duration.zero
-        while !rest.isEmpty {
-            let digits = rest.prefix { $0.isNumber || $0 == "." }
-            guard let number = Double(digits), number >= 0 else { return nil }
-            rest = rest.dropFirst(digits.count)
-            let unit = rest.prefix { $0.isLetter }
-            rest = rest.dropFirst(unit.count)
-            let scale: Double
-            switch unit {
-            case "ms": scale = 0.001
-            case "s": scale = 1
-            case "m", "min": scale = 60
-            case "h": scale = 3_600
-            case "d": scale = 86_400
-            case "w": scale = 604_800
-            default: return nil
-            }
-            total += .milliseconds(Int64((number * scale * 1_000).rounded()))
+/// Where a YAML error is and what it says, without the whole document Yams puts in some
+/// of its descriptions (a duplicate key's error carries the entire file).
+public struct YAMLProblem: Sendable, Hashable {
+    public var line: Int?
+    public var column: Int?
+    public var message: String
+
+    public init(_ error: YamlError) {
+        switch error {
+        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
+            (line, column, message) = (mark.line, mark.column, "not valid YAML: \(problem)")
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            // Yams reports the first duplicated key where it first appears.
+            (line, column) = (context.mark.line, context.mark.column)
+            message = "not valid YAML: key '\(duplicates.first ?? "")' is given more than once in this mapping (first here)"
+        case .reader(let problem, let offset, _, let yaml):
+            // The reader reports a byte offset; the line is what a person looks for.
+            line = offset.map { offset in yaml.utf8.prefix(offset).reduce(1) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 } }
+            column = nil
+            message = "not valid YAML: \(problem)\(offset.map { " (byte \($0))" } ?? "")"
+        default:
+            (line, column, message) = (nil, nil, "not valid YAML: \(error)")
         }
-        return total
     }
 }

@@ -1,4 +1,5 @@
 import AlertEngine
+import EdgeCore
 import HAL
 import HALSimulation
 import Yams
@@ -6,35 +7,42 @@ import Yams
 extension Reader {
     mutating func profile(_ root: Node) -> DeviceProfile? {
         guard let top = fields(root, "", allowed: ["name", "board", "buses", "sensors", "outputs", "alerts"]) else { return nil }
-        let name = require(top, "name", "", in: root).flatMap { string($0, "name") } ?? ""
-        let board = top["board"].flatMap { string($0, "board") } ?? ""
+        let name = require(top, "name", "", in: root).flatMap { text($0, "name", maxBytes: ProfileLimits.textBytes) } ?? ""
+        let board = top["board"].flatMap { text($0, "board", maxBytes: ProfileLimits.textBytes) } ?? ""
 
+        // Ids are checked against a set: linear in the number of items (40 000 sensors load in
+        // well under a second; a pairwise check took minutes).
         var buses: [BusSpec] = []
+        var busIDs: Set<String> = []
         for (i, node) in list(top["buses"], "buses").enumerated() {
             if let bus = self.bus(node, "buses[\(i)]") {
-                if buses.contains(where: { $0.id == bus.id }) { fail(node, "buses[\(i)].id", "duplicate bus id '\(bus.id)'") }
+                if !busIDs.insert(bus.id).inserted { fail(node, "buses[\(i)].id", "duplicate bus id '\(bus.id)'") }
                 buses.append(bus)
             }
         }
         var outputs: [OutputSpec] = []
+        var outputIDs: Set<String> = []
         for (i, node) in list(top["outputs"], "outputs").enumerated() {
             if let output = self.output(node, "outputs[\(i)]", buses: buses) {
-                if outputs.contains(where: { $0.id == output.id }) { fail(node, "outputs[\(i)].id", "duplicate output id '\(output.id)'") }
+                if !outputIDs.insert(output.id).inserted { fail(node, "outputs[\(i)].id", "duplicate output id '\(output.id)'") }
                 outputs.append(output)
             }
         }
         var sensors: [SensorSpec] = []
+        var sensorIDs: Set<String> = []
         if top["sensors"] == nil { fail(root, "sensors", "required key is missing") }
         for (i, node) in list(top["sensors"], "sensors").enumerated() {
             if let sensor = self.sensor(node, "sensors[\(i)]", buses: buses) {
-                if sensors.contains(where: { $0.id == sensor.id }) { fail(node, "sensors[\(i)].id", "duplicate sensor id '\(sensor.id)'") }
+                if !sensorIDs.insert(sensor.id).inserted { fail(node, "sensors[\(i)].id", "duplicate sensor id '\(sensor.id)'") }
                 sensors.append(sensor)
             }
         }
         var rules: [AlertRule] = []
+        var ruleIDs: Set<String> = []
+        let readings = ReadingIndex(sensors)
         for (i, node) in list(top["alerts"], "alerts").enumerated() {
-            if let rule = self.rule(node, "alerts[\(i)]", sensors: sensors, outputs: outputs) {
-                if rules.contains(where: { $0.id == rule.id }) { fail(node, "alerts[\(i)].id", "duplicate alert id '\(rule.id)'") }
+            if let rule = self.rule(node, "alerts[\(i)]", readings: readings, outputs: outputIDs) {
+                if !ruleIDs.insert(rule.id).inserted { fail(node, "alerts[\(i)].id", "duplicate alert id '\(rule.id)'") }
                 rules.append(rule)
             }
         }
@@ -43,7 +51,7 @@ extension Reader {
 
     mutating func bus(_ node: Node, _ path: String) -> BusSpec? {
         guard let f = fields(node, path, allowed: ["id", "kind", "device", "simulated"]) else { return nil }
-        let id = require(f, "id", path, in: node).flatMap { string($0, "\(path).id") }
+        let id = require(f, "id", path, in: node).flatMap { text($0, "\(path).id", maxBytes: ProfileLimits.idBytes) }
         var kind: BusSpec.Kind?
         if let text = require(f, "kind", path, in: node).flatMap({ string($0, "\(path).kind") }) {
             kind = BusSpec.Kind(rawValue: text)
@@ -57,31 +65,36 @@ extension Reader {
         case nil: nil
         }
         let device = f["device"].flatMap { string($0, "\(path).device") } ?? defaultDevice
+        if let device, let kind, f["device"] != nil, let problem = Self.deviceProblem(device, kind: kind) {
+            fail(f["device"], "\(path).device", problem)
+        }
         guard let id, let kind, let device else { return nil }
         return BusSpec(id: id, kind: kind, device: device, simulated: simulated)
     }
 
     mutating func output(_ node: Node, _ path: String, buses: [BusSpec]) -> OutputSpec? {
         guard let f = fields(node, path, allowed: ["id", "bus", "line", "active_low", "normal", "fail_safe", "description"]) else { return nil }
-        let id = require(f, "id", path, in: node).flatMap { string($0, "\(path).id") }
+        let id = require(f, "id", path, in: node).flatMap { text($0, "\(path).id", maxBytes: ProfileLimits.idBytes) }
         let bus = require(f, "bus", path, in: node).flatMap { string($0, "\(path).bus") }
         if let bus, !buses.contains(where: { $0.id == bus && $0.kind == .gpio }) {
             fail(f["bus"], "\(path).bus", "'\(bus)' is not a declared gpio bus; declared: \(buses.filter { $0.kind == .gpio }.map(\.id).joined(separator: ", "))")
         }
-        let line = require(f, "line", path, in: node).flatMap { string($0, "\(path).line") }
+        let line = require(f, "line", path, in: node).flatMap { gpioLine($0, "\(path).line") }
         let normal = require(f, "normal", path, in: node).flatMap { bool($0, "\(path).normal") }
         let failSafe = require(f, "fail_safe", path, in: node).flatMap { bool($0, "\(path).fail_safe") }
         guard let id, let bus, let line, let normal, let failSafe else { return nil }
         return OutputSpec(id: id, bus: bus, line: line, activeLow: f["active_low"].flatMap { bool($0, "\(path).active_low") } ?? false,
-                          normal: normal, failSafe: failSafe, description: f["description"].flatMap { string($0, "\(path).description") } ?? "")
+                          normal: normal, failSafe: failSafe,
+                          description: f["description"].flatMap { text($0, "\(path).description", maxBytes: ProfileLimits.textBytes) } ?? "")
     }
 
     mutating func sensor(_ node: Node, _ path: String, buses: [BusSpec]) -> SensorSpec? {
         guard let f = fields(node, path, allowed: ["id", "driver", "bus", "address", "line", "slave", "interval", "unit",
                                                     "active_low", "debounce", "k_factor", "input", "full_scale", "filters", "simulation"]) else { return nil }
-        let id = require(f, "id", path, in: node).flatMap { string($0, "\(path).id") }
-        if let id, !id.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" }) {
-            fail(f["id"], "\(path).id", "'\(id)' may hold only letters, digits, '_' and '-'")
+        var id = require(f, "id", path, in: node).flatMap { text($0, "\(path).id", maxBytes: ProfileLimits.idBytes) }
+        if let given = id, !given.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" }) {
+            fail(f["id"], "\(path).id", "'\(given)' may hold only letters, digits, '_' and '-'")
+            id = nil
         }
         var driver: DriverKind?
         if let text = require(f, "driver", path, in: node).flatMap({ string($0, "\(path).driver") }) {
@@ -98,14 +111,25 @@ extension Reader {
                 fail(f["bus"], "\(path).bus", "'\(busID)' is not a declared bus; declared: \(buses.map(\.id).joined(separator: ", "))")
             }
         }
+        if let given = id, let driver {
+            // Reading ids are `id.channel` for multi-channel drivers; each must fit the store's limit.
+            let longest = driver.channels.map { driver.readingID(sensor: given, channel: $0.name) }.max { $0.utf8.count < $1.utf8.count } ?? given
+            if longest.utf8.count > ProfileLimits.idBytes {
+                fail(f["id"], "\(path).id", "reading id '\(longest)' is \(longest.utf8.count) bytes; at most \(ProfileLimits.idBytes) are allowed")
+                id = nil
+            }
+        }
         var address: UInt8? = driver?.defaultAddress
         if let node = f["address"] { address = int(node, "\(path).address", range: 0x03...0x77).map(UInt8.init) }
-        var interval = Duration.seconds(10)
-        if let node = f["interval"], let value = duration(node, "\(path).interval") {
-            if value < .milliseconds(100) { fail(node, "\(path).interval", "poll interval must be at least 100ms") } else { interval = value }
-        }
+        let interval = f["interval"].flatMap { duration($0, "\(path).interval", in: ProfileLimits.interval) } ?? .seconds(10)
         if driver?.bus == .gpio, f["line"] == nil { fail(node, "\(path).line", "required key is missing (a GPIO line name or offset)") }
         if driver == .ds18b20, f["slave"] == nil { fail(node, "\(path).slave", "required key is missing (the 1-Wire id, e.g. 28-0000075a1b2c)") }
+        var slave: String?
+        if let text = f["slave"].flatMap({ string($0, "\(path).slave") }) {
+            if DeviceNames.isOneWireSlave(text) { slave = text } else {
+                fail(f["slave"], "\(path).slave", "'\(text)' is not a 1-Wire id; write the kernel's form: 2 hex digits, '-', 12 hex digits (e.g. 28-0000075a1b2c)")
+            }
+        }
         var filters: [FilterSpec] = []
         for (i, item) in list(f["filters"], "\(path).filters").enumerated() {
             if let filter = self.filter(item, "\(path).filters[\(i)]") { filters.append(filter) }
@@ -120,13 +144,13 @@ extension Reader {
         guard let id, let driver, let busID else { return nil }
         return SensorSpec(
             id: id, driver: driver, bus: busID, address: address,
-            line: f["line"].flatMap { string($0, "\(path).line") }, slave: f["slave"].flatMap { string($0, "\(path).slave") },
-            interval: interval, unit: f["unit"].flatMap { string($0, "\(path).unit") },
+            line: f["line"].flatMap { gpioLine($0, "\(path).line") }, slave: slave,
+            interval: interval, unit: f["unit"].flatMap { text($0, "\(path).unit", maxBytes: ProfileLimits.unitBytes) },
             activeLow: f["active_low"].flatMap { bool($0, "\(path).active_low") } ?? false,
-            debounce: f["debounce"].flatMap { duration($0, "\(path).debounce") } ?? .milliseconds(50),
-            kFactor: f["k_factor"].flatMap { double($0, "\(path).k_factor") } ?? 450,
+            debounce: f["debounce"].flatMap { duration($0, "\(path).debounce", in: ProfileLimits.debounce) } ?? .milliseconds(50),
+            kFactor: f["k_factor"].flatMap { double($0, "\(path).k_factor", in: ProfileLimits.kFactor) } ?? 450,
             adcInput: f["input"].flatMap { int($0, "\(path).input", range: 0...3) } ?? 0,
-            fullScale: f["full_scale"].flatMap { double($0, "\(path).full_scale") } ?? 4.096,
+            fullScale: f["full_scale"].flatMap { double($0, "\(path).full_scale", in: ProfileLimits.fullScale) } ?? 4.096,
             filters: filters, simulation: simulation)
     }
 
@@ -140,20 +164,26 @@ extension Reader {
         }
         let p = "\(path).\(name)"
         switch name {
-        case "offset": return double(value, p).map(FilterSpec.offset)
-        case "multiply": return double(value, p).map(FilterSpec.multiply)
-        case "delta": return double(value, p).map(FilterSpec.delta)
-        case "throttle": return duration(value, p).map(FilterSpec.throttle)
-        case "heartbeat": return duration(value, p).map(FilterSpec.heartbeat)
+        case "offset": return double(value, p, in: ProfileLimits.value).map(FilterSpec.offset)
+        case "multiply": return double(value, p, in: ProfileLimits.factor).map(FilterSpec.multiply)
+        case "delta": return double(value, p, in: 0...ProfileLimits.value.upperBound).map(FilterSpec.delta)
+        case "throttle": return duration(value, p, in: ProfileLimits.throttle).map(FilterSpec.throttle)
+        case "heartbeat": return duration(value, p, in: ProfileLimits.heartbeat).map(FilterSpec.heartbeat)
         case "calibrate_linear":
             var points: [FilterSpec.CalibrationPoint] = []
             for (i, item) in list(value, p).enumerated() {
                 // ESPHome's form: "measured -> true".
-                let parts = (string(item, "\(p)[\(i)]") ?? "").components(separatedBy: "->").map { $0.trimmingCharacters(in: .whitespaces) }
-                if parts.count == 2, let m = Double(parts[0]), let t = Double(parts[1]) {
-                    points.append(.init(measured: m, actual: t))
-                } else {
+                guard let text = string(item, "\(p)[\(i)]") else { continue }
+                let parts = text.components(separatedBy: "->").map { $0.trimmingCharacters(in: .whitespaces) }
+                guard parts.count == 2 else {
                     fail(item, "\(p)[\(i)]", "write a point as 'measured -> true', e.g. '4.01 -> 4.00'")
+                    continue
+                }
+                do {
+                    points.append(.init(measured: try NumberText.finite(parts[0], in: ProfileLimits.value),
+                                        actual: try NumberText.finite(parts[1], in: ProfileLimits.value)))
+                } catch {
+                    fail(item, "\(p)[\(i)]", error.description)
                 }
             }
             guard (2...3).contains(points.count), Set(points.map(\.measured)).count == points.count else {
@@ -172,13 +202,13 @@ extension Reader {
                 : .slidingWindowMovingAverage(window: window, sendEvery: every, sendFirstAt: first)
         case "exponential_moving_average":
             let g = fields(value, p, allowed: ["alpha", "send_every"]) ?? [:]
-            let alpha = g["alpha"].flatMap { double($0, "\(p).alpha") } ?? 0.1
+            let alpha = g["alpha"].flatMap { double($0, "\(p).alpha", in: 0...1) } ?? 0.1
             if !(alpha > 0 && alpha <= 1) { fail(g["alpha"], "\(p).alpha", "alpha must be in (0, 1]") }
             return .exponentialMovingAverage(alpha: alpha, sendEvery: g["send_every"].flatMap { int($0, "\(p).send_every", range: 1...1000) } ?? 1)
         case "clamp":
             let g = fields(value, p, allowed: ["min_value", "max_value", "ignore_out_of_range"]) ?? [:]
-            let lo = g["min_value"].flatMap { double($0, "\(p).min_value") }
-            let hi = g["max_value"].flatMap { double($0, "\(p).max_value") }
+            let lo = g["min_value"].flatMap { double($0, "\(p).min_value", in: ProfileLimits.value) }
+            let hi = g["max_value"].flatMap { double($0, "\(p).max_value", in: ProfileLimits.value) }
             if let lo, let hi, lo >= hi { fail(value, p, "min_value (\(lo)) must be below max_value (\(hi))") }
             return .clamp(min: lo, max: hi, ignoreOutOfRange: g["ignore_out_of_range"].flatMap { bool($0, "\(p).ignore_out_of_range") } ?? false)
         default: return nil
@@ -192,43 +222,86 @@ extension Reader {
         let p = "\(path).\(name)"
         var shape: Scenario.Shape?
         switch name {
-        case "constant": shape = double(value, p).map(Scenario.Shape.constant)
+        case "constant": shape = double(value, p, in: ProfileLimits.value).map(Scenario.Shape.constant)
         case "sine":
             let g = fields(value, p, allowed: ["mean", "amplitude", "period"]) ?? [:]
-            if let mean = require(g, "mean", p, in: value).flatMap({ double($0, "\(p).mean") }),
-               let amplitude = require(g, "amplitude", p, in: value).flatMap({ double($0, "\(p).amplitude") }),
-               let period = require(g, "period", p, in: value).flatMap({ duration($0, "\(p).period") }) {
+            if let mean = require(g, "mean", p, in: value).flatMap({ double($0, "\(p).mean", in: ProfileLimits.value) }),
+               let amplitude = require(g, "amplitude", p, in: value).flatMap({ double($0, "\(p).amplitude", in: ProfileLimits.value) }),
+               let period = require(g, "period", p, in: value).flatMap({ duration($0, "\(p).period", in: ProfileLimits.period) }) {
                 shape = .sine(mean: mean, amplitude: amplitude, period: period)
             }
         case "ramp":
             let g = fields(value, p, allowed: ["start", "per_second", "per_minute", "limit"]) ?? [:]
-            let perSecond = g["per_second"].flatMap { double($0, "\(p).per_second") } ?? g["per_minute"].flatMap { double($0, "\(p).per_minute") }.map { $0 / 60 }
-            if let start = require(g, "start", p, in: value).flatMap({ double($0, "\(p).start") }) {
-                if let perSecond { shape = .ramp(start: start, perSecond: perSecond, limit: g["limit"].flatMap { double($0, "\(p).limit") }) } else {
+            let perSecond = g["per_second"].flatMap { double($0, "\(p).per_second", in: ProfileLimits.factor) }
+                ?? g["per_minute"].flatMap { double($0, "\(p).per_minute", in: ProfileLimits.factor) }.map { $0 / 60 }
+            if let start = require(g, "start", p, in: value).flatMap({ double($0, "\(p).start", in: ProfileLimits.value) }) {
+                if let perSecond {
+                    shape = .ramp(start: start, perSecond: perSecond, limit: g["limit"].flatMap { double($0, "\(p).limit", in: ProfileLimits.value) })
+                } else {
                     fail(value, "\(p).per_second", "required key is missing (or per_minute)")
                 }
             }
         case "step":
             let g = fields(value, p, allowed: ["before", "after", "at"]) ?? [:]
-            if let before = require(g, "before", p, in: value).flatMap({ double($0, "\(p).before") }),
-               let after = require(g, "after", p, in: value).flatMap({ double($0, "\(p).after") }),
-               let at = require(g, "at", p, in: value).flatMap({ duration($0, "\(p).at") }) {
+            if let before = require(g, "before", p, in: value).flatMap({ double($0, "\(p).before", in: ProfileLimits.value) }),
+               let after = require(g, "after", p, in: value).flatMap({ double($0, "\(p).after", in: ProfileLimits.value) }),
+               let at = require(g, "at", p, in: value).flatMap({ duration($0, "\(p).at", in: ProfileLimits.scenarioTime) }) {
                 shape = .step(before: before, after: after, at: at)
             }
         default:
             var points: [Scenario.Point] = []
             for (i, item) in list(value, p).enumerated() {
                 let g = fields(item, "\(p)[\(i)]", allowed: ["at", "value"]) ?? [:]
-                if let at = require(g, "at", "\(p)[\(i)]", in: item).flatMap({ duration($0, "\(p)[\(i)].at") }),
-                   let v = require(g, "value", "\(p)[\(i)]", in: item).flatMap({ double($0, "\(p)[\(i)].value") }) {
+                if let at = require(g, "at", "\(p)[\(i)]", in: item).flatMap({ duration($0, "\(p)[\(i)].at", in: ProfileLimits.scenarioTime) }),
+                   let v = require(g, "value", "\(p)[\(i)]", in: item).flatMap({ double($0, "\(p)[\(i)].value", in: ProfileLimits.value) }) {
                     if let last = points.last, at <= last.at { fail(item, "\(p)[\(i)].at", "points must be in increasing time") }
                     points.append(.init(at: at, value: v))
                 }
             }
             if points.isEmpty { fail(value, p, "needs at least one point") } else { shape = .points(points) }
         }
+        let noise = f["noise"].flatMap { double($0, "\(path).noise", in: ProfileLimits.noise) } ?? 0
+        let seed = f["seed"].flatMap { int($0, "\(path).seed", range: 0...Int(Int32.max)) } ?? 1
         guard let shape else { return nil }
-        return Scenario(shape: shape, noise: f["noise"].flatMap { double($0, "\(path).noise") } ?? 0,
-                            seed: UInt64(f["seed"].flatMap { int($0, "\(path).seed", range: 0...Int(Int32.max)) } ?? 1))
+        return Scenario(shape: shape, noise: noise, seed: UInt64(seed))
+    }
+
+    /// A GPIO line: an offset in range, or a plain name (no path, no control characters).
+    mutating func gpioLine(_ node: Node, _ path: String) -> String? {
+        guard let text = string(node, path) else { return nil }
+        if let offset = Int(text) {
+            guard ProfileLimits.lineOffset.contains(offset) else {
+                fail(node, path, "'\(text)' is not a line offset in \(ProfileLimits.lineOffset.lowerBound)...\(ProfileLimits.lineOffset.upperBound)")
+                return nil
+            }
+            return text
+        }
+        guard DeviceNames.isPlainName(text) else {
+            fail(node, path, "'\(text)' is not a line name: use up to 64 letters, digits, '_', '-' and '.' (e.g. GPIO17), or an offset")
+            return nil
+        }
+        return text
+    }
+
+    /// Why a bus's `device` cannot be used, or nil: names go into device paths.
+    static func deviceProblem(_ device: String, kind: BusSpec.Kind) -> String? {
+        switch kind {
+        case .i2c:
+            let prefix = ["/dev/i2c-", "i2c-"].first { device.hasPrefix($0) } ?? ""
+            guard let n = Int(device.dropFirst(prefix.count)), ProfileLimits.i2cBus.contains(n) else {
+                return "'\(device)' is not an I2C bus; write /dev/i2c-N, i2c-N or N with N in \(ProfileLimits.i2cBus.lowerBound)...\(ProfileLimits.i2cBus.upperBound)"
+            }
+            return nil
+        case .gpio:
+            guard DeviceNames.isPlainName(device) || DeviceNames.isAbsolutePath(device) else {
+                return "'\(device)' is not a GPIO chip; write its name, label or number (gpiochip0, pinctrl-rp1) or a /dev path"
+            }
+            return nil
+        case .w1:
+            guard DeviceNames.isAbsolutePath(device) else {
+                return "'\(device)' is not a w1 devices directory; write an absolute path without '.' or '..' (e.g. /sys/bus/w1/devices)"
+            }
+            return nil
+        }
     }
 }

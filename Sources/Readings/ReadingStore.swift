@@ -94,7 +94,8 @@ public final class ReadingStore: Sendable {
         self.clock = clock
         self.policy = commit
         self.bufferCap = max(commit.maxRows, 1) * 16
-        self.bootRow = try database.writer.write { db in
+        // A read-only store (the CLI) records no boot: it only reads.
+        self.bootRow = database.isReadOnly ? 0 : try database.writer.write { db in
             try db.execute(sql: "INSERT INTO boots (boot_id) VALUES (?) ON CONFLICT DO NOTHING", arguments: [clock.bootID])
             return try Int64.fetchOne(db, sql: "SELECT id FROM boots WHERE boot_id = ?", arguments: [clock.bootID])!
         }
@@ -287,6 +288,37 @@ public final class ReadingStore: Sendable {
             state.writtenSinceCheckpoint = false
             state.lastCheckpointNanos = now
         }
+    }
+
+    /// The highest sequence ever handed out, from `sqlite_sequence`: it stays when retention
+    /// deletes the newest rows, and goes backwards only if committed transactions were lost
+    /// (a lost WAL, a power cut before a checkpoint). 0 for a store that never committed one.
+    public func highestSequenceIssued() throws -> Int64 {
+        try database.writer.read { db in
+            try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'readings'") ?? 0
+        }
+    }
+
+    /// Moves every buffered, uncommitted reading to the end of `other`'s buffer: the daemon
+    /// does this when the database under this store was quarantined, so readings taken
+    /// before the corruption showed still land in the new store. The readings keep their
+    /// order and times; `other` commits them under its own boot row (the same boot).
+    /// - Returns: how many moved.
+    @discardableResult
+    public func moveBuffered(to other: ReadingStore) -> Int {
+        let taken = state.withLock { state in
+            defer { state.buffer.removeAll() }
+            return state.buffer
+        }
+        guard !taken.isEmpty else { return 0 }
+        other.state.withLock { state in
+            state.buffer.append(contentsOf: taken)
+            if let waiter = state.waiter {
+                state.waiter = nil
+                waiter.resume()
+            }
+        }
+        return taken.count
     }
 
     /// Readings already buffered but not yet committed.

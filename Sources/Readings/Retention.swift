@@ -23,6 +23,12 @@ public enum DropReason: String, Sendable, Hashable, CaseIterable, Codable {
     case budgetSynced = "budget-synced"
     /// For the byte budget or free-space floor, before the server had them: data lost.
     case budgetUnsynced = "budget-unsynced"
+    /// For the byte budget or free-space floor on a device with sync off: no server was to
+    /// have them, so they are neither "synced" nor waiting for one.
+    case budgetSyncOff = "budget-sync-off"
+    /// Taken while the database could not be written, and not kept: the in-memory buffer
+    /// that holds readings until storage comes back was full (docs/STORAGE.md).
+    case storageDown = "storage-down"
 }
 
 /// Every reading ever dropped from one sensor for one reason, with the time range they covered.
@@ -48,6 +54,8 @@ public struct RetentionReport: Sendable, Hashable {
     public var droppedByAge = 0
     public var droppedSynced = 0
     public var droppedUnsynced = 0
+    /// Dropped for the budget or floor with sync off (`syncedThrough` nil).
+    public var droppedSyncOff = 0
     public var bytesBefore: Int64 = 0
     public var bytesAfter: Int64 = 0
     /// False when every reading is gone and the file is still over the budget (other
@@ -64,7 +72,8 @@ extension ReadingStore {
     /// The cut is the newest such reading older than `maxAge`; every reading with a lower
     /// sequence went in before it and goes too, clock-unsynced ones included. Age never drops
     /// a reading the server has not acknowledged (above `syncedThrough`): only the budget may,
-    /// and counts it as lost. Without a server, pass `Int64.max`.
+    /// and counts it as lost. Without a server, pass nil: age then drops whatever is old, and
+    /// the budget counts its drops as `budget-sync-off`, not as synced.
     ///
     /// Budget and floor: readings go in sequence order, which is insertion order whatever the
     /// clock said, so rows at or below `syncedThrough` (already on the server) go before any
@@ -72,7 +81,7 @@ extension ReadingStore {
     /// TRUNCATE checkpoint), and the result is measured on disk, not estimated.
     ///
     /// Every dropped reading is counted per sensor and reason in `dropped_readings`.
-    public func enforceRetention(_ policy: RetentionPolicy, syncedThrough: Int64) throws -> RetentionReport {
+    public func enforceRetention(_ policy: RetentionPolicy, syncedThrough: Int64?) throws -> RetentionReport {
         try flush()
         var report = RetentionReport()
         report.bytesBefore = database.bytesOnDisk()
@@ -88,7 +97,7 @@ extension ReadingStore {
                         arguments: [series, cutoff])
                     cut = max(cut, newest ?? 0)
                 }
-                cut = min(cut, syncedThrough)
+                cut = min(cut, syncedThrough ?? .max)
                 return cut > 0 ? try Self.drop(1...cut, reason: .age, db) : 0
             }
         }
@@ -117,18 +126,22 @@ extension ReadingStore {
                 // At least 64 rows a round, about a page of rows, so rounds free pages.
                 let perRow = max(1, liveBytes / rows)
                 let count = min(rows, max(64, (used - target + perRow - 1) / perRow))
-                let (synced, unsynced) = try database.writer.write { db in
+                let (synced, unsynced, syncOff) = try database.writer.write { db in
                     let first = try Int64.fetchOne(db, sql: "SELECT min(sequence) FROM readings")!
                     let cut = try Int64.fetchOne(
                         db, sql: "SELECT sequence FROM readings ORDER BY sequence LIMIT 1 OFFSET ?", arguments: [count - 1])!
+                    guard let syncedThrough else {
+                        return (0, 0, try Self.drop(first...cut, reason: .budgetSyncOff, db))
+                    }
                     let synced = first <= syncedThrough
                         ? try Self.drop(first...min(cut, syncedThrough), reason: .budgetSynced, db) : 0
                     let unsynced = cut > syncedThrough
                         ? try Self.drop(max(first, syncedThrough + 1)...cut, reason: .budgetUnsynced, db) : 0
-                    return (synced, unsynced)
+                    return (synced, unsynced, 0)
                 }
                 report.droppedSynced += synced
                 report.droppedUnsynced += unsynced
+                report.droppedSyncOff += syncOff
             }
         } else if report.droppedByAge > 0 {
             _ = try compactedBytes()
@@ -172,6 +185,26 @@ extension ReadingStore {
             ) ?? 0
         }
         return livePages + database.bytesOnDisk(suffixes: ["-wal", "-shm"])
+    }
+
+    /// Adds drops counted outside the database (readings the daemon could not keep while
+    /// storage was down) to `dropped_readings`, in one transaction.
+    public func recordDrops(_ drops: [DropCount]) throws {
+        guard !drops.isEmpty else { return }
+        try database.writer.write { db in
+            for drop in drops {
+                try db.execute(
+                    sql: """
+                        INSERT INTO dropped_readings (sensor_id, reason, count, first_ts_ms, last_ts_ms)
+                        VALUES (?, ?, ?, ?, ?)
+                        ON CONFLICT (sensor_id, reason) DO UPDATE SET
+                            count = count + excluded.count,
+                            first_ts_ms = min(first_ts_ms, excluded.first_ts_ms),
+                            last_ts_ms = max(last_ts_ms, excluded.last_ts_ms)
+                        """,
+                    arguments: [drop.sensorID, drop.reason.rawValue, drop.count, drop.firstMillis, drop.lastMillis])
+            }
+        }
     }
 
     /// Every drop ever recorded, ordered by sensor id, then reason.

@@ -51,8 +51,35 @@ enum Schema {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("readings.v2-identity-resets") { db in
+            try db.execute(sql: """
+                -- Why the store id changed (LocalDatabase.startNewStoreIdentity), for health.
+                CREATE TABLE store_identity_resets (
+                    id INTEGER PRIMARY KEY,
+                    at_ms INTEGER NOT NULL,
+                    old_store_id TEXT NOT NULL,
+                    new_store_id TEXT NOT NULL,
+                    reason TEXT NOT NULL
+                );
+                """)
+        }
         return migrator
     }()
+
+    /// The newest `limit` identity resets, oldest first, as `LocalDatabase.identityResets`
+    /// shows them. A file from before the table existed (read-only) has none.
+    static func identityResets(_ db: Database, limit: Int) throws -> [String] {
+        guard try db.tableExists("store_identity_resets") else { return [] }
+        let rows = try Row.fetchAll(db, sql: """
+            SELECT at_ms, old_store_id, new_store_id, reason FROM store_identity_resets
+            ORDER BY id DESC LIMIT ?
+            """, arguments: [limit])
+        return rows.reversed().map { row in
+            let at: Int64 = row[0]
+            let old: String = row[1], new: String = row[2], reason: String = row[3]
+            return "\(LocalDatabase.fileTimestamp(at)): \(reason) (store id \(old) replaced by \(new))"
+        }
+    }
 
     /// The store id, created in the same transaction that first asks for it.
     static func storeID(_ db: Database) throws -> String {

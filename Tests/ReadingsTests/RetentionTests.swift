@@ -84,6 +84,25 @@ import Testing
         #expect(wal == 0)
     }
 
+    /// Sync off: nothing was synced, so nothing is counted as synced (the daemon used to pass
+    /// Int64.max and every drop read "budget-synced").
+    @Test func withSyncOffBudgetDropsAreLabelledSyncOffNotSynced() throws {
+        let dir = try TemporaryDirectory()
+        let store = try ReadingStore(database: try LocalDatabase.open(path: dir.databasePath), clock: ManualDeviceClock())
+        try thirtyReadings(store)
+
+        let report = try store.enforceRetention(RetentionPolicy(byteBudget: 1), syncedThrough: nil)
+
+        #expect(report.droppedSynced == 0)
+        #expect(report.droppedUnsynced == 0)
+        #expect(report.droppedSyncOff == 30)
+        #expect(try store.dropCounts() == [
+            DropCount(sensorID: "ph", reason: .budgetSyncOff, count: 15, firstMillis: epoch + 2000, lastMillis: epoch + 30_000),
+            DropCount(sensorID: "tank", reason: .budgetSyncOff, count: 15, firstMillis: epoch + 1000, lastMillis: epoch + 29_000),
+        ])
+        #expect(DropReason.budgetSyncOff.rawValue == "budget-sync-off")
+    }
+
     @Test func aBudgetDropsTheOldestSyncedPrefixAndEndsWithinIt() throws {
         let dir = try TemporaryDirectory()
         let clock = ManualDeviceClock()

@@ -44,7 +44,7 @@ public struct BME280Calibration: Sendable, Hashable {
     }
 
     /// The datasheet's `BME280_compensate_P_int64`: Pa in Q24.8, nil where the datasheet returns 0
-    /// (a zero P1, which only corrupt calibration has).
+    /// (a zero P1, which only corrupt calibration has) or where corrupt values overflow the division.
     public func compensatePressure(_ adcP: Int32, tFine: Int32) -> UInt32? {
         var var1 = Int64(tFine) - 128000
         var var2 = var1 &* var1 &* Int64(p6)
@@ -54,7 +54,10 @@ public struct BME280Calibration: Sendable, Hashable {
         var1 = (((Int64(1) << 47) &+ var1) &* Int64(p1)) >> 33
         if var1 == 0 { return nil }
         var p = 1_048_576 - Int64(adcP)
-        p = (((p << 31) &- var2) &* 3125) / var1
+        // Corrupt calibration can make var1 -1 against Int64.min: no value, not a trap.
+        let (quotient, overflow) = (((p << 31) &- var2) &* 3125).dividedReportingOverflow(by: var1)
+        if overflow { return nil }
+        p = quotient
         var1 = (Int64(p9) &* (p >> 13) &* (p >> 13)) >> 25
         var2 = (Int64(p8) &* p) >> 19
         p = ((p &+ var1 &+ var2) >> 8) &+ (Int64(p7) << 4)
@@ -144,7 +147,7 @@ public struct BME280<Bus: I2CBus>: Sensor {
         }
         let (tFine, centi) = cal.compensateTemperature(adcT)
         guard let pressure = cal.compensatePressure(adcP, tFine: tFine) else {
-            throw .corruptResponse("BME280 calibration has dig_P1 = 0")
+            throw .corruptResponse("BME280 calibration cannot compensate pressure (dig_P1 = 0 or corrupt trimming values)")
         }
         let humidity = cal.compensateHumidity(adcH, tFine: tFine)
         return [

@@ -25,7 +25,8 @@ public struct DigitalInput: Sensor {
     ) {
         self.line = line
         self.kind = kind
-        self.debounce = debounce
+        // A debounce longer than the settle limit could never succeed; it would only hold the poll.
+        self.debounce = min(max(debounce, .zero), settleLimit)
         self.settleLimit = settleLimit
         self.clock = clock
     }

@@ -23,6 +23,8 @@ public final class PulseCounter: Sensor {
     public var channels: [Channel] { [Channel(name: "flow", unit: "L/min")] }
 
     public func read() async throws -> [Measurement] {
+        // A k-factor of 0, negative or not finite would turn every count into ±inf or NaN.
+        guard kFactor.isFinite, kFactor > 0 else { throw SensorError.noData("k-factor \(kFactor) is not a positive number of pulses per litre") }
         let previous = windowStart.withLock { $0 }
         let start: DeviceTime
         if let previous {
@@ -39,8 +41,8 @@ public final class PulseCounter: Sensor {
         guard drained.dropped == 0 else {
             throw SensorError.noData("\(drained.dropped) edges were lost: the pulse rate exceeds what the line can queue")
         }
+        guard end.bootNanos > start.bootNanos else { throw SensorError.noData("no time elapsed since the previous flow read") }
         let minutes = Double(end.bootNanos - start.bootNanos) / 60e9
-        guard minutes > 0 else { throw SensorError.noData("no time elapsed since the previous flow read") }
         let pulses = drained.edges.filter(\.rising).count
         return [Measurement(channel: "flow", value: Double(pulses) / kFactor / minutes, unit: "L/min")]
     }

@@ -55,7 +55,7 @@ public struct FilterChain: Sendable {
             return Stage(spec)
         }
         for case .heartbeat(let interval) in specs {
-            heartbeat = (UInt64(max(0, interval.nanosecondsValue)), nil)
+            heartbeat = (UInt64(max(0, interval.saturatingNanos)), nil)
         }
     }
 
@@ -65,6 +65,8 @@ public struct FilterChain: Sendable {
             guard let next = stages[index].apply(current, at: time.bootNanos) else { return nil }
             current = next
         }
+        // A scale or calibration that overflows to ±inf (or NaN) yields no reading, never a non-finite one.
+        guard current.value.isFinite else { return nil }
         lastOutput = current
         heartbeat?.lastSent = time.bootNanos
         return current
@@ -99,7 +101,7 @@ public struct FilterChain: Sendable {
                 self = .window(size: w, sendEvery: e, sendFirstAt: f, values: [], count: 0, median: false)
             case .exponentialMovingAverage(let alpha, let e): self = .ema(alpha: alpha, sendEvery: e, average: nil, count: 0)
             case .delta(let d): self = .delta(d, last: nil)
-            case .throttle(let d): self = .throttle(UInt64(max(0, d.nanosecondsValue)), last: nil)
+            case .throttle(let d): self = .throttle(UInt64(max(0, d.saturatingNanos)), last: nil)
             case .clamp(let lo, let hi, let ignore): self = .clamp(min: lo, max: hi, ignore: ignore)
             case .heartbeat: self = .map { $0 }
             }
@@ -156,11 +158,5 @@ public struct FilterChain: Sendable {
             let slope = (n * sxy - sx * sy) / denominator
             return (slope, (sy - slope * sx) / n)
         }
-    }
-}
-
-extension Duration {
-    var nanosecondsValue: Int64 {
-        components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000
     }
 }

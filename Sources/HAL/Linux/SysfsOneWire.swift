@@ -23,7 +23,10 @@ public struct SysfsOneWire: OneWireBus {
     }
 
     public func read(slave: String, file: String) async throws -> String {
-        guard !slave.contains("/"), !file.contains("/") else { throw BusError.noDevice("invalid 1-Wire name \(slave)/\(file)") }
+        // Only the kernel's slave id form and plain file names: nothing can climb out of `root`.
+        guard DeviceNames.isOneWireSlave(slave), DeviceNames.isPlainName(file) else {
+            throw BusError.noDevice("invalid 1-Wire name \(slave)/\(file): a slave is 2 hex digits, '-', 12 hex digits")
+        }
         let path = "\(root)/\(slave)/\(file)"
         return try await Self.offPool {
             var isDirectory: ObjCBool = false

@@ -133,6 +133,31 @@ struct BoardBuilder {
         return Board(sensors: sensors, outputs: outputs)
     }
 
+    /// Each output on its chip, one at a time and requested already in its fail-safe state:
+    /// for `failsafe`, where a missing chip or line must not keep the other outputs from
+    /// their safe state. Returns the chips too (tests read a simulated chip's lines).
+    func failSafeOutputs(_ outputs: [OutputSpec], buses: [BusSpec])
+        -> (outputs: [(id: String, result: Result<BoardOutput, any Error>)], chips: [String: any GPIOChip]) {
+        var chips: [String: any GPIOChip] = [:]
+        var results: [(id: String, result: Result<BoardOutput, any Error>)] = []
+        for spec in outputs {
+            do {
+                guard let bus = buses.first(where: { $0.id == spec.bus && $0.kind == .gpio }) else {
+                    throw BoardError.missing(spec.id, "GPIO bus")
+                }
+                let chip = try chips[bus.id] ?? (bus.simulated
+                    ? SimulatedGPIOChip(lineNames: outputs.filter { $0.bus == bus.id }.map(\.line), clock: clock)
+                    : LinuxGPIOChip(bus.device))
+                chips[bus.id] = chip
+                let line = try chip.output(Self.lineID(spec.line), initial: spec.failSafe, activeLow: spec.activeLow)
+                results.append((spec.id, .success(BoardOutput(line: line, normal: spec.normal, failSafe: spec.failSafe))))
+            } catch {
+                results.append((spec.id, .failure(error)))
+            }
+        }
+        return (results, chips)
+    }
+
     // Drivers are generic over their bus; these open the existential bus for them.
     private static func ds18b20<B: OneWireBus>(_ bus: B, slave: String) -> any Sensor { DS18B20(bus: bus, slave: slave) }
     private static func ezo<B: I2CBus>(_ bus: B, address: UInt8, kind: EZOKind, clock: any DeviceClock) -> any Sensor {

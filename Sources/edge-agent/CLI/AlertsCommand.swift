@@ -58,12 +58,16 @@ struct AlertsCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Alert events, newest first.")
         @OptionGroup var global: GlobalOptions
         @Option(help: "Only this rule.") var rule: String?
-        @Option(help: "At most this many events.") var limit = 50
+        @Option(help: "At most this many events (1 to 100000).") var limit = CountArgument(argument: "50")
         @Option(help: "table, csv, json or ndjson.") var format: OutputFormat = .table
+
+        static let limitRange = 1 ... 100_000
+
+        func validate() throws { _ = try limit.value("--limit", in: Self.limitRange) }
 
         func run() async throws {
             let context = try AlertContext(global)
-            let rows = try context.store.history(limit: limit, ruleID: rule).map { e in
+            let rows = try context.store.history(limit: limit.value("--limit", in: Self.limitRange), ruleID: rule).map { e in
                 Row([("sequence", .integer(e.sequence)), ("time", .text(TimeArgument.iso(e.timestampMillis))),
                      ("rule", .text(e.ruleID)), ("sensor", .text(e.sensorID)), ("kind", .text(e.kind.rawValue)),
                      ("severity", .text(e.severity.rawValue)), ("value", e.value.map { .number($0, decimals: 3) } ?? .null),
@@ -89,12 +93,17 @@ struct AlertsCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Silence a rule's notifications for a while; it still records and acts.")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Rule id.") var rule: String
-        @Option(name: .customLong("for"), help: "How long, e.g. 2h.") var duration: String
+        @Option(name: .customLong("for"), help: "How long, e.g. 2h (1m to 365d).") var duration: DurationArgument
+
+        static let range = Duration.seconds(60) ... Duration.seconds(365 * 86_400)
+
+        func validate() throws { _ = try duration.value("--for", in: Self.range) }
 
         func run() async throws {
-            guard let length = DurationText.parse(duration) else { throw ValidationError("'\(duration)' is not a duration, e.g. 30m or 2h") }
+            let length = try duration.value("--for", in: Self.range)
             let context = try AlertContext(global)
-            let until = context.clock.now().unixMillis + Int64(length.components.seconds * 1_000)
+            // A year at most on top of a real clock: far inside Int64 milliseconds.
+            let until = context.clock.now().unixMillis + length.saturatingMillis
             let event = try context.engine.silence(ruleID: rule, until: until)
             Console.write("silenced \(event.ruleID) until \(TimeArgument.iso(until))\n")
         }
@@ -106,8 +115,14 @@ struct MaintenanceCommand: AsyncParsableCommand {
         commandName: "maintenance",
         abstract: "Silence every rule until a time (water change, probe cleaning); --end stops it.")
     @OptionGroup var global: GlobalOptions
-    @Option(help: "Until this time: ISO 8601, or a duration from now like 2h.") var until: String?
+    @Option(help: "Until this time: ISO 8601, or a duration from now like 2h.") var until: MomentArgument?
     @Flag(help: "End maintenance now.") var end = false
+
+    func validate() throws {
+        if end { return }
+        guard let until else { throw ValidationError("give --until TIME (e.g. 2h) or --end") }
+        _ = try until.millis("--until", now: SystemDeviceClock().now().unixMillis, .ahead)
+    }
 
     func run() async throws {
         let context = try AlertContext(global)
@@ -117,10 +132,8 @@ struct MaintenanceCommand: AsyncParsableCommand {
             return
         }
         guard let until else { throw ValidationError("give --until TIME (e.g. 2h) or --end") }
-        let now = context.clock.now().unixMillis
         // "2h" here means two hours from now, not ago.
-        let untilMillis = try DurationText.parse(until).map { now + Int64($0.components.seconds * 1_000) }
-            ?? TimeArgument.parse(until, nowMillis: now)
+        let untilMillis = try until.millis("--until", now: context.clock.now().unixMillis, .ahead)
         _ = try context.engine.maintenance(until: untilMillis)
         Console.write("maintenance until \(TimeArgument.iso(untilMillis))\n")
     }
@@ -131,16 +144,22 @@ struct FailsafeCommand: AsyncParsableCommand {
         commandName: "failsafe",
         abstract: "Drive every declared output to its fail-safe state (systemd runs this after the agent stops or crashes).")
     @OptionGroup var global: GlobalOptions
+    @Option(help: "Device profile (overrides the config).") var profile: String?
 
+    /// Reads as little as it can and forgives everything else: a broken agent.yaml is
+    /// reported and its readable keys used; of the profile only `buses:` and `outputs:` are
+    /// read. Exits 0 when every output it could read is in its fail-safe state.
     func run() async throws {
-        let config = try global.load()
-        let profile: DeviceProfile
-        do { profile = try DeviceProfile.load(path: config.profilePath) } catch { throw CLIError(error.description) }
-        let clock = SystemDeviceClock()
-        let board = try BoardBuilder(clock: clock).build(profile)
-        var failures: [String] = []
-        for (id, output) in board.outputs.sorted(by: { $0.key < $1.key }) {
+        let (config, configErrors) = AgentConfig.resolve(path: global.config)
+        for error in configErrors { Console.writeError("warning: \(error)\n") }
+        let path = profile ?? config.profilePath
+        let read: ProfileOutputs
+        do { read = try DeviceProfile.loadOutputs(path: path) } catch { throw CLIError(error.description) }
+        var failures = read.problems.map(\.description)
+        let (outputs, _) = BoardBuilder(clock: SystemDeviceClock()).failSafeOutputs(read.outputs, buses: read.buses)
+        for (id, result) in outputs {
             do {
+                let output = try result.get()
                 try output.line.set(output.failSafe)
                 Console.write("\(id): \(output.failSafe ? "on" : "off")\n")
             } catch {

@@ -15,7 +15,7 @@ struct EdgeAgent: AsyncParsableCommand {
         subcommands: [
             RunCommand.self, ReadingsCommand.self, SensorsCommand.self, StatusCommand.self,
             AlertsCommand.self, MaintenanceCommand.self, SyncCommand.self, CheckConfigCommand.self,
-            FailsafeCommand.self,
+            FailsafeCommand.self, StorageCommand.self,
         ]
     )
 }
@@ -45,15 +45,47 @@ struct DataPaths: Sendable {
     var database: String { directory + "/edge-agent.sqlite" }
     /// The daemon's latest health, rewritten every few seconds for `status` and `sensors`.
     var health: String { directory + "/health.json" }
+    /// Databases the daemon moved aside as damaged, and their acknowledgement (`storage ack`).
+    var quarantineLog: String { directory + "/quarantine.log" }
 
     init(_ config: AgentConfig) { directory = config.dataDirectory }
 
-    /// The CLI never creates a database: a missing one means the daemon has not run here.
+    /// For commands that write (alert acknowledgements, `sync --once`). The CLI never
+    /// creates a database, nor moves a damaged one aside: that is the daemon's, which runs
+    /// as the service's user.
     func openExisting() throws -> LocalDatabase {
         guard FileManager.default.fileExists(atPath: database) else {
-            throw CLIError("no database at \(database): has `edge-agent run` run with this data directory? (use --data-dir or --config)")
+            throw CLIError(LocalDatabaseError.missing(path: database).description)
         }
-        return try LocalDatabase.open(path: database)
+        do {
+            return try LocalDatabase.open(path: database, recover: false)
+        } catch let error as LocalDatabaseError {
+            throw CLIError(error.description)
+        }
+    }
+
+    /// For commands that only read: nothing is created, migrated, inserted or moved aside,
+    /// so running them as root never leaves a file the service cannot open.
+    func openReadOnly() throws -> LocalDatabase {
+        try Self.openReadOnly(path: database)
+    }
+
+    static func openReadOnly(path: String) throws -> LocalDatabase {
+        do {
+            return try LocalDatabase.openReadOnly(path: path)
+        } catch let error as LocalDatabaseError {
+            throw CLIError(error.description)
+        }
+    }
+
+    /// Runs a command's reads, turning a damaged page met on the way into the same clear
+    /// error a damaged file gets at open.
+    static func reading<T>(_ database: LocalDatabase, _ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch where LocalDatabase.isCorruption(error) {
+            throw CLIError(LocalDatabaseError.corrupt(path: database.path, error: error).description)
+        }
     }
 }
 

@@ -7,7 +7,7 @@ struct ReadingsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "readings",
         abstract: "Look at stored readings.",
-        subcommands: [Dump.self, Stats.self]
+        subcommands: [Dump.self, Stats.self, Salvage.self]
     )
 
     struct Dump: AsyncParsableCommand {
@@ -22,9 +22,12 @@ struct ReadingsCommand: AsyncParsableCommand {
         @Flag(help: "Keep printing new readings as they are committed.") var follow = false
 
         func run() async throws {
-            let config = try global.load()
-            let database = try DataPaths(config).openExisting()
+            let database = try DataPaths(try global.load()).openReadOnly()
             let store = try ReadingStore(database: database, clock: SystemDeviceClock())
+            try await DataPaths.reading(database) { try await dump(store) }
+        }
+
+        private func dump(_ store: ReadingStore) async throws {
             let now = SystemDeviceClock().now().unixMillis
             let sinceMillis = try since.map { try TimeArgument.parse($0, nowMillis: now) }
             let untilMillis = try until.map { try TimeArgument.parse($0, nowMillis: now) }
@@ -61,8 +64,12 @@ struct ReadingsCommand: AsyncParsableCommand {
         @Option(help: "table, csv, json or ndjson.") var format: OutputFormat = .table
 
         func run() async throws {
-            let config = try global.load()
-            let store = try ReadingStore(database: try DataPaths(config).openExisting(), clock: SystemDeviceClock())
+            let database = try DataPaths(try global.load()).openReadOnly()
+            let store = try ReadingStore(database: database, clock: SystemDeviceClock())
+            try await DataPaths.reading(database) { try stats(store) }
+        }
+
+        private func stats(_ store: ReadingStore) throws {
             let now = SystemDeviceClock().now().unixMillis
             let stats = try store.stats(sinceMillis: try TimeArgument.parse(since, nowMillis: now),
                                         untilMillis: try until.map { try TimeArgument.parse($0, nowMillis: now) })
@@ -77,6 +84,29 @@ struct ReadingsCommand: AsyncParsableCommand {
             }
             Console.write(RowPrinter(format: format, columns: ["sensor", "unit", "count", "min", "max", "mean", "last", "last_time", "trend"])
                 .render(rows))
+        }
+    }
+
+    /// Exports what can still be read from a database the daemon moved aside as damaged.
+    struct Salvage: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print every reading still readable from a damaged database file (one moved aside, see `edge-agent storage`), in sequence order.")
+
+        @Argument(help: "The database file, e.g. /var/lib/edge-agent/edge-agent.sqlite.corrupt-20260101T000000Z.") var file: String
+        @Option(help: "ndjson or csv (streamed).") var format: OutputFormat = .ndjson
+
+        func run() async throws {
+            guard format == .ndjson || format == .csv else { throw ValidationError("--format must be ndjson or csv: salvage streams") }
+            let database = try DataPaths.openReadOnly(path: file)
+            let store = try ReadingStore(database: database, clock: SystemDeviceClock())
+            let printer = RowPrinter(format: format, columns: ReadingRow.columns)
+            if format == .csv { Console.write(ReadingRow.columns.joined(separator: ",") + "\n") }
+            let report = try await DataPaths.reading(database) {
+                try store.salvage { batch in Console.write(batch.map { printer.streamLine(ReadingRow.row($0)) }.joined()) }
+            }
+            let skipped = report.skipped.map { "\($0.lowerBound)-\($0.upperBound)" }.joined(separator: ", ")
+            Console.writeError("salvaged \(report.readings) readings from \(file)"
+                + (skipped.isEmpty ? "\n" : "; unreadable (damaged) sequences: \(skipped)\n"))
         }
     }
 }

@@ -11,9 +11,10 @@ import Wire
 
 /// `edge-agent run`: everything the device does, until SIGTERM.
 ///
-/// The readings store and sync live for the whole process; the profile's part (board,
-/// poller, filters, alert rules) is a `Session` that SIGHUP replaces when the new profile is
-/// valid, and keeps when it is not.
+/// The profile's part (board, poller, filters, alert rules) is a `Session` that SIGHUP
+/// replaces when the new profile is valid, and keeps when it is not. The stores belong to
+/// `StorageSupervisor` and change only when storage fails and recovers (a new store after a
+/// quarantine, the file opening after it could not); the session and sync then move to them.
 final class Daemon: Sendable {
     let config: AgentConfig
     let clock: any DeviceClock
@@ -21,7 +22,12 @@ final class Daemon: Sendable {
     let notifier: SystemdNotifier
     let startedAt: DeviceTime
     private let current = Mutex<Session?>(nil)
-    private let problems = Mutex<[String]>([])
+    /// The database, apart: when it fails, polling, alerting and GPIO go on.
+    let storage: StorageSupervisor
+    private let sync = Mutex<(engine: SyncEngine, task: Task<Void, Never>)?>(nil)
+    /// Why sync is not running although configured.
+    private let syncProblem = Mutex<String?>(nil)
+    private let reporters = Mutex<(database: LocalDatabase, reporter: HealthReporter)?>(nil)
 
     init(config: AgentConfig, clock: any DeviceClock = SystemDeviceClock(), logger: Logger,
          notifier: SystemdNotifier = SystemdNotifier()) {
@@ -30,6 +36,7 @@ final class Daemon: Sendable {
         self.logger = logger
         self.notifier = notifier
         self.startedAt = clock.now()
+        self.storage = StorageSupervisor(paths: DataPaths(config), clock: clock, logger: logger)
     }
 
     /// Runs until a stop signal; returns the process exit status.
@@ -42,29 +49,29 @@ final class Daemon: Sendable {
             return 78 // EX_CONFIG
         }
 
+        let signals = ProcessSignal.stream()
         let paths = DataPaths(config)
-        try FileManager.default.createDirectory(atPath: paths.directory, withIntermediateDirectories: true)
-        let database = try LocalDatabase.open(path: paths.database, clock: clock)
-        if let moved = database.recoveredFrom {
-            problems.withLock { $0.append("database was unreadable and was moved to \(moved)") }
-            logger.error("database was corrupt; moved it aside and started a new one", metadata: ["moved_to": "\(moved)"])
+        // A database that cannot be opened leaves storage down, not the daemon stopped.
+        storage.start()
+        let session: Session
+        do {
+            session = try Session(profile: profile, storage: storage, clock: clock, logger: logger)
+        } catch where storage.quarantineBeforeStart(after: error) {
+            session = try Session(profile: profile, storage: storage, clock: clock, logger: logger)
         }
-        let store = try ReadingStore(database: database, clock: clock)
-        let alertStore = try AlertStore(writer: database.writer)
-        let stores = Stores(database: database, readings: store, alerts: alertStore)
-        let sync = try SyncSetup.engine(config: config, stores: stores, health: self, clock: clock, logger: logger)
-
-        let session = try Session(profile: profile, stores: stores, clock: clock, logger: logger)
         current.withLock { $0 = session }
+        if let stores = storage.stores { startSync(stores) }
         notifier.ready(status: session.summary)
         logger.info("agent started", metadata: [
             "profile": "\(config.profilePath)", "sensors": "\(session.board.sensors.count)",
             "data_dir": "\(paths.directory)", "sync": "\(config.sync.url ?? "off")"])
 
+        let (events, post) = AsyncStream.makeStream(of: Event.self)
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.retry("group commit") { try await store.run() } }
-            group.addTask { await self.housekeeping(stores: stores, sync: sync, healthPath: paths.health) }
-            if let sync { group.addTask { await self.retry("sync") { try await sync.run() } } }
+            group.addTask { await self.storage.run() }
+            group.addTask { await self.housekeeping(healthPath: paths.health) }
+            group.addTask { for await signal in signals { post.yield(.signal(signal)) } }
+            group.addTask { for await stores in self.storage.changes { post.yield(.storage(stores)) } }
             if let interval = notifier.watchdogInterval {
                 group.addTask {
                     while (try? await self.clock.sleep(for: interval)) != nil { self.notifier.watchdog() }
@@ -72,26 +79,40 @@ final class Daemon: Sendable {
             }
             group.addTask { await session.poll() }
 
-            for await signal in ProcessSignal.stream() {
-                if case .stop(let number) = signal {
+            for await event in events {
+                switch event {
+                case .signal(.stop(let number)):
                     logger.info("stopping", metadata: ["signal": "\(number)"])
-                    break
+                case .signal(.reload):
+                    await reload(group: &group)
+                    continue
+                case .storage(let stores):
+                    await storageChanged(to: stores, group: &group)
+                    continue
                 }
-                await reload(stores: stores, group: &group)
+                break
             }
             notifier.stopping()
+            storage.finish()
+            post.finish()
+            await stopSync()
             group.cancelAll()
         }
-        do { try store.flush() } catch { logger.error("final flush failed", metadata: ["error": "\(error)"]) }
+        do { try storage.stores?.readings.flush() } catch { logger.error("final flush failed", metadata: ["error": "\(error)"]) }
         current.withLock { $0 }?.failSafe()
-        await writeHealth(to: paths.health, reporter: HealthReporter(database: database, readings: store, clock: clock), sync: sync)
+        await writeHealth(to: paths.health)
         logger.info("stopped")
         return 0
     }
 
+    private enum Event: Sendable {
+        case signal(ProcessSignal)
+        case storage(Stores)
+    }
+
     /// SIGHUP: a valid new profile replaces the session; an invalid one is reported and the
     /// running session goes on untouched.
-    private func reload(stores: Stores, group: inout TaskGroup<Void>) async {
+    private func reload(group: inout TaskGroup<Void>) async {
         notifier.reloading()
         defer { notifier.ready(status: current.withLock { $0?.summary } ?? "") }
         let profile: DeviceProfile
@@ -102,61 +123,113 @@ final class Daemon: Sendable {
             logger.error("keeping the running profile")
             return
         }
+        await replaceSession(profile: profile, group: &group)
+    }
+
+    /// The stores changed (storage came back, or a damaged file was replaced): the session
+    /// and sync move to them. The session's alert state comes from the new stores.
+    private func storageChanged(to stores: Stores, group: inout TaskGroup<Void>) async {
+        if let profile = current.withLock({ $0?.profile }) {
+            await replaceSession(profile: profile, group: &group)
+        }
+        await stopSync()
+        startSync(stores)
+    }
+
+    private func replaceSession(profile: DeviceProfile, group: inout TaskGroup<Void>) async {
         guard let old = current.withLock({ $0 }) else { return }
         await old.stop()
         do {
-            let session = try Session(profile: profile, stores: stores, clock: clock, logger: logger)
+            let session = try Session(profile: profile, storage: storage, clock: clock, logger: logger)
             current.withLock { $0 = session }
             group.addTask { await session.poll() }
-            logger.info("profile reloaded", metadata: ["sensors": "\(session.board.sensors.count)"])
+            logger.info("session started", metadata: ["sensors": "\(session.board.sensors.count)"])
         } catch {
-            logger.error("new profile could not start; restarting the previous one", metadata: ["error": "\(error)"])
-            if let again = try? Session(profile: old.profile, stores: stores, clock: clock, logger: logger) {
+            logger.error("new session could not start; restarting the previous one", metadata: ["error": "\(error)"])
+            if let again = try? Session(profile: old.profile, storage: storage, clock: clock, logger: logger) {
                 current.withLock { $0 = again }
                 group.addTask { await again.poll() }
             }
         }
     }
 
+    /// Starts sync on `stores`. A sync that cannot start (a damaged database, a bad token
+    /// file) is reported and the daemon goes on without it.
+    private func startSync(_ stores: Stores) {
+        let engine: SyncEngine?
+        do {
+            engine = try SyncSetup.engine(config: config, stores: stores, health: self, clock: clock, logger: logger)
+            syncProblem.withLock { $0 = nil }
+        } catch {
+            logger.error("sync disabled", metadata: ["error": "\(error)"])
+            syncProblem.withLock { $0 = "sync disabled: \(error)" }
+            storage.reportFailure(error, in: stores.database, during: "starting sync")
+            return
+        }
+        guard let engine else { return }
+        let task = Task {
+            await self.retry("sync") {
+                do {
+                    try await engine.run()
+                } catch {
+                    storage.reportFailure(error, in: stores.database, during: "sync")
+                    throw error
+                }
+            }
+        }
+        sync.withLock { $0 = (engine, task) }
+    }
+
+    private func stopSync() async {
+        guard let running = sync.withLock({ state in defer { state = nil }; return state }) else { return }
+        running.task.cancel()
+        await running.task.value
+    }
+
     /// Stale-alert timers, filter heartbeats, clock synchronisation, retention and the
     /// health file: slow, periodic and cheap, on one timer.
-    private func housekeeping(stores: Stores, sync: SyncEngine?, healthPath: String) async {
+    private func housekeeping(healthPath: String) async {
         var watch = ClockWatch()
         var lastRetention: UInt64?
         var lastHealth: UInt64?
-        let reporter = HealthReporter(database: stores.database, readings: stores.readings, clock: clock)
         let policy = RetentionPolicy(maxAge: config.retention.maxAge, byteBudget: config.retention.diskBudgetBytes,
                                      freeSpaceFloor: config.retention.freeSpaceFloorBytes)
         repeat {
             let now = clock.now()
             current.withLock { $0 }?.tick(at: now)
-            if ClockWatch.shouldSynchronize(watch.observe(now)) {
+            let stores = storage.stores
+            if ClockWatch.shouldSynchronize(watch.observe(now)), let stores {
                 do {
                     try stores.readings.flush()
                     let corrected = try stores.readings.synchronizeClock()
                     logger.notice("wall clock synchronised", metadata: ["restamped_readings": "\(corrected)"])
                 } catch {
                     logger.error("re-stamping readings failed", metadata: ["error": "\(error)"])
+                    storage.reportFailure(error, in: stores.database, during: "re-stamping readings")
                 }
             }
-            if lastRetention.map({ now.bootNanos - $0 >= 60_000_000_000 }) ?? true {
+            if let stores, lastRetention.map({ now.bootNanos - $0 >= 60_000_000_000 }) ?? true {
                 lastRetention = now.bootNanos
                 do {
-                    let floor = try await sync?.retentionFloor() ?? Int64.max
+                    // Without sync configured nothing is synced: nil, and budget drops are
+                    // "budget-sync-off". Configured but not running: 0, nothing counts as synced.
+                    let engine = sync.withLock { $0?.engine }
+                    let floor: Int64? = if let engine { try await engine.retentionFloor() } else if config.sync.url != nil { 0 } else { nil }
                     let report = try stores.readings.enforceRetention(policy, syncedThrough: floor)
-                    let dropped = report.droppedByAge + report.droppedSynced + report.droppedUnsynced
+                    let dropped = report.droppedByAge + report.droppedSynced + report.droppedUnsynced + report.droppedSyncOff
                     if dropped > 0 {
                         logger.notice("retention dropped readings", metadata: [
                             "by_age": "\(report.droppedByAge)", "synced": "\(report.droppedSynced)",
-                            "unsynced": "\(report.droppedUnsynced)"])
+                            "unsynced": "\(report.droppedUnsynced)", "sync_off": "\(report.droppedSyncOff)"])
                     }
                 } catch {
                     logger.error("retention failed", metadata: ["error": "\(error)"])
+                    storage.reportFailure(error, in: stores.database, during: "retention")
                 }
             }
             if lastHealth.map({ now.bootNanos - $0 >= 5_000_000_000 }) ?? true {
                 lastHealth = now.bootNanos
-                await writeHealth(to: healthPath, reporter: reporter, sync: sync)
+                await writeHealth(to: healthPath)
             }
         } while (try? await clock.sleep(for: .seconds(1))) != nil
     }
@@ -177,13 +250,39 @@ final class Daemon: Sendable {
         }
     }
 
-    private func writeHealth(to path: String, reporter: HealthReporter, sync: SyncEngine?) async {
+    private func writeHealth(to path: String) async {
         do {
-            let status = try await sync?.status()
-            let report = try reporter.report(agent: agentHealth(), now: clock.now(), sync: status)
+            let agent = agentHealth()
+            let now = clock.now()
+            var report: HealthReport
+            if let stores = storage.stores {
+                let status = try await sync.withLock({ $0?.engine })?.status()
+                report = try reporter(for: stores).report(agent: agent, now: now, sync: status)
+            } else {
+                report = HealthReport(
+                    takenAtMillis: now.unixMillis, bootID: clock.bootID, version: agent.version,
+                    uptimeSeconds: Double(now.bootNanos &- agent.startedAt.bootNanos) / 1e9, status: .unhealthy,
+                    reasons: agent.problems, clockSynchronized: now.synchronized, sensors: agent.sensors, databaseBytes: 0,
+                    backlogRows: 0, backlogOldestMillis: nil, drops: [], deadLetteredBatches: 0, lastSyncMillis: nil,
+                    rssBytes: 0, cpuPercent: 0, firingAlerts: agent.firingAlerts)
+            }
+            // Storage down or a quarantine not yet acknowledged: readings are at risk or out
+            // of sight, which is more than degraded.
+            if !storage.problems().isEmpty { report.status = .unhealthy }
             try HealthFile.write(report, to: path)
         } catch {
             logger.error("health report failed", metadata: ["error": "\(error)"])
+            storage.reportFailure(error, in: storage.stores?.database, during: "health report")
+        }
+    }
+
+    /// One reporter per database, so its CPU figure compares consecutive reports.
+    private func reporter(for stores: Stores) -> HealthReporter {
+        reporters.withLock { cached in
+            if let cached = cached, cached.database === stores.database { return cached.reporter }
+            let reporter = HealthReporter(database: stores.database, readings: stores.readings, clock: clock)
+            cached = (stores.database, reporter)
+            return reporter
         }
     }
 }
@@ -195,7 +294,7 @@ extension Daemon: HealthSource {
         return AgentHealth(version: EdgeAgent.version, startedAt: startedAt,
                            sensors: session?.health.snapshot(now: now, startedAt: session?.startedAt ?? startedAt) ?? [],
                            firingAlerts: session?.firingCount() ?? 0,
-                           problems: problems.withLock { $0 })
+                           problems: storage.problems() + [syncProblem.withLock { $0 }].compactMap { $0 })
     }
 }
 

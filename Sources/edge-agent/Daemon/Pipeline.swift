@@ -9,19 +9,24 @@ import Synchronization
 /// It owns the filters' state and nothing else; the store and the engine own theirs.
 final class Pipeline: Sendable {
     private let routes: Mutex<[String: [String: ChannelRoute]]>
-    private let store: ReadingStore
+    private let storage: StorageSupervisor
     private let alerts: AlertEngine
+    /// The file under the alert engine's store (nil for the in-memory one), so a damaged
+    /// file found by an alert write is quarantined like one found by a commit.
+    private let alertDatabase: LocalDatabase?
     let health: SensorHealthTracker
     private let logger: Logger
 
-    init(board: Board, store: ReadingStore, alerts: AlertEngine, health: SensorHealthTracker, logger: Logger) {
+    init(board: Board, storage: StorageSupervisor, alerts: AlertEngine, alertDatabase: LocalDatabase?,
+         health: SensorHealthTracker, logger: Logger) {
         var table: [String: [String: ChannelRoute]] = [:]
         for sensor in board.sensors {
             table[sensor.id] = Dictionary(uniqueKeysWithValues: sensor.channels.map { ($0.channel, $0) })
         }
         self.routes = Mutex(table)
-        self.store = store
+        self.storage = storage
         self.alerts = alerts
+        self.alertDatabase = alertDatabase
         self.health = health
         self.logger = logger
     }
@@ -40,9 +45,9 @@ final class Pipeline: Sendable {
             let readingIDs = routes.withLock { $0[poll.sensorID]?.values.map(\.readingID) ?? [] }
             for readingID in readingIDs.sorted() {
                 do {
-                    try alerts.sensorFailed(readingID, error: error.description)
+                    Self.log(try alerts.sensorFailed(readingID, error: error.description), logger)
                 } catch {
-                    logger.error("alert engine failed", metadata: ["sensor": "\(readingID)", "error": "\(error)"])
+                    alertFailed(readingID, error)
                 }
             }
         }
@@ -88,15 +93,29 @@ final class Pipeline: Sendable {
         // the store re-stamps it once the clock is right.
         let stored = time.synchronized ? quality : .clockUnsynced
         do {
-            try store.append(sensorID: readingID, value: value, unit: unit, quality: stored, takenAt: time)
+            try storage.append(sensorID: readingID, value: value, unit: unit, quality: stored, takenAt: time)
         } catch {
             logger.error("reading not stored", metadata: ["sensor": "\(readingID)", "error": "\(error)"])
         }
         do {
-            try alerts.evaluate(Reading(sequence: 0, sensorID: readingID, timestampMillis: time.unixMillis,
-                                        value: value, unit: unit, quality: stored))
+            Self.log(try alerts.evaluate(Reading(sequence: 0, sensorID: readingID, timestampMillis: time.unixMillis,
+                                                 value: value, unit: unit, quality: stored)), logger)
         } catch {
-            logger.error("alert engine failed", metadata: ["sensor": "\(readingID)", "error": "\(error)"])
+            alertFailed(readingID, error)
+        }
+    }
+
+    private func alertFailed(_ readingID: String, _ error: any Error) {
+        logger.error("alert engine failed", metadata: ["sensor": "\(readingID)", "error": "\(error)"])
+        storage.reportFailure(error, in: alertDatabase, during: "recording alert state")
+    }
+
+    /// Alert transitions and output switches go to the log as well as to the store: while
+    /// storage is down, the log is where they can be seen afterwards.
+    static func log(_ events: [AlertEvent], _ logger: Logger) {
+        for event in events {
+            logger.notice("alert event", metadata: [
+                "rule": "\(event.ruleID)", "kind": "\(event.kind.rawValue)", "message": "\(event.message)"])
         }
     }
 

@@ -3,6 +3,7 @@ import EdgeCore
 import HAL
 import Logging
 import Profiles
+import Readings
 import Synchronization
 
 /// One profile's running parts: the board, its poller, the filters and the alert rules.
@@ -17,20 +18,25 @@ final class Session: Sendable {
     private let clock: any DeviceClock
     private let logger: Logger
     private let alertStore: AlertStore
+    private let storage: StorageSupervisor
+    private let alertDatabase: LocalDatabase?
     private let polling = Mutex<Task<Void, Never>?>(nil)
 
-    init(profile: DeviceProfile, stores: Stores, clock: any DeviceClock, logger: Logger) throws {
+    /// Alerts go to the storage's alert store of the moment; the daemon builds a new session
+    /// when the storage changes (back up, or a new store after a quarantine).
+    init(profile: DeviceProfile, storage: StorageSupervisor, clock: any DeviceClock, logger: Logger) throws {
         self.profile = profile
         self.clock = clock
         self.logger = logger
-        self.alertStore = stores.alerts
+        self.storage = storage
+        (alertStore, alertDatabase) = try storage.alertStore()
         self.startedAt = clock.now()
         board = try BoardBuilder(clock: clock).build(profile)
         let policies = board.outputs.mapValues { OutputPolicy(normal: $0.normal, failSafe: $0.failSafe) }
-        alerts = try AlertEngine(rules: profile.alerts, store: stores.alerts, clock: clock, outputs: policies,
+        alerts = try AlertEngine(rules: profile.alerts, store: alertStore, clock: clock, outputs: policies,
                                  driver: BoardOutputDriver(outputs: board.outputs))
         health = SensorHealthTracker(sensors: board.sensors.map { ($0.id, $0.interval) })
-        pipeline = Pipeline(board: board, store: stores.readings, alerts: alerts, health: health, logger: logger)
+        pipeline = Pipeline(board: board, storage: storage, alerts: alerts, alertDatabase: alertDatabase, health: health, logger: logger)
     }
 
     var summary: String { "polling \(board.sensors.count) sensors, \(profile.alerts.count) alert rules" }
@@ -57,7 +63,12 @@ final class Session: Sendable {
 
     func tick(at now: DeviceTime) {
         pipeline.tick(at: now)
-        do { try alerts.tick() } catch { logger.error("alert timer failed", metadata: ["error": "\(error)"]) }
+        do {
+            Pipeline.log(try alerts.tick(), logger)
+        } catch {
+            logger.error("alert timer failed", metadata: ["error": "\(error)"])
+            storage.reportFailure(error, in: alertDatabase, during: "alert timer")
+        }
     }
 
     /// Every declared output to its fail-safe state: the agent is about to stop.
