@@ -92,6 +92,15 @@ check_lintian() {
     step "lintian $(basename "$1"): no errors or warnings"
 }
 
+# The GPIO backend Package.swift chose from the sysroot's libgpiod: the library linked, and a
+# function only that API has among the binary's imports.
+check_gpiod() {
+    local binary=$1 library=$2 function=$3
+    readelf -d "$binary" | grep -q "(NEEDED).*\[$library\]" || fail "$binary does not link $library"
+    readelf -W --dyn-syms "$binary" | grep -q " $function\b" || fail "$binary does not call $function"
+    step "$binary: GPIO backend on $library ($function)"
+}
+
 build() { # target arch → the build's summary in $scratch/build-TARGET-ARCH
     local t0=$SECONDS
     scripts/build-arm64.sh --target "$1" --arch "$2" >"$scratch/build-$1-$2" \
@@ -106,7 +115,10 @@ for target in bookworm trixie; do
     binary="$(field binary "$target-arm64")"
     sysroot="$(field sysroot "$target-arm64")"
     readelf -h "$binary" | grep -q 'Machine: *AArch64' || fail "$binary is not an arm64 executable"
-    case "$target" in bookworm) check_glibc "$binary" 2.36 ;; trixie) check_glibc "$binary" 2.41 ;; esac
+    case "$target" in
+        bookworm) check_glibc "$binary" 2.36; check_gpiod "$binary" libgpiod.so.2 gpiod_line_request_both_edges_events_flags ;;
+        trixie) check_glibc "$binary" 2.41; check_gpiod "$binary" libgpiod.so.3 gpiod_line_request_read_edge_events ;;
+    esac
     deb="$(field package "$target-arm64")"
     [[ "$(dpkg-deb -f "$deb" Architecture)" == arm64 ]] || fail "$deb is not an arm64 package"
     exercise "$target-arm64" qemu-aarch64-static -L "$sysroot" "$binary"
