@@ -96,8 +96,9 @@ check_lintian() {
 # function only that API has among the binary's imports.
 check_gpiod() {
     local binary=$1 library=$2 function=$3
-    readelf -d "$binary" | grep -q "(NEEDED).*\[$library\]" || fail "$binary does not link $library"
-    readelf -W --dyn-syms "$binary" | grep -q " $function\b" || fail "$binary does not call $function"
+    # (grep without -q: an early exit would fail the pipeline on readelf's SIGPIPE.)
+    readelf -d "$binary" | grep "(NEEDED).*\[$library\]" >/dev/null || fail "$binary does not link $library"
+    readelf -W --dyn-syms "$binary" | grep " $function\b" >/dev/null || fail "$binary does not call $function"
     step "$binary: GPIO backend on $library ($function)"
 }
 
@@ -114,7 +115,7 @@ for target in bookworm trixie; do
     build "$target" arm64
     binary="$(field binary "$target-arm64")"
     sysroot="$(field sysroot "$target-arm64")"
-    readelf -h "$binary" | grep -q 'Machine: *AArch64' || fail "$binary is not an arm64 executable"
+    readelf -h "$binary" | grep 'Machine: *AArch64' >/dev/null || fail "$binary is not an arm64 executable"
     case "$target" in
         bookworm) check_glibc "$binary" 2.36; check_gpiod "$binary" libgpiod.so.2 gpiod_line_request_both_edges_events_flags ;;
         trixie) check_glibc "$binary" 2.41; check_gpiod "$binary" libgpiod.so.3 gpiod_line_request_read_edge_events ;;
