@@ -205,6 +205,9 @@ if [[ "$(cat "$sysroot/.reef-swift" 2>/dev/null)" != "$swift_pkg_version" ]]; th
     # swift-driver looks for the runtime (and swiftrt.o) under <sdk>/usr/lib/swift{,_static}.
     ln -sfn ../libexec/swift/lib/swift "$sysroot/usr/lib/swift"
     ln -sfn ../libexec/swift/lib/swift_static "$sysroot/usr/lib/swift_static"
+    # Clang's module cache remembers where the runtime's headers were ("module '_Builtin_stddef'
+    # is defined in both …" otherwise); SwiftPM itself rebuilds on a new compiler version.
+    rm -rf "$work"/*/release/ModuleCache
     echo "$swift_pkg_version" >"$sysroot/.reef-swift"
 fi
 
