@@ -313,7 +313,7 @@ public final class AlertEngine: Sendable {
             case .time: break
             }
             let age = work.mono - r.lastValidMono
-            condition = r.sensorError != nil || age >= after.millis
+            condition = r.sensorError != nil || age >= after.saturatingMillis
             r.persisted.lastValue = Double(age) / 1000
             r.unit = "s"
         case .threshold(let op, let threshold, let clear):
@@ -361,7 +361,7 @@ public final class AlertEngine: Sendable {
         switch r.persisted.phase {
         case .inactive:
             if condition == true {
-                if rule.holdFor.millis <= 0 {
+                if rule.holdFor.saturatingMillis <= 0 {
                     change(i, &r, firing: true, now: now, &batch, silenced: silenced)
                 } else {
                     r.persisted.phase = .pending
@@ -375,13 +375,13 @@ public final class AlertEngine: Sendable {
                 r.persisted.phase = .inactive
                 r.persisted.sinceMillis = now
                 batch.dirty.insert(i)
-            } else if mono - r.pendingSinceMono >= rule.holdFor.millis {
+            } else if mono - r.pendingSinceMono >= rule.holdFor.saturatingMillis {
                 change(i, &r, firing: true, now: now, &batch, silenced: silenced)
             }
         case .firing:
             if condition == false { change(i, &r, firing: false, now: now, &batch, silenced: silenced) }
         }
-        if r.persisted.flapping, now - (r.persisted.flapChanges.last ?? r.persisted.sinceMillis) >= rule.flapping.window.millis {
+        if r.persisted.flapping, now - (r.persisted.flapChanges.last ?? r.persisted.sinceMillis) >= rule.flapping.window.saturatingMillis {
             r.persisted.flapping = false
             r.persisted.flapChanges = []
             batch.dirty.insert(i)
@@ -397,7 +397,7 @@ public final class AlertEngine: Sendable {
         r.persisted.phase = firing ? .firing : .inactive
         r.persisted.sinceMillis = now
         r.persisted.flapChanges.append(now)
-        r.persisted.flapChanges.removeAll { $0 <= now - policy.window.millis }
+        r.persisted.flapChanges.removeAll { $0 <= now - policy.window.saturatingMillis }
         if r.persisted.flapChanges.count > policy.changes + 1 {
             r.persisted.flapChanges.removeFirst(r.persisted.flapChanges.count - policy.changes - 1)
         }
@@ -407,7 +407,7 @@ public final class AlertEngine: Sendable {
             r.persisted.flapping = true
             r.persisted.message = interpolate(i, r)
             batch.items.append(.event(event(.flapping, i, r, now: now, silenced: silenced,
-                prefix: "Flapping (\(r.persisted.flapChanges.count) changes in \(policy.window.millis / 1000) s): ")))
+                prefix: "Flapping (\(r.persisted.flapChanges.count) changes in \(policy.window.saturatingMillis / 1000) s): ")))
             return
         }
         report(i, &r, firing: firing, now: now, &batch, silenced: silenced)
@@ -442,7 +442,7 @@ public final class AlertEngine: Sendable {
         switch rule.condition {
         case .threshold(_, let value, let clear): resolving ? (clear ?? value) : value
         case .band(let low, let high, _): value.map { $0 < (low + high) / 2 ? low : high }
-        case .stale(let after): Double(after.millis) / 1000
+        case .stale(let after): Double(after.saturatingMillis) / 1000
         case .rateOfChange(let limit, _): limit
         case .switchState(let active): active ? 1 : 0
         }
@@ -602,7 +602,7 @@ struct RateWindow: Sendable {
 
     init?(_ condition: AlertRule.Condition) {
         guard case .rateOfChange(let limit, let window) = condition else { return nil }
-        self.window = max(window.millis, 1)
+        self.window = max(window.saturatingMillis, 1)
         self.falling = limit < 0
     }
 
@@ -623,8 +623,4 @@ struct RateWindow: Sendable {
 extension AlertRule.Condition {
     var isStale: Bool { if case .stale = self { true } else { false } }
     var isRate: Bool { if case .rateOfChange = self { true } else { false } }
-}
-
-extension Duration {
-    var millis: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
 }

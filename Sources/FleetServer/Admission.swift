@@ -1,25 +1,45 @@
 import Synchronization
 
-/// Counts batches being stored and refuses one beyond the limit, so overload becomes a
-/// 503 the device backs off from rather than a queue of open transactions.
+/// Counts batches being stored, in total and per device, and refuses one beyond either
+/// limit, so overload becomes a 503 the device backs off from rather than a queue of open
+/// transactions, and one device cannot hold every slot. A slot is taken only once the body
+/// is read and decoded: a slow upload holds a connection, never a slot.
 final class AdmissionGate: Sendable {
-    private let inFlight = Mutex(0)
-    let limit: Int
-
-    init(limit: Int) {
-        self.limit = limit
+    enum Refusal: Error, Equatable {
+        /// Every slot is taken.
+        case full
+        /// This device already holds its share of the slots.
+        case deviceBusy
     }
 
-    /// Runs `operation` if a slot is free; `nil` if not.
-    func run<T: Sendable>(_ operation: () async throws -> T) async throws -> T? {
-        let admitted = inFlight.withLock { count in
-            guard count < limit else { return false }
-            count += 1
-            return true
+    private let state = Mutex<(total: Int, perDevice: [Int64: Int])>((0, [:]))
+    let limit: Int
+    let perDeviceLimit: Int
+
+    init(limit: Int, perDeviceLimit: Int) {
+        self.limit = limit
+        self.perDeviceLimit = perDeviceLimit
+    }
+
+    /// Runs `operation` in a slot of `device`'s, or says why there is none.
+    func run<T: Sendable>(device: Int64, _ operation: () async throws -> T) async throws -> Result<T, Refusal> {
+        let refusal: Refusal? = state.withLock { state in
+            let mine = state.perDevice[device, default: 0]
+            guard mine < perDeviceLimit else { return .deviceBusy }
+            guard state.total < limit else { return .full }
+            state.total += 1
+            state.perDevice[device] = mine + 1
+            return nil
         }
-        guard admitted else { return nil }
-        defer { inFlight.withLock { $0 -= 1 } }
-        return try await operation()
+        if let refusal { return .failure(refusal) }
+        defer {
+            state.withLock { state in
+                state.total -= 1
+                let left = state.perDevice[device, default: 1] - 1
+                state.perDevice[device] = left > 0 ? left : nil
+            }
+        }
+        return .success(try await operation())
     }
 }
 
@@ -28,6 +48,8 @@ struct DatabaseTimeout: Error {}
 
 /// Runs `operation`, giving up after `timeout`: a lease request against an unreachable
 /// PostgreSQL would otherwise hold the device's request open for as long as curl lets it.
+/// Only for work that changes nothing (reads): abandoning it cannot leave the answer
+/// contradicting the database.
 func withDeadline<T: Sendable>(_ timeout: Duration, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
     try await withThrowingTaskGroup(of: T.self) { group in
         group.addTask { try await operation() }
@@ -37,5 +59,48 @@ func withDeadline<T: Sendable>(_ timeout: Duration, _ operation: @escaping @Send
         }
         defer { group.cancelAll() }
         return try await group.next()!
+    }
+}
+
+/// Where a write run by `withStartDeadline` is.
+private enum WritePhase { case waiting, started, abandoned }
+
+/// Runs a write that must *start* within `timeout` and, once started, is never abandoned:
+/// its answer is awaited whatever it takes (PostgreSQL's `statement_timeout` bounds it), so
+/// the server never answers "failed" for a batch that then commits. `operation` calls the
+/// closure it is given when it is about to write; that throws `DatabaseTimeout` if the
+/// deadline passed first, and then nothing is written.
+func withStartDeadline<T: Sendable>(
+    _ timeout: Duration, _ operation: @escaping @Sendable (_ starting: @Sendable () throws -> Void) async throws -> T
+) async throws -> T {
+    let phase = Mutex(WritePhase.waiting)
+    let starting: @Sendable () throws -> Void = {
+        try phase.withLock { phase in
+            guard phase != .abandoned else { throw DatabaseTimeout() }
+            phase = .started
+        }
+    }
+    return try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask { try await operation(starting) }
+        group.addTask {
+            try await Task.sleep(for: timeout)
+            return nil
+        }
+        while let result = try await group.next() {
+            if let value = result {
+                group.cancelAll()
+                return value
+            }
+            let abandoned = phase.withLock { phase in
+                guard phase == .waiting else { return false }
+                phase = .abandoned
+                return true
+            }
+            if abandoned {
+                group.cancelAll()
+                throw DatabaseTimeout()
+            }
+        }
+        throw DatabaseTimeout()  // unreachable: the operation's task always yields a result or an error
     }
 }

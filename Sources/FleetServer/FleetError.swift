@@ -22,7 +22,8 @@ public struct FleetError: HTTPResponseError, CustomStringConvertible {
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         var headers: HTTPFields = [.contentType: "application/json"]
         if let retryAfter { headers[.retryAfter] = String(retryAfter) }
-        if status == .contentTooLarge { headers[.connection] = "close" }
+        // The rest of the body may still be on its way (or never come): end the connection.
+        if status == .contentTooLarge || status == .requestTimeout { headers[.connection] = "close" }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: JSONAnswer.encode(wire))))
     }
 }

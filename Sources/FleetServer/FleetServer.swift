@@ -1,8 +1,8 @@
 import Foundation
 import Hummingbird
 import HummingbirdCore
-import HummingbirdTLS
 import Logging
+import NIOCore
 import NIOSSL
 import PostgresNIO
 import Wire
@@ -20,26 +20,32 @@ public enum FleetServer {
     public static func makeApplication(
         configuration: FleetServerConfiguration,
         logger: Logger = Logger(label: "fleet-server"),
-        configureRouter: (Router<BasicRequestContext>) -> Void = { _ in },
+        configureRouter: (Router<FleetRequestContext>) -> Void = { _ in },
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
-    ) throws -> Application<RouterResponder<BasicRequestContext>> {
+    ) throws -> Application<RouterResponder<FleetRequestContext>> {
+        if let problem = configuration.validationError() { throw ConfigurationError(problem) }
         let client = PostgresClient(configuration: configuration.database, backgroundLogger: logger)
         let store = FleetStore(client: client, logger: logger)
-        let router = Router(context: BasicRequestContext.self)
+        let router = Router(context: FleetRequestContext.self)
         configureRouter(router)
         router.add(middleware: WireErrorMiddleware())
-        Routes(store: store, configuration: configuration, gate: AdmissionGate(limit: configuration.maxConcurrentBatches))
+        Routes(store: store, configuration: configuration,
+               gate: AdmissionGate(limit: configuration.maxConcurrentBatches, perDeviceLimit: configuration.maxConcurrentBatchesPerDevice),
+               adminGuard: AdminGuard(maxFailures: configuration.adminFailuresAllowed, window: configuration.adminFailureWindow))
             .register(on: router)
 
-        let server: HTTPServerBuilder = if let tls = configuration.tls {
-            try .tls(.http1(), tlsConfiguration: try tlsConfiguration(tls))
-        } else {
-            .http1()
+        let limits = configuration.connections
+        let sslContext = try configuration.tls.map { try NIOSSLContext(configuration: try tlsConfiguration($0)) }
+        let byAddress = ConnectionsByAddress(limit: limits.maxConnectionsPerAddress)
+        let server = HTTPServerBuilder { responder in
+            FleetChildChannel(http: HTTP1Channel(responder: responder, configuration: .init(idleTimeout: TimeAmount(limits.idleTimeout))),
+                              sslContext: sslContext, handshakeTimeout: limits.handshakeTimeout, byAddress: byAddress)
         }
         var application = Application(
             router: router,
             server: server,
-            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "reef-fleet"),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "reef-fleet",
+                                 availableConnectionsDelegate: MaximumAvailableConnections(limits.maxConnections, logger: logger)),
             services: [client],
             onServerRunning: { await onServerRunning($0.localAddress?.port ?? configuration.port) },
             logger: logger)
@@ -68,23 +74,40 @@ public enum FleetServer {
     }
 }
 
-/// The HTTP endpoints. Each handler checks cheap things first (token, headers, size) and
-/// touches the body and the database last.
+/// The request context: Hummingbird's basic one plus the client's address, which admin
+/// login limits and connection logs need.
+public struct FleetRequestContext: RequestContext, RemoteAddressRequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public let remoteAddress: SocketAddress?
+
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress
+    }
+
+    /// The client's IP address, the key for per-client limits.
+    var clientAddress: String { remoteAddress?.ipAddress ?? "unknown" }
+}
+
+/// The HTTP endpoints. Each handler checks cheap things first (token, headers, size),
+/// then reads and checks the whole body, and only then takes a storage slot and touches
+/// the database with it.
 struct Routes: Sendable {
     let store: FleetStore
     let configuration: FleetServerConfiguration
     let gate: AdmissionGate
+    let adminGuard: AdminGuard
 
     static let maxReadLimit = 10_000
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<FleetRequestContext>) {
         router.post(RouterPath(WireProtocol.batchPath)) { request, context in try await postBatch(request, context: context) }
-        router.get("/v1/devices") { request, _ in
-            try requireAdmin(request)
+        router.get("/v1/devices") { request, context in
+            try requireAdmin(request, context: context)
             return JSONAnswer.response(try await database { try await store.devices() })
         }
         router.get("/v1/devices/:name/readings") { request, context in
-            try requireAdmin(request)
+            try requireAdmin(request, context: context)
             let device = try await namedDevice(context)
             let query = request.uri.queryParameters
             let readings = try await database {
@@ -94,7 +117,7 @@ struct Routes: Sendable {
             return JSONAnswer.response(readings)
         }
         router.get("/v1/devices/:name/events") { request, context in
-            try requireAdmin(request)
+            try requireAdmin(request, context: context)
             let device = try await namedDevice(context)
             let query = request.uri.queryParameters
             let events = try await database {
@@ -111,7 +134,7 @@ struct Routes: Sendable {
 
     // MARK: Batches
 
-    func postBatch(_ request: Request, context: BasicRequestContext) async throws -> Response {
+    func postBatch(_ request: Request, context: FleetRequestContext) async throws -> Response {
         guard let token = DeviceToken.bearer(request.headers[.authorization]) else {
             throw FleetError(.unauthorized, "unauthorized", "no bearer token; send Authorization: Bearer <device token>")
         }
@@ -125,41 +148,77 @@ struct Routes: Sendable {
         if let length = request.headers[.contentLength].flatMap(Int.init), length > configuration.maxBodyBytes {
             throw tooLarge(length)
         }
-        let answer = try await gate.run {
-            let body = try await collect(request.body)
-            let batch: SyncBatch
-            do {
-                batch = try WireCodec.decodeBatch(gzipped: body, inflateLimit: configuration.maxInflatedBytes)
-            } catch let failure as WireCodec.DecodeFailure {
-                throw FleetError(.badRequest, "malformed", failure.description)
+        let body = try await collect(request.body)
+        let batch = try decode(body)
+        guard batch.deviceID == device.name else {
+            throw FleetError(.forbidden, "forbidden", "token belongs to device \(device.name), batch claims \(batch.deviceID)")
+        }
+        let rows = (batch.readings?.count ?? 0) + (batch.events?.events.count ?? 0)
+        guard rows <= configuration.maxBatchRows else {
+            throw FleetError(.contentTooLarge, "too_large",
+                             "batch of \(rows) rows exceeds the limit of \(configuration.maxBatchRows) rows; split the batch")
+        }
+        let admitted = try await gate.run(device: device.id) {
+            let timeout = configuration.storeTimeout
+            let kept = configuration.healthReportsKept
+            let ack = try await storing { starting in
+                try await store.store(batch, from: device, statementTimeout: timeout, healthReportsKept: kept, starting: starting)
             }
-            guard batch.deviceID == device.name else {
-                throw FleetError(.forbidden, "forbidden", "token belongs to device \(device.name), batch claims \(batch.deviceID)")
-            }
-            let ack = try await database { try await store.store(batch, from: device) }
-            context.logger.debug("stored batch from \(device.name)", metadata: [
+            context.logger.debug("stored batch", metadata: [
+                "device": "\(device.name)",
                 "readings": "\(ack.readings.map { "\($0.inserted)+\($0.duplicates)dup" } ?? "-")",
                 "events": "\(ack.events.map { "\($0.inserted)+\($0.duplicates)dup" } ?? "-")",
             ])
             return ack
         }
-        guard let answer else {
+        switch admitted {
+        case .success(let ack):
+            return JSONAnswer.response(ack)
+        case .failure(.full):
             throw FleetError(.serviceUnavailable, "overloaded",
                              "the server is storing \(gate.limit) batches already; retry later", retryAfter: configuration.retryAfterSeconds)
+        case .failure(.deviceBusy):
+            throw FleetError(.serviceUnavailable, "overloaded",
+                             "device \(device.name) has \(gate.perDeviceLimit) batches being stored already; retry later",
+                             retryAfter: configuration.retryAfterSeconds)
         }
-        return JSONAnswer.response(answer)
     }
 
-    /// Reads the body while counting, because a chunked body has no Content-Length to check.
-    private func collect(_ body: RequestBody) async throws -> [UInt8] {
-        var bytes: [UInt8] = []
-        for try await part in body {
-            guard bytes.count + part.readableBytes <= configuration.maxBodyBytes else {
-                throw tooLarge(bytes.count + part.readableBytes)
-            }
-            bytes.append(contentsOf: part.readableBytesView)
+    /// The batch in `body`, or 400 with the decoder's reason.
+    private func decode(_ body: [UInt8]) throws(FleetError) -> SyncBatch {
+        do {
+            return try WireCodec.decodeBatch(gzipped: body, inflateLimit: configuration.maxInflatedBytes)
+        } catch {
+            throw FleetError(.badRequest, "malformed", error.description)
         }
-        return bytes
+    }
+
+    /// Reads the body while counting (a chunked body has no Content-Length to check), and
+    /// within `bodyTimeout`, so a slow or stalled upload ends with 408 instead of holding
+    /// the connection open for as long as the client likes.
+    private func collect(_ body: RequestBody) async throws -> [UInt8] {
+        let limit = configuration.maxBodyBytes
+        let read = try await withThrowingTaskGroup(of: Result<[UInt8], FleetError>?.self) { group in
+            group.addTask {
+                var bytes: [UInt8] = []
+                for try await part in body {
+                    guard bytes.count + part.readableBytes <= limit else { return .failure(tooLarge(bytes.count + part.readableBytes)) }
+                    bytes.append(contentsOf: part.readableBytesView)
+                }
+                return .success(bytes)
+            }
+            group.addTask {
+                try await Task.sleep(for: configuration.bodyTimeout)
+                return nil
+            }
+            defer { group.cancelAll() }
+            return try await group.next() ?? nil
+        }
+        guard let read else {
+            throw FleetError(.requestTimeout, "body_timeout",
+                             "the body did not arrive within \(configuration.bodyTimeout.seconds) s; retry, or send smaller batches")
+        }
+        return try read.get()
     }
 
     private func tooLarge(_ size: Int) -> FleetError {
@@ -169,8 +228,8 @@ struct Routes: Sendable {
 
     // MARK: Database failures
 
-    /// Runs a database operation with the configured deadline; an unreachable PostgreSQL
-    /// becomes 503 with `Retry-After`, an error PostgreSQL itself raised becomes 500.
+    /// Runs a read with the configured deadline; an unreachable PostgreSQL becomes 503 with
+    /// `Retry-After`, an error PostgreSQL itself raised becomes 500.
     func database<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) async throws -> T {
         do {
             return try await withDeadline(configuration.databaseTimeout, operation)
@@ -178,12 +237,58 @@ struct Routes: Sendable {
             throw error
         } catch {
             if let sqlState = Self.sqlState(of: error), !["08", "53", "57"].contains(String(sqlState.prefix(2))) {
-                store.logger.error("PostgreSQL rejected a statement (SQLSTATE \(sqlState)): \(String(reflecting: error))")
+                store.logger.error("PostgreSQL rejected a statement", metadata: ["sqlstate": "\(sqlState)", "error": "\(String(reflecting: error))"])
                 throw FleetError(.internalServerError, "internal", "the database rejected the operation (SQLSTATE \(sqlState))")
             }
-            store.logger.warning("PostgreSQL unavailable: \(error)")
+            store.logger.warning("PostgreSQL unavailable", metadata: ["error": "\(error)"])
             throw FleetError(.serviceUnavailable, "database_unavailable", "the database is unavailable; retry later",
                              retryAfter: configuration.retryAfterSeconds)
+        }
+    }
+
+    /// Runs a batch's transaction. It must get a connection within `databaseTimeout`;
+    /// once it writes, the server waits for PostgreSQL's own answer (`storeTimeout`, as
+    /// `statement_timeout`, bounds it), so every answer says what happened to the batch:
+    /// stored (200), not stored (503 with the reason; 400 when PostgreSQL refused the
+    /// batch's own data), or unknown because the connection broke during COMMIT (503 that
+    /// says so: resending is safe, rows the server already holds count as duplicates).
+    func storing<T: Sendable>(_ operation: @escaping @Sendable (_ starting: @Sendable () throws -> Void) async throws -> T) async throws -> T {
+        let retryAfter = configuration.retryAfterSeconds
+        do {
+            return try await withStartDeadline(configuration.databaseTimeout, operation)
+        } catch is DatabaseTimeout {
+            store.logger.warning("no PostgreSQL connection for a batch in time", metadata: ["timeout": "\(configuration.databaseTimeout)"])
+            throw FleetError(.serviceUnavailable, "database_unavailable",
+                             "no database connection within \(configuration.databaseTimeout.seconds) s; nothing was stored; retry later",
+                             retryAfter: retryAfter)
+        } catch {
+            let sqlState = Self.sqlState(of: error)
+            if let transaction = error as? PostgresTransactionError, let commitError = transaction.commitError,
+               Self.sqlState(of: commitError) == nil {
+                store.logger.error("connection lost while committing a batch", metadata: ["error": "\(String(reflecting: commitError))"])
+                throw FleetError(.serviceUnavailable, "commit_unknown",
+                                 "the database connection broke while committing; the batch may be stored; send it again (rows already stored count as duplicates)",
+                                 retryAfter: retryAfter)
+            }
+            switch sqlState {
+            case "57014"?:
+                store.logger.warning("storing a batch exceeded the store timeout", metadata: ["timeout": "\(configuration.storeTimeout)"])
+                throw FleetError(.serviceUnavailable, "database_timeout",
+                                 "storing the batch took longer than \(configuration.storeTimeout.seconds) s and was rolled back; nothing was stored; retry later",
+                                 retryAfter: retryAfter)
+            case let state? where state.hasPrefix("22"):
+                // Data exceptions come from the batch's values; the checks before SQL should
+                // have refused them, and a retry would fail alike.
+                store.logger.error("PostgreSQL refused a batch's data", metadata: ["sqlstate": "\(state)", "error": "\(String(reflecting: error))"])
+                throw FleetError(.badRequest, "malformed", "the database refused the batch's data (SQLSTATE \(state)); nothing was stored")
+            case let state? where !["08", "53", "57"].contains(String(state.prefix(2))):
+                store.logger.error("PostgreSQL rejected a batch", metadata: ["sqlstate": "\(state)", "error": "\(String(reflecting: error))"])
+                throw FleetError(.internalServerError, "internal", "the database rejected the operation (SQLSTATE \(state)); nothing was stored")
+            default:
+                store.logger.warning("PostgreSQL unavailable while storing a batch", metadata: ["error": "\(error)"])
+                throw FleetError(.serviceUnavailable, "database_unavailable", "the database is unavailable; nothing was stored; retry later",
+                                 retryAfter: retryAfter)
+            }
         }
     }
 
@@ -200,16 +305,29 @@ struct Routes: Sendable {
 
     // MARK: Read API
 
-    private func requireAdmin(_ request: Request) throws {
+    /// Checks the admin token. Failures are logged with the client's address (never the
+    /// token) and counted per address; past `adminFailuresAllowed` in a window the address
+    /// gets 429 without its token being looked at.
+    private func requireAdmin(_ request: Request, context: FleetRequestContext) throws {
         guard let expected = configuration.adminTokenHash else {
             throw FleetError(.forbidden, "forbidden", "the read API is off; start the server with --admin-token-file")
         }
+        let address = context.clientAddress
+        if let wait = adminGuard.retryAfter(address) {
+            throw FleetError(.tooManyRequests, "too_many_attempts",
+                             "too many failed admin logins from \(address); retry in \(wait) s", retryAfter: wait)
+        }
         guard let token = DeviceToken.bearer(request.headers[.authorization]), TokenHash(of: token).matches(expected) else {
+            let failures = adminGuard.recordFailure(address)
+            context.logger.warning("admin authentication failed", metadata: [
+                "client": "\(address)", "path": "\(request.uri.path)", "failures": "\(failures)",
+                "token": "\(request.headers[.authorization] == nil ? "none" : "wrong")",
+            ])
             throw FleetError(.unauthorized, "unauthorized", "the read API needs Authorization: Bearer <admin token>")
         }
     }
 
-    private func namedDevice(_ context: BasicRequestContext) async throws -> Device {
+    private func namedDevice(_ context: FleetRequestContext) async throws -> Device {
         let name = context.parameters.get("name") ?? ""
         guard let device = try await database({ try await store.device(named: name) }) else {
             throw FleetError(.notFound, "not_found", "no device named \"\(name)\"")

@@ -73,10 +73,19 @@ public struct FleetStore: Sendable {
     // MARK: Batches
 
     /// Stores a batch in one transaction: readings and events (one UNNEST / recordset
-    /// statement each, `ON CONFLICT DO NOTHING`), the health report, `last_seen`. The
-    /// answer says how many rows were new and how many the server already held.
-    public func store(_ batch: SyncBatch, from device: Device) async throws -> SyncAck {
-        try await client.withTransaction(logger: logger) { connection in
+    /// statement each, `ON CONFLICT DO NOTHING`), the health report (keeping the newest
+    /// `healthReportsKept` per device), `last_seen`. The answer says how many rows were new
+    /// and how many the server already held.
+    ///
+    /// `starting` is called once a connection is held, before anything is written; each
+    /// statement is bounded by `statementTimeout` (PostgreSQL cancels it, SQLSTATE 57014).
+    public func store(_ batch: SyncBatch, from device: Device, statementTimeout: Duration = .seconds(30),
+                      healthReportsKept: Int = 1_000, starting: @Sendable () throws -> Void = {}) async throws -> SyncAck {
+        let health = try batch.health.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
+        return try await client.withTransaction(logger: logger) { connection in
+            try starting()
+            let millis = max(1, statementTimeout.components.seconds * 1000 + statementTimeout.components.attoseconds / 1_000_000_000_000_000)
+            try await connection.query(PostgresQuery(unsafeSQL: "SET LOCAL statement_timeout = \(millis)"), logger: logger)
             var ack = SyncAck(healthStored: batch.health != nil)
             if let block = batch.readings {
                 let inserted = block.count == 0 ? 0 : try await insertReadings(block, device: device, store: batch.storeID, on: connection)
@@ -86,10 +95,15 @@ public struct FleetStore: Sendable {
                 let inserted = block.events.isEmpty ? 0 : try await insertEvents(block, device: device, store: batch.storeID, on: connection)
                 ack.events = .init(range: block.range, inserted: inserted, duplicates: block.events.count - inserted)
             }
-            let health = try batch.health.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
             if let health, let report = batch.health {
                 try await connection.query("""
                     INSERT INTO health (device_id, taken_at_ms, report) VALUES (\(device.id), \(report.takenAtMillis), \(health)::jsonb)
+                    """, logger: logger)
+                // Retention: the newest reports by arrival, so a device clock in the future
+                // cannot pin old rows.
+                try await connection.query("""
+                    DELETE FROM health WHERE device_id = \(device.id) AND id IN (
+                        SELECT id FROM health WHERE device_id = \(device.id) ORDER BY id DESC OFFSET \(healthReportsKept))
                     """, logger: logger)
             }
             try await connection.query("""

@@ -59,6 +59,11 @@ public enum Schema {
             """,
             "CREATE INDEX health_by_time ON health (device_id, taken_at_ms)",
         ]),
+        // Health retention keeps each device's newest reports by arrival order.
+        (2, [
+            "ALTER TABLE health ADD COLUMN id bigserial",
+            "CREATE INDEX health_by_arrival ON health (device_id, id)",
+        ]),
     ]
 
     /// Applies what is missing, in one transaction under an advisory lock, so two servers

@@ -35,3 +35,33 @@ public enum DeviceToken {
         return token.isEmpty ? nil : token
     }
 }
+
+/// The read API's token file, held to the same rule as a device's token file: a regular
+/// file no one but its owner can read (mode 0600 or 0400), one token of at least 16
+/// printable characters.
+public enum AdminToken {
+    public static func load(path: String) throws -> String {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            throw ConfigurationError("cannot read the admin token file \(path): \(String(cString: strerror(errno)))")
+        }
+        guard (info.st_mode & S_IFMT) == S_IFREG else { throw ConfigurationError("the admin token file \(path) is not a regular file") }
+        let permissions = UInt32(info.st_mode) & 0o777
+        guard permissions & 0o077 == 0 else {
+            throw ConfigurationError(
+                "the admin token file \(path) has mode \(String(permissions, radix: 8)); others could read the admin token. Run `chmod 600 \(path)`")
+        }
+        guard info.st_size <= 4096 else {
+            throw ConfigurationError("the admin token file \(path) is \(info.st_size) bytes; put only the token in it")
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigurationError("cannot read the admin token file \(path): \(String(cString: strerror(errno)))")
+        }
+        let token = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard token.count >= 16 else { throw ConfigurationError("the admin token in \(path) is shorter than 16 characters") }
+        guard token.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F }) else {
+            throw ConfigurationError("the admin token in \(path) holds whitespace or control characters")
+        }
+        return token
+    }
+}

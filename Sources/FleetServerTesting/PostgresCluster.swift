@@ -62,6 +62,19 @@ public final class PostgresCluster: Sendable {
         ], as: "postgres")
     }
 
+    /// Creates a login role that must give `password` over TCP (the cluster trusts every
+    /// other login) and may create tables, for tests of what a wrong password does.
+    public func addPasswordRole(_ role: String, password: String) async throws {
+        try await Processes.run(binDirectory + "/psql", [
+            "-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-d", database, "-v", "ON_ERROR_STOP=1",
+            "-c", "CREATE ROLE \"\(role)\" LOGIN PASSWORD '\(password)'", "-c", "GRANT ALL ON SCHEMA public TO \"\(role)\"",
+        ])
+        let hba = dataDirectory + "/pg_hba.conf"
+        let rules = try String(contentsOfFile: hba, encoding: .utf8)
+        try ("host all \(role) 127.0.0.1/32 scram-sha-256\n" + rules).write(toFile: hba, atomically: false, encoding: .utf8)
+        try await Processes.run(binDirectory + "/pg_ctl", ["-D", dataDirectory, "reload"], as: "postgres")
+    }
+
     /// Fast shutdown: clients are disconnected, data stays for `start()`.
     public func stop() async throws {
         try await Processes.run(binDirectory + "/pg_ctl", ["-D", dataDirectory, "-m", "fast", "-w", "stop"], as: "postgres")

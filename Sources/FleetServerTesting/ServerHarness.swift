@@ -24,12 +24,14 @@ public actor ServerHarness {
     public nonisolated let deviceToken: String
     /// Opens the read API.
     public nonisolated let adminToken = "admin-token-for-tests-0123456789"
+    /// What the server logged at warning and above.
+    public nonisolated let log = LogRecorder()
     /// A running client on the same database, for assertions.
     public nonisolated let database: PostgresClient
     public nonisolated var url: String { "https://127.0.0.1:\(port)" }
 
     private let configuration: FleetServerConfiguration
-    private let configureRouter: @Sendable (Router<BasicRequestContext>) -> Void
+    private let configureRouter: @Sendable (Router<FleetRequestContext>) -> Void
     private let databaseTask: Task<Void, Never>
     private var serverTask: Task<Void, any Error>?
 
@@ -39,7 +41,7 @@ public actor ServerHarness {
         requireClientCertificate: Bool = false,
         durable: Bool = false,
         configure: @Sendable (inout FleetServerConfiguration) -> Void = { _ in },
-        configureRouter: @escaping @Sendable (Router<BasicRequestContext>) -> Void = { _ in },
+        configureRouter: @escaping @Sendable (Router<FleetRequestContext>) -> Void = { _ in },
         _ body: (ServerHarness) async throws -> T
     ) async throws -> T {
         let harness = try await start(deviceName: deviceName, requireClientCertificate: requireClientCertificate,
@@ -63,7 +65,7 @@ public actor ServerHarness {
         requireClientCertificate: Bool = false,
         durable: Bool = false,
         configure: @Sendable (inout FleetServerConfiguration) -> Void = { _ in },
-        configureRouter: @escaping @Sendable (Router<BasicRequestContext>) -> Void = { _ in }
+        configureRouter: @escaping @Sendable (Router<FleetRequestContext>) -> Void = { _ in }
     ) async throws -> ServerHarness {
         let certificates = try await TestCertificates.generate()
         let cluster = try await PostgresCluster.start(durable: durable)
@@ -81,7 +83,7 @@ public actor ServerHarness {
 
     private init(cluster: PostgresCluster, certificates: TestCertificates, deviceName: String, requireClientCertificate: Bool,
                  configure: (inout FleetServerConfiguration) -> Void,
-                 configureRouter: @escaping @Sendable (Router<BasicRequestContext>) -> Void) throws {
+                 configureRouter: @escaping @Sendable (Router<FleetRequestContext>) -> Void) throws {
         self.cluster = cluster
         self.certificates = certificates
         self.deviceName = deviceName
@@ -114,7 +116,10 @@ public actor ServerHarness {
     /// Starts the HTTPS server (migrating the schema) and returns once it listens.
     public func startServer() async throws {
         precondition(serverTask == nil, "the server is already running")
-        var logger = Logger(label: "fleet-server-under-test")
+        let recorder = log
+        var logger = Logger(label: "fleet-server-under-test") { label in
+            MultiplexLogHandler([StreamLogHandler.standardError(label: label), recorder.handler()])
+        }
         logger.logLevel = .warning
         let listening = AsyncThrowingStream<Void, any Error>.makeStream()
         let application = try FleetServer.makeApplication(

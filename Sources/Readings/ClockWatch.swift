@@ -29,7 +29,7 @@ public struct ClockWatch: Sendable {
         guard let last else { return now.synchronized ? [.synchronized] : [] }
         var events: [Event] = []
         let step = Self.offset(now) - Self.offset(last)
-        if abs(step) > threshold.milliseconds { events.append(.jumped(millis: step)) }
+        if abs(step) > threshold.saturatingMillis { events.append(.jumped(millis: step)) }
         if now.synchronized && !last.synchronized { events.append(.synchronized) }
         return events
     }

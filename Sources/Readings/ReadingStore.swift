@@ -270,7 +270,7 @@ public final class ReadingStore: Sendable {
         let now = clock.now().bootNanos
         return state.withLock { state in
             state.writtenSinceCheckpoint
-                && now &- state.lastCheckpointNanos >= UInt64(policy.checkpointInterval.nanoseconds)
+                && now &- state.lastCheckpointNanos >= UInt64(max(0, policy.checkpointInterval.saturatingNanos))
         }
     }
 
@@ -449,14 +449,5 @@ struct Window {
             arguments += [untilMillis]
         }
         if !conditions.isEmpty { whereClause = " WHERE " + conditions.joined(separator: " AND ") }
-    }
-}
-
-extension Duration {
-    var nanoseconds: Int64 {
-        components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000
-    }
-    var milliseconds: Int64 {
-        components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
     }
 }

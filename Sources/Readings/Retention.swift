@@ -1,3 +1,4 @@
+import EdgeCore
 import GRDB
 
 /// How much history the device keeps. Every limit is optional; nil keeps everything.
@@ -87,7 +88,8 @@ extension ReadingStore {
         report.bytesBefore = database.bytesOnDisk()
         let now = clock.now()
         if let maxAge = policy.maxAge, now.synchronized {
-            let cutoff = now.unixMillis - maxAge.milliseconds
+            let (difference, overflow) = now.unixMillis.subtractingReportingOverflow(maxAge.saturatingMillis)
+            let cutoff = overflow ? Int64.min : difference
             report.droppedByAge = try database.writer.write { db in
                 var cut: Int64 = 0
                 for series in try Int64.fetchAll(db, sql: "SELECT id FROM series") {

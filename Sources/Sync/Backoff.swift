@@ -1,3 +1,4 @@
+import EdgeCore
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -24,8 +25,8 @@ public struct Backoff: Sendable, Hashable {
 
     /// The ceiling of the jitter window for the next failure.
     public var ceiling: Duration {
-        let baseMillis = base.wholeMilliseconds
-        let capMillis = cap.wholeMilliseconds
+        let baseMillis = base.saturatingMillis
+        let capMillis = cap.saturatingMillis
         // 2ⁿ overflows long before it matters: past the cap the window stays at the cap.
         guard failures < 62, baseMillis <= capMillis >> Int64(failures) else { return .milliseconds(capMillis) }
         return .milliseconds(baseMillis << Int64(failures))
@@ -33,7 +34,7 @@ public struct Backoff: Sendable, Hashable {
 
     /// Counts a failure and returns how long to wait before the next attempt.
     public mutating func nextDelay(using random: inout some RandomNumberGenerator) -> Duration {
-        let delay = Duration.milliseconds(Int64.random(in: 0...ceiling.wholeMilliseconds, using: &random))
+        let delay = Duration.milliseconds(Int64.random(in: 0...ceiling.saturatingMillis, using: &random))
         failures += 1
         return delay
     }
@@ -90,11 +91,5 @@ public enum RetryAfter {
         parts.tm_min = Int32(hms[1])
         parts.tm_sec = Int32(hms[2])
         return Int64(timegm(&parts)) * 1000
-    }
-}
-
-extension Duration {
-    var wholeMilliseconds: Int64 {
-        components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
     }
 }

@@ -1,14 +1,22 @@
 import CCurl
+import EdgeCore
 import Dispatch
 import Foundation
+import Synchronization
 import Wire
 
-/// HTTPS through libcurl: one easy handle, reused so that batches after the first ride the
-/// same TLS connection (keep-alive), driven on a dedicated serial queue so that a blocking
-/// `curl_easy_perform` never occupies a thread of Swift's cooperative pool, where the
-/// sensor pollers run.
+/// HTTPS through libcurl: one easy handle in one multi handle, reused so that batches after
+/// the first ride the same TLS connection (keep-alive), driven on a dedicated serial queue
+/// so that waiting on the network never occupies a thread of Swift's cooperative pool, where
+/// the sensor pollers run.
+///
+/// Cancelling the task that awaits `post` aborts the transfer at once, whatever the server
+/// does (a hung answer, a stalled handshake): the transfer runs in `curl_multi_poll`, which
+/// `curl_multi_wakeup` interrupts from the cancelling thread. Stopping the agent therefore
+/// never waits for `totalTimeout`.
 public final class CurlTransport: SyncTransport, CustomStringConvertible, @unchecked Sendable {
-    // @unchecked: the handle, header list and buffers are touched only on `queue`.
+    // @unchecked: the handles, header list and buffers are touched only on `queue`, except
+    // `curl_multi_wakeup`, which libcurl documents as callable from any thread.
 
     public struct Configuration: Sendable, CustomStringConvertible {
         /// Server base URL, e.g. `https://fleet.example:8443`; batches go to `WireProtocol.batchPath`.
@@ -26,10 +34,13 @@ public final class CurlTransport: SyncTransport, CustomStringConvertible, @unche
         public var maxResponseBytes: Int
         /// Verification is on unless this is set; only for a lab server without a certificate.
         public var insecureSkipVerify: Bool
+        /// Allows an `http://` URL to a loopback address (a local test server). Plain HTTP
+        /// would carry the bearer token in clear, so any other `http://` URL is refused.
+        public var allowInsecureHTTP: Bool
 
         public init(serverURL: String, token: BearerToken, caFile: String? = nil, clientCertificate: String? = nil,
                     clientKey: String? = nil, connectTimeout: Duration = .seconds(10), totalTimeout: Duration = .seconds(60),
-                    maxResponseBytes: Int = 64 * 1024, insecureSkipVerify: Bool = false) {
+                    maxResponseBytes: Int = 64 * 1024, insecureSkipVerify: Bool = false, allowInsecureHTTP: Bool = false) {
             self.serverURL = serverURL
             self.token = token
             self.caFile = caFile
@@ -39,23 +50,29 @@ public final class CurlTransport: SyncTransport, CustomStringConvertible, @unche
             self.totalTimeout = totalTimeout
             self.maxResponseBytes = maxResponseBytes
             self.insecureSkipVerify = insecureSkipVerify
+            self.allowInsecureHTTP = allowInsecureHTTP
         }
 
         public var description: String {
-            "CurlTransport(\(serverURL), token: <redacted>, ca: \(caFile ?? "system"), client cert: \(clientCertificate ?? "none")\(insecureSkipVerify ? ", VERIFICATION OFF" : ""))"
+            "CurlTransport(\(SyncURL.redacted(serverURL)), token: <redacted>, ca: \(caFile ?? "system"), client cert: \(clientCertificate ?? "none")\(insecureSkipVerify ? ", VERIFICATION OFF" : ""))"
         }
     }
 
-    public enum SetupError: Error, CustomStringConvertible {
+    public enum SetupError: Error, Equatable, CustomStringConvertible {
         case initFailed
         case option(String, code: Int)
+        /// The URL, already redacted.
         case invalidURL(String)
+        /// An `http://` URL that is not allowed; the URL, already redacted.
+        case insecureURL(String)
 
         public var description: String {
             switch self {
             case .initFailed: "libcurl could not create a handle"
             case .option(let name, let code): "libcurl refused \(name) (code \(code)): \(String(cString: curl_easy_strerror(CURLcode(UInt32(code)))))"
-            case .invalidURL(let url): "server URL \(url) must start with https:// (or http:// for a local test server)"
+            case .invalidURL(let url): "server URL \(url) must start with https://"
+            case .insecureURL(let url):
+                "server URL \(url) is plain http://, which would send the device token in clear; use https:// (http:// is allowed only to a loopback address with allow_insecure_http, for a local test server)"
             }
         }
     }
@@ -63,18 +80,39 @@ public final class CurlTransport: SyncTransport, CustomStringConvertible, @unche
     public let configuration: Configuration
     private let queue = DispatchQueue(label: "reef-edge.sync.curl")
     private let handle: UnsafeMutableRawPointer
+    /// Owns the connection cache, so the TLS connection outlives each request; polled so a
+    /// cancellation can interrupt a transfer.
+    private let multi: UnsafeMutableRawPointer
     private let headers: UnsafeMutablePointer<curl_slist>
     private let url: String
 
     private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
 
+    /// The longest one `curl_multi_poll` waits; libcurl returns earlier for its own timers
+    /// (connect and total timeouts) and a cancellation wakes it at once (`curl_multi_wakeup`),
+    /// so this is only a backstop.
+    static let pollMillis: Int32 = 10_000
+
     public init(configuration: Configuration) throws {
         _ = Self.globalInit
         let base = configuration.serverURL.hasSuffix("/") ? String(configuration.serverURL.dropLast()) : configuration.serverURL
-        guard base.hasPrefix("https://") || base.hasPrefix("http://") else { throw SetupError.invalidURL(configuration.serverURL) }
+        let scheme = base.prefix { $0 != ":" }.lowercased()
+        switch scheme {
+        case "https": break
+        case "http":
+            guard configuration.allowInsecureHTTP, SyncURL.isLoopback(base) else {
+                throw SetupError.insecureURL(SyncURL.redacted(configuration.serverURL))
+            }
+        default: throw SetupError.invalidURL(SyncURL.redacted(configuration.serverURL))
+        }
         guard let handle = curl_easy_init() else { throw SetupError.initFailed }
+        guard let multi = curl_multi_init() else {
+            curl_easy_cleanup(handle)
+            throw SetupError.initFailed
+        }
         self.configuration = configuration
         self.handle = handle
+        self.multi = multi
         self.url = base + WireProtocol.batchPath
         var list: UnsafeMutablePointer<curl_slist>?
         for header in [
@@ -93,13 +131,15 @@ public final class CurlTransport: SyncTransport, CustomStringConvertible, @unche
         } catch {
             curl_slist_free_all(headers)
             curl_easy_cleanup(handle)
+            curl_multi_cleanup(multi)
             throw error
         }
     }
 
     deinit {
-        curl_slist_free_all(headers)
         curl_easy_cleanup(handle)
+        curl_multi_cleanup(multi)
+        curl_slist_free_all(headers)
     }
 
     public var description: String { configuration.description }
@@ -113,8 +153,9 @@ public final class CurlTransport: SyncTransport, CustomStringConvertible, @unche
         try check("POST", reef_curl_setopt_long(handle, CURLOPT_POST, 1))
         try check("HTTPHEADER", reef_curl_setopt_pointer(handle, CURLOPT_HTTPHEADER, UnsafeMutableRawPointer(headers)))
         try check("NOSIGNAL", reef_curl_setopt_long(handle, CURLOPT_NOSIGNAL, 1))
-        // Only HTTP(S), and no redirects: a batch goes to the configured server or nowhere.
-        try check("PROTOCOLS_STR", reef_curl_setopt_string(handle, CURLOPT_PROTOCOLS_STR, "https,http"))
+        // Only HTTPS (HTTP only where allowed above), and no redirects: a batch goes to the
+        // configured server or nowhere.
+        try check("PROTOCOLS_STR", reef_curl_setopt_string(handle, CURLOPT_PROTOCOLS_STR, c.allowInsecureHTTP ? "https,http" : "https"))
         // Probes the kept-alive connection between batches, so a dead one is noticed and replaced.
         try check("TCP_KEEPALIVE", reef_curl_setopt_long(handle, CURLOPT_TCP_KEEPALIVE, 1))
         try check("SSL_VERIFYPEER", reef_curl_setopt_long(handle, CURLOPT_SSL_VERIFYPEER, c.insecureSkipVerify ? 0 : 1))
@@ -133,37 +174,51 @@ public final class CurlTransport: SyncTransport, CustomStringConvertible, @unche
     }
 
     private static func millis(_ duration: Duration) -> Int {
-        Int(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
+        Int(duration.saturatingMillis)
     }
 
     public func post(batch body: [UInt8]) async throws(TransportError) -> TransportResponse {
-        let result: Result<TransportResponse, TransportError> = await withCheckedContinuation { continuation in
-            queue.async {
-                continuation.resume(returning: self.perform(body))
+        let cancelled = CancelFlag()
+        let multi = UncheckedMulti(pointer: self.multi)
+        let result: Result<TransportResponse, TransportError> = await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                queue.async {
+                    continuation.resume(returning: self.perform(body, cancelled: cancelled))
+                }
             }
+        } onCancel: {
+            cancelled.set()
+            // Wakes the poll in progress, or the next one: `perform` then sees the flag.
+            _ = curl_multi_wakeup(multi.pointer)
         }
         return try result.get()
     }
 
     /// One request/response on the reused handle. Runs on `queue` only.
-    private func perform(_ body: [UInt8]) -> Result<TransportResponse, TransportError> {
+    private func perform(_ body: [UInt8], cancelled: CancelFlag) -> Result<TransportResponse, TransportError> {
         let exchange = Exchange(limit: configuration.maxResponseBytes)
         let context = Unmanaged.passRetained(exchange)
         defer { context.release() }
         var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
-        let code: CURLcode = body.withUnsafeBytes { bytes in
+        let outcome: Result<CURLcode, TransportError> = body.withUnsafeBytes { bytes in
             errorBuffer.withUnsafeMutableBufferPointer { errors in
                 _ = reef_curl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, UnsafeMutableRawPointer(errors.baseAddress))
                 _ = reef_curl_setopt_pointer(handle, CURLOPT_WRITEDATA, context.toOpaque())
                 _ = reef_curl_setopt_pointer(handle, CURLOPT_HEADERDATA, context.toOpaque())
                 _ = reef_curl_setopt_off_t(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(bytes.count))
-                // POSTFIELDS does not copy: `bytes` outlives the perform below.
+                // POSTFIELDS does not copy: `bytes` outlives the transfer below.
                 _ = reef_curl_setopt_pointer(handle, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: bytes.baseAddress))
-                let code = curl_easy_perform(handle)
-                _ = reef_curl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, nil)
-                _ = reef_curl_setopt_pointer(handle, CURLOPT_POSTFIELDS, nil)
-                return code
+                defer {
+                    _ = reef_curl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, nil)
+                    _ = reef_curl_setopt_pointer(handle, CURLOPT_POSTFIELDS, nil)
+                }
+                return transfer(cancelled: cancelled)
             }
+        }
+        let code: CURLcode
+        switch outcome {
+        case .failure(let error): return .failure(error)
+        case .success(let result): code = result
         }
         guard code == CURLE_OK else {
             let detail = String(decoding: errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
@@ -176,6 +231,37 @@ public final class CurlTransport: SyncTransport, CustomStringConvertible, @unche
         var status = 0
         _ = reef_curl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
         return .success(TransportResponse(status: status, body: exchange.body, retryAfter: exchange.retryAfter))
+    }
+
+    /// Drives the easy handle through the multi handle until it is done or `cancelled` is
+    /// set; a cancelled transfer is removed mid-flight, which closes its connection.
+    private func transfer(cancelled: CancelFlag) -> Result<CURLcode, TransportError> {
+        let added = curl_multi_add_handle(multi, handle)
+        guard added == CURLM_OK else { return .failure(Self.multiFailure(added)) }
+        defer { _ = curl_multi_remove_handle(multi, handle) }
+        var running: Int32 = 1
+        while true {
+            if cancelled.isSet {
+                return .failure(TransportError(.cancelled, "request abandoned: the sync task was cancelled"))
+            }
+            let performed = curl_multi_perform(multi, &running)
+            guard performed == CURLM_OK else { return .failure(Self.multiFailure(performed)) }
+            if running == 0 { break }
+            let polled = curl_multi_poll(multi, nil, 0, Self.pollMillis, nil)
+            guard polled == CURLM_OK else { return .failure(Self.multiFailure(polled)) }
+        }
+        var queued: Int32 = 0
+        var code = CURLE_OK
+        while let message = curl_multi_info_read(multi, &queued) {
+            if message.pointee.msg == CURLMSG_DONE, message.pointee.easy_handle == handle {
+                code = message.pointee.data.result
+            }
+        }
+        return .success(code)
+    }
+
+    private static func multiFailure(_ code: CURLMcode) -> TransportError {
+        TransportError(.network, "libcurl multi interface: \(String(cString: curl_multi_strerror(code))) (code \(code.rawValue))")
     }
 
     static func kind(of code: CURLcode) -> TransportError.Kind {
@@ -223,4 +309,16 @@ public final class CurlTransport: SyncTransport, CustomStringConvertible, @unche
             return count
         }
     }
+}
+
+/// Set from the cancelling thread, read by the transfer loop on the transport's queue.
+private final class CancelFlag: Sendable {
+    private let flag = Atomic<Bool>(false)
+    func set() { flag.store(true, ordering: .sequentiallyConsistent) }
+    var isSet: Bool { flag.load(ordering: .sequentiallyConsistent) }
+}
+
+/// The multi handle's pointer, handed to the cancellation handler for `curl_multi_wakeup`.
+private struct UncheckedMulti: @unchecked Sendable {
+    let pointer: UnsafeMutableRawPointer
 }

@@ -22,15 +22,20 @@ public struct AgentHealth: Sendable, Hashable {
     public var sensors: [SensorHealth]
     public var firingAlerts: Int
     /// Conditions the agent wants the fleet to see, one short sentence each
-    /// ("database was corrupt and moved to …"); each makes the device degraded.
+    /// ("sync disabled: …"); each makes the device degraded.
     public var problems: [String]
+    /// Conditions that put readings at risk or out of sight ("storage is down: …", a
+    /// quarantined database not yet acknowledged); each makes the device unhealthy.
+    public var criticalProblems: [String]
 
-    public init(version: String, startedAt: DeviceTime, sensors: [SensorHealth], firingAlerts: Int, problems: [String] = []) {
+    public init(version: String, startedAt: DeviceTime, sensors: [SensorHealth], firingAlerts: Int, problems: [String] = [],
+                criticalProblems: [String] = []) {
         self.version = version
         self.startedAt = startedAt
         self.sensors = sensors
         self.firingAlerts = firingAlerts
         self.problems = problems
+        self.criticalProblems = criticalProblems
     }
 }
 
@@ -79,13 +84,16 @@ public final class HealthReporter: Sendable {
     private let readings: ReadingStore
     private let clock: any DeviceClock
     private let staleBacklog: Duration
+    private let clockHold: Duration
     private let lastSample = Mutex<ProcessSample?>(nil)
 
-    public init(database: LocalDatabase, readings: ReadingStore, clock: any DeviceClock, staleBacklog: Duration = .seconds(3_600)) {
+    public init(database: LocalDatabase, readings: ReadingStore, clock: any DeviceClock, staleBacklog: Duration = .seconds(3_600),
+                clockHold: Duration = .seconds(600)) {
         self.database = database
         self.readings = readings
         self.clock = clock
         self.staleBacklog = staleBacklog
+        self.clockHold = clockHold
     }
 
     /// `sync` is nil when the device runs without a server: then every reading counts as backlog.
@@ -111,10 +119,20 @@ public final class HealthReporter: Sendable {
                 reasons.append("sensor \(sensor.id) is \(sensor.state.rawValue)\(sensor.lastError.map { ": \($0)" } ?? "")")
             }
         }
-        reasons += agent.problems
+        if !agent.criticalProblems.isEmpty { level = .unhealthy }
+        reasons += agent.criticalProblems + agent.problems
+        if let status, status.consecutiveFailures > 0, let error = status.lastError {
+            // At once, not when the backlog grows old: a wrong CA, token or device id fails
+            // every attempt, and nobody looks at a device that says it is healthy.
+            let since = status.lastSuccessMillis.map { "last success \((now.unixMillis - $0) / 1000) s ago" } ?? "never synced"
+            reasons.append("sync failing (\(status.consecutiveFailures) attempts in a row, \(since)): \(error)")
+        }
+        if status != nil, let hold = try ClockHold.current(readings: readings, position: position, now: now, hold: clockHold) {
+            reasons.append(hold.reason)
+        }
         let lost = drops.filter { $0.reason == .budgetUnsynced }.reduce(0) { $0 + $1.count }
         if lost > 0 { reasons.append("\(lost) readings were dropped for space before the server had them") }
-        if status != nil, let oldest = backlog.oldestMillis, now.unixMillis - oldest > staleBacklog.wholeMilliseconds {
+        if status != nil, let oldest = backlog.oldestMillis, now.unixMillis - oldest > staleBacklog.saturatingMillis {
             reasons.append("\(backlog.count) readings waiting to sync, the oldest \((now.unixMillis - oldest) / 60_000) min old")
         }
         let deadLetters = status?.deadLetters.count ?? 0

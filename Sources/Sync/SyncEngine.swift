@@ -109,8 +109,9 @@ public actor SyncEngine {
     private var backoff: Backoff
     /// Lowered after a 413, back to the configured cap after the next acknowledgement.
     private var rowLimit: Int
-    /// When the current clock-unsynced hold began (monotonic), and on which first sequence.
-    private var holdStart: (sequence: Int64, bootNanos: UInt64)?
+    /// The highest sequence per stream known to be in the database file itself, not only in
+    /// the WAL: nothing above it is sent (see `keepDurable`).
+    private var durable = (readings: Int64(0), events: Int64(0))
     private var lastHealthBootNanos: UInt64?
 
     public init(configuration: SyncConfiguration, database: LocalDatabase, readings: ReadingStore,
@@ -129,9 +130,11 @@ public actor SyncEngine {
         self.logger = logger
         self.backoff = configuration.backoff
         self.rowLimit = configuration.maxBatchRows
-        self.ledger = try SyncLedger(writer: database.writer)
+        let ledger = try SyncLedger(writer: database.writer)
+        _ = try Self.takeNewIdentityIfSequencesWentBackwards(ledger: ledger, readings: readings, now: clock.now(), logger: logger)
+        self.ledger = ledger
         self.reporter = HealthReporter(database: database, readings: readings, clock: clock,
-                                       staleBacklog: configuration.staleBacklog)
+                                       staleBacklog: configuration.staleBacklog, clockHold: configuration.clockHold)
     }
 
     // MARK: - Public operations
@@ -238,6 +241,8 @@ public actor SyncEngine {
         do {
             outcome = .success(try await transport.post(batch: pending.body))
         } catch {
+            // Stopping, not failing: nothing is recorded, the same rows go at the next start.
+            if error.kind == .cancelled { throw CancellationError() }
             outcome = .failure(error)
         }
         let now = clock.now()
@@ -285,7 +290,7 @@ public actor SyncEngine {
         let jittered = backoff.nextDelay(using: &random)
         let delay = retryAfter ?? jittered
         try ledger.recordFailure(reason, nowMillis: now.unixMillis, failures: backoff.failures,
-                                 nextAttemptMillis: now.unixMillis + delay.wholeMilliseconds)
+                                 nextAttemptMillis: now.unixMillis + delay.saturatingMillis)
         logger.warning("sync attempt failed (\(backoff.failures) in a row): \(reason); next in \(delay)")
         return .failed(delay: delay, reason: reason, credentials: nil)
     }
@@ -333,7 +338,7 @@ public actor SyncEngine {
     /// the readings, then the events, until the body fits `maxBatchBytes`.
     func nextBatch(holdUnsynced: Bool) throws -> Pending? {
         let now = clock.now()
-        let cursors = try ledger.cursors()
+        let cursors = try ledgerCursorsCheckingSequences()
         let eventPosition = cursors[.events]?.position ?? 0
         let readingPosition = cursors[.readings]?.position ?? 0
 
@@ -341,10 +346,12 @@ public actor SyncEngine {
         var readingRows: [Reading] = []
         if eventRows.count < rowLimit {
             readingRows = try readings.readings(afterSequence: readingPosition, limit: rowLimit - eventRows.count)
-            if holdUnsynced, let held = try heldFrom(now: now, position: readingPosition) {
-                readingRows = Array(readingRows.prefix { $0.sequence < held })
+            if holdUnsynced, let hold = try ClockHold.current(readings: readings, position: readingPosition, now: now,
+                                                              hold: configuration.clockHold) {
+                readingRows = Array(readingRows.prefix { $0.sequence < hold.firstSequence })
             }
         }
+        try keepDurable(&eventRows, &readingRows)
         let health = try healthDue(now) ? try makeHealth(now: now, readingPosition: readingPosition) : nil
         guard !eventRows.isEmpty || !readingRows.isEmpty || health != nil else { return nil }
 
@@ -398,31 +405,64 @@ public actor SyncEngine {
         return block
     }
 
-    /// The first sequence to hold back, or nil. Readings of this boot taken before the clock
-    /// was synchronised will be re-stamped by `ReadingStore.synchronizeClock()`; the server
-    /// keeps the first copy it gets, so they wait, up to `clockHold` on the monotonic clock,
-    /// for their corrected timestamps. After that they go with provisional ones (flagged
-    /// `clock-unsynced`), so a clock that never synchronises does not stop the backlog.
-    /// Once some of them have gone (after the hold, or by `syncOnce`), nothing more is held
-    /// this time: holding would only delay readings behind rows the server already has.
-    private func heldFrom(now: DeviceTime, position: Int64) throws -> Int64? {
-        guard let first = try readings.firstCorrectableSequence() else {
-            holdStart = nil
-            return nil
+    /// Drops the rows not known to be in the database file itself, after one FULL checkpoint
+    /// when the batch reaches past what is known. A row sent from the WAL alone could be lost
+    /// with it (a power cut, a deleted `-wal`), and its sequence would then be issued again
+    /// to a different reading, which the server would acknowledge as a duplicate and never
+    /// store. Every row fetched above is committed, and so is every reading up to
+    /// `highestSequenceIssued()` read before the checkpoint: a complete checkpoint covers them.
+    /// In a long drain one checkpoint covers the whole backlog.
+    private func keepDurable(_ eventRows: inout [WireAlertEvent], _ readingRows: inout [Reading]) throws {
+        let lastEvent = eventRows.last?.sequence ?? 0
+        let lastReading = readingRows.last?.sequence ?? 0
+        if lastEvent > durable.events || lastReading > durable.readings {
+            let issued = try readings.highestSequenceIssued()
+            if try database.checkpointIntoDatabaseFile() {
+                durable = (max(durable.readings, issued, lastReading), max(durable.events, lastEvent))
+            } else {
+                logger.notice("checkpoint held back by another connection; sending only rows already in the database file",
+                              metadata: ["durable_readings": "\(durable.readings)", "durable_events": "\(durable.events)"])
+            }
         }
-        guard first > position else { return nil }
-        if holdStart == nil { holdStart = (first, now.bootNanos) }
-        guard let start = holdStart, now.bootNanos - start.bootNanos < UInt64(configuration.clockHold.wholeMilliseconds) * 1_000_000 else {
-            return nil
+        eventRows = Array(eventRows.prefix { $0.sequence <= durable.events })
+        readingRows = Array(readingRows.prefix { $0.sequence <= durable.readings })
+    }
+
+    /// The cursors, after making sure the store's sequences did not go backwards (see
+    /// `takeNewIdentityIfSequencesWentBackwards`).
+    private func ledgerCursorsCheckingSequences() throws -> [SyncStream: SyncLedger.Cursor] {
+        if try Self.takeNewIdentityIfSequencesWentBackwards(ledger: ledger, readings: readings, now: clock.now(), logger: logger) {
+            durable = (0, 0)
         }
-        return first
+        return try ledger.cursors()
+    }
+
+    /// A readings cursor past the highest sequence the store ever issued means readings the
+    /// server holds were lost here (a restored or damaged file) and their sequences will be
+    /// issued again: the store takes a new identity, so new readings cannot be mistaken for
+    /// the old ones, and both streams are sent again from the start under it. Which rows the
+    /// server already has cannot be known any more; sending them again under the new identity
+    /// may store some twice (under two store ids) but loses none. Checked when the engine is
+    /// created, before readings of this run reach the old cursor, and before every batch.
+    /// - Returns: whether the identity changed.
+    static func takeNewIdentityIfSequencesWentBackwards(ledger: SyncLedger, readings: ReadingStore, now: DeviceTime,
+                                                        logger: Logger) throws -> Bool {
+        let acked = try ledger.cursors()[.readings]?.position ?? 0
+        let issued = try readings.highestSequenceIssued()
+        guard acked > issued else { return false }
+        let reason = "the sync ledger has readings through #\(acked) on the server but this store has issued only through #\(issued)"
+        let newID = try readings.database.startNewStoreIdentity(reason: reason)
+        try ledger.startOver(nowMillis: now.unixMillis)
+        logger.error("store sequences went backwards; took a new store identity", metadata: [
+            "reason": "\(reason)", "store_id": "\(newID)"])
+        return true
     }
 
     // MARK: - Health
 
     private func healthDue(_ now: DeviceTime) throws -> Bool {
         guard let last = lastHealthBootNanos else { return true }
-        return now.bootNanos - last >= UInt64(configuration.healthInterval.wholeMilliseconds) * 1_000_000
+        return now.bootNanos - last >= UInt64(configuration.healthInterval.saturatingMillis) * 1_000_000
     }
 
     /// The agent's part from `HealthSource`, plus what Sync and the process know; the status

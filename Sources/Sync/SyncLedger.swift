@@ -66,6 +66,13 @@ struct SyncLedger: Sendable {
         try Self.migrator.migrate(writer)
     }
 
+    /// For reading only (the CLI on a read-only database): nothing is created or migrated.
+    /// Nil when sync has never run on this database.
+    init?(existing writer: DatabasePool) throws {
+        guard try writer.read({ db in try db.tableExists("sync_state") }) else { return nil }
+        self.writer = writer
+    }
+
     struct Cursor: Sendable, Hashable {
         var ackedThrough: Int64
         var skippedThrough: Int64
@@ -152,6 +159,15 @@ struct SyncLedger: Sendable {
             }
             try db.execute(sql: "UPDATE sync_dead_letter SET requeued_at_ms = ? WHERE requeued_at_ms IS NULL", arguments: [nowMillis])
             return db.changesCount
+        }
+    }
+
+    /// Both streams from the start, for a store that took a new identity: the cursors go
+    /// back to 0 and open dead letters are marked re-queued (their rows go again with the rest).
+    func startOver(nowMillis: Int64) throws {
+        try writer.write { db in
+            try db.execute(sql: "UPDATE sync_cursor SET acked_through = 0, skipped_through = 0")
+            try db.execute(sql: "UPDATE sync_dead_letter SET requeued_at_ms = ? WHERE requeued_at_ms IS NULL", arguments: [nowMillis])
         }
     }
 

@@ -31,9 +31,10 @@ public struct SyncStatus: Sendable, Hashable {
 }
 
 extension SyncStatus {
-    /// The state the daemon last recorded, for a CLI process that has no transport.
-    public static func read(database: LocalDatabase, readings: ReadingStore, events: (any SyncEventSource)?) throws -> SyncStatus {
-        try SyncLedger(writer: database.writer).status(readings: readings, events: events)
+    /// The state the daemon last recorded, for a CLI process that has no transport; nil when
+    /// sync has never run on this database. Reads only: works on `LocalDatabase.openReadOnly`.
+    public static func read(database: LocalDatabase, readings: ReadingStore, events: (any SyncEventSource)?) throws -> SyncStatus? {
+        try SyncLedger(existing: database.writer)?.status(readings: readings, events: events)
     }
 }
 

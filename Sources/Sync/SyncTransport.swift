@@ -21,7 +21,7 @@ public struct TransportResponse: Sendable, Hashable {
     }
 }
 
-/// No HTTP answer was obtained. Every kind is retried with backoff: the server may come
+/// No HTTP answer was obtained. Every kind but `cancelled` is retried with backoff: the server may come
 /// back, the network may return, an operator may install the right CA.
 public struct TransportError: Error, Sendable, Hashable, CustomStringConvertible {
     public enum Kind: String, Sendable, Hashable {
@@ -32,6 +32,9 @@ public struct TransportError: Error, Sendable, Hashable, CustomStringConvertible
         case timeout
         /// The answer exceeded the transport's response size cap.
         case responseTooLarge
+        /// The awaiting task was cancelled (the agent is stopping) and the transfer was
+        /// abandoned; the engine does not count it as a failure.
+        case cancelled
     }
 
     public var kind: Kind

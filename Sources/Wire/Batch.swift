@@ -1,3 +1,5 @@
+import Foundation
+
 /// Version 1 of the sync protocol: what a device sends and what the server answers.
 /// docs/PROTOCOL.md describes it with an example; this file is the definition.
 ///
@@ -47,6 +49,25 @@ public struct SyncBatch: Codable, Sendable, Hashable {
     }
 }
 
+extension SyncBatch {
+    /// Why the batch cannot be stored as sent (the server answers 400 with this text): ids,
+    /// both blocks and the health report, checked without trapping on any value.
+    public func validationError() -> String? {
+        if let problem = TextCheck.problem(deviceID, "deviceID", maxBytes: WireLimits.maxDeviceIDBytes) { return problem }
+        if let problem = TextCheck.problem(storeID, "storeID", maxBytes: WireLimits.maxStoreIDBytes) { return problem }
+        if let problem = readings?.validationError() { return problem }
+        if let problem = events?.validationError() { return problem }
+        if let health {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            // A report that decoded from JSON encodes again; if it somehow did not, it cannot be stored.
+            guard let encoded = try? encoder.encode(health) else { return "health cannot be encoded as JSON" }
+            if let problem = health.validationError(encodedBytes: encoded.count) { return problem }
+        }
+        return nil
+    }
+}
+
 /// Readings in columns: sensor ids and units are sent once per batch and referenced by
 /// index, so a 5 000-row batch is mostly numbers, and the server hands each column to
 /// PostgreSQL's UNNEST as one array.
@@ -78,20 +99,28 @@ public struct ReadingBlock: Codable, Sendable, Hashable {
 
     public var count: Int { sequence.count }
 
-    /// Why a block cannot be stored as sent; the server answers 400 with this text.
+    /// Why a block cannot be stored as sent; the server answers 400 with this text. Never
+    /// traps, whatever the values: every sequence, index and count is compared, never
+    /// computed with.
     public func validationError() -> String? {
         let n = sequence.count
-        guard range.first <= range.last else { return "readings.range \(range) is empty or reversed" }
+        if let problem = range.problem("readings.range") { return problem }
         guard sensor.count == n, unit.count == n, timestampMillis.count == n, value.count == n, quality.count == n else {
             return "readings columns differ in length (sequence has \(n) rows)"
         }
-        var previous = range.first - 1
-        for index in 0..<n {
-            let seq = sequence[index]
-            guard seq > previous, seq <= range.last else {
-                return "readings.sequence[\(index)] = \(seq) is not ascending within \(range)"
+        if let problem = range.sequenceProblem(count: n, name: "readings.range", sequence: { sequence[$0] },
+                                               element: { "readings.sequence[\($0)]" }) {
+            return problem
+        }
+        for (index, id) in sensors.enumerated() {
+            if let problem = TextCheck.problem(id, "readings.sensors[\(index)]", maxBytes: WireLimits.maxIDBytes) { return problem }
+        }
+        for (index, unit) in units.enumerated() {
+            if let problem = TextCheck.problem(unit, "readings.units[\(index)]", maxBytes: WireLimits.maxUnitBytes, allowEmpty: true) {
+                return problem
             }
-            previous = seq
+        }
+        for index in 0..<n {
             guard sensor[index] >= 0, Int(sensor[index]) < sensors.count else {
                 return "readings.sensor[\(index)] = \(sensor[index]) is not an index into sensors"
             }
@@ -117,14 +146,28 @@ public struct EventBlock: Codable, Sendable, Hashable {
         self.events = events
     }
 
+    /// Why a block cannot be stored as sent (400); like `ReadingBlock.validationError`, never traps.
     public func validationError() -> String? {
-        guard range.first <= range.last else { return "events.range \(range) is empty or reversed" }
-        var previous = range.first - 1
+        if let problem = range.problem("events.range") { return problem }
+        if let problem = range.sequenceProblem(count: events.count, name: "events.range", sequence: { events[$0].sequence },
+                                               element: { "events[\($0)].sequence" }) {
+            return problem
+        }
         for (index, event) in events.enumerated() {
-            guard event.sequence > previous, event.sequence <= range.last else {
-                return "events[\(index)].sequence = \(event.sequence) is not ascending within \(range)"
+            let fields: [(String, String, Int)] = [
+                (event.ruleID, "ruleID", WireLimits.maxIDBytes), (event.sensorID, "sensorID", WireLimits.maxIDBytes),
+                (event.kind, "kind", WireLimits.maxWordBytes), (event.severity, "severity", WireLimits.maxWordBytes),
+            ]
+            for (value, field, limit) in fields {
+                if let problem = TextCheck.problem(value, "events[\(index)].\(field)", maxBytes: limit) { return problem }
             }
-            previous = event.sequence
+            if let problem = TextCheck.problem(event.message, "events[\(index)].message", maxBytes: WireLimits.maxMessageBytes,
+                                               allowEmpty: true) {
+                return problem
+            }
+            for (number, field) in [(event.value, "value"), (event.threshold, "threshold")] where number.map({ !$0.isFinite }) ?? false {
+                return "events[\(index)].\(field) is not finite"
+            }
         }
         return nil
     }

@@ -63,8 +63,7 @@ public enum WireCodec {
         guard batch.version == WireProtocol.version else {
             throw .invalid("protocol version \(batch.version) is not supported; this server speaks \(WireProtocol.version)")
         }
-        if let reason = batch.readings?.validationError() { throw .invalid(reason) }
-        if let reason = batch.events?.validationError() { throw .invalid(reason) }
+        if let reason = batch.validationError() { throw .invalid(reason) }
         return batch
     }
 

@@ -44,7 +44,10 @@ public enum Gzip {
         return output
     }
 
+    /// One gzip member, nothing after it: bytes after the member's trailer are refused
+    /// rather than silently ignored (a second member is never something a device sends).
     public static func decompress(_ input: [UInt8], limit: Int) throws(Failure) -> [UInt8] {
+        guard input.count <= Int(uInt.max) else { throw .tooLarge(limit: limit) }
         var stream = z_stream()
         guard inflateInit2_(&stream, gzipWindowBits, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
             throw .corrupt("inflateInit2 failed")
@@ -81,6 +84,9 @@ public enum Gzip {
                     return
                 }
             } while status != Z_STREAM_END
+            if stream.avail_in > 0 {
+                failure = .corrupt("\(stream.avail_in) bytes of trailing data after the gzip member")
+            }
         }
         if let failure { throw failure }
         return output

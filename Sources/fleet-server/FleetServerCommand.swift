@@ -19,17 +19,20 @@ struct DatabaseOptions: ParsableArguments {
             help: "postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer|require]; default $FLEET_POSTGRES_URL")
     var url: String?
 
-    func configuration(fallback: String? = nil) throws -> PostgresClient.Configuration {
+    func url(fallback: String? = nil) throws -> String {
         guard let url = url ?? ProcessInfo.processInfo.environment["FLEET_POSTGRES_URL"] ?? fallback else {
             throw ValidationError("say where PostgreSQL is: --postgres-url or FLEET_POSTGRES_URL")
         }
-        return try .parse(url: url)
+        return url
     }
 
-    /// Runs `body` with a started client and stops the client afterwards.
+    /// Runs `body` with a started client and stops the client afterwards. Logs in once
+    /// first, so a wrong password or host fails at once with PostgreSQL's answer.
     func withStore<T: Sendable>(_ body: @escaping @Sendable (FleetStore) async throws -> T) async throws -> T {
         let logger = Logger(label: "fleet-server")
-        let client = PostgresClient(configuration: try configuration(), backgroundLogger: logger)
+        let url = try url()
+        try await DatabaseCheck.login(url: url, logger: logger)
+        let client = PostgresClient(configuration: try .parse(url: url), backgroundLogger: logger)
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask { await client.run(); return nil }
             defer { group.cancelAll() }
@@ -42,7 +45,8 @@ struct DatabaseOptions: ParsableArguments {
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Apply migrations, then serve the sync and read APIs.")
 
-    /// The same settings as the flags, from a JSON file; a flag wins over the file.
+    /// The same settings as the flags, from a JSON file, plus the limits and timeouts
+    /// docs/PROTOCOL.md lists; a flag wins over the file.
     struct File: Decodable {
         var host: String?
         var port: Int?
@@ -52,13 +56,22 @@ struct Serve: AsyncParsableCommand {
         var plainHTTP: Bool?
         var postgresURL: String?
         var maxBodyBytes: Int?
+        var maxBatchRows: Int?
         var maxConcurrentBatches: Int?
+        var maxConcurrentBatchesPerDevice: Int?
         var retryAfterSeconds: Int?
         var databaseTimeoutSeconds: Int?
+        var storeTimeoutSeconds: Int?
+        var bodyTimeoutSeconds: Int?
+        var idleTimeoutSeconds: Int?
+        var handshakeTimeoutSeconds: Int?
+        var maxConnections: Int?
+        var maxConnectionsPerAddress: Int?
+        var healthReportsKept: Int?
         var adminTokenFile: String?
     }
 
-    @Option(help: "JSON file with any of: host, port, tlsCert, tlsKey, clientCA, plainHTTP, postgresURL, maxBodyBytes, maxConcurrentBatches, retryAfterSeconds, databaseTimeoutSeconds, adminTokenFile")
+    @Option(help: "JSON file with any of: host, port, tlsCert, tlsKey, clientCA, plainHTTP, postgresURL, maxBodyBytes, maxBatchRows, maxConcurrentBatches, maxConcurrentBatchesPerDevice, retryAfterSeconds, databaseTimeoutSeconds, storeTimeoutSeconds, bodyTimeoutSeconds, idleTimeoutSeconds, handshakeTimeoutSeconds, maxConnections, maxConnectionsPerAddress, healthReportsKept, adminTokenFile")
     var config: String?
     @Option(help: "Address to listen on (default 0.0.0.0).") var host: String?
     @Option(help: "Port to listen on (default 8443).") var port: Int?
@@ -70,8 +83,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Largest gzip body in bytes (default 4194304); larger ones get 413.") var maxBodyBytes: Int?
     @Option(help: "Batches stored at once (default 8); more get 503.") var maxConcurrentBatches: Int?
     @Option(help: "Retry-After seconds on 503 (default 5).") var retryAfterSeconds: Int?
-    @Option(help: "Seconds to wait for PostgreSQL before answering 503 (default 5).") var databaseTimeoutSeconds: Int?
-    @Option(help: "File holding the read API's bearer token; without it the read API is off.") var adminTokenFile: String?
+    @Option(help: "Seconds to wait for a PostgreSQL connection before answering 503 (default 5).") var databaseTimeoutSeconds: Int?
+    @Option(help: "File holding the read API's bearer token (mode 0600 or 0400); without it the read API is off.") var adminTokenFile: String?
 
     func run() async throws {
         let file = try config.map { try JSONDecoder().decode(File.self, from: Data(contentsOf: URL(fileURLWithPath: $0))) }
@@ -84,20 +97,29 @@ struct Serve: AsyncParsableCommand {
             }
             tls = .init(certificateChain: cert, privateKey: key, clientCA: clientCA ?? file?.clientCA)
         }
+        let url = try database.url(fallback: file?.postgresURL)
         var configuration = FleetServerConfiguration(
-            host: host ?? file?.host ?? "0.0.0.0", port: port ?? file?.port ?? 8443, tls: tls,
-            database: try database.configuration(fallback: file?.postgresURL))
+            host: host ?? file?.host ?? "0.0.0.0", port: port ?? file?.port ?? 8443, tls: tls, database: try .parse(url: url))
         if let value = maxBodyBytes ?? file?.maxBodyBytes { configuration.maxBodyBytes = value }
+        if let value = file?.maxBatchRows { configuration.maxBatchRows = value }
         if let value = maxConcurrentBatches ?? file?.maxConcurrentBatches { configuration.maxConcurrentBatches = value }
+        if let value = file?.maxConcurrentBatchesPerDevice { configuration.maxConcurrentBatchesPerDevice = value }
         if let value = retryAfterSeconds ?? file?.retryAfterSeconds { configuration.retryAfterSeconds = value }
         if let value = databaseTimeoutSeconds ?? file?.databaseTimeoutSeconds { configuration.databaseTimeout = .seconds(value) }
+        if let value = file?.storeTimeoutSeconds { configuration.storeTimeout = .seconds(value) }
+        if let value = file?.bodyTimeoutSeconds { configuration.bodyTimeout = .seconds(value) }
+        if let value = file?.idleTimeoutSeconds { configuration.connections.idleTimeout = .seconds(value) }
+        if let value = file?.handshakeTimeoutSeconds { configuration.connections.handshakeTimeout = .seconds(value) }
+        if let value = file?.maxConnections { configuration.connections.maxConnections = value }
+        if let value = file?.maxConnectionsPerAddress { configuration.connections.maxConnectionsPerAddress = value }
+        if let value = file?.healthReportsKept { configuration.healthReportsKept = value }
+        if let problem = configuration.validationError() { throw ValidationError(problem) }
         if let path = adminTokenFile ?? file?.adminTokenFile {
-            let token = try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-            guard token.count >= 16 else { throw ValidationError("the admin token in \(path) is shorter than 16 characters") }
-            configuration.adminTokenHash = TokenHash(of: token)
+            configuration.adminTokenHash = TokenHash(of: try AdminToken.load(path: path))
         }
         var logger = Logger(label: "fleet-server")
         logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+        try await DatabaseCheck.login(url: url, logger: logger)
         let app = try FleetServer.makeApplication(configuration: configuration, logger: logger)
         try await app.runService()
     }

@@ -29,8 +29,13 @@ enum AgentBinary {
 
     /// Runs a CLI command to completion.
     static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Output {
+        try exec(url, arguments, environment: environment)
+    }
+
+    /// Runs any program to completion with its output captured (test set-up and tools).
+    static func exec(_ executable: URL, _ arguments: [String], environment: [String: String] = [:]) throws -> Output {
         let process = Process()
-        process.executableURL = url
+        process.executableURL = executable
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let out = Pipe(), err = Pipe()

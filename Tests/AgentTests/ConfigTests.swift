@@ -122,10 +122,11 @@ import Testing
 
     @Test func timeArgumentsRelativeAndAbsolute() throws {
         let now: Int64 = 1_767_225_600_000 // 2026-01-01T00:00:00Z
-        #expect(try TimeArgument.parse("2h", nowMillis: now) == now - 7_200_000)
-        #expect(try TimeArgument.parse("2025-12-31T23:00:00Z", nowMillis: now) == now - 3_600_000)
-        #expect(try TimeArgument.parse("2025-12-31", nowMillis: now) == now - 86_400_000)
-        #expect(throws: (any Error).self) { try TimeArgument.parse("yesterday-ish", nowMillis: now) }
+        func ago(_ text: String) throws -> Int64 { try MomentArgument(argument: text).millis("--since", now: now, .ago) }
+        #expect(try ago("2h") == now - 7_200_000)
+        #expect(try ago("2025-12-31T23:00:00Z") == now - 3_600_000)
+        #expect(try ago("2025-12-31") == now - 86_400_000)
+        #expect(throws: (any Error).self) { try ago("yesterday-ish") }
         #expect(TimeArgument.iso(now) == "2026-01-01T00:00:00.000Z")
     }
 }

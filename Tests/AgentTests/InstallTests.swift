@@ -9,16 +9,7 @@ import Glibc
     static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = [Self.repo.appendingPathComponent("install.sh").path] + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        try tool("/bin/bash", [Self.repo.appendingPathComponent("install.sh").path] + arguments)
     }
 
     func read(_ root: URL, _ path: String) throws -> String {
@@ -80,18 +71,10 @@ import Glibc
         return root
     }
 
-    /// Runs a tool to completion with stdout and stderr together.
+    /// Runs a tool to completion; its stdout and stderr, in that order.
     func tool(_ path: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        let out = try AgentBinary.exec(URL(fileURLWithPath: path), arguments)
+        return (out.status, out.stdout + out.stderr)
     }
 
     @Test func tokenFileIsTheAgentsAloneAndNoAccountFileIsWorldReadable() throws {

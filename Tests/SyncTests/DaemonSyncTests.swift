@@ -34,7 +34,7 @@ import Glibc
             environment["EDGE_AGENT_SYNC_URL"] = server.url
             environment["EDGE_AGENT_SYNC_TOKEN_FILE"] = tokenPath
             environment["EDGE_AGENT_SYNC_CA_FILE"] = server.certificates.ca
-            environment["EDGE_AGENT_SYNC_INTERVAL"] = "500ms"
+            environment["EDGE_AGENT_SYNC_INTERVAL"] = "1s"
             let data = directory.appendingPathComponent("data").path
             let profile = Self.repository.appendingPathComponent("device-profiles/reef-sim.yaml").path
 

@@ -27,7 +27,7 @@ import Wire
             #expect(delay >= .zero && delay <= ceiling)
             delays.append(delay)
         }
-        #expect(delays.map(\.wholeMilliseconds) == [371, 160, 557, 1377, 304, 13892, 6552, 24019])
+        #expect(delays.map(\.saturatingMillis) == [371, 160, 557, 1377, 304, 13892, 6552, 24019])
     }
 
     @Test func aSuccessResetsTheWindow() {

@@ -203,9 +203,9 @@ import Wire
     @Test func anotherProcessReadsTheSameStatusFromTheDatabase() async throws {
         let fixture = try SyncFixture(readings: 7, events: 2)
         _ = try await fixture.engine.step(holdUnsynced: true)
-        let reader = try LocalDatabase.open(path: fixture.directory.databasePath)
-        let status = try SyncStatus.read(database: reader, readings: try ReadingStore(database: reader, clock: fixture.clock),
-                                         events: fixture.events)
+        let reader = try LocalDatabase.openReadOnly(path: fixture.directory.databasePath)
+        let status = try #require(try SyncStatus.read(database: reader, readings: try ReadingStore(database: reader, clock: fixture.clock),
+                                                      events: fixture.events))
         #expect(status == (try await fixture.engine.status()))
         #expect(status.readings.ackedThrough == 3)
         #expect(status.readings.backlogRows == 4)

@@ -12,6 +12,12 @@ struct AlertContext {
     let engine: AlertEngine
     let clock = SystemDeviceClock()
 
+    /// The alert tables as they are, for commands that only look: opened read-only, with no
+    /// engine (an engine retires rules the profile no longer has, which writes).
+    static func readOnlyStore(_ global: GlobalOptions) throws -> AlertStore {
+        try AlertStore(writer: DataPaths(try global.load()).openReadOnly().writer)
+    }
+
     init(_ global: GlobalOptions) throws {
         let config = try global.load()
         let profile: DeviceProfile
@@ -35,9 +41,9 @@ struct AlertsCommand: AsyncParsableCommand {
         @Option(help: "table, csv, json or ndjson.") var format: OutputFormat = .table
 
         func run() async throws {
-            let context = try AlertContext(global)
-            let now = context.clock.now().unixMillis
-            let rows = try context.store.active().map { a in
+            let store = try AlertContext.readOnlyStore(global)
+            let now = SystemDeviceClock().now().unixMillis
+            let rows = try store.active().map { a in
                 Row([("rule", .text(a.ruleID)), ("sensor", .text(a.sensorID)), ("state", .text(a.state.rawValue)),
                      ("severity", .text(a.severity.rawValue)),
                      ("for", .text(DurationText.format(.milliseconds(max(0, now - a.sinceMillis))))),
@@ -46,7 +52,7 @@ struct AlertsCommand: AsyncParsableCommand {
                      ("silenced_until", a.silencedUntilMillis.map { .text(TimeArgument.iso($0)) } ?? .null),
                      ("message", .text(a.message))])
             }
-            if let until = try context.store.maintenanceUntil(), until > now {
+            if let until = try store.maintenanceUntil(), until > now {
                 Console.writeError("maintenance mode until \(TimeArgument.iso(until))\n")
             }
             Console.write(RowPrinter(format: format, columns: ["rule", "sensor", "state", "severity", "for", "value", "acked",
@@ -66,8 +72,7 @@ struct AlertsCommand: AsyncParsableCommand {
         func validate() throws { _ = try limit.value("--limit", in: Self.limitRange) }
 
         func run() async throws {
-            let context = try AlertContext(global)
-            let rows = try context.store.history(limit: limit.value("--limit", in: Self.limitRange), ruleID: rule).map { e in
+            let rows = try AlertContext.readOnlyStore(global).history(limit: limit.value("--limit", in: Self.limitRange), ruleID: rule).map { e in
                 Row([("sequence", .integer(e.sequence)), ("time", .text(TimeArgument.iso(e.timestampMillis))),
                      ("rule", .text(e.ruleID)), ("sensor", .text(e.sensorID)), ("kind", .text(e.kind.rawValue)),
                      ("severity", .text(e.severity.rawValue)), ("value", e.value.map { .number($0, decimals: 3) } ?? .null),

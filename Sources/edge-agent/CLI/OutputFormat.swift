@@ -125,26 +125,8 @@ enum Sparkline {
     }
 }
 
+/// Times as the CLI prints them; options are read by `MomentArgument`.
 enum TimeArgument {
-    /// `2h`, `30m`, `7d` mean that long before `now`; anything else must be ISO 8601
-    /// (`2026-11-22T10:00:00Z`, or a date alone, taken as UTC midnight).
-    static func parse(_ text: String, nowMillis: Int64) throws -> Int64 {
-        if let relative = DurationText.parse(text) {
-            let ms = relative.components.seconds * 1_000 + relative.components.attoseconds / 1_000_000_000_000_000
-            return nowMillis - ms
-        }
-        if text == "now" { return nowMillis }
-        let full = ISO8601DateFormatter()
-        full.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        let plain = ISO8601DateFormatter()
-        let dateOnly = ISO8601DateFormatter()
-        dateOnly.formatOptions = [.withFullDate]
-        for formatter in [full, plain, dateOnly] {
-            if let date = formatter.date(from: text) { return Int64((date.timeIntervalSince1970 * 1_000).rounded()) }
-        }
-        throw ValidationError("'\(text)' is neither a duration ago (2h, 30m, 7d) nor an ISO 8601 time (2026-11-22T10:00:00Z)")
-    }
-
     static func iso(_ millis: Int64) -> String {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]

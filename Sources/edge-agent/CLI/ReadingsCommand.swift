@@ -15,11 +15,18 @@ struct ReadingsCommand: AsyncParsableCommand {
 
         @OptionGroup var global: GlobalOptions
         @Option(help: "Only this sensor (e.g. tank_temp, room.humidity).") var sensor: String?
-        @Option(help: "From this time: ISO 8601, or a duration ago like 2h.") var since: String?
-        @Option(help: "Up to this time: ISO 8601, or a duration ago.") var until: String?
+        @Option(help: "From this time: ISO 8601, or a duration ago like 2h.") var since: MomentArgument?
+        @Option(help: "Up to this time: ISO 8601, or a duration ago.") var until: MomentArgument?
         @Option(help: "table, csv, json or ndjson.") var format: OutputFormat = .table
-        @Option(help: "At most this many readings (the newest ones).") var limit: Int?
+        @Option(help: "At most this many readings (the newest ones).") var limit: CountArgument?
         @Flag(help: "Keep printing new readings as they are committed.") var follow = false
+
+        func validate() throws {
+            let now = SystemDeviceClock().now().unixMillis
+            _ = try since?.millis("--since", now: now, .ago)
+            _ = try until?.millis("--until", now: now, .ago)
+            _ = try limit?.value("--limit", in: 1 ... ReadingStore.maxLimit)
+        }
 
         func run() async throws {
             let database = try DataPaths(try global.load()).openReadOnly()
@@ -29,9 +36,9 @@ struct ReadingsCommand: AsyncParsableCommand {
 
         private func dump(_ store: ReadingStore) async throws {
             let now = SystemDeviceClock().now().unixMillis
-            let sinceMillis = try since.map { try TimeArgument.parse($0, nowMillis: now) }
-            let untilMillis = try until.map { try TimeArgument.parse($0, nowMillis: now) }
-            if let limit, limit <= 0 { throw ValidationError("--limit must be positive") }
+            let sinceMillis = try since?.millis("--since", now: now, .ago)
+            let untilMillis = try until?.millis("--until", now: now, .ago)
+            let limit = try limit?.value("--limit", in: 1 ... ReadingStore.maxLimit)
 
             // Newest N, printed oldest first: what `tail` would show.
             var rows = try store.query(sensorID: sensor, sinceMillis: sinceMillis, untilMillis: untilMillis,
@@ -59,9 +66,15 @@ struct ReadingsCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Min, max, mean and last per sensor over a window, with a sparkline.")
 
         @OptionGroup var global: GlobalOptions
-        @Option(help: "Window start: ISO 8601, or a duration ago like 24h.") var since: String = "24h"
-        @Option(help: "Window end.") var until: String?
+        @Option(help: "Window start: ISO 8601, or a duration ago like 24h.") var since = MomentArgument(argument: "24h")
+        @Option(help: "Window end.") var until: MomentArgument?
         @Option(help: "table, csv, json or ndjson.") var format: OutputFormat = .table
+
+        func validate() throws {
+            let now = SystemDeviceClock().now().unixMillis
+            _ = try since.millis("--since", now: now, .ago)
+            _ = try until?.millis("--until", now: now, .ago)
+        }
 
         func run() async throws {
             let database = try DataPaths(try global.load()).openReadOnly()
@@ -71,8 +84,8 @@ struct ReadingsCommand: AsyncParsableCommand {
 
         private func stats(_ store: ReadingStore) throws {
             let now = SystemDeviceClock().now().unixMillis
-            let stats = try store.stats(sinceMillis: try TimeArgument.parse(since, nowMillis: now),
-                                        untilMillis: try until.map { try TimeArgument.parse($0, nowMillis: now) })
+            let stats = try store.stats(sinceMillis: try since.millis("--since", now: now, .ago),
+                                        untilMillis: try until?.millis("--until", now: now, .ago))
             let rows = stats.map { s in
                 Row([
                     ("sensor", .text(s.sensorID)), ("unit", .text(s.unit)), ("count", .integer(Int64(s.count))),

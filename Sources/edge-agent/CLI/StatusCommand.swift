@@ -1,3 +1,4 @@
+import AlertEngine
 import ArgumentParser
 import EdgeCore
 import Foundation
@@ -8,6 +9,11 @@ import Wire
 /// The daemon's latest health, or — when it is not running — what the database says, marked
 /// unhealthy. Exit codes follow the monitoring-plugin convention: 0 healthy, 1 degraded,
 /// 2 unhealthy.
+///
+/// Whether the daemon runs is asked of the kernel (`DaemonPresence`: the daemon's lock on
+/// the data directory), not guessed from the report's age: a daemon that stopped a second
+/// ago is reported stopped, and one that cannot rewrite its report (a full disk without a
+/// runtime directory) is reported running with a stale report, never "not running".
 struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
@@ -16,27 +22,28 @@ struct StatusCommand: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Flag(help: "Print JSON.") var json = false
 
-    /// The daemon rewrites its health every 5 s; three missed rewrites mean it is not running.
+    /// The daemon rewrites its health every 5 s; three missed rewrites make the report stale.
     static let staleAfterMillis: Int64 = 15_000
 
     func run() async throws {
         let config = try global.load()
         let paths = DataPaths(config)
         let clock = SystemDeviceClock()
-        let database = try paths.openExisting()
+        // Read-only: status never creates, migrates or moves anything, whoever runs it.
+        let database = try paths.openReadOnly()
         let store = try ReadingStore(database: database, clock: clock)
-        let syncStatus = config.sync.url == nil ? nil : try? SyncStatus.read(database: database, readings: store, events: nil)
+        let alerts = try AlertStore(writer: database.writer)
+        let syncStatus = config.sync.url == nil ? nil : try? SyncStatus.read(database: database, readings: store, events: alerts)
         let now = clock.now()
+        let firing = try alerts.active().filter { $0.state == .firing }.count
 
-        var report: HealthReport
-        if let saved = try? HealthFile.read(from: paths.health), now.unixMillis - saved.takenAtMillis <= Self.staleAfterMillis {
-            report = saved
-        } else {
-            let age = (try? HealthFile.read(from: paths.health)).map { "its last health report is \((now.unixMillis - $0.takenAtMillis) / 1000) s old" } ?? "it has written no health report"
-            report = try HealthReporter(database: database, readings: store, clock: clock)
-                .report(agent: AgentHealth(version: EdgeAgent.version, startedAt: now, sensors: [], firingAlerts: 0), now: now, sync: syncStatus)
-            report.status = .unhealthy
-            report.reasons.insert("the agent is not running (\(age))", at: 0)
+        let report = try Self.assess(
+            saved: try? HealthFile.read(from: paths.health), running: DaemonPresence.isRunning(directory: paths.directory),
+            nowMillis: now.unixMillis, firingAlerts: firing
+        ) {
+            try HealthReporter(database: database, readings: store, clock: clock)
+                .report(agent: AgentHealth(version: EdgeAgent.version, startedAt: now, sensors: [], firingAlerts: firing),
+                        now: now, sync: syncStatus)
         }
 
         if json {
@@ -44,9 +51,42 @@ struct StatusCommand: AsyncParsableCommand {
             encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
             Console.write(String(decoding: try encoder.encode(report), as: UTF8.self) + "\n")
         } else {
-            Console.write(Self.render(report, sync: syncStatus, syncURL: config.sync.url))
+            Console.write(Self.render(report, sync: syncStatus, syncURL: config.sync.redactedURL))
         }
         throw ExitCode(Self.exitCode(report.status))
+    }
+
+    /// The report to show. `running` is nil when the kernel cannot be asked (the data
+    /// directory cannot be opened); the report's age decides then. `current` builds a report
+    /// from the database for when the daemon's own cannot be shown; `firingAlerts` comes from
+    /// the alert tables, which the daemon keeps even when it cannot rewrite its report.
+    static func assess(saved: HealthReport?, running: Bool?, nowMillis: Int64, firingAlerts: Int,
+                       current: () throws -> HealthReport) throws -> HealthReport {
+        let age = saved.map { (nowMillis - $0.takenAtMillis) / 1000 }
+        let fresh = saved.map { nowMillis - $0.takenAtMillis <= staleAfterMillis } ?? false
+        let reportAge = age.map { "its last health report is \($0) s old" } ?? "it has written no health report"
+        switch running {
+        case true?:
+            if let saved, fresh { return saved }
+            var report = try saved ?? current()
+            report.firingAlerts = firingAlerts
+            report.reasons.insert("the agent is running but \(reportAge): it cannot write its health report (full or read-only disk?); see its log", at: 0)
+            if report.status == .healthy { report.status = .degraded }
+            return report
+        case false?:
+            // What it knew when it stopped, labelled as such; alerts from the tables, as now.
+            var report = try saved ?? current()
+            report.status = .unhealthy
+            report.firingAlerts = firingAlerts
+            report.reasons.insert("the agent is stopped (\(reportAge))" + (saved == nil ? "" : "; the rest is from that report"), at: 0)
+            return report
+        case nil:
+            if let saved, fresh { return saved }
+            var report = try current()
+            report.status = .unhealthy
+            report.reasons.insert("the agent is not running (\(reportAge))", at: 0)
+            return report
+        }
     }
 
     static func exitCode(_ status: HealthReport.Status) -> Int32 {
@@ -66,7 +106,9 @@ struct StatusCommand: AsyncParsableCommand {
         out += "\n"
         let dropped = r.drops.reduce(Int64(0)) { $0 + $1.count }
         out += "dropped:   \(dropped) readings" + (r.drops.isEmpty ? "" : " (" + r.drops.map { "\($0.sensorID) \($0.reason) \($0.count)" }.joined(separator: ", ") + ")") + "\n"
-        out += "alerts:    \(r.firingAlerts) firing\n"
+        out += "alerts:    \(r.firingAlerts) firing"
+        if let sync { out += "   \(sync.events.backlogRows) alert events waiting to sync" }
+        out += "\n"
         if let syncURL {
             out += "sync:      \(syncURL)"
             if let sync {

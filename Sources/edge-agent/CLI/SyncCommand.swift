@@ -17,7 +17,7 @@ struct SyncCommand: AsyncParsableCommand {
     func run() async throws {
         guard once || requeue else { throw ValidationError("give --once or --requeue") }
         let config = try global.load()
-        guard config.sync.url != nil else { throw CLIError("no sync.url in \(config.source): nothing to sync to") }
+        guard config.sync.url != nil || !config.sync.problems.isEmpty else { throw CLIError("no sync.url in \(config.source): nothing to sync to") }
         let clock = SystemDeviceClock()
         let database = try DataPaths(config).openExisting()
         let stores = Stores(database: database, readings: try ReadingStore(database: database, clock: clock),

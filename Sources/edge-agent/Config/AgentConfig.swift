@@ -2,6 +2,7 @@ import EdgeCore
 import Foundation
 import Profiles
 import Readings
+import Sync
 import Wire
 import Yams
 
@@ -91,7 +92,7 @@ struct AgentConfig: Sendable, Equatable {
         }
         config.apply(environment: environment, errors: &errors, syncProblems: &syncProblems, urlPlace: &urlPlace)
         if config.deviceID.isEmpty { config.deviceID = ProcessInfo.processInfo.hostName }
-        if let url = config.sync.url, let problem = SyncURL.problem(url, allowInsecureHTTP: config.sync.allowInsecureHTTP) {
+        if let url = config.sync.url, let problem = SyncURLCheck.problem(url, allowInsecureHTTP: config.sync.allowInsecureHTTP) {
             urlPlace.message = problem
             syncProblems.append(urlPlace)
         }
@@ -235,7 +236,7 @@ struct ConfigError: Error, Equatable, CustomStringConvertible {
     /// Credentials of any URL quoted in the message are masked, whichever key it was put under.
     var description: String {
         let place = [file, line.map(String.init), line == nil ? nil : column.map(String.init)].compactMap { $0 }.joined(separator: ":")
-        let text = SyncURL.maskingCredentials(in: message)
+        let text = SyncURLCheck.maskingCredentials(in: message)
         return key.isEmpty ? "\(place): \(text)" : "\(place): \(key): \(text)"
     }
 
@@ -280,11 +281,12 @@ enum ConfigText {
 }
 
 /// The sync URL's rules: https, or http only when explicitly allowed and to this machine.
-enum SyncURL {
+/// What agent.yaml may say as a sync URL; showing one is `Sync.SyncURL`'s.
+enum SyncURLCheck {
     static func problem(_ url: String, allowInsecureHTTP: Bool) -> String? {
         guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
               let host = components.host, !host.isEmpty else {
-            return "'\(redacted(url))' is not a URL; write e.g. https://fleet.example:8443"
+            return "'\(SyncURL.redacted(url))' is not a URL; write e.g. https://fleet.example:8443"
         }
         switch scheme {
         case "https": return nil
@@ -292,7 +294,7 @@ enum SyncURL {
             guard allowInsecureHTTP else {
                 return "http:// sends the device token in clear; use https:// (http is only for a local test server, with sync.allow_insecure_http: true)"
             }
-            guard isLoopback(host) else {
+            guard SyncURL.isLoopback(url) else {
                 return "http:// is allowed only to this machine (localhost, 127.0.0.1, ::1); '\(host)' is not"
             }
             return nil
@@ -301,27 +303,9 @@ enum SyncURL {
         }
     }
 
-    static func isLoopback(_ host: String) -> Bool {
-        let bare = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")).lowercased()
-        if bare == "localhost" || bare == "::1" { return true }
-        let octets = bare.split(separator: ".", omittingEmptySubsequences: false)
-        return octets.count == 4 && octets[0] == "127" && octets.allSatisfy { UInt8($0) != nil }
-    }
-
     /// Every `scheme://user:secret@` in free text (an error quoting a value) → `scheme://***@`.
     static func maskingCredentials(in text: String) -> String {
         text.replacing(/:\/\/[^\/@\s'"?#]*@/, with: "://***@")
-    }
-
-    /// `https://user:secret@host/` → `https://***@host/`: credentials never reach a log or a screen.
-    static func redacted(_ url: String) -> String {
-        guard let schemeEnd = url.range(of: "://") else {
-            return url.contains("@") ? "***" : url
-        }
-        let afterScheme = url[schemeEnd.upperBound...]
-        let authorityEnd = afterScheme.firstIndex(where: { "/?#".contains($0) }) ?? url.endIndex
-        guard let at = url[schemeEnd.upperBound..<authorityEnd].lastIndex(of: "@") else { return url }
-        return String(url[..<schemeEnd.upperBound]) + "***" + String(url[at...])
     }
 }
 

@@ -53,6 +53,9 @@ final class Daemon: Sendable {
         let paths = DataPaths(config)
         // A database that cannot be opened leaves storage down, not the daemon stopped.
         storage.start()
+        if let reason = DaemonPresence.claim(directory: paths.directory) {
+            logger.warning("cannot mark the data directory in use; `status` may say the agent is not running", metadata: ["reason": "\(reason)"])
+        }
         let session: Session
         do {
             session = try Session(profile: profile, storage: storage, clock: clock, logger: logger)
@@ -64,7 +67,7 @@ final class Daemon: Sendable {
         notifier.ready(status: session.summary)
         logger.info("agent started", metadata: [
             "profile": "\(config.profilePath)", "sensors": "\(session.board.sensors.count)",
-            "data_dir": "\(paths.directory)", "sync": "\(config.sync.url ?? "off")"])
+            "data_dir": "\(paths.directory)", "sync": "\(config.sync.redactedURL ?? "off")"])
 
         let (events, post) = AsyncStream.makeStream(of: Event.self)
         await withTaskGroup(of: Void.self) { group in
@@ -262,13 +265,10 @@ final class Daemon: Sendable {
                 report = HealthReport(
                     takenAtMillis: now.unixMillis, bootID: clock.bootID, version: agent.version,
                     uptimeSeconds: Double(now.bootNanos &- agent.startedAt.bootNanos) / 1e9, status: .unhealthy,
-                    reasons: agent.problems, clockSynchronized: now.synchronized, sensors: agent.sensors, databaseBytes: 0,
+                    reasons: agent.criticalProblems + agent.problems, clockSynchronized: now.synchronized, sensors: agent.sensors, databaseBytes: 0,
                     backlogRows: 0, backlogOldestMillis: nil, drops: [], deadLetteredBatches: 0, lastSyncMillis: nil,
                     rssBytes: 0, cpuPercent: 0, firingAlerts: agent.firingAlerts)
             }
-            // Storage down or a quarantine not yet acknowledged: readings are at risk or out
-            // of sight, which is more than degraded.
-            if !storage.problems().isEmpty { report.status = .unhealthy }
             try HealthFile.write(report, to: path)
         } catch {
             logger.error("health report failed", metadata: ["error": "\(error)"])
@@ -294,7 +294,8 @@ extension Daemon: HealthSource {
         return AgentHealth(version: EdgeAgent.version, startedAt: startedAt,
                            sensors: session?.health.snapshot(now: now, startedAt: session?.startedAt ?? startedAt) ?? [],
                            firingAlerts: session?.firingCount() ?? 0,
-                           problems: storage.problems() + [syncProblem.withLock { $0 }].compactMap { $0 })
+                           problems: [syncProblem.withLock { $0 }].compactMap { $0 },
+                           criticalProblems: storage.problems())
     }
 }
 

@@ -1,0 +1,56 @@
+import Foundation
+import Synchronization
+
+/// Failed admin logins per client address: after `maxFailures` within `window`, that
+/// address gets 429 for the rest of the window, whatever token it sends, so the admin
+/// token cannot be guessed at network speed. Memory is bounded: at most `maxAddresses`
+/// addresses are tracked, and expired windows are dropped first.
+final class AdminGuard: Sendable {
+    private struct Record {
+        var failures: Int
+        var windowStart: ContinuousClock.Instant
+    }
+
+    private let records = Mutex<[String: Record]>([:])
+    let maxFailures: Int
+    let window: Duration
+    static let maxAddresses = 10_000
+
+    init(maxFailures: Int, window: Duration) {
+        self.maxFailures = maxFailures
+        self.window = window
+    }
+
+    /// Seconds until `address` may try again, or `nil` if it may try now.
+    func retryAfter(_ address: String, now: ContinuousClock.Instant = .now) -> Int? {
+        records.withLock { records in
+            guard let record = records[address] else { return nil }
+            let elapsed = record.windowStart.duration(to: now)
+            guard elapsed < window else {
+                records[address] = nil
+                return nil
+            }
+            guard record.failures >= maxFailures else { return nil }
+            let left = window - elapsed
+            return max(1, Int(left.components.seconds) + (left.components.attoseconds > 0 ? 1 : 0))
+        }
+    }
+
+    /// Counts a failure; returns how many `address` has in the current window.
+    @discardableResult
+    func recordFailure(_ address: String, now: ContinuousClock.Instant = .now) -> Int {
+        records.withLock { records in
+            if records.count >= Self.maxAddresses, records[address] == nil {
+                records = records.filter { $0.value.windowStart.duration(to: now) < window }
+                if records.count >= Self.maxAddresses, let oldest = records.min(by: { $0.value.windowStart < $1.value.windowStart }) {
+                    records[oldest.key] = nil
+                }
+            }
+            var record = records[address] ?? Record(failures: 0, windowStart: now)
+            if record.windowStart.duration(to: now) >= window { record = Record(failures: 0, windowStart: now) }
+            record.failures += 1
+            records[address] = record
+            return record.failures
+        }
+    }
+}

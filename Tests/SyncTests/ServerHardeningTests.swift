@@ -1,0 +1,547 @@
+@testable import FleetServer
+import FleetServerTesting
+import Foundation
+import PostgresNIO
+import Testing
+import Wire
+
+/// The fleet server against hostile and broken input, over real TLS and real PostgreSQL:
+/// every refusal has its exact status and reason, and nothing a client does takes the
+/// server (or another device) down.
+@Suite(.serialized) struct ServerHardeningTests {
+    // MARK: Bodies that once trapped or reached PostgreSQL
+
+    @Test func aRangeStartingAtInt64MinIs400AndTheServerStaysUp() async throws {
+        try await ServerHarness.with { server in
+            let curl = Curl(caFile: server.certificates.ca)
+            var batch = Fixtures.batch(events: nil, health: false)
+            batch.readings?.range.first = .min
+            let response = try await curl.post(batch, to: server.url, token: server.deviceToken)
+            #expect(response.status == 400)
+            #expect(response.wireError == WireError(error: "malformed",
+                                                    reason: "readings.range -9223372036854775808...5 starts at a negative sequence"))
+            #expect(try await curl.request("GET", server.url + "/healthz").status == 200)
+
+            var beyond = Fixtures.batch(events: nil, health: false)
+            beyond.readings?.range.last = .max
+            let far = try await curl.post(beyond, to: server.url, token: server.deviceToken)
+            #expect(far.status == 400)
+            #expect(far.wireError?.reason == "readings.range 1...9223372036854775807 ends after its last row 5; a range ends at the last row it carries")
+
+            let trailing = try await curl.postBody(try WireCodec.encode(Fixtures.batch()) + [0, 0, 0, 0], to: server.url, token: server.deviceToken)
+            #expect(trailing.status == 400)
+            #expect(trailing.wireError?.reason == "body is not valid gzip: 4 bytes of trailing data after the gzip member")
+            #expect(try await server.count("readings") == 0)
+        }
+    }
+
+    @Test func valuesPostgreSQLWouldRefuseAre400BeforeAnySQL() async throws {
+        try await ServerHarness.with { server in
+            let curl = Curl(caFile: server.certificates.ca)
+            func refusal(_ change: (inout SyncBatch) -> Void) async throws -> Curl.Response {
+                var batch = Fixtures.batch()
+                change(&batch)
+                return try await curl.post(batch, to: server.url, token: server.deviceToken)
+            }
+            let nul = try await refusal { $0.readings?.units[0] = "°C\u{0}" }
+            #expect(nul.status == 400)
+            #expect(nul.wireError == WireError(error: "malformed", reason: "readings.units[0] contains a NUL character"))
+
+            let longStore = try await refusal { $0.storeID = String(repeating: "s", count: 5_000) }
+            #expect(longStore.status == 400)
+            #expect(longStore.wireError?.reason == "storeID is 5000 bytes long; the limit is 128")
+
+            let eventNul = try await refusal { $0.events?.events[0].message = "hot\u{0}" }
+            #expect(eventNul.wireError?.reason == "events[0].message contains a NUL character")
+
+            let hugeHealth = try await refusal { $0.health?.reasons = Array(repeating: String(repeating: "r", count: 1_000), count: 100) }
+            #expect(hugeHealth.status == 400)
+            #expect(hugeHealth.wireError?.reason.hasPrefix("health is ") == true)
+            #expect(hugeHealth.wireError?.reason.hasSuffix(" bytes as JSON; the limit is 65536") == true)
+
+            let healthNul = try await refusal { $0.health?.sensors[0].lastError = "bus\u{0}" }
+            #expect(healthNul.wireError?.reason == "health.sensors[0].lastError contains a NUL character")
+            #expect(try await server.count("readings") == 0)
+            #expect(try await server.count("health") == 0)
+        }
+    }
+
+    @Test func healthReportsAreKeptNewestFirstUpToTheLimit() async throws {
+        try await ServerHarness.with(configure: { $0.healthReportsKept = 3 }) { server in
+            let curl = Curl(caFile: server.certificates.ca)
+            for index in 1...5 {
+                var batch = Fixtures.batch(readings: Int64(index)...Int64(index), events: nil)
+                batch.health?.takenAtMillis = Int64(index)
+                #expect(try await curl.post(batch, to: server.url, token: server.deviceToken).status == 200)
+            }
+            let rows = try await server.database.query("SELECT taken_at_ms FROM health ORDER BY taken_at_ms")
+            var kept: [Int64] = []
+            for try await taken in rows.decode(Int64.self) { kept.append(taken) }
+            #expect(kept == [3, 4, 5])
+        }
+    }
+
+    @Test func aBatchOverTheRowLimitIs413SoTheDeviceSplitsIt() async throws {
+        try await ServerHarness.with(configure: { $0.maxBatchRows = 4 }) { server in
+            let curl = Curl(caFile: server.certificates.ca)
+            let response = try await curl.post(Fixtures.batch(), to: server.url, token: server.deviceToken)
+            #expect(response.status == 413)
+            #expect(response.wireError == WireError(error: "too_large", reason: "batch of 7 rows exceeds the limit of 4 rows; split the batch"))
+        }
+    }
+
+    // MARK: Slots
+
+    /// Eight stalled uploads from one device (the old slot count) hold no storage slot:
+    /// another device's batch is stored at once, and each stalled upload ends with 408.
+    @Test func stalledUploadsFromOneDeviceDoNotStarveAnother() async throws {
+        try await ServerHarness.with(configure: { $0.bodyTimeout = .seconds(8) }) { server in
+            let other = try await server.addDevice("reef-2")
+            let (url, ca, token) = (server.url, server.certificates.ca, server.deviceToken)
+            let body = try WireCodec.encode(Fixtures.batch())
+            let stalled = (0..<8).map { _ in Task { try await SlowUpload.post(body, to: url, caFile: ca, token: token, bytesPerSecond: 20) } }
+            try await Task.sleep(for: .milliseconds(800))
+
+            let curl = Curl(caFile: ca)
+            let started = ContinuousClock.now
+            let response = try await curl.post(Fixtures.batch(device: "reef-2"), to: url, token: other)
+            #expect(response.status == 200)
+            // Served while the stalled uploads still run (they end at the 8 s body timeout).
+            #expect(ContinuousClock.now - started < .seconds(5))
+            for upload in stalled {
+                let answer = try await upload.value
+                #expect(answer.status == 408)
+                #expect(answer.reason == "the body did not arrive within 8 s; retry, or send smaller batches")
+            }
+            #expect(try await server.count("readings") == 5)
+        }
+    }
+
+    @Test func oneDeviceGetsAtMostItsShareOfTheSlots() async throws {
+        try await ServerHarness.with(configure: {
+            $0.maxConcurrentBatches = 3
+            $0.maxConcurrentBatchesPerDevice = 1
+            $0.databaseTimeout = .seconds(30)
+        }) { server in
+            let other = try await server.addDevice("reef-2")
+            let curl = Curl(caFile: server.certificates.ca)
+            let (url, token) = (server.url, server.deviceToken)
+            try await server.database.withConnection { lockHolder in
+                try await lockHolder.query("BEGIN", logger: lockHolder.logger)
+                try await lockHolder.query("LOCK TABLE readings IN EXCLUSIVE MODE", logger: lockHolder.logger)
+                let first = Task { try await curl.post(Fixtures.batch(), to: url, token: token) }
+                try await server.waitForBlockedInsert()
+
+                let second = try await curl.post(Fixtures.batch(readings: 6...7, events: nil, health: false), to: url, token: token)
+                #expect(second.status == 503)
+                #expect(second.headers["retry-after"] == "5")
+                #expect(second.wireError == WireError(error: "overloaded", reason: "device reef-1 has 1 batches being stored already; retry later"))
+
+                let fromOther = Task { try await curl.post(Fixtures.batch(device: "reef-2", events: nil, health: false), to: url, token: other) }
+                try await server.waitForBlockedInserts(2)
+                try await lockHolder.query("COMMIT", logger: lockHolder.logger)
+                #expect(try await first.value.status == 200)
+                #expect(try await fromOther.value.status == 200)
+            }
+            #expect(try await server.count("readings") == 10)
+        }
+    }
+
+    // MARK: Deadlines that tell the truth
+
+    /// The agent's largest allowed batch (100 000 rows) is stored within the 30 s store
+    /// timeout and acknowledged in full.
+    @Test func theAgentsLargestBatchIsStoredAndAcknowledged() async throws {
+        try await ServerHarness.with(configure: { $0.maxBodyBytes = 16 << 20 }) { server in
+            let curl = Curl(caFile: server.certificates.ca)
+            let body = try WireCodec.encode(Fixtures.batch(readings: 1...100_000, events: nil, health: false))
+            let started = ContinuousClock.now
+            let response = try await curl.postBody(body, to: server.url, token: server.deviceToken)
+            let took = ContinuousClock.now - started
+            #expect(response.status == 200)
+            #expect(try response.decode(SyncAck.self).readings == .init(range: .init(first: 1, last: 100_000), inserted: 100_000, duplicates: 0))
+            #expect(try await server.count("readings") == 100_000)
+            // Upload, decode, validation and the insert together, in a debug build on a shared
+            // machine (PostgreSQL's own part is a few seconds of it): inside the store timeout.
+            #expect(took < .seconds(30), "took \(took)")
+        }
+    }
+
+    /// A store that has started is waited for past the connection deadline: the batch is
+    /// acknowledged because it was committed.
+    @Test func aStoreThatOutlastsTheConnectionDeadlineIsAnsweredWithItsOutcome() async throws {
+        try await ServerHarness.with(configure: {
+            $0.databaseTimeout = .seconds(1)
+            $0.storeTimeout = .seconds(20)
+        }) { server in
+            let curl = Curl(caFile: server.certificates.ca)
+            let (url, token) = (server.url, server.deviceToken)
+            try await server.database.withConnection { lockHolder in
+                try await lockHolder.query("BEGIN", logger: lockHolder.logger)
+                try await lockHolder.query("LOCK TABLE readings IN EXCLUSIVE MODE", logger: lockHolder.logger)
+                let post = Task { try await curl.post(Fixtures.batch(), to: url, token: token) }
+                try await server.waitForBlockedInsert()
+                try await Task.sleep(for: .seconds(2))
+                try await lockHolder.query("COMMIT", logger: lockHolder.logger)
+                let answer = try await post.value
+                #expect(answer.status == 200)
+                #expect(try answer.decode(SyncAck.self).readings?.inserted == 5)
+            }
+            #expect(try await server.count("readings") == 5)
+        }
+    }
+
+    /// Past `storeTimeout` PostgreSQL cancels the statement and rolls back; the answer
+    /// says nothing was stored, and nothing was.
+    @Test func aStorePastTheStoreTimeoutIsRolledBackAndSaysSo() async throws {
+        try await ServerHarness.with(configure: {
+            $0.storeTimeout = .seconds(1)
+            $0.retryAfterSeconds = 9
+        }) { server in
+            let curl = Curl(caFile: server.certificates.ca)
+            let (url, token) = (server.url, server.deviceToken)
+            try await server.database.withConnection { lockHolder in
+                try await lockHolder.query("BEGIN", logger: lockHolder.logger)
+                try await lockHolder.query("LOCK TABLE readings IN EXCLUSIVE MODE", logger: lockHolder.logger)
+                let answer = try await curl.post(Fixtures.batch(), to: url, token: token)
+                try await lockHolder.query("COMMIT", logger: lockHolder.logger)
+                #expect(answer.status == 503)
+                #expect(answer.headers["retry-after"] == "9")
+                #expect(answer.wireError == WireError(error: "database_timeout", reason:
+                    "storing the batch took longer than 1 s and was rolled back; nothing was stored; retry later"))
+            }
+            #expect(try await server.count("readings") == 0)
+            #expect(try await server.count("health") == 0)
+        }
+    }
+
+    // MARK: Connections
+
+    /// Three hundred sockets that never start TLS from one address: past the per-address
+    /// cap they are closed at once, the rest after the handshake timeout, and `/healthz`
+    /// answers another client throughout.
+    @Test func idleSocketsAreCappedAndClosedAndHealthzStaysUp() async throws {
+        try await ServerHarness.with(configure: {
+            $0.connections.handshakeTimeout = .seconds(2)
+            $0.connections.maxConnectionsPerAddress = 50
+        }) { server in
+            var sockets: [RawSocket] = []
+            defer { sockets.forEach { $0.close() } }
+            for _ in 0..<300 { sockets.append(try RawSocket(port: server.port)) }
+            #expect(!sockets[0].waitForClose(within: .milliseconds(300)))
+
+            let curl = Curl(caFile: server.certificates.ca)
+            let health = try await curl.request("GET", server.url + "/healthz", fromAddress: "127.0.0.2")
+            #expect(health.status == 200)
+
+            // The last ones were over the cap: closed by the server without waiting.
+            #expect(sockets[299].waitForClose(within: .seconds(1)))
+            // An early one was admitted (still open above) and is closed by the handshake timeout.
+            let opened = ContinuousClock.now
+            #expect(sockets[0].waitForClose(within: .seconds(6)))
+            let closedAfter = ContinuousClock.now - opened
+            #expect(closedAfter < .seconds(5))
+            #expect(try await curl.request("GET", server.url + "/healthz").status == 200)
+        }
+    }
+
+    /// At the total connection cap the server stops accepting; a new client waits in the
+    /// backlog until the handshake timeout frees a slot, and is then served.
+    @Test func atTheConnectionCapNewClientsWaitForAFreeSlot() async throws {
+        try await ServerHarness.with(configure: {
+            $0.connections.handshakeTimeout = .seconds(2)
+            $0.connections.maxConnections = 10
+        }) { server in
+            var sockets: [RawSocket] = []
+            defer { sockets.forEach { $0.close() } }
+            for _ in 0..<10 { sockets.append(try RawSocket(port: server.port)) }
+            try await Task.sleep(for: .milliseconds(300))
+            let started = ContinuousClock.now
+            let curl = Curl(caFile: server.certificates.ca)
+            let health = try await curl.request("GET", server.url + "/healthz", fromAddress: "127.0.0.2")
+            let waited = ContinuousClock.now - started
+            #expect(health.status == 200)
+            #expect(waited > .seconds(1), "waited \(waited)")
+            #expect(waited < .seconds(8), "waited \(waited)")
+        }
+    }
+
+    @Test func anIdleTLSConnectionIsClosedAfterTheIdleTimeout() async throws {
+        try await ServerHarness.with(configure: { $0.connections.idleTimeout = .seconds(1) }) { server in
+            let started = ContinuousClock.now
+            let session = try await OpenSSLSession.open(port: server.port, caFile: server.certificates.ca)
+            let closed = session.waitForExit(within: .seconds(10))
+            #expect(closed)
+            #expect(ContinuousClock.now - started < .seconds(8))
+        }
+    }
+
+    /// A request head dripped a header line at a time never completes: the connection is
+    /// closed after the idle timeout although bytes keep arriving (the header-read limit).
+    @Test func aRequestHeadDrippedSlowlyIsCutOffAtTheIdleTimeout() async throws {
+        try await ServerHarness.with(configure: { $0.connections.idleTimeout = .seconds(1) }) { server in
+            let session = try await OpenSSLSession.open(port: server.port, caFile: server.certificates.ca)
+            let started = ContinuousClock.now
+            session.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            var lines = 0
+            while session.process.isRunning && ContinuousClock.now - started < .seconds(10) {
+                try await Task.sleep(for: .milliseconds(250))
+                session.send("X-Drip-\(lines): x\r\n")
+                lines += 1
+            }
+            #expect(!session.process.isRunning)
+            #expect(ContinuousClock.now - started < .seconds(6))
+            #expect(lines >= 3)  // it did keep sending while the server waited
+            if session.process.isRunning { session.process.terminate() }
+        }
+    }
+
+    // MARK: The command line
+
+    static let fleetServerBinary: String = {
+        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = directory.appendingPathComponent("fleet-server").path
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+            directory = directory.deletingLastPathComponent()
+        }
+        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent(".build/debug/fleet-server").path
+    }()
+
+    /// `fleet-server migrate` with a wrong password exits at once with PostgreSQL's answer
+    /// instead of retrying the login forever.
+    @Test func migrateWithAWrongPasswordExitsAtOnce() async throws {
+        let cluster = try await PostgresCluster.start()
+        do {
+            try await cluster.addPasswordRole("fleet", password: "right")
+            let started = ContinuousClock.now
+            let failure = await #expect(throws: Processes.Failure.self) {
+                try await Processes.run(Self.fleetServerBinary, [
+                    "migrate", "--postgres-url", "postgres://fleet:wrong@127.0.0.1:\(cluster.port)/\(cluster.database)?sslmode=disable",
+                ])
+            }
+            #expect(ContinuousClock.now - started < .seconds(10))
+            #expect(failure?.status == 1)
+            #expect(failure?.output.contains("""
+                PostgreSQL at 127.0.0.1:\(cluster.port) refused user "fleet": password authentication failed for user "fleet" (SQLSTATE 28P01)
+                """) == true)
+            #expect(failure?.output.contains("wrong") == false)  // the password is never echoed
+            let migrated = try await Processes.run(Self.fleetServerBinary, [
+                "migrate", "--postgres-url", "postgres://fleet:right@127.0.0.1:\(cluster.port)/\(cluster.database)?sslmode=disable",
+            ])
+            #expect(migrated == "schema is current\n")
+        } catch {
+            await cluster.destroy()
+            throw error
+        }
+        await cluster.destroy()
+    }
+
+    // MARK: Admin
+
+    @Test func failedAdminLoginsAreRateLimitedPerClient() async throws {
+        try await ServerHarness.with(configure: { $0.adminFailuresAllowed = 3 }) { server in
+            let curl = Curl(caFile: server.certificates.ca)
+            let wrong = ["Authorization": "Bearer not-the-admin-token-at-all"]
+            for _ in 0..<3 {
+                #expect(try await curl.request("GET", server.url + "/v1/devices", headers: wrong).status == 401)
+            }
+            let blocked = try await curl.request("GET", server.url + "/v1/devices", headers: ["Authorization": "Bearer \(server.adminToken)"])
+            #expect(blocked.status == 429)
+            #expect(blocked.wireError?.error == "too_many_attempts")
+            #expect(blocked.wireError?.reason.hasPrefix("too many failed admin logins from 127.0.0.1; retry in ") == true)
+            #expect(Int(blocked.headers["retry-after"] ?? "") ?? 0 > 50)
+
+            let failures = server.log.lines.filter { $0.contains("admin authentication failed") }
+            #expect(failures.count == 3)
+            #expect(failures.last.map { ["client=127.0.0.1", "failures=3", "path=/v1/devices", "token=wrong"].allSatisfy($0.contains) } == true)
+            #expect(!server.log.lines.contains { $0.contains("not-the-admin-token-at-all") || $0.contains(server.adminToken) })
+
+            let elsewhere = try await curl.request("GET", server.url + "/v1/devices",
+                                                   headers: ["Authorization": "Bearer \(server.adminToken)"], fromAddress: "127.0.0.3")
+            #expect(elsewhere.status == 200)
+        }
+    }
+
+    @Test func theAdminTokenFileMustBeOwnerOnly() throws {
+        let path = "/tmp/reef-admin-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try "admin-token-0123456789abcdef\n".write(toFile: path, atomically: false, encoding: .utf8)
+        chmod(path, 0o644)
+        #expect(throws: ConfigurationError.self) { try AdminToken.load(path: path) }
+        do {
+            _ = try AdminToken.load(path: path)
+        } catch {
+            #expect("\(error)" == "the admin token file \(path) has mode 644; others could read the admin token. Run `chmod 600 \(path)`")
+        }
+        chmod(path, 0o400)
+        #expect(try AdminToken.load(path: path) == "admin-token-0123456789abcdef")
+    }
+
+    @Test func postgresTLSIsRequiredForOtherHostsByDefault() throws {
+        #expect(try PostgresURL("postgres://fleet@db.example.net/fleet").sslMode == .require)
+        #expect(try PostgresURL("postgres://fleet@10.0.0.5:5433/fleet").sslMode == .require)
+        #expect(try PostgresURL("postgres://fleet@localhost/fleet").sslMode == .prefer)
+        #expect(try PostgresURL("postgres://fleet@127.0.0.1/fleet").sslMode == .prefer)
+        #expect(try PostgresURL("postgres://fleet@[::1]/fleet").sslMode == .prefer)
+        #expect(try PostgresURL("postgres://fleet@db.example.net/fleet?sslmode=disable").sslMode == .disable)
+    }
+
+    @Test func aWrongDatabasePasswordFailsAtOnceWithAClearError() async throws {
+        let cluster = try await PostgresCluster.start()
+        do {
+            try await cluster.addPasswordRole("fleet", password: "right")
+            let started = ContinuousClock.now
+            let failure = await #expect(throws: ConfigurationError.self) {
+                try await DatabaseCheck.login(url: "postgres://fleet:wrong@127.0.0.1:\(cluster.port)/\(cluster.database)?sslmode=disable",
+                                              logger: .init(label: "test"))
+            }
+            #expect(failure?.description == """
+                PostgreSQL at 127.0.0.1:\(cluster.port) refused user "fleet": password authentication failed for user "fleet" \
+                (SQLSTATE 28P01); check the user and password in --postgres-url or FLEET_POSTGRES_URL
+                """)
+            #expect(ContinuousClock.now - started < .seconds(5))
+            try await DatabaseCheck.login(url: "postgres://fleet:right@127.0.0.1:\(cluster.port)/\(cluster.database)?sslmode=disable",
+                                          logger: .init(label: "test"))
+        } catch {
+            await cluster.destroy()
+            throw error
+        }
+        await cluster.destroy()
+    }
+
+    @Test func settingsThatCannotWorkAreRefused() throws {
+        var configuration = FleetServerConfiguration(tls: nil, database: .init(host: "x", username: "u", password: nil, database: nil, tls: .disable))
+        #expect(configuration.validationError() == nil)
+        configuration.connections.idleTimeout = .zero
+        #expect(configuration.validationError() == "idleTimeoutSeconds is 0; it must be above 0 and at most 86400 (a day)")
+        configuration.connections.idleTimeout = .seconds(30)
+        configuration.maxConcurrentBatchesPerDevice = 0
+        #expect(configuration.validationError() == "maxConcurrentBatchesPerDevice is 0; it must be at least 1")
+    }
+}
+
+// MARK: Clients that misbehave
+
+/// An upload through curl at a crawl (`--limit-rate`), as a device on a dying link or an
+/// attacker would send it.
+enum SlowUpload {
+    struct Answer { var status: Int; var reason: String? }
+
+    static func post(_ body: [UInt8], to server: String, caFile: String, token: String, bytesPerSecond: Int) async throws -> Answer {
+        let directory = "/tmp/reef-slow-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try Data(body).write(to: URL(fileURLWithPath: directory + "/request"))
+        let status = try await Processes.run("/usr/bin/curl", [
+            "-sS", "--cacert", caFile, "-X", "POST", "-o", directory + "/body", "-w", "%{http_code}", "--max-time", "30",
+            "--limit-rate", "\(bytesPerSecond)", "-H", "Authorization: Bearer \(token)", "-H", "Content-Encoding: gzip",
+            "-H", "Content-Type: \(WireProtocol.contentType)", "--data-binary", "@" + directory + "/request",
+            server + WireProtocol.batchPath,
+        ])
+        let answer = (try? Data(contentsOf: URL(fileURLWithPath: directory + "/body"))).flatMap { try? JSONDecoder().decode(WireError.self, from: $0) }
+        return Answer(status: Int(status) ?? 0, reason: answer?.reason)
+    }
+}
+
+/// A TCP connection that sends nothing.
+final class RawSocket {
+    let fd: Int32
+
+    init(port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw POSIXError(.EMFILE) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else {
+            Glibc.close(fd)
+            throw POSIXError(.ECONNREFUSED)
+        }
+    }
+
+    /// Whether the server closed the connection (a read returns end of file or an error)
+    /// within `limit`.
+    func waitForClose(within limit: Duration) -> Bool {
+        var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        let millis = Int32(limit.components.seconds * 1000 + limit.components.attoseconds / 1_000_000_000_000_000)
+        guard poll(&descriptor, 1, millis) == 1 else { return false }
+        var byte: UInt8 = 0
+        return recv(fd, &byte, 1, 0) <= 0
+    }
+
+    func close() { Glibc.close(fd) }
+}
+
+/// `openssl s_client` holding a finished TLS handshake open without sending a request.
+final class OpenSSLSession {
+    let process: Process
+    /// Held so s_client's input stays open.
+    let input: Pipe
+
+    private init(process: Process, input: Pipe) {
+        self.process = process
+        self.input = input
+    }
+
+    static func open(port: Int, caFile: String) async throws -> OpenSSLSession {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        process.arguments = ["s_client", "-connect", "127.0.0.1:\(port)", "-CAfile", caFile, "-quiet", "-verify_return_error"]
+        let input = Pipe()
+        process.standardInput = input  // kept open: the client says nothing and does not hang up
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return OpenSSLSession(process: process, input: input)
+    }
+
+    func send(_ text: String) {
+        try? input.fileHandleForWriting.write(contentsOf: Data(text.utf8))
+    }
+
+    /// Whether s_client exited (the server closed the connection) within `limit`.
+    func waitForExit(within limit: Duration) -> Bool {
+        let deadline = ContinuousClock.now + limit
+        while process.isRunning && ContinuousClock.now < deadline { usleep(50_000) }
+        if process.isRunning {
+            process.terminate()
+            return false
+        }
+        return true
+    }
+}
+
+extension Curl {
+    /// A request from another loopback address, so per-address limits on 127.0.0.1 do not
+    /// apply to it. Status and body only.
+    func request(_ method: String, _ url: String, headers: [String: String] = [:], fromAddress: String) async throws -> Response {
+        let bodyFile = "/tmp/reef-curl-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: bodyFile) }
+        var arguments = ["-sS", "--cacert", caFile, "-X", method, "--interface", fromAddress, "-o", bodyFile, "-w", "%{http_code}",
+                         "--max-time", "30"]
+        for (name, value) in headers.sorted(by: { $0.key < $1.key }) { arguments += ["-H", "\(name): \(value)"] }
+        let status = try await Processes.run("/usr/bin/curl", arguments + [url])
+        let body = (try? Data(contentsOf: URL(fileURLWithPath: bodyFile))).map(Array.init) ?? []
+        return Response(status: Int(status) ?? 0, headers: [:], body: body)
+    }
+}
+
+extension ServerHarness {
+    /// Returns once `count` batch inserts wait on a lock the test holds.
+    func waitForBlockedInserts(_ count: Int) async throws {
+        for _ in 0..<400 {
+            let rows = try await database.query("""
+                SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO readings%'
+                """)
+            for try await waiting in rows.decode(Int64.self) where waiting >= count { return }
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        Issue.record("fewer than \(count) batch inserts ever waited on the table lock")
+    }
+}
