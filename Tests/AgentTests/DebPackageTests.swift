@@ -11,23 +11,8 @@ import Glibc
 @Suite(.serialized) struct DebPackageTests {
     static let repo = AgentBinary.repository
 
-    struct Result {
-        var status: Int32
-        var output: String
-    }
-
-    static func tool(_ path: String, _ arguments: [String], environment: [String: String] = [:]) throws -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self))
+    static func tool(_ path: String, _ arguments: [String]) throws -> AgentBinary.Output {
+        try AgentBinary.exec(URL(fileURLWithPath: path), arguments)
     }
 
     /// Builds the package for `target` from the test build's agent; returns its path.
@@ -35,8 +20,8 @@ import Glibc
         let result = try tool("/bin/bash", [repo.appendingPathComponent("packaging/deb/make-deb.sh").path,
                                             "--binary", AgentBinary.url.path, "--arch", "amd64",
                                             "--target", target, "--out", directory.path, "--fast"])
-        #expect(result.status == 0, "\(result.output)")
-        return result.output.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(result.status == 0, "\(result.stderr)")
+        return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     static func temporaryDirectory() throws -> URL {
@@ -46,7 +31,7 @@ import Glibc
     }
 
     func field(_ deb: String, _ name: String) throws -> String {
-        try Self.tool("/usr/bin/dpkg-deb", ["-f", deb, name]).output.trimmingCharacters(in: .whitespacesAndNewlines)
+        try Self.tool("/usr/bin/dpkg-deb", ["-f", deb, name]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     @Test(arguments: [
@@ -72,7 +57,7 @@ import Glibc
         let listing = try Self.tool("/usr/bin/dpkg-deb", ["-c", deb])
         #expect(listing.status == 0)
         // "-rw-r--r-- root/root 659 2026-12-03 08:27 ./etc/edge-agent/agent.yaml" → mode, owner, path
-        let entries = Dictionary(listing.output.split(separator: "\n").compactMap { line -> (String, String)? in
+        let entries = Dictionary(listing.stdout.split(separator: "\n").compactMap { line -> (String, String)? in
             let columns = line.split(separator: " ", omittingEmptySubsequences: true)
             guard columns.count >= 6, !columns[0].hasPrefix("d") else { return nil }
             return (String(columns[5]), "\(columns[0]) \(columns[1])")
@@ -130,8 +115,8 @@ import Glibc
         let deb = try Self.makeDeb(target: "bookworm", into: directory)
         let root = directory.appendingPathComponent("root")
         let install = try Self.tool("/bin/bash", [Self.repo.appendingPathComponent("install.sh").path, "--root", root.path, "--deb", deb])
-        #expect(install.status == 0, "\(install.output)")
-        #expect(install.output.contains("install.sh: staged edge-agent_0.1.0-1~deb12_amd64.deb into \(root.path)"))
+        #expect(install.status == 0, "\(install.stdout)\(install.stderr)")
+        #expect(install.stdout.contains("install.sh: staged edge-agent_0.1.0-1~deb12_amd64.deb into \(root.path)"))
 
         func path(_ relative: String) -> String { root.appendingPathComponent(relative).path }
         func attributes(_ relative: String) throws -> (mode: Int, user: String) {
@@ -160,13 +145,13 @@ import Glibc
         let profile = path("etc/edge-agent/profiles/reef-sim.yaml")
         let dataDir = directory.appendingPathComponent("data").path
         let once = try Self.tool(agent.path, ["run", "--once", "--profile", profile, "--data-dir", dataDir])
-        #expect(once.status == 0, "\(once.output)")
-        #expect(once.output.contains("tank_temp"))
+        #expect(once.status == 0, "\(once.stderr)")
+        #expect(once.stdout.contains("tank_temp"))
         let daemon = try Daemon(arguments: ["run", "--profile", profile, "--data-dir", dataDir],
                                 logURL: directory.appendingPathComponent("agent.log"), executable: agent)
         let stored = try await Daemon.eventually(timeout: .seconds(20)) {
             let dump = try Self.tool(agent.path, ["readings", "dump", "--data-dir", dataDir, "--format", "json", "--sensor", "tank_temp"])
-            return dump.status == 0 && dump.output.contains("\"tank_temp\"")
+            return dump.status == 0 && dump.stdout.contains("\"tank_temp\"")
         }
         #expect(stored, "\(daemon.log)")
         daemon.signal(SIGTERM)
@@ -175,13 +160,13 @@ import Glibc
         // remove: config, token and data stay; purge: they go.
         try "device_id: mine\n".write(toFile: path("etc/edge-agent/agent.yaml"), atomically: false, encoding: .utf8)
         let remove = try Self.tool("/usr/bin/dpkg", ["--root=\(root.path)", "--force-script-chrootless", "--force-depends", "-r", "edge-agent"])
-        #expect(remove.status == 0, "\(remove.output)")
+        #expect(remove.status == 0, "\(remove.stdout)\(remove.stderr)")
         #expect(!FileManager.default.fileExists(atPath: agent.path))
         #expect(try String(contentsOfFile: path("etc/edge-agent/agent.yaml"), encoding: .utf8) == "device_id: mine\n")
         #expect(FileManager.default.fileExists(atPath: path("etc/edge-agent/token")))
         #expect(FileManager.default.fileExists(atPath: path("var/lib/edge-agent")))
         let purge = try Self.tool("/usr/bin/dpkg", ["--root=\(root.path)", "--force-script-chrootless", "--force-depends", "-P", "edge-agent"])
-        #expect(purge.status == 0, "\(purge.output)")
+        #expect(purge.status == 0, "\(purge.stdout)\(purge.stderr)")
         #expect(!FileManager.default.fileExists(atPath: path("etc/edge-agent")))
         #expect(!FileManager.default.fileExists(atPath: path("var/lib/edge-agent")))
         #expect(!FileManager.default.fileExists(atPath: wants))
