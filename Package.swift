@@ -11,6 +11,33 @@ let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
 ]
 
+/// The major version of the libgpiod the build links, read from its pkg-config file the way
+/// pkg-config finds it (PKG_CONFIG_PATH, then PKG_CONFIG_LIBDIR or the default directories;
+/// scripts/build-arm64.sh points PKG_CONFIG_LIBDIR into the target's sysroot). 2.x replaced 1.6's whole C API, so HAL
+/// compiles one of two GPIO backends (Sources/HAL/Linux). Parsed here rather than by running
+/// pkg-config, which a Pi or a build chroot may not have; without any libgpiod.pc it is 1.
+let gpiodMajor: Int = {
+    let env = ProcessInfo.processInfo.environment
+    let fm = FileManager.default
+    func dirs(_ list: String?) -> [String] { (list ?? "").split(separator: ":").map(String.init) }
+    var search = dirs(env["PKG_CONFIG_PATH"])
+    if let libdir = env["PKG_CONFIG_LIBDIR"] {
+        search += dirs(libdir)
+    } else {
+        let multiarch = ((try? fm.contentsOfDirectory(atPath: "/usr/lib")) ?? []).filter { $0.hasSuffix("-linux-gnu") }
+        search += multiarch.map { "/usr/lib/\($0)/pkgconfig" } + ["/usr/lib/pkgconfig", "/usr/share/pkgconfig"]
+    }
+    for dir in search {
+        guard let pc = try? String(contentsOfFile: dir + "/libgpiod.pc", encoding: .utf8) else { continue }
+        for line in pc.split(separator: "\n") where line.hasPrefix("Version:") {
+            let version = line.dropFirst("Version:".count).trimmingCharacters(in: .whitespaces)
+            return Int(version.prefix { $0.isNumber }) ?? 1
+        }
+    }
+    return 1
+}()
+let halSettings = swiftSettings + (gpiodMajor >= 2 ? [.define("GPIOD_V2")] : [])
+
 var products: [Product] = [
     .executable(name: "edge-agent", targets: ["edge-agent"]),
     // Simulated hardware ships as a library so users can test their own profiles and
@@ -38,7 +65,7 @@ var targets: [Target] = [
     .target(name: "EdgeCore", dependencies: ["CTimex"], swiftSettings: swiftSettings),
 
     // sensor → driver → filters
-    .target(name: "HAL", dependencies: ["EdgeCore", "CI2C", "CGPIOD"], swiftSettings: swiftSettings),
+    .target(name: "HAL", dependencies: ["EdgeCore", "CI2C", "CGPIOD"], swiftSettings: halSettings),
     .target(name: "HALSimulation", dependencies: ["HAL", "EdgeCore"], swiftSettings: swiftSettings),
     // device-profiles/*.yaml → sensor specs and alert rules
     .target(name: "Profiles", dependencies: ["HAL", "HALSimulation", "AlertEngine", "EdgeCore", "Yams"], swiftSettings: swiftSettings),

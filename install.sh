@@ -8,21 +8,25 @@
 #   sudo ./install.sh --uninstall  remove what install added; keeps /etc/edge-agent and /var/lib/edge-agent
 #   sudo ./install.sh --uninstall --purge   ... and the config and the data
 #   ./install.sh --root DIR [--binary PATH]  install into a staging root (no packages, no systemctl)
+#   sudo ./install.sh --deb edge-agent_VERSION_ARCH.deb [--run]   install the package scripts/build-arm64.sh
+#        built (apt fetches its libraries; no toolchain needed); with --root DIR, dpkg --root into DIR
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root=""
 binary=""
+deb=""
 action=install
 purge=0
 run_after=0
 skip_packages=0
 
-usage() { sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --root) root="$(realpath -m "$2")"; shift 2 ;;
         --binary) binary="$2"; shift 2 ;;
+        --deb) deb="$(realpath -m "$2")"; shift 2 ;;
         --uninstall) action=uninstall; shift ;;
         --purge) purge=1; shift ;;
         --run) run_after=1; shift ;;
@@ -76,84 +80,12 @@ build_agent() {
 
 write_unit() {
     mkdir -p "$(dirname "$unit_file")"
-    cat > "$unit_file" <<'UNIT'
-# Installed by reef-edge install.sh; re-running install.sh rewrites this file.
-[Unit]
-Description=reef-edge agent: sensors, local alerts, store-and-forward sync
-Documentation=file:///usr/local/share/doc/edge-agent/README.md
-After=network-online.target time-sync.target
-Wants=network-online.target
-
-[Service]
-Type=notify
-NotifyAccess=main
-ExecStart=/usr/local/bin/edge-agent run --config /etc/edge-agent/agent.yaml
-# Runs after any stop, crash or watchdog kill: outputs go to their declared fail-safe state.
-ExecStopPost=/usr/local/bin/edge-agent failsafe --config /etc/edge-agent/agent.yaml
-ExecReload=/bin/kill -HUP $MAINPID
-WatchdogSec=30
-Restart=on-failure
-RestartSec=5
-TimeoutStopSec=20
-User=edge-agent
-Group=edge-agent
-SupplementaryGroups=gpio i2c
-UMask=0027
-StateDirectory=edge-agent
-StateDirectoryMode=0750
-# /run/edge-agent (tmpfs): the health report lives here, so `edge-agent status` works on a full disk.
-RuntimeDirectory=edge-agent
-RuntimeDirectoryMode=0750
-# Sandbox: what the agent needs is its state directory, GPIO and I2C character devices, the
-# network for sync, and the 1-Wire files in sysfs. Everything else is taken away (docs/SECURITY.md).
-ProtectSystem=strict
-ReadWritePaths=/var/lib/edge-agent
-ProtectHome=yes
-PrivateTmp=yes
-NoNewPrivileges=yes
-CapabilityBoundingSet=
-AmbientCapabilities=
-ProtectKernelTunables=yes
-ProtectKernelModules=yes
-ProtectKernelLogs=yes
-ProtectControlGroups=yes
-ProtectHostname=yes
-ProtectProc=invisible
-RestrictNamespaces=yes
-RestrictRealtime=yes
-RestrictSUIDSGID=yes
-RemoveIPC=yes
-LockPersonality=yes
-# Swift on Linux compiles ahead of time and maps no writable+executable memory.
-MemoryDenyWriteExecute=yes
-# AF_NETLINK: glibc's getaddrinfo asks the kernel for the host's addresses over netlink.
-RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK
-SystemCallArchitectures=native
-SystemCallFilter=@system-service
-SystemCallFilter=~@privileged
-# Read back (modes=0) whether NTP has synchronised the clock; setting it needs CAP_SYS_TIME,
-# which the empty bounding set removes. (ProtectClock= would deny these reads too.)
-SystemCallFilter=adjtimex clock_adjtime
-SystemCallErrorNumber=EPERM
-DevicePolicy=closed
-DeviceAllow=char-gpiochip rw
-DeviceAllow=char-i2c rw
-
-[Install]
-WantedBy=multi-user.target
-UNIT
+    install -m 0644 "$here/packaging/edge-agent.service" "$unit_file"
 }
 
 write_sysusers() {
     mkdir -p "$(dirname "$sysusers_file")"
-    cat > "$sysusers_file" <<'USERS'
-# reef-edge agent: a system user that may use GPIO and I2C and nothing else.
-g gpio - -
-g i2c - -
-u edge-agent - "reef-edge agent" /var/lib/edge-agent /usr/sbin/nologin
-m edge-agent gpio
-m edge-agent i2c
-USERS
+    install -m 0644 "$here/packaging/edge-agent.sysusers" "$sysusers_file"
     mkdir -p "$root/etc"
     if [[ $staging -eq 1 ]]; then
         # Empty account files for systemd-sysusers to fill: the shadow files with the modes
@@ -229,7 +161,31 @@ do_install() {
     fi
 }
 
+# The .deb path: the package carries the same unit (paths under /usr), user, directories and
+# config; dpkg and apt do what do_install does by hand. The package enables the service but
+# leaves starting it to --run or the keeper.
+do_install_deb() {
+    [[ -f "$deb" ]] || { echo "install.sh: no such package '$deb'" >&2; exit 1; }
+    if [[ $staging -eq 1 ]]; then
+        # A bare root has no dpkg database; the maintainer scripts run here against the root
+        # (DPKG_ROOT) and the libraries are not installed into it.
+        mkdir -p "$root/var/lib/dpkg/info" "$root/var/lib/dpkg/updates"
+        [[ -e "$root/var/lib/dpkg/status" ]] || : > "$root/var/lib/dpkg/status"
+        dpkg --root="$root" --force-script-chrootless --force-depends -i "$deb"
+        say "staged $(basename "$deb") into $root"
+    else
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$deb"
+        token_hint
+        say "installed $(basename "$deb"); edge-agent.service is enabled, not started (edit /etc/edge-agent/agent.yaml, then: systemctl start edge-agent)"
+    fi
+}
+
 do_uninstall() {
+    if [[ $staging -eq 0 ]] && dpkg-query -W -f='${Status}' edge-agent 2>/dev/null | grep -q "ok installed"; then
+        # Installed from the .deb: dpkg keeps config and data on remove, drops them on purge.
+        if [[ $purge -eq 1 ]]; then apt-get purge -y -qq edge-agent; else apt-get remove -y -qq edge-agent; fi
+        return
+    fi
     if systemd_running; then
         systemctl disable --now edge-agent.service 2>/dev/null || true
     fi
@@ -251,16 +207,18 @@ do_uninstall() {
     fi
 }
 
+agent="/usr/local/bin/edge-agent"
 case "$action" in
-    install) do_install ;;
+    install) if [[ -n "$deb" ]]; then do_install_deb; agent="/usr/bin/edge-agent"; else do_install; fi ;;
     uninstall) do_uninstall ;;
 esac
 
 if [[ $run_after -eq 1 && $action == install && $staging -eq 0 ]]; then
     if systemd_running; then
+        [[ -z "$deb" ]] || systemctl start edge-agent.service
         sleep 3
-        /usr/local/bin/edge-agent status --config /etc/edge-agent/agent.yaml || true
+        "$agent" status --config /etc/edge-agent/agent.yaml || true
     else
-        exec runuser -u edge-agent -- /usr/local/bin/edge-agent run --config /etc/edge-agent/agent.yaml
+        exec runuser -u edge-agent -- "$agent" run --config /etc/edge-agent/agent.yaml
     fi
 fi

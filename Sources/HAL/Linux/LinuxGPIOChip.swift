@@ -1,10 +1,11 @@
-#if os(Linux)
+#if os(Linux) && !GPIOD_V2
 import CGPIOD
 import Foundation
 import Glibc
 import Synchronization
 
-/// A GPIO chip through libgpiod 1.6 (Debian 12 / Raspberry Pi OS bookworm; 2.x is a different API).
+/// A GPIO chip through libgpiod 1.6 (Debian 12 / Raspberry Pi OS bookworm). Package.swift
+/// compiles this backend or the 2.x one (LinuxGPIOChipV2.swift), whichever libgpiod it finds.
 ///
 /// Find lines by name: on a Pi 5 the header chip's number changed between kernels.
 public final class LinuxGPIOChip: GPIOChip, @unchecked Sendable {
@@ -12,15 +13,13 @@ public final class LinuxGPIOChip: GPIOChip, @unchecked Sendable {
     private let chip: OpaquePointer
     private let lock = Mutex(())
     public let name: String
-    static let consumer = "reef-edge"
 
     /// Opens a chip by name, path, label or number (`gpiod_chip_open_lookup`), e.g. `gpiochip0`
     /// or `pinctrl-rp1`.
     public init(_ name: String) throws {
         self.name = name
         guard let chip = gpiod_chip_open_lookup(name) else {
-            throw BusError.opening("GPIO chip \(name)", errno: errno, group: "gpio",
-                enableHint: "list chips with gpiodetect and use one of those names")
+            throw GPIORequestError.noChip(name, errno: errno)
         }
         self.chip = chip
     }
@@ -37,8 +36,8 @@ public final class LinuxGPIOChip: GPIOChip, @unchecked Sendable {
         case .pullDown: flags |= Int32(GPIOD_LINE_REQUEST_FLAG_BIAS_PULL_DOWN)
         }
         if activeLow { flags |= Int32(GPIOD_LINE_REQUEST_FLAG_ACTIVE_LOW) }
-        guard gpiod_line_request_both_edges_events_flags(line, Self.consumer, flags) == 0 else {
-            throw requestError(id, errno: errno)
+        guard gpiod_line_request_both_edges_events_flags(line, GPIORequestError.consumer, flags) == 0 else {
+            throw GPIORequestError.make(id, chip: name, errno: errno)
         }
         return EdgeReader(line: line, chip: self)
     }
@@ -46,8 +45,8 @@ public final class LinuxGPIOChip: GPIOChip, @unchecked Sendable {
     public func output(_ id: GPIOLineID, initial: Bool, activeLow: Bool) throws -> any GPIOOutputLine {
         let line = try lock.withLock { _ in try find(id) }
         let flags = activeLow ? Int32(GPIOD_LINE_REQUEST_FLAG_ACTIVE_LOW) : 0
-        guard gpiod_line_request_output_flags(line, Self.consumer, flags, initial ? 1 : 0) == 0 else {
-            throw requestError(id, errno: errno)
+        guard gpiod_line_request_output_flags(line, GPIORequestError.consumer, flags, initial ? 1 : 0) == 0 else {
+            throw GPIORequestError.make(id, chip: name, errno: errno)
         }
         return Output(line: line, chip: self)
     }
@@ -57,22 +56,8 @@ public final class LinuxGPIOChip: GPIOChip, @unchecked Sendable {
         case .name(let name): gpiod_chip_find_line(chip, name)
         case .offset(let offset): gpiod_chip_get_line(chip, offset)
         }
-        guard let line else { throw BusError.noDevice("GPIO line \(id) on \(name): list lines with gpioinfo \(name)") }
+        guard let line else { throw GPIORequestError.noLine(id, chip: name) }
         return line
-    }
-
-    private func requestError(_ id: GPIOLineID, errno code: Int32) -> BusError {
-        switch code {
-        case EBUSY: .io("GPIO line \(id) on \(name) is in use by another consumer (see gpioinfo)", errno: code)
-        case EINVAL: .io("GPIO line \(id) on \(name): bias flags need kernel ≥ 5.5", errno: code)
-        default: BusError.opening("GPIO line \(id) on \(name)", errno: code, group: "gpio", enableHint: "check gpioinfo \(name)")
-        }
-    }
-
-    /// Edges the reader thread queued, bounded; `stop` ends the thread, which then releases the line.
-    private final class EdgeQueue: Sendable {
-        let state = Mutex<(edges: [GPIOEdge], dropped: Int, stop: Bool)>(([], 0, false))
-        static let limit = 1024
     }
 
     /// Drains the line's kernel event queue (16 events) on a dedicated thread into a bounded
@@ -82,7 +67,7 @@ public final class LinuxGPIOChip: GPIOChip, @unchecked Sendable {
         // events; libgpiod 1.6 keeps both on the line's one request fd.
         let line: OpaquePointer
         let chip: LinuxGPIOChip
-        let queue = EdgeQueue()
+        let queue = GPIOEdgeQueue()
 
         init(line: OpaquePointer, chip: LinuxGPIOChip) {
             self.line = line
@@ -92,20 +77,17 @@ public final class LinuxGPIOChip: GPIOChip, @unchecked Sendable {
             thread.start()
         }
 
-        deinit { queue.state.withLock { $0.stop = true } }
+        deinit { queue.stop() }
 
-        private static func run(_ line: OpaquePointer, _ queue: EdgeQueue) {
+        private static func run(_ line: OpaquePointer, _ queue: GPIOEdgeQueue) {
             var timeout = timespec(tv_sec: 0, tv_nsec: 100_000_000)
-            while !queue.state.withLock({ $0.stop }) {
+            while !queue.stopped {
                 guard gpiod_line_event_wait(line, &timeout) == 1 else { continue }
                 var event = gpiod_line_event()
                 guard gpiod_line_event_read(line, &event) == 0 else { continue }
-                let edge = GPIOEdge(
+                queue.append(GPIOEdge(
                     rising: event.event_type == Int32(GPIOD_LINE_EVENT_RISING_EDGE),
-                    timestampNanos: UInt64(event.ts.tv_sec) * 1_000_000_000 + UInt64(event.ts.tv_nsec))
-                queue.state.withLock {
-                    if $0.edges.count < EdgeQueue.limit { $0.edges.append(edge) } else { $0.dropped += 1 }
-                }
+                    timestampNanos: UInt64(event.ts.tv_sec) * 1_000_000_000 + UInt64(event.ts.tv_nsec)))
             }
             gpiod_line_release(line)
         }
@@ -117,10 +99,7 @@ public final class LinuxGPIOChip: GPIOChip, @unchecked Sendable {
         }
 
         func drainEdges() throws -> (edges: [GPIOEdge], dropped: Int) {
-            queue.state.withLock { state in
-                defer { state.edges = []; state.dropped = 0 }
-                return (state.edges, state.dropped)
-            }
+            queue.drain()
         }
     }
 
