@@ -72,7 +72,7 @@ var targets: [Target] = [
     // → Readings (SQLite)
     .target(name: "Readings", dependencies: ["EdgeCore", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),
     // → AlertEngine (events in SQLite)
-    .target(name: "AlertEngine", dependencies: ["Readings", "EdgeCore", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),
+    .target(name: "AlertEngine", dependencies: ["Readings", "EdgeCore", "Wire", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),
     // The wire format shared by agent and server: no package dependencies.
     .target(name: "Wire", dependencies: ["CZlib"], swiftSettings: swiftSettings),
     // → Sync (HTTPS through libcurl)

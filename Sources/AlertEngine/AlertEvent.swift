@@ -1,49 +1,8 @@
-/// One transition a person cares about, as stored in `alert_events` and streamed by Sync.
-public struct AlertEvent: Sendable, Hashable, Codable {
-    /// AUTOINCREMENT, never reused: Sync's cursor runs over it.
-    public var sequence: Int64
-    /// The rule, or `*` for events that concern every rule (maintenance, fail-safe, start-up actuation).
-    public var ruleID: String
-    public var sensorID: String
-    public var kind: Kind
-    public var severity: Severity
-    public var value: Double?
-    public var threshold: Double?
-    public var timestampMillis: Int64
-    /// When the firing episode this event belongs to began.
-    public var activeSinceMillis: Int64?
-    /// The rule's description with its placeholders filled in.
-    public var message: String
-    /// Recorded while the rule was silenced or the device in maintenance: the history stays
-    /// complete, but nobody should be woken for it.
-    public var silenced: Bool
-    /// The output an `actuated` or `failSafe` event switched.
-    public var output: String?
+import Wire
 
-    public init(
-        sequence: Int64, ruleID: String, sensorID: String, kind: Kind, severity: Severity,
-        value: Double?, threshold: Double?, timestampMillis: Int64, activeSinceMillis: Int64?,
-        message: String, silenced: Bool = false, output: String? = nil
-    ) {
-        self.sequence = sequence
-        self.ruleID = ruleID
-        self.sensorID = sensorID
-        self.kind = kind
-        self.severity = severity
-        self.value = value
-        self.threshold = threshold
-        self.timestampMillis = timestampMillis
-        self.activeSinceMillis = activeSinceMillis
-        self.message = message
-        self.silenced = silenced
-        self.output = output
-    }
-
-    public enum Kind: String, Sendable, Hashable, Codable, CaseIterable {
-        case fired, resolved, flapping, flappingEnded, acknowledged, silenced, unsilenced
-        case maintenanceStarted, maintenanceEnded, actuated, failSafe
-    }
-}
+/// One transition a person cares about, as stored in `alert_events` and streamed by Sync:
+/// the wire's own type, so every field reaches the server.
+public typealias AlertEvent = WireAlertEvent
 
 /// A rule that is not inactive, as `edge-agent alerts` lists it.
 public struct ActiveAlert: Sendable, Hashable {

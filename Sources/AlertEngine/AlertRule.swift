@@ -1,3 +1,5 @@
+import Wire
+
 /// A rule from the device profile's `alerts:` section. Pure data: the profile parser builds
 /// it, the engine evaluates it.
 public struct AlertRule: Sendable, Hashable {
@@ -69,9 +71,8 @@ public struct AlertRule: Sendable, Hashable {
     }
 }
 
-public enum Severity: String, Sendable, Hashable, Codable, CaseIterable {
-    case info, warning, critical
-}
+/// Defined by Wire, which carries it to the server.
+public typealias Severity = AlertSeverity
 
 public enum ComparisonOperator: String, Sendable, Hashable, Codable, CaseIterable {
     case greater = ">"

@@ -114,16 +114,20 @@ public struct FleetStore: Sendable {
     }
 
     /// The columns go to PostgreSQL as arrays; sensor and unit indexes are resolved against
-    /// the batch's dictionaries in SQL (1-based arrays, hence `+ 1`).
+    /// the batch's dictionaries in SQL (1-based arrays, hence `+ 1`). A batch without the
+    /// `clockUnsynced` column sends an empty array, which UNNEST pads with NULL; an older
+    /// agent's `clock-unsynced` quality sets the flag too.
     private func insertReadings(_ block: ReadingBlock, device: Device, store: String, on connection: PostgresConnection) async throws -> Int {
         let rows = try await connection.query("""
             WITH inserted AS (
-                INSERT INTO readings (device_id, store_id, sequence, sensor_id, ts_ms, value, unit, quality)
+                INSERT INTO readings (device_id, store_id, sequence, sensor_id, ts_ms, value, unit, quality, clock_unsynced)
                 SELECT \(device.id), \(store), r.sequence, (\(block.sensors)::text[])[r.sensor + 1], r.ts_ms, r.value,
-                       (\(block.units)::text[])[r.unit + 1], r.quality
+                       (\(block.units)::text[])[r.unit + 1], r.quality,
+                       COALESCE(r.clock_unsynced, false) OR r.quality = 'clock-unsynced'
                 FROM UNNEST(\(block.sequence)::int8[], \(block.sensor)::int4[], \(block.timestampMillis)::int8[],
-                            \(block.value)::float8[], \(block.unit)::int4[], \(block.quality)::text[])
-                     AS r(sequence, sensor, ts_ms, value, unit, quality)
+                            \(block.value)::float8[], \(block.unit)::int4[], \(block.quality)::text[],
+                            \(block.clockUnsynced ?? [])::bool[])
+                     AS r(sequence, sensor, ts_ms, value, unit, quality, clock_unsynced)
                 ON CONFLICT (device_id, store_id, sequence) DO NOTHING
                 RETURNING 1)
             SELECT count(*) FROM inserted
@@ -138,11 +142,12 @@ public struct FleetStore: Sendable {
         let rows = try await connection.query("""
             WITH inserted AS (
                 INSERT INTO alert_events (device_id, store_id, sequence, rule_id, sensor_id, kind, severity, value, threshold,
-                                          ts_ms, active_since_ms, message)
+                                          ts_ms, active_since_ms, message, silenced, output)
                 SELECT \(device.id), \(store), e."sequence", e."ruleID", e."sensorID", e.kind, e.severity, e.value, e.threshold,
-                       e."timestampMillis", e."activeSinceMillis", e.message
+                       e."timestampMillis", e."activeSinceMillis", e.message, e.silenced, e.output
                 FROM jsonb_to_recordset(\(json)::jsonb) AS e("sequence" int8, "ruleID" text, "sensorID" text, kind text,
-                     severity text, value float8, threshold float8, "timestampMillis" int8, "activeSinceMillis" int8, message text)
+                     severity text, value float8, threshold float8, "timestampMillis" int8, "activeSinceMillis" int8, message text,
+                     silenced boolean, output text)
                 ON CONFLICT (device_id, store_id, sequence) DO NOTHING
                 RETURNING 1)
             SELECT count(*) FROM inserted
@@ -160,24 +165,25 @@ public struct FleetStore: Sendable {
 
     public func readings(of device: Device, sensor: String?, fromMillis: Int64?, toMillis: Int64?, limit: Int) async throws -> [StoredReading] {
         let rows = try await client.query("""
-            SELECT store_id, sequence, sensor_id, ts_ms, value, unit, quality FROM readings
+            SELECT store_id, sequence, sensor_id, ts_ms, value, unit, quality, clock_unsynced FROM readings
             WHERE device_id = \(device.id) AND (\(sensor)::text IS NULL OR sensor_id = \(sensor))
               AND ts_ms >= COALESCE(\(fromMillis)::int8, -9223372036854775808)
               AND ts_ms < COALESCE(\(toMillis)::int8, 9223372036854775807)
             ORDER BY ts_ms, store_id, sequence LIMIT \(limit)
             """, logger: logger)
         var result: [StoredReading] = []
-        for try await (store, sequence, sensorID, ts, value, unit, quality)
-            in rows.decode((String, Int64, String, Int64, Double, String, String).self) {
+        for try await (store, sequence, sensorID, ts, value, unit, quality, clockUnsynced)
+            in rows.decode((String, Int64, String, Int64, Double, String, String, Bool).self) {
             result.append(StoredReading(storeID: store, sequence: sequence, sensorID: sensorID, timestampMillis: ts,
-                                        value: value, unit: unit, quality: quality))
+                                        value: value, unit: unit, quality: quality, clockUnsynced: clockUnsynced))
         }
         return result
     }
 
     public func events(of device: Device, fromMillis: Int64?, toMillis: Int64?, limit: Int) async throws -> [StoredEvent] {
         let rows = try await client.query("""
-            SELECT store_id, sequence, rule_id, sensor_id, kind, severity, value, threshold, ts_ms, active_since_ms, message
+            SELECT store_id, sequence, rule_id, sensor_id, kind, severity, value, threshold, ts_ms, active_since_ms, message,
+                   silenced, output
             FROM alert_events
             WHERE device_id = \(device.id)
               AND ts_ms >= COALESCE(\(fromMillis)::int8, -9223372036854775808)
@@ -186,11 +192,17 @@ public struct FleetStore: Sendable {
             """, logger: logger)
         var result: [StoredEvent] = []
         for try await row in rows {
-            let (store, sequence, rule, sensorID, kind, severity, value, threshold, ts, since, message) =
-                try row.decode((String, Int64, String, String, String, String, Double?, Double?, Int64, Int64?, String).self)
+            let (store, sequence, rule, sensorID, kind, severity, value, threshold, ts, since, message, silenced, output) =
+                try row.decode((String, Int64, String, String, String, String, Double?, Double?, Int64, Int64?, String, Bool, String?).self)
+            // Stored only after the wire decoded them, so a word that does not decode is a
+            // damaged row, not something to default.
+            guard let kind = AlertEventKind(rawValue: kind), let severity = AlertSeverity(rawValue: severity) else {
+                throw FleetStoreError.undecodableEvent(store: store, sequence: sequence, kind: kind, severity: severity)
+            }
             result.append(StoredEvent(storeID: store, event: WireAlertEvent(
                 sequence: sequence, ruleID: rule, sensorID: sensorID, kind: kind, severity: severity, value: value,
-                threshold: threshold, timestampMillis: ts, activeSinceMillis: since, message: message)))
+                threshold: threshold, timestampMillis: ts, activeSinceMillis: since, message: message,
+                silenced: silenced, output: output)))
         }
         return result
     }
@@ -216,10 +228,24 @@ public struct StoredReading: Codable, Sendable, Hashable {
     public var timestampMillis: Int64
     public var value: Double
     public var unit: String
+    /// Measured quality (`clock-unsynced` only from agents that sent the clock state there).
     public var quality: String
+    /// The timestamp is provisional: taken before the device's clock was synchronised.
+    public var clockUnsynced: Bool
 }
 
 public struct StoredEvent: Codable, Sendable, Hashable {
     public var storeID: String
     public var event: WireAlertEvent
+}
+
+public enum FleetStoreError: Error, CustomStringConvertible {
+    case undecodableEvent(store: String, sequence: Int64, kind: String, severity: String)
+
+    public var description: String {
+        switch self {
+        case .undecodableEvent(let store, let sequence, let kind, let severity):
+            "alert event \(store)#\(sequence) has kind \"\(kind)\" and severity \"\(severity)\", which this server does not know; was it written by a newer server?"
+        }
+    }
 }

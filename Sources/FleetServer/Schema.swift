@@ -64,6 +64,15 @@ public enum Schema {
             "ALTER TABLE health ADD COLUMN id bigserial",
             "CREATE INDEX health_by_arrival ON health (device_id, id)",
         ]),
+        // Every field an alert event has, and the clock state beside the measured quality.
+        // Rows stored before this read not silenced, with no output (the server never had
+        // the device's word); readings an older agent sent as `clock-unsynced` keep that
+        // word as their quality and get the flag.
+        (3, [
+            "ALTER TABLE alert_events ADD COLUMN silenced boolean NOT NULL DEFAULT false, ADD COLUMN output text",
+            "ALTER TABLE readings ADD COLUMN clock_unsynced boolean NOT NULL DEFAULT false",
+            "UPDATE readings SET clock_unsynced = true WHERE quality = 'clock-unsynced'",
+        ]),
     ]
 
     /// Applies what is missing, in one transaction under an advisory lock, so two servers

@@ -1,4 +1,6 @@
-/// How far a stored value can be trusted.
+/// How far a stored value can be trusted, as measured. Whether its timestamp is final is a
+/// separate fact (`Reading.clockSynchronized`): a suspect value stays suspect on a device
+/// whose clock is not synchronised.
 public enum ReadingQuality: String, Sendable, Hashable, Codable, CaseIterable {
     /// Measured and passed through the sensor's filters unchanged in meaning.
     case ok
@@ -6,9 +8,6 @@ public enum ReadingQuality: String, Sendable, Hashable, Codable, CaseIterable {
     case filtered
     /// Measured, but the driver or a filter doubts it (clipped ADC code, out of clamp range).
     case suspect
-    /// Taken while the wall clock was not synchronised; its timestamp is provisional
-    /// until the store re-stamps it from the monotonic clock.
-    case clockUnsynced = "clock-unsynced"
 }
 
 /// One stored reading. Identity is (store id, sequence): sequences never repeat within a
@@ -24,13 +23,18 @@ public struct Reading: Sendable, Hashable {
     public var value: Double
     public var unit: String
     public var quality: ReadingQuality
+    /// False while the timestamp is provisional: taken before the wall clock was
+    /// synchronised, until the store re-stamps it from the monotonic clock.
+    public var clockSynchronized: Bool
 
-    public init(sequence: Int64, sensorID: String, timestampMillis: Int64, value: Double, unit: String, quality: ReadingQuality) {
+    public init(sequence: Int64, sensorID: String, timestampMillis: Int64, value: Double, unit: String, quality: ReadingQuality,
+                clockSynchronized: Bool = true) {
         self.sequence = sequence
         self.sensorID = sensorID
         self.timestampMillis = timestampMillis
         self.value = value
         self.unit = unit
         self.quality = quality
+        self.clockSynchronized = clockSynchronized
     }
 }

@@ -104,8 +104,9 @@ public final class ReadingStore: Sendable {
 
     /// Buffers one reading; it is durable against a process crash at the next group commit.
     ///
-    /// A reading taken while the wall clock was not synchronised is stored as
-    /// `clock-unsynced` with its boot-relative time, so `synchronizeClock()` can correct it.
+    /// A reading taken while the wall clock was not synchronised keeps its measured quality
+    /// and is flagged clock-unsynced with its boot-relative time, so `synchronizeClock()`
+    /// can correct it.
     ///
     /// Throws only when the reading was not kept: bad input, or `bufferFull`. A commit that
     /// fails when the buffer reaches `maxRows` keeps the readings buffered and is retried and
@@ -123,7 +124,7 @@ public final class ReadingStore: Sendable {
             millis: takenAt.unixMillis,
             value: value,
             quality: Schema.code(quality),
-            clockUnsynced: !takenAt.synchronized || quality == .clockUnsynced,
+            clockUnsynced: !takenAt.synchronized,
             bootNanos: Int64(clamping: takenAt.bootNanos))
         let full = try state.withLock { state throws(ReadingStoreError) -> Bool in
             guard state.buffer.count < bufferCap else {
@@ -328,7 +329,7 @@ public final class ReadingStore: Sendable {
 
     /// Re-stamps this boot's clock-unsynced readings from the monotonic clock, now that
     /// the wall clock is trusted: `ts = now.unixMillis − (now.bootNanos − boot_ns) / 10⁶`.
-    /// Their measured quality (ok, filtered, suspect) comes back. Readings of an earlier
+    /// Their measured quality (ok, filtered, suspect) was kept all along. Readings of an earlier
     /// boot cannot be placed on this boot's clock and stay flagged.
     ///
     /// Call it when the clock reports synchronised or `ClockWatch` sees a forward jump.
@@ -370,7 +371,7 @@ public final class ReadingStore: Sendable {
         try Row.fetchCursor(db, sql: sql, arguments: arguments).map { row in
             Reading(
                 sequence: row[0], sensorID: row[1], timestampMillis: row[2], value: row[3], unit: row[4],
-                quality: Schema.quality(code: row[5], clockUnsynced: row[6]))
+                quality: Schema.quality(code: row[5]), clockSynchronized: !(row[6] as Bool))
         }.reduce(into: []) { $0.append($1) }
     }
 

@@ -91,18 +91,17 @@ enum Schema {
         return created
     }
 
-    /// Stored quality codes. `clock-unsynced` is a separate flag so that the measured
-    /// quality survives it and comes back when the timestamp is corrected.
+    /// Stored quality codes. The clock state is the separate `clock_unsynced` flag, so the
+    /// measured quality is kept while a timestamp is provisional.
     static func code(_ quality: ReadingQuality) -> Int64 {
         switch quality {
-        case .ok, .clockUnsynced: 0
+        case .ok: 0
         case .filtered: 1
         case .suspect: 2
         }
     }
 
-    static func quality(code: Int64, clockUnsynced: Bool) -> ReadingQuality {
-        if clockUnsynced { return .clockUnsynced }
+    static func quality(code: Int64) -> ReadingQuality {
         switch code {
         case 1: return .filtered
         case 2: return .suspect

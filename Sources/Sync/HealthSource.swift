@@ -149,6 +149,7 @@ public final class HealthReporter: Sendable {
                             firstMillis: $0.firstMillis, lastMillis: $0.lastMillis)
             },
             deadLetteredBatches: deadLetters, lastSyncMillis: status?.lastSuccessMillis,
-            rssBytes: sample?.rssBytes ?? 0, cpuPercent: cpu, firingAlerts: agent.firingAlerts)
+            rssBytes: sample?.rssBytes ?? 0, cpuPercent: cpu, firingAlerts: agent.firingAlerts,
+            eventBacklogRows: status?.events.backlogRows)
     }
 }

@@ -402,6 +402,10 @@ public actor SyncEngine {
             block.value.append(row.value)
             block.quality.append(row.quality.rawValue)
         }
+        // Only a batch with a provisional timestamp carries the column.
+        if rows.contains(where: { !$0.clockSynchronized }) {
+            block.clockUnsynced = rows.map { !$0.clockSynchronized }
+        }
         return block
     }
 

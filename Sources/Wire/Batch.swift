@@ -80,12 +80,17 @@ public struct ReadingBlock: Codable, Sendable, Hashable {
     public var unit: [Int32]
     public var timestampMillis: [Int64]
     public var value: [Double]
-    /// `ReadingQuality` raw values: ok, filtered, suspect, clock-unsynced.
+    /// Measured quality: ok, filtered, suspect. `clock-unsynced` is accepted from agents
+    /// that sent the clock state in this column instead (their measured quality was lost).
     public var quality: [String]
+    /// True where the row's timestamp is provisional (taken before the device's wall clock
+    /// was synchronised, not yet re-stamped). Absent means every timestamp is final, which
+    /// is what an agent that reported the clock state through `quality` sends.
+    public var clockUnsynced: [Bool]?
 
     public init(range: SequenceRange, sensors: [String] = [], units: [String] = [], sequence: [Int64] = [],
                 sensor: [Int32] = [], unit: [Int32] = [], timestampMillis: [Int64] = [], value: [Double] = [],
-                quality: [String] = []) {
+                quality: [String] = [], clockUnsynced: [Bool]? = nil) {
         self.range = range
         self.sensors = sensors
         self.units = units
@@ -95,6 +100,7 @@ public struct ReadingBlock: Codable, Sendable, Hashable {
         self.timestampMillis = timestampMillis
         self.value = value
         self.quality = quality
+        self.clockUnsynced = clockUnsynced
     }
 
     public var count: Int { sequence.count }
@@ -105,7 +111,8 @@ public struct ReadingBlock: Codable, Sendable, Hashable {
     public func validationError() -> String? {
         let n = sequence.count
         if let problem = range.problem("readings.range") { return problem }
-        guard sensor.count == n, unit.count == n, timestampMillis.count == n, value.count == n, quality.count == n else {
+        guard sensor.count == n, unit.count == n, timestampMillis.count == n, value.count == n, quality.count == n,
+              clockUnsynced.map({ $0.count == n }) ?? true else {
             return "readings columns differ in length (sequence has \(n) rows)"
         }
         if let problem = range.sequenceProblem(count: n, name: "readings.range", sequence: { sequence[$0] },
@@ -135,6 +142,7 @@ public struct ReadingBlock: Codable, Sendable, Hashable {
         return nil
     }
 
+    /// `clock-unsynced` only for compatibility: it is a clock state, not a quality.
     public static let qualities: Set<String> = ["ok", "filtered", "suspect", "clock-unsynced"]
 }
 
@@ -154,10 +162,10 @@ public struct EventBlock: Codable, Sendable, Hashable {
             return problem
         }
         for (index, event) in events.enumerated() {
-            let fields: [(String, String, Int)] = [
+            var fields: [(String, String, Int)] = [
                 (event.ruleID, "ruleID", WireLimits.maxIDBytes), (event.sensorID, "sensorID", WireLimits.maxIDBytes),
-                (event.kind, "kind", WireLimits.maxWordBytes), (event.severity, "severity", WireLimits.maxWordBytes),
             ]
+            if let output = event.output { fields.append((output, "output", WireLimits.maxIDBytes)) }
             for (value, field, limit) in fields {
                 if let problem = TextCheck.problem(value, "events[\(index)].\(field)", maxBytes: limit) { return problem }
             }
@@ -170,33 +178,6 @@ public struct EventBlock: Codable, Sendable, Hashable {
             }
         }
         return nil
-    }
-}
-
-public struct WireAlertEvent: Codable, Sendable, Hashable {
-    public var sequence: Int64
-    public var ruleID: String
-    public var sensorID: String
-    public var kind: String
-    public var severity: String
-    public var value: Double?
-    public var threshold: Double?
-    public var timestampMillis: Int64
-    public var activeSinceMillis: Int64?
-    public var message: String
-
-    public init(sequence: Int64, ruleID: String, sensorID: String, kind: String, severity: String, value: Double?,
-                threshold: Double?, timestampMillis: Int64, activeSinceMillis: Int64?, message: String) {
-        self.sequence = sequence
-        self.ruleID = ruleID
-        self.sensorID = sensorID
-        self.kind = kind
-        self.severity = severity
-        self.value = value
-        self.threshold = threshold
-        self.timestampMillis = timestampMillis
-        self.activeSinceMillis = activeSinceMillis
-        self.message = message
     }
 }
 

@@ -31,7 +31,13 @@ struct BatchWriter {
 
     private mutating func write(_ block: ReadingBlock) throws {
         bytes.append(UInt8(ascii: "{"))
-        key("quality", first: true); array(block.quality) { $0.string($1) }
+        if let clockUnsynced = block.clockUnsynced {
+            key("clockUnsynced", first: true); array(clockUnsynced) { $0.bytes.append(contentsOf: $1 ? Array("true".utf8) : Array("false".utf8)) }
+            key("quality")
+        } else {
+            key("quality", first: true)
+        }
+        array(block.quality) { $0.string($1) }
         key("range"); write(block.range)
         key("sensor"); array(block.sensor) { $0.integer(Int64($1)) }
         key("sensors"); array(block.sensors) { $0.string($1) }

@@ -17,6 +17,9 @@ public struct HealthReport: Codable, Sendable, Hashable {
     public var databaseBytes: Int64
     public var backlogRows: Int
     public var backlogOldestMillis: Int64?
+    /// Alert events not yet acknowledged by the server; nil while sync is off (nothing waits
+    /// to be sent) and from agents that did not report it.
+    public var eventBacklogRows: Int?
     public var drops: [DropSummary]
     public var deadLetteredBatches: Int
     public var lastSyncMillis: Int64?
@@ -28,7 +31,7 @@ public struct HealthReport: Codable, Sendable, Hashable {
     public init(takenAtMillis: Int64, bootID: String, version: String, uptimeSeconds: Double, status: Status,
                 reasons: [String], clockSynchronized: Bool, sensors: [SensorHealth], databaseBytes: Int64,
                 backlogRows: Int, backlogOldestMillis: Int64?, drops: [DropSummary], deadLetteredBatches: Int,
-                lastSyncMillis: Int64?, rssBytes: Int64, cpuPercent: Double, firingAlerts: Int) {
+                lastSyncMillis: Int64?, rssBytes: Int64, cpuPercent: Double, firingAlerts: Int, eventBacklogRows: Int? = nil) {
         self.takenAtMillis = takenAtMillis
         self.bootID = bootID
         self.version = version
@@ -40,6 +43,7 @@ public struct HealthReport: Codable, Sendable, Hashable {
         self.databaseBytes = databaseBytes
         self.backlogRows = backlogRows
         self.backlogOldestMillis = backlogOldestMillis
+        self.eventBacklogRows = eventBacklogRows
         self.drops = drops
         self.deadLetteredBatches = deadLetteredBatches
         self.lastSyncMillis = lastSyncMillis

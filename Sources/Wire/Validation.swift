@@ -7,12 +7,10 @@ public enum WireLimits {
     public static let maxDeviceIDBytes = 64
     /// Store ids are UUIDs (36 bytes); 128 leaves room for other schemes.
     public static let maxStoreIDBytes = 128
-    /// Sensor and rule ids, as profiles allow them.
+    /// Sensor, rule and output ids, as profiles allow them.
     public static let maxIDBytes = 128
     /// Units, as profiles allow them.
     public static let maxUnitBytes = 32
-    /// An event's kind and severity are short words.
-    public static let maxWordBytes = 32
     /// An alert event's message (a profile's template, interpolated).
     public static let maxMessageBytes = 16 * 1024
     /// A health report, as JSON: a few KiB for a board with dozens of sensors.

@@ -73,9 +73,19 @@ final class SilentTCPListener: Sendable {
               simulation: { temperature: { constant: 25.5 } } }
         """
 
-    func start(environment: [String: String], config: String? = nil) throws -> Daemon {
+    static let leakProfile = """
+        name: sync-daemon-leak
+        buses:
+          - { id: gpio, kind: gpio, simulated: true }
+        sensors:
+          - { id: leak, driver: leak_switch, bus: gpio, line: GPIO27, interval: 200ms, simulation: { wet: { constant: 1 } } }
+        alerts:
+          - { id: leak, sensor: leak, switch: wet, severity: critical }
+        """
+
+    func start(environment: [String: String], config: String? = nil, profile text: String = Self.profile) throws -> Daemon {
         let profile = directory.appendingPathComponent("profile.yaml")
-        try Self.profile.write(to: profile, atomically: true, encoding: .utf8)
+        try text.write(to: profile, atomically: true, encoding: .utf8)
         var arguments = ["run", "--profile", profile.path, "--data-dir", data]
         if let config {
             let path = directory.appendingPathComponent("agent.yaml")
@@ -175,5 +185,24 @@ final class SilentTCPListener: Sendable {
         #expect(!text.stdout.contains("hunter2") && !text.stderr.contains("hunter2"))
         #expect(daemon.log.contains("https://***@127.0.0.1:9"), "\(daemon.log)")
         #expect(!daemon.log.contains("hunter2"))
+    }
+
+    /// `status --json` shows the alert events waiting to sync, as the text does: the leak's
+    /// `fired` event, which the unreachable server never acknowledges.
+    @Test func statusShowsTheEventBacklogInJSONAsInText() async throws {
+        let daemon = try start(environment: [
+            "EDGE_AGENT_SYNC_URL": "https://127.0.0.1:9", "EDGE_AGENT_SYNC_TOKEN_FILE": try token(mode: 0o600),
+        ], profile: Self.leakProfile)
+        var last: (code: Int32, report: [String: Any]) = (0, [:])
+        let reported = try await Daemon.eventually(timeout: .seconds(30)) {
+            last = try status()
+            return last.report["eventBacklogRows"] as? Int == 1
+        }
+        #expect(reported, "\(last.report) \(daemon.log)")
+        let text = try AgentBinary.run(["status", "--data-dir", data],
+                                       environment: ["EDGE_AGENT_CONFIG": "", "EDGE_AGENT_SYNC_URL": "https://127.0.0.1:9"])
+        daemon.signal(SIGTERM)
+        #expect(await daemon.wait(timeout: .seconds(10)) == 0, "\(daemon.log)")
+        #expect(text.stdout.contains("alerts:    1 firing   1 alert events waiting to sync\n"), "\(text.stdout)")
     }
 }

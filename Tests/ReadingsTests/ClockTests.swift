@@ -17,7 +17,8 @@ import Testing
         clock.advance(by: .nanoseconds(700_000))
         try store.append("tank", 25.1, quality: .suspect, at: clock.now())    // boot+11.5007 s
         try store.flush()
-        #expect(try store.all().map(\.quality) == [.clockUnsynced, .clockUnsynced, .clockUnsynced])
+        #expect(try store.all().map(\.quality) == [.filtered, .ok, .suspect])
+        #expect(try store.all().map(\.clockSynchronized) == [false, false, false])
         #expect(try store.all().map(\.timestampMillis) == [bootWall, bootWall + 1500, bootWall + 1500])
 
         #expect(try store.firstCorrectableSequence() == 1)
@@ -54,7 +55,7 @@ import Testing
         #expect(try store.synchronizeClock() == 1)
         #expect(try store.firstCorrectableSequence() == nil)
         #expect(try store.all() == [
-            Reading(sequence: 1, sensorID: "tank", timestampMillis: bootWall, value: 24, unit: "°C", quality: .clockUnsynced),
+            Reading(sequence: 1, sensorID: "tank", timestampMillis: bootWall, value: 24, unit: "°C", quality: .ok, clockSynchronized: false),
             Reading(sequence: 2, sensorID: "tank", timestampMillis: epoch - 1000, value: 25, unit: "°C", quality: .ok),
             Reading(sequence: 3, sensorID: "tank", timestampMillis: epoch, value: 26, unit: "°C", quality: .ok),
         ])

@@ -247,7 +247,7 @@ import Testing
         try store.flush()
         #expect(try store.latest() == [
             Reading(sequence: 2, sensorID: "ph", timestampMillis: epoch, value: 8.1, unit: "pH", quality: .ok),
-            Reading(sequence: 3, sensorID: "tank", timestampMillis: epoch - 86_400_000, value: 26, unit: "°C", quality: .clockUnsynced),
+            Reading(sequence: 3, sensorID: "tank", timestampMillis: epoch - 86_400_000, value: 26, unit: "°C", quality: .ok, clockSynchronized: false),
         ])
     }
 

@@ -104,4 +104,57 @@ import Wire
             #expect(try await untrusted.status().readings.ackedThrough == 0)
         }
     }
+
+    /// Switches nothing; the engine only needs somewhere to drive its outputs.
+    struct Relays: AlertOutputs {
+        func set(_ output: String, on: Bool) throws {}
+    }
+
+    /// Every field of every event, `silenced` and `output` included, from the device's
+    /// alert store through Sync to PostgreSQL: the server can tell which events must not
+    /// wake anyone.
+    @Test func alertEventsReachPostgreSQLWhole() async throws {
+        let directory = try temporaryDirectory()
+        try await ServerHarness.with { server in
+            let clock = ManualDeviceClock()
+            let database = try LocalDatabase.open(path: directory.appendingPathComponent("edge.sqlite").path, clock: clock)
+            let store = try ReadingStore(database: database, clock: clock)
+            let alerts = try AlertStore(writer: database.writer)
+            let hot = AlertRule(id: "tank-hot", sensorID: "tank_temp", condition: .threshold(op: .greater, value: 28, clear: nil),
+                                severity: .critical, description: "Tank at {value} °C", action: .init(output: "heater", state: false))
+            let alertEngine = try AlertEngine(rules: [hot], store: alerts, clock: clock,
+                                         outputs: ["heater": OutputPolicy(normal: true, failSafe: false)], driver: Relays())
+            _ = try alertEngine.silence(ruleID: "tank-hot", until: clock.now().unixMillis + 3_600_000)
+            clock.advance(by: .seconds(1))
+            _ = try alertEngine.evaluate(Reading(sequence: 0, sensorID: "tank_temp", timestampMillis: clock.now().unixMillis,
+                                            value: 28.5, unit: "°C", quality: .ok))
+            clock.advance(by: .seconds(1))
+            try alertEngine.failSafe()
+            let device = try alerts.events(afterSequence: 0, limit: 100)
+            #expect(device.map { "\($0.kind.rawValue) silenced=\($0.silenced) output=\($0.output ?? "-")" } == [
+                "actuated silenced=false output=heater",  // start-up: the heater to its normal state
+                "silenced silenced=false output=-",
+                "fired silenced=true output=-",
+                "actuated silenced=false output=heater",
+                "failSafe silenced=false output=heater",
+            ])
+
+            _ = try await engine(server, directory, database, store, alerts).syncOnce()
+
+            let rows = try await server.database.query("""
+                SELECT sequence, rule_id, sensor_id, kind, severity, value, threshold, ts_ms, active_since_ms, message, silenced, output
+                FROM alert_events ORDER BY sequence
+                """)
+            var stored: [AlertEvent] = []
+            for try await row in rows {
+                let (sequence, rule, sensor, kind, severity, value, threshold, ts, since, message, silenced, output) =
+                    try row.decode((Int64, String, String, String, String, Double?, Double?, Int64, Int64?, String, Bool, String?).self)
+                stored.append(AlertEvent(
+                    sequence: sequence, ruleID: rule, sensorID: sensor, kind: try #require(AlertEvent.Kind(rawValue: kind)),
+                    severity: try #require(Severity(rawValue: severity)), value: value, threshold: threshold, timestampMillis: ts,
+                    activeSinceMillis: since, message: message, silenced: silenced, output: output))
+            }
+            #expect(stored == device)
+        }
+    }
 }

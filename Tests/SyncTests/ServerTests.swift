@@ -279,6 +279,43 @@ import Wire
         }
     }
 
+    /// Every field of an event reaches PostgreSQL and the read API: a silenced event that
+    /// switched the heater says so. Readings keep measured quality and clock state apart,
+    /// and an older agent's `clock-unsynced` quality still sets the flag.
+    @Test func silencedOutputAndClockStateAreStored() async throws {
+        try await ServerHarness.with { server in
+            let curl = Curl(caFile: server.certificates.ca)
+            var batch = Fixtures.batch(readings: 1...3, events: nil, health: false)
+            batch.readings?.quality = ["suspect", "clock-unsynced", "ok"]
+            batch.readings?.clockUnsynced = [true, false, false]
+            let event = WireAlertEvent(
+                sequence: 4, ruleID: "tank-hot", sensorID: "tank", kind: .actuated, severity: .critical, value: 0, threshold: nil,
+                timestampMillis: 1_700_000_000_000, activeSinceMillis: nil, message: "", silenced: true, output: "heater")
+            batch.events = EventBlock(range: .init(first: 1, last: 4), events: [event])
+            let response = try await curl.post(batch, to: server.url, token: server.deviceToken)
+            #expect(response.status == 200, "\(String(decoding: response.body, as: UTF8.self))")
+
+            let events = try await server.database.query("SELECT sequence, kind, silenced, output FROM alert_events")
+            var storedEvents: [String] = []
+            for try await (sequence, kind, silenced, output) in events.decode((Int64, String, Bool, String?).self) {
+                storedEvents.append("\(sequence) \(kind) silenced=\(silenced) output=\(output ?? "-")")
+            }
+            #expect(storedEvents == ["4 actuated silenced=true output=heater"])
+            let readings = try await server.database.query("SELECT sequence, quality, clock_unsynced FROM readings ORDER BY sequence")
+            var storedReadings: [String] = []
+            for try await (sequence, quality, unsynced) in readings.decode((Int64, String, Bool).self) {
+                storedReadings.append("\(sequence) \(quality) unsynced=\(unsynced)")
+            }
+            #expect(storedReadings == ["1 suspect unsynced=true", "2 clock-unsynced unsynced=true", "3 ok unsynced=false"])
+
+            let admin = ["Authorization": "Bearer \(server.adminToken)"]
+            let read = try await curl.request("GET", server.url + "/v1/devices/reef-1/events", headers: admin)
+            #expect(try read.decode([StoredEvent].self).map(\.event) == [event])
+            let readReadings = try await curl.request("GET", server.url + "/v1/devices/reef-1/readings", headers: admin)
+            #expect(try readReadings.decode([StoredReading].self).map(\.clockUnsynced) == [true, true, false])
+        }
+    }
+
     @Test func devicesAddKeepsOnlyTheTokensHash() async throws {
         try await ServerHarness.with { server in
             let store = FleetStore(client: server.database, logger: .init(label: "test"))
@@ -330,8 +367,8 @@ enum Fixtures {
 
     static func events(_ range: ClosedRange<Int64>) -> [WireAlertEvent] {
         range.map { sequence in
-            WireAlertEvent(sequence: sequence, ruleID: "tank-hot", sensorID: "tank", kind: sequence % 2 == 1 ? "fired" : "resolved",
-                           severity: "critical", value: sequence % 2 == 1 ? 28.5 : nil, threshold: 28,
+            WireAlertEvent(sequence: sequence, ruleID: "tank-hot", sensorID: "tank", kind: sequence % 2 == 1 ? .fired : .resolved,
+                           severity: .critical, value: sequence % 2 == 1 ? 28.5 : nil, threshold: 28,
                            timestampMillis: 1_700_000_000_000 + sequence * 60_000,
                            activeSinceMillis: sequence % 2 == 1 ? nil : 1_700_000_000_000, message: "tank above 28 °C")
         }

@@ -271,7 +271,8 @@ import Wire
         #expect(fixture.transport.batches[0].readings == nil)
         fixture.clock.base.advance(by: .seconds(30))
         #expect(try await fixture.engine.step(holdUnsynced: true) == .progressed(sent: 1, quarantined: false))
-        #expect(fixture.transport.batches[1].readings?.quality == ["clock-unsynced"])
+        #expect(fixture.transport.batches[1].readings?.quality == ["ok"])
+        #expect(fixture.transport.batches[1].readings?.clockUnsynced == [true])
         #expect(fixture.transport.batches[1].readings?.timestampMillis == [syncEpoch - 86_400_000])
     }
 

@@ -274,7 +274,8 @@ final class SilentListener: Sendable {
         fixture.clock.base.advance(by: .seconds(57))
         #expect(try await engine.step(holdUnsynced: true) == .progressed(sent: 3, quarantined: false))
         #expect(transport.batches[1].readings?.value == [26, 27, 28])
-        #expect(transport.batches[1].readings?.quality == ["clock-unsynced", "clock-unsynced", "clock-unsynced"])
+        #expect(transport.batches[1].readings?.quality == ["ok", "ok", "ok"])
+        #expect(transport.batches[1].readings?.clockUnsynced == [true, true, true])
     }
 
     // MARK: - A failing sync is reported at once

@@ -93,8 +93,8 @@ final class SyncTestEvents: SyncEventSource {
 
     init(count: Int) {
         events = Mutex((1...max(count, 1)).prefix(count).map { sequence in
-            WireAlertEvent(sequence: Int64(sequence), ruleID: "tank-hot", sensorID: "tank", kind: sequence % 2 == 1 ? "fired" : "resolved",
-                           severity: "critical", value: 29.5, threshold: 29, timestampMillis: syncEpoch + Int64(sequence),
+            WireAlertEvent(sequence: Int64(sequence), ruleID: "tank-hot", sensorID: "tank", kind: sequence % 2 == 1 ? .fired : .resolved,
+                           severity: .critical, value: 29.5, threshold: 29, timestampMillis: syncEpoch + Int64(sequence),
                            activeSinceMillis: nil, message: "tank is 29.5 °C, above 29 °C")
         })
     }

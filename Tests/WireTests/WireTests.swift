@@ -58,14 +58,15 @@ import Testing
             units: ["°C", ""], sequence: sequence,
             sensor: sequence.map { Int32($0 % 6) }, unit: sequence.map { Int32($0 % 2) },
             timestampMillis: sequence.indices.map { $0.isMultiple(of: 2) ? -1_000 * Int64($0) : Int64.min + Int64($0) },
-            value: values, quality: sequence.map { $0.isMultiple(of: 3) ? "clock-unsynced" : "ok" })
+            value: values, quality: sequence.map { $0.isMultiple(of: 3) ? "clock-unsynced" : "ok" },
+            clockUnsynced: sequence.map { $0.isMultiple(of: 2) })
         let health = HealthReport(
             takenAtMillis: 1, bootID: "b", version: "v", uptimeSeconds: 2.5, status: .healthy, reasons: [], clockSynchronized: true,
             sensors: [], databaseBytes: 3, backlogRows: 4, backlogOldestMillis: nil, drops: [], deadLetteredBatches: 0,
             lastSyncMillis: 5, rssBytes: 6, cpuPercent: 0.25, firingAlerts: 0)
         let events = EventBlock(range: SequenceRange(first: 1, last: 1), events: [WireAlertEvent(
-            sequence: 1, ruleID: "r", sensorID: "s", kind: "fired", severity: "critical", value: 28.5, threshold: nil,
-            timestampMillis: 7, activeSinceMillis: nil, message: "hot")])
+            sequence: 1, ruleID: "r", sensorID: "s", kind: .fired, severity: .critical, value: 28.5, threshold: nil,
+            timestampMillis: 7, activeSinceMillis: nil, message: "hot", silenced: true, output: "heater")])
         for batch in [SyncBatch(deviceID: "tank-1", storeID: "S", readings: block, events: events, health: health),
                       SyncBatch(deviceID: "d", storeID: "s"),
                       SyncBatch(deviceID: "d", storeID: "s", readings: ReadingBlock(range: SequenceRange(first: 1, last: 1)))] {

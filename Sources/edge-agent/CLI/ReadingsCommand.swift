@@ -125,7 +125,9 @@ struct ReadingsCommand: AsyncParsableCommand {
 }
 
 enum ReadingRow {
-    static let columns = ["sequence", "time", "sensor", "value", "unit", "quality"]
+    /// `clock` says whether `time` is final (`synced`) or provisional (`unsynced`: taken before
+    /// the wall clock was synchronised, not yet re-stamped); `quality` is the measured one.
+    static let columns = ["sequence", "time", "sensor", "value", "unit", "quality", "clock"]
 
     static func row(_ reading: Reading) -> Row {
         Row([
@@ -135,6 +137,7 @@ enum ReadingRow {
             ("value", .number(reading.value, decimals: 3)),
             ("unit", .text(reading.unit)),
             ("quality", .text(reading.quality.rawValue)),
+            ("clock", .text(reading.clockSynchronized ? "synced" : "unsynced")),
         ])
     }
 }

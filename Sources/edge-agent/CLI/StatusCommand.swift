@@ -107,7 +107,7 @@ struct StatusCommand: AsyncParsableCommand {
         let dropped = r.drops.reduce(Int64(0)) { $0 + $1.count }
         out += "dropped:   \(dropped) readings" + (r.drops.isEmpty ? "" : " (" + r.drops.map { "\($0.sensorID) \($0.reason) \($0.count)" }.joined(separator: ", ") + ")") + "\n"
         out += "alerts:    \(r.firingAlerts) firing"
-        if let sync { out += "   \(sync.events.backlogRows) alert events waiting to sync" }
+        if let events = r.eventBacklogRows { out += "   \(events) alert events waiting to sync" }
         out += "\n"
         if let syncURL {
             out += "sync:      \(syncURL)"

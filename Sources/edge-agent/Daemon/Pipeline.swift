@@ -89,17 +89,18 @@ final class Pipeline: Sendable {
     }
 
     private func record(_ readingID: String, value: Double, unit: String, quality: ReadingQuality, at time: DeviceTime) {
-        // A reading taken before the clock is synchronised carries a provisional timestamp;
-        // the store re-stamps it once the clock is right.
-        let stored = time.synchronized ? quality : .clockUnsynced
+        // A reading taken before the clock is synchronised keeps its measured quality and
+        // carries its clock state beside it (`time.synchronized`); the store re-stamps it once
+        // the clock is right, and the alert engine still skips it when it is suspect.
         do {
-            try storage.append(sensorID: readingID, value: value, unit: unit, quality: stored, takenAt: time)
+            try storage.append(sensorID: readingID, value: value, unit: unit, quality: quality, takenAt: time)
         } catch {
             logger.error("reading not stored", metadata: ["sensor": "\(readingID)", "error": "\(error)"])
         }
         do {
             Self.log(try alerts.evaluate(Reading(sequence: 0, sensorID: readingID, timestampMillis: time.unixMillis,
-                                                 value: value, unit: unit, quality: stored)), logger)
+                                                 value: value, unit: unit, quality: quality,
+                                                 clockSynchronized: time.synchronized)), logger)
         } catch {
             alertFailed(readingID, error)
         }
