@@ -43,6 +43,29 @@ public struct WireAlertEvent: Codable, Sendable, Hashable {
     }
 
     public typealias Kind = AlertEventKind
+
+    private enum CodingKeys: String, CodingKey {
+        case sequence, ruleID, sensorID, kind, severity, value, threshold, timestampMillis, activeSinceMillis, message, silenced, output
+    }
+
+    /// Strict but for `silenced`: agents before it was on the wire did not send it, and their
+    /// events must not be refused (and quarantined) by an upgraded server. Missing reads as
+    /// not silenced, so such an event may wake someone rather than vanish.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        sequence = try container.decode(Int64.self, forKey: .sequence)
+        ruleID = try container.decode(String.self, forKey: .ruleID)
+        sensorID = try container.decode(String.self, forKey: .sensorID)
+        kind = try container.decode(AlertEventKind.self, forKey: .kind)
+        severity = try container.decode(AlertSeverity.self, forKey: .severity)
+        value = try container.decodeIfPresent(Double.self, forKey: .value)
+        threshold = try container.decodeIfPresent(Double.self, forKey: .threshold)
+        timestampMillis = try container.decode(Int64.self, forKey: .timestampMillis)
+        activeSinceMillis = try container.decodeIfPresent(Int64.self, forKey: .activeSinceMillis)
+        message = try container.decode(String.self, forKey: .message)
+        silenced = try container.decodeIfPresent(Bool.self, forKey: .silenced) ?? false
+        output = try container.decodeIfPresent(String.self, forKey: .output)
+    }
 }
 
 public enum AlertEventKind: String, Sendable, Hashable, Codable, CaseIterable {

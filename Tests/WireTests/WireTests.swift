@@ -46,6 +46,16 @@ import Testing
         #expect(decoded.readings?.count == 3)
     }
 
+    /// An agent from before `silenced` and `output` travelled sends neither: its events are
+    /// stored (not silenced, no output) rather than refused and quarantined.
+    @Test func anEventWithoutTheNewerFieldsDecodesAsNotSilenced() throws {
+        let json = #"{"kind":"fired","message":"m","ruleID":"r","sensorID":"s","sequence":1,"severity":"warning","timestampMillis":1}"#
+        let event = try JSONDecoder().decode(WireAlertEvent.self, from: Data(json.utf8))
+        #expect(event == WireAlertEvent(sequence: 1, ruleID: "r", sensorID: "s", kind: .fired, severity: .warning, value: nil,
+                                        threshold: nil, timestampMillis: 1, activeSinceMillis: nil, message: "m"))
+        #expect(event.silenced == false && event.output == nil)
+    }
+
     /// The batch writer (the device's path) against JSONEncoder (the reference): the same
     /// JSON value, and every awkward number and string survives the trip exactly.
     @Test func batchWriterWritesWhatJSONEncoderWrites() throws {

@@ -44,9 +44,6 @@ enum FuzzCorpus {
         // Event kinds and severities are Wire's enums: a word neither side knows is refused.
         (#"{"deviceID":"d","events":{"events":[{"kind":"exploded","message":"m","ruleID":"r","sensorID":"s","sequence":1,"severity":"warning","silenced":false,"timestampMillis":1}],"range":{"first":1,"last":1}},"storeID":"s","version":1}"#,
          "body is not a valid batch: Cannot initialize AlertEventKind from invalid String value exploded at events.events[0].kind"),
-        // Whether an event may wake someone is not optional.
-        (#"{"deviceID":"d","events":{"events":[{"kind":"fired","message":"m","ruleID":"r","sensorID":"s","sequence":1,"severity":"warning","timestampMillis":1}],"range":{"first":1,"last":1}},"storeID":"s","version":1}"#,
-         "body is not a valid batch: missing key events.events[0].silenced"),
         // The clock-state column must match the others.
         (#"{"deviceID":"d","readings":{"clockUnsynced":[true,false],"quality":["ok"],"range":{"first":1,"last":1},"sensor":[0],"sensors":["t"],"sequence":[1],"timestampMillis":[0],"unit":[0],"units":["K"],"value":[1]},"storeID":"s","version":1}"#,
          "readings columns differ in length (sequence has 1 rows)"),
