@@ -51,15 +51,7 @@ struct DatabaseTimeout: Error {}
 /// Only for work that changes nothing (reads): abandoning it cannot leave the answer
 /// contradicting the database.
 func withDeadline<T: Sendable>(_ timeout: Duration, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
-    try await withThrowingTaskGroup(of: T.self) { group in
-        group.addTask { try await operation() }
-        group.addTask {
-            try await Task.sleep(for: timeout)
-            throw DatabaseTimeout()
-        }
-        defer { group.cancelAll() }
-        return try await group.next()!
-    }
+    try await firstOf(operation, orAfter: timeout, giveUp: { true })
 }
 
 /// Where a write run by `withStartDeadline` is.
@@ -80,27 +72,44 @@ func withStartDeadline<T: Sendable>(
             phase = .started
         }
     }
-    return try await withThrowingTaskGroup(of: T?.self) { group in
-        group.addTask { try await operation(starting) }
-        group.addTask {
-            try await Task.sleep(for: timeout)
-            return nil
+    return try await firstOf({ try await operation(starting) }, orAfter: timeout, giveUp: {
+        phase.withLock { phase in
+            guard phase == .waiting else { return false }
+            phase = .abandoned
+            return true
         }
-        while let result = try await group.next() {
-            if let value = result {
-                group.cancelAll()
-                return value
-            }
-            let abandoned = phase.withLock { phase in
-                guard phase == .waiting else { return false }
-                phase = .abandoned
-                return true
-            }
-            if abandoned {
-                group.cancelAll()
-                throw DatabaseTimeout()
-            }
+    })
+}
+
+/// `operation`'s result, or `DatabaseTimeout` once `timeout` has passed and `giveUp` agrees,
+/// whichever comes first, without waiting for the other. A task group would not do: leaving
+/// it awaits every child, and a connection lease waiting inside PostgresClient does not end
+/// when cancelled, so the 503 would go out only when PostgreSQL came back (seen in CI: POSTs
+/// held for over a minute behind a 5 s deadline). The abandoned operation is cancelled and
+/// finishes in the background; `withStartDeadline`'s `starting` keeps it from writing.
+private func firstOf<T: Sendable>(
+    _ operation: @escaping @Sendable () async throws -> T, orAfter timeout: Duration, giveUp: @escaping @Sendable () -> Bool
+) async throws -> T {
+    try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+        let answer = Answer(continuation)
+        let work = Task {
+            do { answer.give(.success(try await operation())) } catch { answer.give(.failure(error)) }
         }
-        throw DatabaseTimeout()  // unreachable: the operation's task always yields a result or an error
+        Task {
+            guard (try? await Task.sleep(for: timeout)) != nil, giveUp() else { return }
+            work.cancel()
+            answer.give(.failure(DatabaseTimeout()))
+        }
+    }
+}
+
+/// A continuation resumed by the first of several racers; the others' answers are dropped.
+private final class Answer<T: Sendable>: Sendable {
+    private let continuation: Mutex<CheckedContinuation<T, any Error>?>
+
+    init(_ continuation: CheckedContinuation<T, any Error>) { self.continuation = Mutex(continuation) }
+
+    func give(_ result: Result<T, any Error>) {
+        continuation.withLock { $0.take() }?.resume(with: result)
     }
 }
