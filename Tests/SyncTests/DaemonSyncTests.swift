@@ -46,8 +46,7 @@ import Glibc
             try daemon.run()
             try await Task.sleep(for: .seconds(6))
             kill(daemon.processIdentifier, SIGTERM)
-            daemon.waitUntilExit()
-            #expect(daemon.terminationStatus == 0)
+            #expect(await daemon.exited() == 0)
 
             let push = Process()
             push.executableURL = URL(fileURLWithPath: Self.binary)
@@ -56,8 +55,7 @@ import Glibc
             push.standardError = FileHandle.nullDevice
             push.standardOutput = FileHandle.nullDevice
             try push.run()
-            push.waitUntilExit()
-            #expect(push.terminationStatus == 0)
+            #expect(await push.exited() == 0)
 
             let database = try LocalDatabase.open(path: data + "/edge-agent.sqlite")
             let store = try ReadingStore(database: database, clock: SystemDeviceClock())

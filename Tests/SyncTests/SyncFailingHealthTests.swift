@@ -60,8 +60,8 @@ import Glibc
             status.standardOutput = out
             status.standardError = FileHandle.nullDevice
             try status.run()
+            _ = await status.exited()  // its report is far below a pipe's buffer
             let data = out.fileHandleForReading.readDataToEndOfFile()
-            status.waitUntilExit()
             let report = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
             let reasons = report["reasons"] as? [String] ?? []
             if reasons.contains(where: { $0.hasPrefix("sync failing (") }) { return (status.terminationStatus, reasons) }

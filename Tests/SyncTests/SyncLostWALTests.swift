@@ -229,7 +229,7 @@ import Glibc
                 return process
             }
 
-            func pushOnce() throws -> Int32 {
+            func pushOnce() async throws -> Int32 {
                 let push = Process()
                 push.executableURL = URL(fileURLWithPath: DaemonSyncTests.binary)
                 push.arguments = ["sync", "--once", "--data-dir", data]
@@ -237,8 +237,7 @@ import Glibc
                 push.standardError = FileHandle.nullDevice
                 push.standardOutput = FileHandle.nullDevice
                 try push.run()
-                push.waitUntilExit()
-                return push.terminationStatus
+                return await push.exited()
             }
 
             // This machine's clock may be unsynchronised, and the daemon would then hold every
@@ -253,13 +252,13 @@ import Glibc
             try await Task.sleep(for: .milliseconds(500))
             let killAt = ContinuousClock.now + .milliseconds(Int64.random(in: 3_000...4_500, using: &random))
             while ContinuousClock.now < killAt {
-                #expect(try pushOnce() == 0)
+                #expect(try await pushOnce() == 0)
                 try await Task.sleep(for: .milliseconds(100))
             }
             // Commits after the last checkpoint, in the WAL alone (group commits every 250 ms).
             try await Task.sleep(for: .milliseconds(600))
             kill(first.processIdentifier, SIGKILL)
-            first.waitUntilExit()
+            _ = await first.exited()
             try FileManager.default.copyItem(atPath: database, toPath: truth + "/edge.sqlite")
             try FileManager.default.copyItem(atPath: database + "-wal", toPath: truth + "/edge.sqlite-wal")
             let before = try Self.deviceReadings(truth + "/edge.sqlite")
@@ -270,9 +269,8 @@ import Glibc
             let second = try daemon()
             try await Task.sleep(for: .seconds(3))
             kill(second.processIdentifier, SIGTERM)
-            second.waitUntilExit()
-            #expect(second.terminationStatus == 0)
-            #expect(try pushOnce() == 0)
+            #expect(await second.exited() == 0)
+            #expect(try await pushOnce() == 0)
 
             let after = try Self.deviceReadings(database)
             let onServer = try await Self.serverReadings(server)
