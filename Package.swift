@@ -43,6 +43,9 @@ var products: [Product] = [
     // Simulated hardware ships as a library so users can test their own profiles and
     // replay register dumps, the way Hummingbird ships HummingbirdTesting.
     .library(name: "HALSimulation", targets: ["HALSimulation"]),
+    // What every test target shares: exact clocks, temporary directories, the built binaries,
+    // child processes, and a bus that asserts the exact transactions a driver makes.
+    .library(name: "EdgeTesting", targets: ["EdgeTesting"]),
 ]
 
 var dependencies: [Package.Dependency] = [
@@ -61,8 +64,9 @@ var targets: [Target] = [
     .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
     .target(name: "CTimex"),
 
-    // Clocks and randomness every stage injects.
+    // The vocabulary every stage shares: the sample, clocks, bounded quantities.
     .target(name: "EdgeCore", dependencies: ["CTimex"], swiftSettings: swiftSettings),
+    .target(name: "EdgeTesting", dependencies: ["EdgeCore", "HAL"], swiftSettings: swiftSettings),
 
     // sensor → driver → filters
     .target(name: "HAL", dependencies: ["EdgeCore", "CI2C", "CGPIOD"], swiftSettings: halSettings),
@@ -87,12 +91,12 @@ var targets: [Target] = [
     // The footprint baseline edge-bench measures beside the agent: built like it, does nothing.
     .executableTarget(name: "footprint-floor", swiftSettings: swiftSettings),
 
-    .testTarget(name: "HALTests", dependencies: ["HAL", "HALSimulation", "EdgeCore"], swiftSettings: swiftSettings),
-    .testTarget(name: "ProfilesTests", dependencies: ["Profiles", "HAL", "HALSimulation", "AlertEngine"], swiftSettings: swiftSettings),
-    .testTarget(name: "ReadingsTests", dependencies: ["Readings", "EdgeCore"], swiftSettings: swiftSettings),
-    .testTarget(name: "AlertEngineTests", dependencies: ["AlertEngine", "Readings", "EdgeCore"], swiftSettings: swiftSettings),
+    .testTarget(name: "HALTests", dependencies: ["EdgeTesting", "HAL", "HALSimulation", "EdgeCore"], swiftSettings: swiftSettings),
+    .testTarget(name: "ProfilesTests", dependencies: ["EdgeTesting", "Profiles", "HAL", "HALSimulation", "AlertEngine"], swiftSettings: swiftSettings),
+    .testTarget(name: "ReadingsTests", dependencies: ["EdgeTesting", "Readings", "EdgeCore"], swiftSettings: swiftSettings),
+    .testTarget(name: "AlertEngineTests", dependencies: ["EdgeTesting", "AlertEngine", "Readings", "EdgeCore"], swiftSettings: swiftSettings),
     .testTarget(name: "WireTests", dependencies: ["Wire"], swiftSettings: swiftSettings),
-    .testTarget(name: "AgentTests", dependencies: ["edge-agent", "Readings", "EdgeCore", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),
+    .testTarget(name: "AgentTests", dependencies: ["EdgeTesting", "edge-agent", "Readings", "EdgeCore", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),
 ]
 
 if !deviceOnly {
@@ -110,7 +114,7 @@ if !deviceOnly {
     ]
     targets += [
         .target(name: "FleetServer", dependencies: [
-            "Wire",
+            "Wire", "EdgeCore",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
             .product(name: "PostgresNIO", package: "postgres-nio"),
@@ -146,7 +150,7 @@ if !deviceOnly {
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
         .testTarget(name: "SyncTests", dependencies: [
-            "Sync", "Wire", "FleetServer", "FleetServerTesting", "Readings", "AlertEngine", "EdgeCore",
+            "EdgeTesting", "Sync", "Wire", "FleetServer", "FleetServerTesting", "Readings", "AlertEngine", "EdgeCore",
             .product(name: "PostgresNIO", package: "postgres-nio"),
         ], swiftSettings: swiftSettings),
     ]

@@ -109,6 +109,21 @@ extension Duration {
         return sum
     }
 
+    /// Seconds as a floating-point number, for arithmetic on rates and for benchmarks.
+    public var inSeconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+
+    /// Whole seconds, rounded up: "retry in N s" must never say 0 while time remains.
+    public var secondsRoundedUp: Int64 {
+        let (seconds, attoseconds) = components
+        return attoseconds > 0 && seconds < .max ? seconds + 1 : seconds
+    }
+
+    /// Seconds as people read them in answers and logs: "60", "1.5".
+    public var secondsText: String {
+        let (whole, fraction) = components
+        return fraction == 0 ? "\(whole)" : "\(inSeconds)"
+    }
+
     /// Whole milliseconds, saturating at Int64's bounds instead of trapping.
     public var saturatingMillis: Int64 {
         let (seconds, attoseconds) = components

@@ -1,3 +1,4 @@
+import EdgeCore
 import Foundation
 import Synchronization
 
@@ -32,7 +33,7 @@ final class AdminGuard: Sendable {
             }
             guard record.failures >= maxFailures else { return nil }
             let left = window - elapsed
-            return max(1, Int(left.components.seconds) + (left.components.attoseconds > 0 ? 1 : 0))
+            return max(1, Int(clamping: left.secondsRoundedUp))
         }
     }
 

@@ -1,3 +1,4 @@
+import EdgeCore
 import Foundation
 import PostgresNIO
 import Wire
@@ -104,7 +105,7 @@ extension FleetServerConfiguration {
             ("adminFailureWindow", adminFailureWindow),
         ]
         for (name, value) in durations where value <= .zero || value > .seconds(86_400) {
-            return "\(name) is \(value.seconds); it must be above 0 and at most 86400 (a day)"
+            return "\(name) is \(value.secondsText); it must be above 0 and at most 86400 (a day)"
         }
         return nil
     }
@@ -174,12 +175,4 @@ struct PostgresURL {
 public struct ConfigurationError: Error, CustomStringConvertible {
     public var description: String
     public init(_ description: String) { self.description = description }
-}
-
-extension Duration {
-    /// Seconds as answers and logs show them: "60", "1.5".
-    var seconds: String {
-        let (whole, fraction) = (components.seconds, components.attoseconds)
-        return fraction == 0 ? "\(whole)" : "\(Double(whole) + Double(fraction) / 1e18)"
-    }
 }

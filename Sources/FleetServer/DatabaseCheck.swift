@@ -1,3 +1,4 @@
+import EdgeCore
 import Logging
 import NIOSSL
 import PostgresNIO
@@ -27,7 +28,7 @@ public enum DatabaseCheck {
             }
             try await connection.close()
         } catch is DatabaseTimeout {
-            throw ConfigurationError("\(place) did not complete a login within \(timeout.seconds) s; check the host and port in the postgres URL")
+            throw ConfigurationError("\(place) did not complete a login within \(timeout.secondsText) s; check the host and port in the postgres URL")
         } catch let error as PSQLError {
             if let state = error.serverInfo?[.sqlState] {
                 let message = error.serverInfo?[.message] ?? "no message"

@@ -1,3 +1,4 @@
+import EdgeCore
 import Foundation
 import Hummingbird
 import HummingbirdCore
@@ -216,7 +217,7 @@ struct Routes: Sendable {
         }
         guard let read else {
             throw FleetError(.requestTimeout, "body_timeout",
-                             "the body did not arrive within \(configuration.bodyTimeout.seconds) s; retry, or send smaller batches")
+                             "the body did not arrive within \(configuration.bodyTimeout.secondsText) s; retry, or send smaller batches")
         }
         return try read.get()
     }
@@ -259,7 +260,7 @@ struct Routes: Sendable {
         } catch is DatabaseTimeout {
             store.logger.warning("no PostgreSQL connection for a batch in time", metadata: ["timeout": "\(configuration.databaseTimeout)"])
             throw FleetError(.serviceUnavailable, "database_unavailable",
-                             "no database connection within \(configuration.databaseTimeout.seconds) s; nothing was stored; retry later",
+                             "no database connection within \(configuration.databaseTimeout.secondsText) s; nothing was stored; retry later",
                              retryAfter: retryAfter)
         } catch {
             let sqlState = Self.sqlState(of: error)
@@ -274,7 +275,7 @@ struct Routes: Sendable {
             case "57014"?:
                 store.logger.warning("storing a batch exceeded the store timeout", metadata: ["timeout": "\(configuration.storeTimeout)"])
                 throw FleetError(.serviceUnavailable, "database_timeout",
-                                 "storing the batch took longer than \(configuration.storeTimeout.seconds) s and was rolled back; nothing was stored; retry later",
+                                 "storing the batch took longer than \(configuration.storeTimeout.secondsText) s and was rolled back; nothing was stored; retry later",
                                  retryAfter: retryAfter)
             case let state? where state.hasPrefix("22"):
                 // Data exceptions come from the batch's values; the checks before SQL should

@@ -1,3 +1,4 @@
+import EdgeCore
 import Foundation
 import Logging
 import PostgresNIO
@@ -84,7 +85,7 @@ public struct FleetStore: Sendable {
         let health = try batch.health.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
         return try await client.withTransaction(logger: logger) { connection in
             try starting()
-            let millis = max(1, statementTimeout.components.seconds * 1000 + statementTimeout.components.attoseconds / 1_000_000_000_000_000)
+            let millis = max(1, statementTimeout.saturatingMillis)
             try await connection.query(PostgresQuery(unsafeSQL: "SET LOCAL statement_timeout = \(millis)"), logger: logger)
             var ack = SyncAck(healthStored: batch.health != nil)
             if let block = batch.readings {

@@ -7,13 +7,13 @@ extension Scenario {
     /// Noise is a pure function of the seed and the instant, so the same scenario read at
     /// the same time gives the same value however often and in whatever order it is read.
     public func value(at elapsed: Duration) -> Double {
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = elapsed.inSeconds
         let base: Double
         switch shape {
         case .constant(let value):
             base = value
         case .sine(let mean, let amplitude, let period):
-            let periodSeconds = Double(period.components.seconds) + Double(period.components.attoseconds) / 1e18
+            let periodSeconds = period.inSeconds
             // A period of 0 (which no profile can give) holds the mean instead of dividing by it.
             base = periodSeconds > 0 ? mean + amplitude * sin(2 * .pi * seconds / periodSeconds) : mean
         case .ramp(let start, let perSecond, let limit):

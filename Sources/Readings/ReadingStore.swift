@@ -111,7 +111,7 @@ public final class ReadingStore: Sendable {
     /// Throws only when the reading was not kept: bad input, or `bufferFull`. A commit that
     /// fails when the buffer reaches `maxRows` keeps the readings buffered and is retried and
     /// reported by the next `flush()` (the timer's, in `run()`).
-    public func append(sensorID: String, value: Double, unit: String, quality: ReadingQuality, takenAt: DeviceTime) throws {
+    public func append(sensorID: String, value: Double, unit: String, quality: SampleQuality, takenAt: DeviceTime) throws {
         guard !sensorID.isEmpty, sensorID.utf8.count <= Self.maxSensorIDLength else {
             throw ReadingStoreError.invalidSensorID(sensorID)
         }

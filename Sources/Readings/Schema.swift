@@ -1,3 +1,4 @@
+import EdgeCore
 import Foundation
 import GRDB
 
@@ -93,7 +94,7 @@ enum Schema {
 
     /// Stored quality codes. The clock state is the separate `clock_unsynced` flag, so the
     /// measured quality is kept while a timestamp is provisional.
-    static func code(_ quality: ReadingQuality) -> Int64 {
+    static func code(_ quality: SampleQuality) -> Int64 {
         switch quality {
         case .ok: 0
         case .filtered: 1
@@ -101,7 +102,7 @@ enum Schema {
         }
     }
 
-    static func quality(code: Int64) -> ReadingQuality {
+    static func quality(code: Int64) -> SampleQuality {
         switch code {
         case 1: return .filtered
         case 2: return .suspect

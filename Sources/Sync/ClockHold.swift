@@ -35,7 +35,7 @@ public struct ClockHold: Sendable, Hashable {
 
     /// The health reason that says what is held and why.
     var reason: String {
-        let seconds = remaining.components.seconds
+        let seconds = remaining.secondsRoundedUp
         let left = seconds >= 60 ? "\(seconds / 60) min" : "\(seconds) s"
         return "\(heldReadings) readings held back until the wall clock is synchronised, so they get true timestamps; sent with provisional timestamps in \(left) if it is not"
     }

@@ -163,18 +163,14 @@ public final class CurlTransport: SyncTransport, CustomStringConvertible, @unche
         if let ca = c.caFile { try check("CAINFO", reef_curl_setopt_string(handle, CURLOPT_CAINFO, ca)) }
         if let cert = c.clientCertificate { try check("SSLCERT", reef_curl_setopt_string(handle, CURLOPT_SSLCERT, cert)) }
         if let key = c.clientKey { try check("SSLKEY", reef_curl_setopt_string(handle, CURLOPT_SSLKEY, key)) }
-        try check("CONNECTTIMEOUT_MS", reef_curl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Self.millis(c.connectTimeout)))
-        try check("TIMEOUT_MS", reef_curl_setopt_long(handle, CURLOPT_TIMEOUT_MS, Self.millis(c.totalTimeout)))
+        try check("CONNECTTIMEOUT_MS", reef_curl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Int(c.connectTimeout.saturatingMillis)))
+        try check("TIMEOUT_MS", reef_curl_setopt_long(handle, CURLOPT_TIMEOUT_MS, Int(c.totalTimeout.saturatingMillis)))
         try check("WRITEFUNCTION", reef_curl_setopt_write_function(handle, { data, size, count, context in
             Unmanaged<Exchange>.fromOpaque(context!).takeUnretainedValue().receiveBody(data, size * count)
         }))
         try check("HEADERFUNCTION", reef_curl_setopt_header_function(handle, { data, size, count, context in
             Unmanaged<Exchange>.fromOpaque(context!).takeUnretainedValue().receiveHeader(data, size * count)
         }))
-    }
-
-    private static func millis(_ duration: Duration) -> Int {
-        Int(duration.saturatingMillis)
     }
 
     public func post(batch body: [UInt8]) async throws(TransportError) -> TransportResponse {

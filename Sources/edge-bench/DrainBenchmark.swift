@@ -22,7 +22,7 @@ struct DrainBenchmark {
         var sensors: Int
         var period: Duration
 
-        var readings: Int { sensors * Int(7 * 86_400 / period.seconds) }
+        var readings: Int { sensors * Int(7 * 86_400 / period.inSeconds) }
 
         static let tenSeconds = Backlog(label: "10 sensors @ 10 s", sensors: 10, period: .seconds(10))
         static let oneSecond = Backlog(label: "10 sensors @ 1 s", sensors: 10, period: .seconds(1))
@@ -95,7 +95,7 @@ struct DrainBenchmark {
         let store = try ReadingStore(database: database, clock: SystemDeviceClock(),
                                      commit: GroupCommitPolicy(maxRows: 4096))
         let ids = (0..<backlog.sensors).map { "sensor\($0)" }
-        let periodMillis = Int64(backlog.period.seconds * 1000)
+        let periodMillis = Int64(backlog.period.inSeconds * 1000)
         let ticks = backlog.readings / backlog.sensors
         let start = Int64(Date().timeIntervalSince1970 * 1000) - Int64(ticks) * periodMillis
         for tick in 0..<ticks {
@@ -185,7 +185,7 @@ struct DrainBenchmark {
             }
             try await Task.sleep(for: .milliseconds(2))
         }
-        return (clock.now - start).seconds
+        return (clock.now - start).inSeconds
     }
 }
 

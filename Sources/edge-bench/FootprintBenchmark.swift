@@ -1,3 +1,4 @@
+import EdgeCore
 import FleetServerTesting
 import Foundation
 import Profiles
@@ -48,10 +49,10 @@ struct FootprintBenchmark {
         environment["EDGE_AGENT_SYNC_URL"] = ""
         let agent = try Watched(agent, ["run"], environment: environment, log: scratch.file("agent.log"))
         let floor = try Watched(floor, [], environment: environment, log: scratch.file("floor.log"))
-        Thread.sleep(forTimeInterval: warmUp.seconds)
+        Thread.sleep(forTimeInterval: warmUp.inSeconds)
         var agentSeries = try Series(agent)
         var floorSeries = try Series(floor)
-        let sliceSeconds = window.seconds / Double(slices)
+        let sliceSeconds = window.inSeconds / Double(slices)
         let samplesPerSlice = max(1, Int(sliceSeconds.rounded()))
         for _ in 0..<slices {
             for sample in 0..<samplesPerSlice {

@@ -1,3 +1,4 @@
+import EdgeCore
 import Foundation
 
 /// A fresh directory for one run's files, removed when the value goes away.
@@ -20,11 +21,7 @@ func seconds(_ body: () throws -> Void) rethrows -> Double {
     let clock = ContinuousClock()
     let start = clock.now
     try body()
-    return (clock.now - start).seconds
-}
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+    return (clock.now - start).inSeconds
 }
 
 struct BenchError: Error, CustomStringConvertible {

@@ -5,6 +5,7 @@ import Profiles
 import Testing
 @testable import edge_agent
 import EdgeCore
+import EdgeTesting
 
 /// Issue 11: `edge-agent failsafe` must work on any profile that names its outputs, however
 /// broken the rest is — here sensors that are not even valid YAML, and a broken agent.yaml.

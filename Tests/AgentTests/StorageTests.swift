@@ -1,5 +1,6 @@
 import AlertEngine
 import EdgeCore
+import EdgeTesting
 import Foundation
 import GRDB
 import Logging

@@ -1,5 +1,6 @@
 import AlertEngine
 import EdgeCore
+import EdgeTesting
 import Foundation
 import Readings
 import Synchronization
@@ -30,7 +31,7 @@ final class Harness {
         try AlertEngine(rules: rules, store: store, clock: clock, outputs: outputs, driver: driver)
     }
 
-    func reading(_ sensor: String, _ value: Double, unit: String = "°C", quality: ReadingQuality = .ok) -> Reading {
+    func reading(_ sensor: String, _ value: Double, unit: String = "°C", quality: SampleQuality = .ok) -> Reading {
         Reading(sequence: 0, sensorID: sensor, timestampMillis: now, value: value, unit: unit, quality: quality)
     }
 

@@ -1,4 +1,5 @@
 import EdgeCore
+import EdgeTesting
 import HAL
 import HALSimulation
 import XCTest

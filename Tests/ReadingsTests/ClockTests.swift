@@ -1,4 +1,5 @@
 import EdgeCore
+import EdgeTesting
 import Foundation
 import Testing
 @testable import Readings

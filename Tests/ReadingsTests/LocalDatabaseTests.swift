@@ -1,4 +1,5 @@
 import EdgeCore
+import EdgeTesting
 import Foundation
 import GRDB
 import Testing

@@ -1,4 +1,5 @@
 import EdgeCore
+import EdgeTesting
 import Foundation
 @testable import Readings
 
@@ -33,7 +34,7 @@ extension ReadingStore {
     /// Every committed reading, ascending.
     func all() throws -> [Reading] { try readings(afterSequence: 0, limit: ReadingStore.maxLimit) }
 
-    func append(_ sensorID: String, _ value: Double, unit: String = "°C", quality: ReadingQuality = .ok, at time: DeviceTime) throws {
+    func append(_ sensorID: String, _ value: Double, unit: String = "°C", quality: SampleQuality = .ok, at time: DeviceTime) throws {
         try append(sensorID: sensorID, value: value, unit: unit, quality: quality, takenAt: time)
     }
 }

@@ -1,5 +1,6 @@
 import AlertEngine
 import EdgeCore
+import EdgeTesting
 import FleetServerTesting
 import Foundation
 import PostgresNIO

@@ -29,14 +29,10 @@ public enum FilterSpec: Sendable, Hashable {
 }
 
 /// How much a filtered value can be trusted; Readings maps it onto its quality flag.
-public enum FilterQuality: Sendable, Hashable, Comparable {
-    case ok, filtered, suspect
-}
-
 public struct FilterOutput: Sendable, Hashable {
     public var value: Double
-    public var quality: FilterQuality
-    public init(value: Double, quality: FilterQuality) {
+    public var quality: SampleQuality
+    public init(value: Double, quality: SampleQuality) {
         self.value = value
         self.quality = quality
     }

@@ -68,7 +68,7 @@ final class Pipeline: Sendable {
             return out
         }
         for (readingID, unit, emitted) in due {
-            record(readingID, value: emitted.value, unit: unit, quality: Self.quality(emitted.quality), at: now)
+            record(readingID, value: emitted.value, unit: unit, quality: emitted.quality, at: now)
         }
     }
 
@@ -76,7 +76,7 @@ final class Pipeline: Sendable {
         var readingID: String
         var unit: String
         var value: Double
-        var quality: ReadingQuality
+        var quality: SampleQuality
     }
 
     private func filter(_ sensorID: String, _ measurement: Measurement, at time: DeviceTime) -> Routed? {
@@ -84,11 +84,11 @@ final class Pipeline: Sendable {
             guard var route = table[sensorID]?[measurement.channel] else { return nil }
             defer { table[sensorID]?[measurement.channel] = route }
             guard let output = route.filters.process(measurement.value, at: time) else { return nil }
-            return Routed(readingID: route.readingID, unit: route.unit, value: output.value, quality: Self.quality(output.quality))
+            return Routed(readingID: route.readingID, unit: route.unit, value: output.value, quality: output.quality)
         }
     }
 
-    private func record(_ readingID: String, value: Double, unit: String, quality: ReadingQuality, at time: DeviceTime) {
+    private func record(_ readingID: String, value: Double, unit: String, quality: SampleQuality, at time: DeviceTime) {
         // A reading taken before the clock is synchronised keeps its measured quality and
         // carries its clock state beside it (`time.synchronized`); the store re-stamps it once
         // the clock is right, and the alert engine still skips it when it is suspect.
@@ -117,14 +117,6 @@ final class Pipeline: Sendable {
         for event in events {
             logger.notice("alert event", metadata: [
                 "rule": "\(event.ruleID)", "kind": "\(event.kind.rawValue)", "message": "\(event.message)"])
-        }
-    }
-
-    static func quality(_ quality: FilterQuality) -> ReadingQuality {
-        switch quality {
-        case .ok: .ok
-        case .filtered: .filtered
-        case .suspect: .suspect
         }
     }
 }

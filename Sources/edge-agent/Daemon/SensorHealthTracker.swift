@@ -48,7 +48,7 @@ final class SensorHealthTracker: Sendable {
         return order.compactMap { id in
             guard let entry = entries[id] else { return nil }
             let age = entry.lastSuccess.map { Double(now.bootNanos &- $0.bootNanos) / 1e9 }
-            let staleAfter = Double(entry.interval.components.seconds) * 3 + Double(entry.interval.components.attoseconds) * 3e-18
+            let staleAfter = entry.interval.inSeconds * 3
             let state: SensorHealth.State
             if entry.consecutiveFailures > 0 {
                 state = .failing

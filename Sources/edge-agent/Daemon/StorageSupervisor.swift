@@ -37,7 +37,7 @@ final class StorageSupervisor: Sendable {
         var sensorID: String
         var value: Double
         var unit: String
-        var quality: ReadingQuality
+        var quality: SampleQuality
         var takenAt: DeviceTime
     }
 
@@ -95,7 +95,7 @@ final class StorageSupervisor: Sendable {
     // MARK: - Readings
 
     /// Stores one reading, or holds it while storage is down. Throws only for bad input.
-    func append(sensorID: String, value: Double, unit: String, quality: ReadingQuality, takenAt: DeviceTime) throws {
+    func append(sensorID: String, value: Double, unit: String, quality: SampleQuality, takenAt: DeviceTime) throws {
         let stores = state.withLock { state -> Stores? in
             guard state.stores == nil else { return state.stores }
             if state.held.count < Self.memoryCap {

@@ -1,4 +1,52 @@
+import EdgeCore
 import Synchronization
+
+// Clocks for exact tests. Production code takes `any DeviceClock`; these are the two that
+// tests inject, so they live in the testing product, not in the agent.
+
+/// A clock that moves only when told to: by `advance`, or by a `sleep`, which advances
+/// the clock by the slept duration and returns at once. Tests get exact time with it.
+public final class ManualDeviceClock: DeviceClock {
+    private let state: Mutex<DeviceTime>
+    public let bootID: String
+
+    public init(
+        unixMillis: Int64 = 1_767_225_600_000, // 2026-01-01T00:00:00Z
+        bootNanos: UInt64 = 10_000_000_000,
+        synchronized: Bool = true,
+        bootID: String = "test-boot"
+    ) {
+        self.state = Mutex(DeviceTime(unixMillis: unixMillis, bootNanos: bootNanos, synchronized: synchronized))
+        self.bootID = bootID
+    }
+
+    public func now() -> DeviceTime { state.withLock { $0 } }
+
+    public func sleep(for duration: Duration) async throws {
+        try Task.checkCancellation()
+        advance(by: duration)
+        await Task.yield()
+    }
+
+    /// Moves both clocks forward together.
+    public func advance(by duration: Duration) {
+        // Saturating: a test (or a fuzzed profile) may ask for any duration; time never traps.
+        let nanos = UInt64(max(0, duration.saturatingNanos))
+        state.withLock {
+            $0.bootNanos = $0.bootNanos.addingReportingOverflow(nanos).overflow ? .max : $0.bootNanos + nanos
+            let millis = Int64(nanos / 1_000_000)
+            $0.unixMillis = $0.unixMillis.addingReportingOverflow(millis).overflow ? .max : $0.unixMillis + millis
+        }
+    }
+
+    /// Steps the wall clock, as NTP or a user's `date -s` does; the monotonic clock is untouched.
+    public func setWallClock(unixMillis: Int64, synchronized: Bool) {
+        state.withLock {
+            $0.unixMillis = unixMillis
+            $0.synchronized = synchronized
+        }
+    }
+}
 
 /// A test clock whose `sleep` suspends until `advance` moves time past the sleeper's deadline.
 ///
