@@ -1,0 +1,73 @@
+import Foundation
+
+/// The one home for blocking calls: SQLite commits, sysfs 1-Wire reads, libcurl transfers.
+///
+/// Swift's cooperative pool has one thread per core — two on a Pi Zero 2 or in CI — and a
+/// blocking call on it stalls every task, polling and alerting included. Such calls run here
+/// instead, on a few dedicated threads, the way SwiftNIO's `NIOThreadPool` gives an event loop
+/// one place for blocking work. Each kind of work has its own lane so that a minute-long
+/// upload cannot delay a commit, and a slow 1-Wire bus cannot delay either.
+///
+/// Threads that wait on a kernel event for as long as the agent runs (GPIO edge watchers)
+/// are not blocking calls and keep their own thread; see Sources/HAL/Linux.
+public final class BlockingIO: @unchecked Sendable {
+    /// Sensor reads that block in the kernel (sysfs w1: ~750 ms per DS18B20 conversion).
+    /// Four threads: a typical tank has up to four probes on one bus.
+    public static let sensorBus = BlockingIO(name: "reef-edge.sensor-bus", threads: 4)
+    /// SQLite writes and checkpoints. One thread: SQLite has one writer anyway.
+    public static let storage = BlockingIO(name: "reef-edge.storage", threads: 1)
+    /// libcurl transfers (sync, notifications). One thread: transfers are sequential by design.
+    public static let network = BlockingIO(name: "reef-edge.network", threads: 1)
+
+    /// Guards `pending`; signalled when work arrives.
+    private let condition = NSCondition()
+    private var pending: [@Sendable () -> Void] = []
+    private var head = 0
+
+    public init(name: String, threads: Int) {
+        precondition(threads > 0, "a BlockingIO lane needs at least one thread")
+        for index in 0 ..< threads {
+            let thread = Thread { [self] in self.serve() }
+            thread.name = "\(name)-\(index)"
+            thread.start()
+        }
+    }
+
+    /// Runs `body` on one of this lane's threads and returns its result to the caller, which
+    /// suspends (it does not block) meanwhile. Work starts in the order it was submitted.
+    public func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            submit { continuation.resume(with: Result { try body() }) }
+        }
+    }
+
+    /// Runs a body that cannot throw.
+    public func run<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { (continuation: CheckedContinuation<T, Never>) in
+            submit { continuation.resume(returning: body()) }
+        }
+    }
+
+    private func submit(_ work: @escaping @Sendable () -> Void) {
+        condition.lock()
+        pending.append(work)
+        condition.signal()
+        condition.unlock()
+    }
+
+    private func serve() {
+        while true {
+            condition.lock()
+            while head == pending.count { condition.wait() }
+            let work = pending[head]
+            head += 1
+            // Compact once the consumed prefix dominates, so the array does not grow forever.
+            if head > 64 && head * 2 > pending.count {
+                pending.removeFirst(head)
+                head = 0
+            }
+            condition.unlock()
+            work()
+        }
+    }
+}
