@@ -91,6 +91,7 @@ var targets: [Target] = [
     // The footprint baseline edge-bench measures beside the agent: built like it, does nothing.
     .executableTarget(name: "footprint-floor", swiftSettings: swiftSettings),
 
+    .testTarget(name: "EdgeCoreTests", dependencies: ["EdgeCore"], swiftSettings: swiftSettings),
     .testTarget(name: "HALTests", dependencies: ["EdgeTesting", "HAL", "HALSimulation", "EdgeCore"], swiftSettings: swiftSettings),
     .testTarget(name: "ProfilesTests", dependencies: ["EdgeTesting", "Profiles", "HAL", "HALSimulation", "AlertEngine"], swiftSettings: swiftSettings),
     .testTarget(name: "ReadingsTests", dependencies: ["EdgeTesting", "Readings", "EdgeCore"], swiftSettings: swiftSettings),
