@@ -151,6 +151,8 @@ if !deviceOnly {
         ], swiftSettings: swiftSettings),
         .testTarget(name: "SyncTests", dependencies: [
             "EdgeTesting", "Sync", "Wire", "FleetServer", "FleetServerTesting", "Readings", "AlertEngine", "EdgeCore",
+            // The agent's HealthReporter: what the engine tests' health feed builds reports with.
+            "edge-agent",
             .product(name: "PostgresNIO", package: "postgres-nio"),
         ], swiftSettings: swiftSettings),
     ]

@@ -21,7 +21,7 @@ public struct ClockHold: Sendable, Hashable {
     /// correctable one have gone (after an earlier hold, or by `sync --once`): holding would
     /// only delay readings behind rows the server already has.
     /// - Parameter position: where the readings stream's next batch starts (exclusive).
-    static func current(readings: ReadingStore, position: Int64, now: DeviceTime, hold: Duration) throws -> ClockHold? {
+    public static func current(readings: ReadingStore, position: Int64, now: DeviceTime, hold: Duration) throws -> ClockHold? {
         guard let first = try readings.firstCorrectableSequence(), first > position else { return nil }
         guard let takenAt = try readings.database.writer.read({ db in
             try Int64.fetchOne(db, sql: "SELECT boot_ns FROM readings WHERE sequence = ?", arguments: [first])
@@ -34,7 +34,7 @@ public struct ClockHold: Sendable, Hashable {
     }
 
     /// The health reason that says what is held and why.
-    var reason: String {
+    public var reason: String {
         let seconds = remaining.secondsRoundedUp
         let left = seconds >= 60 ? "\(seconds / 60) min" : "\(seconds) s"
         return "\(heldReadings) readings held back until the wall clock is synchronised, so they get true timestamps; sent with provisional timestamps in \(left) if it is not"

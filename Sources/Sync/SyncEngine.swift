@@ -30,8 +30,6 @@ public struct SyncConfiguration: Sendable, Hashable {
     /// How long readings taken before the clock was synchronised (this boot) are held back,
     /// waiting to be re-stamped, before they are sent with their provisional timestamps.
     public var clockHold: Duration
-    /// A backlog whose oldest reading is older than this makes the device degraded.
-    public var staleBacklog: Duration
 
     /// Why this configuration cannot work, or nil.
     public func validationError() -> String? {
@@ -45,7 +43,7 @@ public struct SyncConfiguration: Sendable, Hashable {
     public init(deviceID: String, maxBatchRows: Int = 5000, maxBatchBytes: Int = 512 * 1024,
                 idleInterval: Duration = .seconds(10), backoff: Backoff = Backoff(base: .seconds(1), cap: .seconds(300)),
                 retryAfterCap: Duration = .seconds(900), healthInterval: Duration = .seconds(60),
-                clockHold: Duration = .seconds(600), staleBacklog: Duration = .seconds(3600)) {
+                clockHold: Duration = .seconds(600)) {
         self.deviceID = deviceID
         self.maxBatchRows = maxBatchRows
         self.maxBatchBytes = maxBatchBytes
@@ -54,7 +52,6 @@ public struct SyncConfiguration: Sendable, Hashable {
         self.retryAfterCap = retryAfterCap
         self.healthInterval = healthInterval
         self.clockHold = clockHold
-        self.staleBacklog = staleBacklog
     }
 }
 
@@ -101,8 +98,7 @@ public actor SyncEngine {
     let events: (any SyncEventSource)?
     let transport: any SyncTransport
     let clock: any DeviceClock
-    let healthSource: any HealthSource
-    private let reporter: HealthReporter
+    let health: any HealthFeed
     let ledger: SyncLedger
     let logger: Logger
     private var random: Jitter
@@ -115,7 +111,7 @@ public actor SyncEngine {
     private var lastHealthBootNanos: UInt64?
 
     public init(configuration: SyncConfiguration, database: LocalDatabase, readings: ReadingStore,
-                events: (any SyncEventSource)?, transport: any SyncTransport, health: any HealthSource,
+                events: (any SyncEventSource)?, transport: any SyncTransport, health: any HealthFeed,
                 clock: any DeviceClock, random: any RandomNumberGenerator & Sendable = SystemRandomNumberGenerator(),
                 logger: Logger = Logger(label: "reef-edge.sync")) throws {
         if let reason = configuration.validationError() { throw SyncError.invalidConfiguration(reason) }
@@ -124,7 +120,7 @@ public actor SyncEngine {
         self.readings = readings
         self.events = events
         self.transport = transport
-        self.healthSource = health
+        self.health = health
         self.clock = clock
         self.random = Jitter(base: random)
         self.logger = logger
@@ -133,8 +129,6 @@ public actor SyncEngine {
         let ledger = try SyncLedger(writer: database.writer)
         _ = try Self.takeNewIdentityIfSequencesWentBackwards(ledger: ledger, readings: readings, now: clock.now(), logger: logger)
         self.ledger = ledger
-        self.reporter = HealthReporter(database: database, readings: readings, clock: clock,
-                                       staleBacklog: configuration.staleBacklog, clockHold: configuration.clockHold)
     }
 
     // MARK: - Public operations
@@ -352,7 +346,7 @@ public actor SyncEngine {
             }
         }
         try keepDurable(&eventRows, &readingRows)
-        let health = try healthDue(now) ? try makeHealth(now: now, readingPosition: readingPosition) : nil
+        let health = healthDue(now) ? self.health.latestReport() : nil
         guard !eventRows.isEmpty || !readingRows.isEmpty || health != nil else { return nil }
 
         while true {
@@ -464,15 +458,11 @@ public actor SyncEngine {
 
     // MARK: - Health
 
-    private func healthDue(_ now: DeviceTime) throws -> Bool {
+    /// Health goes with the first batch, then once `healthInterval` has passed since the
+    /// last one the server acknowledged.
+    private func healthDue(_ now: DeviceTime) -> Bool {
         guard let last = lastHealthBootNanos else { return true }
         return now.bootNanos - last >= UInt64(configuration.healthInterval.saturatingMillis) * 1_000_000
-    }
-
-    /// The agent's part from `HealthSource`, plus what Sync and the process know; the status
-    /// is the worst that applies, with one reason per problem.
-    func makeHealth(now: DeviceTime, readingPosition: Int64) throws -> HealthReport {
-        try reporter.report(agent: healthSource.agentHealth(), now: now, sync: try status())
     }
 }
 

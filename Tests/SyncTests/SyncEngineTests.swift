@@ -292,8 +292,8 @@ import Wire
 
     @Test func healthCarriesWhatSyncKnowsAndItsReasons() async throws {
         let fixture = try SyncFixture(readings: 6, script: [.status(400, error: WireError(error: "invalid", reason: "no"))],
-                                      configure: { $0.healthInterval = .seconds(60); $0.staleBacklog = .seconds(1) },
-                                      health: SyncTestHealth(sensors: [
+                                      configure: { $0.healthInterval = .seconds(60) },
+                                      health: SyncTestHealth(staleBacklog: .seconds(1), sensors: [
                                           SensorHealth(id: "tank", state: .ok, errorCount: 0, errorsByKind: [:], lastError: nil, lastReadingAgeSeconds: 1),
                                           SensorHealth(id: "ph", state: .failing, errorCount: 3, errorsByKind: ["noDevice": 3],
                                                        lastError: "no device at 0x63", lastReadingAgeSeconds: nil),
