@@ -8,6 +8,7 @@ import Readings
 import Sync
 import Testing
 import Wire
+@testable import edge_agent
 
 /// The device's stores, the real Sync engine over libcurl and TLS, the fleet server, and
 /// PostgreSQL: the whole path, with an outage in the middle.
@@ -37,7 +38,7 @@ import Wire
                                                                caFile: caFile ?? server.certificates.ca))
         let configuration = SyncConfiguration(deviceID: deviceID ?? server.deviceName, maxBatchRows: 250,
                                               backoff: Backoff(base: .milliseconds(20), cap: .milliseconds(100)))
-        return try SyncEngine(configuration: configuration, database: database, readings: store, events: alerts,
+        return try SyncEngine(configuration: configuration, database: database, readings: store, events: AlertEventFeed(store: alerts),
                               transport: transport, health: FixedHealth(), clock: SystemDeviceClock())
     }
 

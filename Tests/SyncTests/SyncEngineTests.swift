@@ -237,7 +237,7 @@ import Wire
         #expect(first.count < 4000)
         #expect(try WireCodec.encode(fixture.transport.batches[0]).count <= 8 * 1024)
         // Halving stops at the first size that fits: twice as many rows did not.
-        let twice = SyncEngine.readingBlock(try fixture.store.readings(afterSequence: 0, limit: first.count * 2), after: 0)
+        let twice = BatchBuilder.readingBlock(try fixture.store.readings(afterSequence: 0, limit: first.count * 2), after: 0)
         let bigger = SyncBatch(deviceID: "reef-1", storeID: fixture.database.storeID, readings: twice,
                                health: fixture.transport.batches[0].health)
         #expect(try WireCodec.encode(bigger).count > 8 * 1024)

@@ -1,4 +1,3 @@
-import AlertEngine
 import EdgeCore
 import FleetServerTesting
 import Foundation

@@ -51,7 +51,7 @@ struct CLIHealth: HealthFeed {
     func latestReport() -> HealthReport? {
         let agent = AgentHealth(version: EdgeAgent.version, startedAt: startedAt, sensors: [], firingAlerts: 0,
                                 problems: ["sent by `edge-agent sync --once`, not the daemon"])
-        let status = try? SyncStatus.read(database: stores.database, readings: stores.readings, events: stores.alerts)
+        let status = try? SyncStatus.read(database: stores.database, readings: stores.readings, events: AlertEventFeed(store: stores.alerts))
         return try? reporter.report(agent: agent, now: clock.now(), sync: status)
     }
 }

@@ -295,7 +295,7 @@ extension Daemon: HealthFeed {
     func latestReport() -> HealthReport? {
         do {
             let status = try storage.stores.flatMap {
-                try SyncStatus.read(database: $0.database, readings: $0.readings, events: $0.alerts)
+                try SyncStatus.read(database: $0.database, readings: $0.readings, events: AlertEventFeed(store: $0.alerts))
             }
             return try healthReport(sync: status)
         } catch {

@@ -25,6 +25,6 @@ enum SyncSetup {
                                               maxBatchBytes: config.sync.batchBytes, idleInterval: config.sync.interval,
                                               healthInterval: config.sync.healthInterval)
         return try SyncEngine(configuration: configuration, database: stores.database, readings: stores.readings,
-                              events: stores.alerts, transport: transport, health: health, clock: clock, logger: logger)
+                              events: AlertEventFeed(store: stores.alerts), transport: transport, health: health, clock: clock, logger: logger)
     }
 }
