@@ -80,7 +80,7 @@ var targets: [Target] = [
     // The wire format shared by agent and server: no package dependencies.
     .target(name: "Wire", dependencies: ["CZlib"], swiftSettings: swiftSettings),
     // → Sync (HTTPS through libcurl)
-    .target(name: "Sync", dependencies: ["Readings", "AlertEngine", "Wire", "EdgeCore", "CCurl", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
+    .target(name: "Sync", dependencies: ["Readings", "Wire", "EdgeCore", "CCurl", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
     .executableTarget(name: "edge-agent", dependencies: [
         "HAL", "HALSimulation", "Profiles", "Readings", "AlertEngine", "Sync", "Wire", "EdgeCore",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -152,6 +152,9 @@ if !deviceOnly {
         ], swiftSettings: swiftSettings),
         .testTarget(name: "SyncTests", dependencies: [
             "EdgeTesting", "Sync", "Wire", "FleetServer", "FleetServerTesting", "Readings", "AlertEngine", "EdgeCore",
+            // The agent's HealthReporter, which the engine tests' health feed builds reports with,
+            // and its AlertEventFeed, which carries the real alert events end to end.
+            "edge-agent",
             .product(name: "PostgresNIO", package: "postgres-nio"),
         ], swiftSettings: swiftSettings),
     ]

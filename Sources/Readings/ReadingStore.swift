@@ -360,6 +360,14 @@ public final class ReadingStore: Sendable {
         }
     }
 
+    /// When reading `sequence` was taken, on its boot's monotonic clock (`boot_ns`); nil if
+    /// there is no such reading. With `firstCorrectableSequence()` it dates Sync's clock hold.
+    public func bootNanos(ofSequence sequence: Int64) throws -> Int64? {
+        try database.writer.read { db in
+            try Int64.fetchOne(db, sql: "SELECT boot_ns FROM readings WHERE sequence = ?", arguments: [sequence])
+        }
+    }
+
     // MARK: - Reading back
 
     static let selectReadings = """

@@ -1,5 +1,4 @@
 import EdgeCore
-import GRDB
 import Readings
 
 /// This boot's readings taken before the wall clock was synchronised, held back from the
@@ -21,11 +20,10 @@ public struct ClockHold: Sendable, Hashable {
     /// correctable one have gone (after an earlier hold, or by `sync --once`): holding would
     /// only delay readings behind rows the server already has.
     /// - Parameter position: where the readings stream's next batch starts (exclusive).
-    static func current(readings: ReadingStore, position: Int64, now: DeviceTime, hold: Duration) throws -> ClockHold? {
-        guard let first = try readings.firstCorrectableSequence(), first > position else { return nil }
-        guard let takenAt = try readings.database.writer.read({ db in
-            try Int64.fetchOne(db, sql: "SELECT boot_ns FROM readings WHERE sequence = ?", arguments: [first])
-        }) else { return nil }
+    public static func current(readings: any SyncReadingSource, position: Int64, now: DeviceTime,
+                               hold: Duration) throws -> ClockHold? {
+        guard let first = try readings.firstCorrectableSequence(), first > position,
+              let takenAt = try readings.bootNanos(ofSequence: first) else { return nil }
         let holdNanos = Int64(clamping: hold.saturatingMillis) &* 1_000_000
         let elapsed = Int64(clamping: now.bootNanos) - takenAt
         guard elapsed < holdNanos else { return nil }
@@ -34,7 +32,7 @@ public struct ClockHold: Sendable, Hashable {
     }
 
     /// The health reason that says what is held and why.
-    var reason: String {
+    public var reason: String {
         let seconds = remaining.secondsRoundedUp
         let left = seconds >= 60 ? "\(seconds / 60) min" : "\(seconds) s"
         return "\(heldReadings) readings held back until the wall clock is synchronised, so they get true timestamps; sent with provisional timestamps in \(left) if it is not"

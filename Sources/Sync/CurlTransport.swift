@@ -1,13 +1,11 @@
 import CCurl
 import EdgeCore
-import Dispatch
 import Foundation
-import Synchronization
 import Wire
 
 /// HTTPS through libcurl: one easy handle in one multi handle, reused so that batches after
-/// the first ride the same TLS connection (keep-alive), driven on a dedicated serial queue
-/// so that waiting on the network never occupies a thread of Swift's cooperative pool, where
+/// the first ride the same TLS connection (keep-alive), driven on `BlockingIO.network` so
+/// that waiting on the network never occupies a thread of Swift's cooperative pool, where
 /// the sensor pollers run.
 ///
 /// Cancelling the task that awaits `post` aborts the transfer at once, whatever the server
@@ -15,7 +13,8 @@ import Wire
 /// `curl_multi_wakeup` interrupts from the cancelling thread. Stopping the agent therefore
 /// never waits for `totalTimeout`.
 public final class CurlTransport: SyncTransport, CustomStringConvertible, @unchecked Sendable {
-    // @unchecked: the handles, header list and buffers are touched only on `queue`, except
+    // @unchecked: the handles, header list and buffers are touched only by transfers on
+    // `BlockingIO.network`, whose one thread runs them one after another, and by
     // `curl_multi_wakeup`, which libcurl documents as callable from any thread.
 
     public struct Configuration: Sendable, CustomStringConvertible {
@@ -78,7 +77,6 @@ public final class CurlTransport: SyncTransport, CustomStringConvertible, @unche
     }
 
     public let configuration: Configuration
-    private let queue = DispatchQueue(label: "reef-edge.sync.curl")
     private let handle: UnsafeMutableRawPointer
     /// Owns the connection cache, so the TLS connection outlives each request; polled so a
     /// cancellation can interrupt a transfer.
@@ -166,10 +164,10 @@ public final class CurlTransport: SyncTransport, CustomStringConvertible, @unche
         try check("CONNECTTIMEOUT_MS", reef_curl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Int(c.connectTimeout.saturatingMillis)))
         try check("TIMEOUT_MS", reef_curl_setopt_long(handle, CURLOPT_TIMEOUT_MS, Int(c.totalTimeout.saturatingMillis)))
         try check("WRITEFUNCTION", reef_curl_setopt_write_function(handle, { data, size, count, context in
-            Unmanaged<Exchange>.fromOpaque(context!).takeUnretainedValue().receiveBody(data, size * count)
+            Unmanaged<CurlExchange>.fromOpaque(context!).takeUnretainedValue().receiveBody(data, size * count)
         }))
         try check("HEADERFUNCTION", reef_curl_setopt_header_function(handle, { data, size, count, context in
-            Unmanaged<Exchange>.fromOpaque(context!).takeUnretainedValue().receiveHeader(data, size * count)
+            Unmanaged<CurlExchange>.fromOpaque(context!).takeUnretainedValue().receiveHeader(data, size * count)
         }))
     }
 
@@ -177,11 +175,7 @@ public final class CurlTransport: SyncTransport, CustomStringConvertible, @unche
         let cancelled = CancelFlag()
         let multi = UncheckedMulti(pointer: self.multi)
         let result: Result<TransportResponse, TransportError> = await withTaskCancellationHandler {
-            await withCheckedContinuation { continuation in
-                queue.async {
-                    continuation.resume(returning: self.perform(body, cancelled: cancelled))
-                }
-            }
+            await BlockingIO.network.run { self.perform(body, cancelled: cancelled) }
         } onCancel: {
             cancelled.set()
             // Wakes the poll in progress, or the next one: `perform` then sees the flag.
@@ -190,9 +184,9 @@ public final class CurlTransport: SyncTransport, CustomStringConvertible, @unche
         return try result.get()
     }
 
-    /// One request/response on the reused handle. Runs on `queue` only.
+    /// One request/response on the reused handle. Runs on `BlockingIO.network` only.
     private func perform(_ body: [UInt8], cancelled: CancelFlag) -> Result<TransportResponse, TransportError> {
-        let exchange = Exchange(limit: configuration.maxResponseBytes)
+        let exchange = CurlExchange(limit: configuration.maxResponseBytes)
         let context = Unmanaged.passRetained(exchange)
         defer { context.release() }
         var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
@@ -271,50 +265,4 @@ public final class CurlTransport: SyncTransport, CustomStringConvertible, @unche
         default: .network
         }
     }
-
-    /// What one request received; the C callbacks reach it through an opaque pointer.
-    private final class Exchange {
-        let limit: Int
-        var body: [UInt8] = []
-        var retryAfter: String?
-        var overflowed = false
-
-        init(limit: Int) { self.limit = limit }
-
-        func receiveBody(_ data: UnsafeMutablePointer<CChar>?, _ count: Int) -> Int {
-            guard let data, body.count + count <= limit else {
-                overflowed = true
-                return 0 // libcurl aborts the transfer with CURLE_WRITE_ERROR
-            }
-            data.withMemoryRebound(to: UInt8.self, capacity: count) { body.append(contentsOf: UnsafeBufferPointer(start: $0, count: count)) }
-            return count
-        }
-
-        func receiveHeader(_ data: UnsafeMutablePointer<CChar>?, _ count: Int) -> Int {
-            guard let data else { return 0 }
-            let line = data.withMemoryRebound(to: UInt8.self, capacity: count) {
-                String(decoding: UnsafeBufferPointer(start: $0, count: count), as: UTF8.self)
-            }
-            if line.hasPrefix("HTTP/") {
-                // A new status line (after a 100 Continue or a redirect): headers start over.
-                retryAfter = nil
-            } else if let colon = line.firstIndex(of: ":"),
-                      line[..<colon].trimmingCharacters(in: .whitespaces).lowercased() == "retry-after" {
-                retryAfter = line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
-            }
-            return count
-        }
-    }
-}
-
-/// Set from the cancelling thread, read by the transfer loop on the transport's queue.
-private final class CancelFlag: Sendable {
-    private let flag = Atomic<Bool>(false)
-    func set() { flag.store(true, ordering: .sequentiallyConsistent) }
-    var isSet: Bool { flag.load(ordering: .sequentiallyConsistent) }
-}
-
-/// The multi handle's pointer, handed to the cancellation handler for `curl_multi_wakeup`.
-private struct UncheckedMulti: @unchecked Sendable {
-    let pointer: UnsafeMutableRawPointer
 }

@@ -4,89 +4,6 @@ import Logging
 import Readings
 import Wire
 
-/// Alert events as Sync reads them: the alert store's log, ascending by sequence.
-/// A seam between two stages' stores, so the engine does not depend on how AlertEngine
-/// keeps its tables.
-public protocol SyncEventSource: Sendable {
-    /// Events with a sequence above `afterSequence`, ascending, at most `limit`.
-    func syncEvents(afterSequence: Int64, limit: Int) throws -> [WireAlertEvent]
-    /// How many events lie beyond `afterSequence`.
-    func syncEventBacklog(afterSequence: Int64) throws -> Int
-}
-
-public struct SyncConfiguration: Sendable, Hashable {
-    public var deviceID: String
-    /// Rows per batch, events and readings together (events take their share first).
-    public var maxBatchRows: Int
-    /// Compressed body bytes per batch; a batch over it is halved until it fits.
-    public var maxBatchBytes: Int
-    /// Wait between checks when there is nothing to send.
-    public var idleInterval: Duration
-    public var backoff: Backoff
-    /// The most a server's `Retry-After` can make the device wait.
-    public var retryAfterCap: Duration
-    /// A health report goes with the next batch once this much time has passed since the last.
-    public var healthInterval: Duration
-    /// How long readings taken before the clock was synchronised (this boot) are held back,
-    /// waiting to be re-stamped, before they are sent with their provisional timestamps.
-    public var clockHold: Duration
-    /// A backlog whose oldest reading is older than this makes the device degraded.
-    public var staleBacklog: Duration
-
-    /// Why this configuration cannot work, or nil.
-    public func validationError() -> String? {
-        if deviceID.isEmpty || deviceID.utf8.count > 128 { return "sync device id must be 1 to 128 bytes" }
-        if !(1...ReadingStore.maxLimit).contains(maxBatchRows) { return "sync max batch rows \(maxBatchRows) is outside 1...\(ReadingStore.maxLimit)" }
-        if maxBatchBytes < 1024 { return "sync max batch bytes \(maxBatchBytes) is below 1024" }
-        if healthInterval <= .zero || idleInterval <= .zero { return "sync intervals must be positive" }
-        return nil
-    }
-
-    public init(deviceID: String, maxBatchRows: Int = 5000, maxBatchBytes: Int = 512 * 1024,
-                idleInterval: Duration = .seconds(10), backoff: Backoff = Backoff(base: .seconds(1), cap: .seconds(300)),
-                retryAfterCap: Duration = .seconds(900), healthInterval: Duration = .seconds(60),
-                clockHold: Duration = .seconds(600), staleBacklog: Duration = .seconds(3600)) {
-        self.deviceID = deviceID
-        self.maxBatchRows = maxBatchRows
-        self.maxBatchBytes = maxBatchBytes
-        self.idleInterval = idleInterval
-        self.backoff = backoff
-        self.retryAfterCap = retryAfterCap
-        self.healthInterval = healthInterval
-        self.clockHold = clockHold
-        self.staleBacklog = staleBacklog
-    }
-}
-
-/// Progress of `syncOnce`, for `edge-agent sync --once`.
-public struct SyncProgress: Sendable, Hashable {
-    /// Readings and events the server acknowledged during this call.
-    public var rowsSent: Int
-    /// Readings and events still beyond the cursors.
-    public var rowsRemaining: Int
-    /// Batches quarantined during this call.
-    public var quarantined: Int
-}
-
-public enum SyncError: Error, Hashable, CustomStringConvertible {
-    /// The server refused the device itself (401/403): fix the token or the device id.
-    case credentialsRejected(status: Int, reason: String)
-    /// `syncOnce` saw this many failures in a row; the last said `reason`.
-    case gaveUp(failures: Int, reason: String)
-    case invalidConfiguration(String)
-
-    public var description: String {
-        switch self {
-        case .credentialsRejected(let status, let reason):
-            "the server refused this device (HTTP \(status)): \(reason). Check the token file and the device id"
-        case .gaveUp(let failures, let reason):
-            "gave up after \(failures) failed attempts in a row; last: \(reason)"
-        case .invalidConfiguration(let reason):
-            "\(reason); fix the agent's sync settings"
-        }
-    }
-}
-
 /// Moves readings, alert events and health from the device's database to the fleet server.
 ///
 /// Each batch carries events first, then the oldest readings, up to `maxBatchRows` and
@@ -97,12 +14,12 @@ public enum SyncError: Error, Hashable, CustomStringConvertible {
 public actor SyncEngine {
     public let configuration: SyncConfiguration
     let database: LocalDatabase
-    let readings: ReadingStore
+    let readings: any SyncReadingSource
     let events: (any SyncEventSource)?
+    private let builder: BatchBuilder
     let transport: any SyncTransport
     let clock: any DeviceClock
-    let healthSource: any HealthSource
-    private let reporter: HealthReporter
+    let health: any HealthFeed
     let ledger: SyncLedger
     let logger: Logger
     private var random: Jitter
@@ -114,8 +31,8 @@ public actor SyncEngine {
     private var durable = (readings: Int64(0), events: Int64(0))
     private var lastHealthBootNanos: UInt64?
 
-    public init(configuration: SyncConfiguration, database: LocalDatabase, readings: ReadingStore,
-                events: (any SyncEventSource)?, transport: any SyncTransport, health: any HealthSource,
+    public init(configuration: SyncConfiguration, database: LocalDatabase, readings: any SyncReadingSource,
+                events: (any SyncEventSource)?, transport: any SyncTransport, health: any HealthFeed,
                 clock: any DeviceClock, random: any RandomNumberGenerator & Sendable = SystemRandomNumberGenerator(),
                 logger: Logger = Logger(label: "reef-edge.sync")) throws {
         if let reason = configuration.validationError() { throw SyncError.invalidConfiguration(reason) }
@@ -124,17 +41,18 @@ public actor SyncEngine {
         self.readings = readings
         self.events = events
         self.transport = transport
-        self.healthSource = health
+        self.health = health
         self.clock = clock
         self.random = Jitter(base: random)
         self.logger = logger
         self.backoff = configuration.backoff
         self.rowLimit = configuration.maxBatchRows
+        self.builder = BatchBuilder(deviceID: configuration.deviceID, maxBatchBytes: configuration.maxBatchBytes,
+                                    clockHold: configuration.clockHold, readings: readings, events: events)
         let ledger = try SyncLedger(writer: database.writer)
-        _ = try Self.takeNewIdentityIfSequencesWentBackwards(ledger: ledger, readings: readings, now: clock.now(), logger: logger)
+        _ = try Self.takeNewIdentityIfSequencesWentBackwards(ledger: ledger, database: database, readings: readings,
+                                                             now: clock.now(), logger: logger)
         self.ledger = ledger
-        self.reporter = HealthReporter(database: database, readings: readings, clock: clock,
-                                       staleBacklog: configuration.staleBacklog, clockHold: configuration.clockHold)
     }
 
     // MARK: - Public operations
@@ -159,7 +77,7 @@ public actor SyncEngine {
                 throw CancellationError()
             } catch {
                 let delay = backoff.nextDelay(using: &random)
-                logger.error("sync step failed: \(error); next attempt in \(delay)")
+                logger.error("sync step failed; retrying after the backoff", metadata: ["error": "\(error)", "next_in": "\(delay)"])
                 wait = delay
             }
             if let wait { try await clock.sleep(for: wait) }
@@ -225,16 +143,6 @@ public actor SyncEngine {
         case failed(delay: Duration, reason: String, credentials: Int?)
     }
 
-    struct Pending {
-        var body: [UInt8]
-        var readings: SequenceRange?
-        var events: SequenceRange?
-        var readingRows: Int
-        var eventRows: Int
-        var health: Bool
-        var rows: Int { readingRows + eventRows }
-    }
-
     func step(holdUnsynced: Bool) async throws -> Step {
         guard let pending = try nextBatch(holdUnsynced: holdUnsynced) else { return .idle }
         let outcome: Result<TransportResponse, TransportError>
@@ -273,7 +181,8 @@ public actor SyncEngine {
                 return try quarantine(pending, status: 413, reason: reason, now: now)
             }
             rowLimit = max(1, pending.rows / 2)
-            logger.notice("batch of \(pending.rows) rows too large for the server (\(reason)); trying \(rowLimit)")
+            logger.notice("batch too large for the server; trying a smaller one", metadata: [
+                "rows": "\(pending.rows)", "reason": "\(reason)", "next_rows": "\(rowLimit)"])
             return .progressed(sent: 0, quarantined: false)
         case .credentials(let status, let reason):
             // Not the batch's fault: nothing is quarantined, and retrying sooner than the cap
@@ -291,14 +200,17 @@ public actor SyncEngine {
         let delay = retryAfter ?? jittered
         try ledger.recordFailure(reason, nowMillis: now.unixMillis, failures: backoff.failures,
                                  nextAttemptMillis: now.unixMillis + delay.saturatingMillis)
-        logger.warning("sync attempt failed (\(backoff.failures) in a row): \(reason); next in \(delay)")
+        logger.warning("sync attempt failed", metadata: [
+            "reason": "\(reason)", "failures_in_a_row": "\(backoff.failures)", "next_in": "\(delay)"])
         return .failed(delay: delay, reason: reason, credentials: nil)
     }
 
-    private func quarantine(_ pending: Pending, status: Int, reason: String, now: DeviceTime) throws -> Step {
+    private func quarantine(_ pending: PendingBatch, status: Int, reason: String, now: DeviceTime) throws -> Step {
         try ledger.quarantine(readings: pending.readings, events: pending.events, status: status, reason: reason,
                               nowMillis: now.unixMillis)
-        logger.error("batch quarantined (HTTP \(status)): \(reason); readings \(pending.readings?.description ?? "-"), events \(pending.events?.description ?? "-") stay in the local database")
+        logger.error("batch quarantined; its rows stay in the local database", metadata: [
+            "http_status": "\(status)", "reason": "\(reason)",
+            "readings": "\(pending.readings?.description ?? "-")", "events": "\(pending.events?.description ?? "-")"])
         rowLimit = configuration.maxBatchRows
         return .progressed(sent: 0, quarantined: true)
     }
@@ -306,7 +218,7 @@ public actor SyncEngine {
     /// The part of `ack` that continues the cursors: each stream's acknowledged range must
     /// start at or before what was sent and end within it. Nil when it does not (a server
     /// bug); the batch is then retried.
-    private func accept(_ ack: SyncAck, for pending: Pending) -> SyncAck? {
+    private func accept(_ ack: SyncAck, for pending: PendingBatch) -> SyncAck? {
         func check(_ sent: SequenceRange?, _ acked: SyncAck.StreamAck?) -> (ok: Bool, ack: SyncAck.StreamAck?) {
             guard let sent else { return (true, nil) }
             guard let acked, acked.range.first <= sent.first, acked.range.last >= sent.first,
@@ -323,7 +235,7 @@ public actor SyncEngine {
         "readings \(ack.readings?.range.description ?? "-"), events \(ack.events?.range.description ?? "-")"
     }
 
-    private func describe(_ pending: Pending) -> String {
+    private func describe(_ pending: PendingBatch) -> String {
         "readings \(pending.readings?.description ?? "-"), events \(pending.events?.description ?? "-")"
     }
 
@@ -334,79 +246,17 @@ public actor SyncEngine {
 
     // MARK: - Building a batch
 
-    /// Reads the next batch from SQLite (at most `rowLimit` rows) and encodes it, halving
-    /// the readings, then the events, until the body fits `maxBatchBytes`.
-    func nextBatch(holdUnsynced: Bool) throws -> Pending? {
+    /// The next batch: at most `rowLimit` rows beyond the cursors, only those known to be
+    /// in the database file, and health when it is due.
+    func nextBatch(holdUnsynced: Bool) throws -> PendingBatch? {
         let now = clock.now()
         let cursors = try ledgerCursorsCheckingSequences()
-        let eventPosition = cursors[.events]?.position ?? 0
-        let readingPosition = cursors[.readings]?.position ?? 0
-
-        var eventRows = try events?.syncEvents(afterSequence: eventPosition, limit: rowLimit) ?? []
-        var readingRows: [Reading] = []
-        if eventRows.count < rowLimit {
-            readingRows = try readings.readings(afterSequence: readingPosition, limit: rowLimit - eventRows.count)
-            if holdUnsynced, let hold = try ClockHold.current(readings: readings, position: readingPosition, now: now,
-                                                              hold: configuration.clockHold) {
-                readingRows = Array(readingRows.prefix { $0.sequence < hold.firstSequence })
-            }
-        }
-        try keepDurable(&eventRows, &readingRows)
-        let health = try healthDue(now) ? try makeHealth(now: now, readingPosition: readingPosition) : nil
-        guard !eventRows.isEmpty || !readingRows.isEmpty || health != nil else { return nil }
-
-        while true {
-            let readingBlock = Self.readingBlock(readingRows, after: readingPosition)
-            let eventBlock = eventRows.isEmpty ? nil : EventBlock(
-                range: SequenceRange(first: eventPosition + 1, last: eventRows.last!.sequence), events: eventRows)
-            let batch = SyncBatch(deviceID: configuration.deviceID, storeID: database.storeID,
-                                  readings: readingBlock, events: eventBlock, health: health)
-            let body = try WireCodec.encode(batch)
-            if body.count > configuration.maxBatchBytes {
-                if readingRows.count > 1 {
-                    readingRows.removeLast(readingRows.count / 2)
-                    continue
-                }
-                if eventRows.count > 1 {
-                    readingRows.removeAll()
-                    eventRows.removeLast(eventRows.count / 2)
-                    continue
-                }
-                // One row over the cap: send it; a server that refuses it with 413 gets it quarantined.
-            }
-            return Pending(body: body, readings: readingBlock?.range, events: eventBlock?.range,
-                           readingRows: readingRows.count, eventRows: eventRows.count, health: health != nil)
-        }
-    }
-
-    static func readingBlock(_ rows: [Reading], after position: Int64) -> ReadingBlock? {
-        guard let last = rows.last else { return nil }
-        var block = ReadingBlock(range: SequenceRange(first: position + 1, last: last.sequence))
-        var sensorIndex: [String: Int32] = [:]
-        var unitIndex: [String: Int32] = [:]
-        for row in rows {
-            let sensor = sensorIndex[row.sensorID] ?? {
-                block.sensors.append(row.sensorID)
-                sensorIndex[row.sensorID] = Int32(block.sensors.count - 1)
-                return Int32(block.sensors.count - 1)
-            }()
-            let unit = unitIndex[row.unit] ?? {
-                block.units.append(row.unit)
-                unitIndex[row.unit] = Int32(block.units.count - 1)
-                return Int32(block.units.count - 1)
-            }()
-            block.sequence.append(row.sequence)
-            block.sensor.append(sensor)
-            block.unit.append(unit)
-            block.timestampMillis.append(row.timestampMillis)
-            block.value.append(row.value)
-            block.quality.append(row.quality.rawValue)
-        }
-        // Only a batch with a provisional timestamp carries the column.
-        if rows.contains(where: { !$0.clockSynchronized }) {
-            block.clockUnsynced = rows.map { !$0.clockSynchronized }
-        }
-        return block
+        let position = BatchBuilder.Position(readings: cursors[.readings]?.position ?? 0,
+                                             events: cursors[.events]?.position ?? 0)
+        var rows = try builder.rows(after: position, limit: rowLimit, holdUnsynced: holdUnsynced, now: now)
+        try keepDurable(&rows.events, &rows.readings)
+        let health = healthDue(now) ? self.health.latestReport() : nil
+        return try builder.batch(rows, after: position, storeID: database.storeID, health: health)
     }
 
     /// Drops the rows not known to be in the database file itself, after one FULL checkpoint
@@ -435,7 +285,8 @@ public actor SyncEngine {
     /// The cursors, after making sure the store's sequences did not go backwards (see
     /// `takeNewIdentityIfSequencesWentBackwards`).
     private func ledgerCursorsCheckingSequences() throws -> [SyncStream: SyncLedger.Cursor] {
-        if try Self.takeNewIdentityIfSequencesWentBackwards(ledger: ledger, readings: readings, now: clock.now(), logger: logger) {
+        if try Self.takeNewIdentityIfSequencesWentBackwards(ledger: ledger, database: database, readings: readings,
+                                                            now: clock.now(), logger: logger) {
             durable = (0, 0)
         }
         return try ledger.cursors()
@@ -449,13 +300,14 @@ public actor SyncEngine {
     /// may store some twice (under two store ids) but loses none. Checked when the engine is
     /// created, before readings of this run reach the old cursor, and before every batch.
     /// - Returns: whether the identity changed.
-    static func takeNewIdentityIfSequencesWentBackwards(ledger: SyncLedger, readings: ReadingStore, now: DeviceTime,
+    static func takeNewIdentityIfSequencesWentBackwards(ledger: SyncLedger, database: LocalDatabase,
+                                                        readings: any SyncReadingSource, now: DeviceTime,
                                                         logger: Logger) throws -> Bool {
         let acked = try ledger.cursors()[.readings]?.position ?? 0
         let issued = try readings.highestSequenceIssued()
         guard acked > issued else { return false }
         let reason = "the sync ledger has readings through #\(acked) on the server but this store has issued only through #\(issued)"
-        let newID = try readings.database.startNewStoreIdentity(reason: reason)
+        let newID = try database.startNewStoreIdentity(reason: reason)
         try ledger.startOver(nowMillis: now.unixMillis)
         logger.error("store sequences went backwards; took a new store identity", metadata: [
             "reason": "\(reason)", "store_id": "\(newID)"])
@@ -464,15 +316,11 @@ public actor SyncEngine {
 
     // MARK: - Health
 
-    private func healthDue(_ now: DeviceTime) throws -> Bool {
+    /// Health goes with the first batch, then once `healthInterval` has passed since the
+    /// last one the server acknowledged.
+    private func healthDue(_ now: DeviceTime) -> Bool {
         guard let last = lastHealthBootNanos else { return true }
         return now.bootNanos - last >= UInt64(configuration.healthInterval.saturatingMillis) * 1_000_000
-    }
-
-    /// The agent's part from `HealthSource`, plus what Sync and the process know; the status
-    /// is the worst that applies, with one reason per problem.
-    func makeHealth(now: DeviceTime, readingPosition: Int64) throws -> HealthReport {
-        try reporter.report(agent: healthSource.agentHealth(), now: now, sync: try status())
     }
 }
 

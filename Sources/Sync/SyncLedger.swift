@@ -181,8 +181,4 @@ struct SyncLedger: Sendable {
             return lowestDead.map { min(acked, $0 - 1) } ?? acked
         }
     }
-
-    func lastHealthMillis() throws -> Int64? {
-        try writer.read { db in try Int64.fetchOne(db, sql: "SELECT last_health_ms FROM sync_state WHERE id = 1") }
-    }
 }

@@ -33,7 +33,7 @@ public struct SyncStatus: Sendable, Hashable {
 extension SyncStatus {
     /// The state the daemon last recorded, for a CLI process that has no transport; nil when
     /// sync has never run on this database. Reads only: works on `LocalDatabase.openReadOnly`.
-    public static func read(database: LocalDatabase, readings: ReadingStore, events: (any SyncEventSource)?) throws -> SyncStatus? {
+    public static func read(database: LocalDatabase, readings: any SyncReadingSource, events: (any SyncEventSource)?) throws -> SyncStatus? {
         try SyncLedger(existing: database.writer)?.status(readings: readings, events: events)
     }
 }
@@ -50,7 +50,7 @@ public struct DeadLetter: Sendable, Hashable {
 }
 
 extension SyncLedger {
-    func status(readings: ReadingStore, events: (any SyncEventSource)?) throws -> SyncStatus {
+    func status(readings: any SyncReadingSource, events: (any SyncEventSource)?) throws -> SyncStatus {
         let (cursorRows, stateRow, letters) = try writer.read { db in
             (try Row.fetchAll(db, sql: "SELECT * FROM sync_cursor"),
              try Row.fetchOne(db, sql: "SELECT * FROM sync_state WHERE id = 1")!,

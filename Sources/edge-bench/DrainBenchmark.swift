@@ -209,10 +209,16 @@ final class AckWatcher: SyncTransport {
 }
 
 /// Health as a freshly started agent with no sensors would report it.
-struct BenchHealth: HealthSource {
+struct BenchHealth: HealthFeed {
     let started = SystemDeviceClock().now()
-    func agentHealth() -> AgentHealth {
-        AgentHealth(version: "edge-bench", startedAt: started, sensors: [], firingAlerts: 0)
+    func latestReport() -> HealthReport? {
+        let clock = SystemDeviceClock()
+        let now = clock.now()
+        return HealthReport(
+            takenAtMillis: now.unixMillis, bootID: clock.bootID, version: "edge-bench",
+            uptimeSeconds: Double(now.bootNanos &- started.bootNanos) / 1e9, status: .healthy, reasons: [],
+            clockSynchronized: now.synchronized, sensors: [], databaseBytes: 0, backlogRows: 0, backlogOldestMillis: nil,
+            drops: [], deadLetteredBatches: 0, lastSyncMillis: nil, rssBytes: 0, cpuPercent: 0, firingAlerts: 0)
     }
 }
 

@@ -8,15 +8,11 @@ import Readings
 import Sync
 import Testing
 import Wire
+@testable import edge_agent
 
 /// The device's stores, the real Sync engine over libcurl and TLS, the fleet server, and
 /// PostgreSQL: the whole path, with an outage in the middle.
 @Suite(.serialized) struct EndToEndTests {
-    struct NoSensors: HealthSource {
-        let startedAt: DeviceTime
-        func agentHealth() -> AgentHealth { AgentHealth(version: "test", startedAt: startedAt, sensors: [], firingAlerts: 0) }
-    }
-
     /// Readings for three sensors, stored and committed on the device.
     func device(_ directory: URL) throws -> (LocalDatabase, ReadingStore, AlertStore, [String: Int]) {
         let clock = SystemDeviceClock()
@@ -42,8 +38,8 @@ import Wire
                                                                caFile: caFile ?? server.certificates.ca))
         let configuration = SyncConfiguration(deviceID: deviceID ?? server.deviceName, maxBatchRows: 250,
                                               backoff: Backoff(base: .milliseconds(20), cap: .milliseconds(100)))
-        return try SyncEngine(configuration: configuration, database: database, readings: store, events: alerts,
-                              transport: transport, health: NoSensors(startedAt: SystemDeviceClock().now()), clock: SystemDeviceClock())
+        return try SyncEngine(configuration: configuration, database: database, readings: store, events: AlertEventFeed(store: alerts),
+                              transport: transport, health: FixedHealth(), clock: SystemDeviceClock())
     }
 
     func serverCounts(_ server: ServerHarness) async throws -> [String: Int] {

@@ -1,4 +1,5 @@
 import EdgeCore
+import EdgeTesting
 import Foundation
 import Testing
 @testable import Sync
@@ -113,8 +114,8 @@ import Wire
 }
 
 @Suite struct SyncTokenTests {
-    private func write(_ text: String, mode: mode_t) throws -> (SyncTemporaryDirectory, String) {
-        let directory = try SyncTemporaryDirectory()
+    private func write(_ text: String, mode: mode_t) throws -> (TemporaryDirectory, String) {
+        let directory = try TemporaryDirectory("sync-tests")
         let path = directory.path + "/token"
         try Data(text.utf8).write(to: URL(fileURLWithPath: path))
         chmod(path, mode)
@@ -155,15 +156,5 @@ import Wire
         #expect(throws: (any Error).self) {
             try CurlTransport(configuration: .init(serverURL: "fleet.example:8443", token: BearerToken("t")))
         }
-    }
-}
-
-@Suite struct SyncProcessSampleTests {
-    @Test func rssAndCPUTicksComeFromStatmAndStatPastTheCommandName() {
-        let stat = "4242 (edge agent (x)) S 1 4242 4242 0 -1 4194304 1200 0 0 0 350 50 0 0 20 0 5 0 100 0"
-        let sample = ProcessSample.parse(statm: "5000 1234 300 10 0 900 0\n", stat: stat, pageSize: 4096, bootNanos: 2_000_000_000)
-        #expect(sample == ProcessSample(rssBytes: 1234 * 4096, cpuTicks: 400, bootNanos: 2_000_000_000))
-        let later = ProcessSample(rssBytes: 0, cpuTicks: 450, bootNanos: 4_000_000_000)
-        #expect(later.cpuPercent(since: sample!, ticksPerSecond: 100) == 25)
     }
 }

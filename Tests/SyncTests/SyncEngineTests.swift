@@ -237,7 +237,7 @@ import Wire
         #expect(first.count < 4000)
         #expect(try WireCodec.encode(fixture.transport.batches[0]).count <= 8 * 1024)
         // Halving stops at the first size that fits: twice as many rows did not.
-        let twice = SyncEngine.readingBlock(try fixture.store.readings(afterSequence: 0, limit: first.count * 2), after: 0)
+        let twice = BatchBuilder.readingBlock(try fixture.store.readings(afterSequence: 0, limit: first.count * 2), after: 0)
         let bigger = SyncBatch(deviceID: "reef-1", storeID: fixture.database.storeID, readings: twice,
                                health: fixture.transport.batches[0].health)
         #expect(try WireCodec.encode(bigger).count > 8 * 1024)
@@ -292,8 +292,8 @@ import Wire
 
     @Test func healthCarriesWhatSyncKnowsAndItsReasons() async throws {
         let fixture = try SyncFixture(readings: 6, script: [.status(400, error: WireError(error: "invalid", reason: "no"))],
-                                      configure: { $0.healthInterval = .seconds(60); $0.staleBacklog = .seconds(1) },
-                                      health: SyncTestHealth(sensors: [
+                                      configure: { $0.healthInterval = .seconds(60) },
+                                      health: SyncTestHealth(staleBacklog: .seconds(1), sensors: [
                                           SensorHealth(id: "tank", state: .ok, errorCount: 0, errorsByKind: [:], lastError: nil, lastReadingAgeSeconds: 1),
                                           SensorHealth(id: "ph", state: .failing, errorCount: 3, errorsByKind: ["noDevice": 3],
                                                        lastError: "no device at 0x63", lastReadingAgeSeconds: nil),

@@ -239,7 +239,7 @@ final class SilentListener: Sendable {
             try db.execute(sql: "UPDATE sqlite_sequence SET seq = 1 WHERE name = 'readings'")
         }
         _ = try SyncEngine(configuration: await fixture.engine.configuration, database: fixture.database, readings: fixture.store,
-                           events: nil, transport: ScriptedTransport(), health: SyncTestHealth(), clock: fixture.clock)
+                           events: nil, transport: ScriptedTransport(), health: FixedHealth(), clock: fixture.clock)
         #expect(fixture.database.storeID != oldID)
         #expect(try SyncStatus.read(database: fixture.database, readings: fixture.store, events: nil)?.readings.ackedThrough == 0)
     }
@@ -263,7 +263,8 @@ final class SilentListener: Sendable {
         let store = try ReadingStore(database: database, clock: fixture.clock)
         let transport = ScriptedTransport()
         let engine = try SyncEngine(configuration: await fixture.engine.configuration, database: database, readings: store,
-                                    events: nil, transport: transport, health: SyncTestHealth(), clock: fixture.clock)
+                                    events: nil, transport: transport,
+                                    health: SyncTestHealth().feed(database: database, store: store, clock: fixture.clock), clock: fixture.clock)
         #expect(try await engine.step(holdUnsynced: true) == .progressed(sent: 0, quarantined: false))
         let health = try #require(transport.batches[0].health)
         #expect(health.status == .degraded)
@@ -286,18 +287,18 @@ final class SilentListener: Sendable {
             .fail(TransportError(.tls, "SSL certificate problem: unable to get local issuer certificate (curl 60)")),
         ])
         _ = try await fixture.engine.step(holdUnsynced: true)
-        var health = try await fixture.engine.makeHealth(now: fixture.clock.now(), readingPosition: 0)
+        var health = try #require(fixture.health.latestReport())
         #expect(health.status == .degraded)
         #expect(health.reasons == ["sync failing (1 attempts in a row, never synced): HTTP 401: unauthorized: unknown token"])
 
         _ = try await fixture.engine.step(holdUnsynced: true)
-        health = try await fixture.engine.makeHealth(now: fixture.clock.now(), readingPosition: 0)
+        health = try #require(fixture.health.latestReport())
         #expect(health.reasons == [
             "sync failing (2 attempts in a row, never synced): tls error: SSL certificate problem: unable to get local issuer certificate (curl 60)",
         ])
 
         #expect(try await fixture.engine.step(holdUnsynced: true) == .progressed(sent: 2, quarantined: false))
-        health = try await fixture.engine.makeHealth(now: fixture.clock.now(), readingPosition: 2)
+        health = try #require(fixture.health.latestReport())
         #expect(health.status == .healthy)
         #expect(health.reasons == [])
     }

@@ -1,4 +1,3 @@
-import AlertEngine
 import EdgeCore
 import FleetServerTesting
 import Foundation
@@ -102,12 +101,6 @@ import Glibc
         func sleep(for duration: Duration) async throws { try await system.sleep(for: duration) }
     }
 
-    struct NoSensors: HealthSource {
-        func agentHealth() -> AgentHealth {
-            AgentHealth(version: "test", startedAt: SystemDeviceClock().now(), sensors: [], firingAlerts: 0)
-        }
-    }
-
     static func engine(_ server: ServerHarness, _ directory: String, _ database: LocalDatabase, _ store: ReadingStore) throws -> SyncEngine {
         let tokenPath = directory + "/token"
         FileManager.default.createFile(atPath: tokenPath, contents: Data(server.deviceToken.utf8), attributes: [.posixPermissions: 0o600])
@@ -116,7 +109,7 @@ import Glibc
         let configuration = SyncConfiguration(deviceID: server.deviceName, maxBatchRows: 40, idleInterval: .milliseconds(20),
                                               backoff: Backoff(base: .milliseconds(20), cap: .milliseconds(100)))
         return try SyncEngine(configuration: configuration, database: database, readings: store, events: nil,
-                              transport: transport, health: NoSensors(), clock: SynchronizedClock())
+                              transport: transport, health: FixedHealth(), clock: SynchronizedClock())
     }
 
     /// Readings with values unique to this run and its phase.

@@ -5,20 +5,7 @@ import Readings
 import Synchronization
 @testable import Sync
 import Wire
-
-/// A fresh directory per test, removed when the value goes away.
-final class SyncTemporaryDirectory {
-    let path: String
-
-    init() throws {
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("sync-tests-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    var databasePath: String { path + "/edge.sqlite" }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-}
+@testable import edge_agent
 
 /// 2026-01-01T00:00:00Z, ManualDeviceClock's default wall clock.
 let syncEpoch: Int64 = 1_767_225_600_000
@@ -109,24 +96,58 @@ final class SyncTestEvents: SyncEventSource {
     }
 }
 
-struct SyncTestHealth: HealthSource {
+/// The agent's part of health in the engine tests. `feed` turns it into what the engine is
+/// given: reports built by the agent's own `HealthReporter`, as the daemon builds them.
+struct SyncTestHealth {
+    var staleBacklog: Duration = .seconds(3600)
     var sensors: [SensorHealth] = [
         SensorHealth(id: "tank", state: .ok, errorCount: 0, errorsByKind: [:], lastError: nil, lastReadingAgeSeconds: 2),
     ]
-    func agentHealth() -> AgentHealth {
-        AgentHealth(version: "1.0.0-test", startedAt: DeviceTime(unixMillis: syncEpoch, bootNanos: 4_000_000_000, synchronized: true),
-                    sensors: sensors, firingAlerts: 1)
+
+    func feed(database: LocalDatabase, store: ReadingStore, events: (any SyncEventSource)? = nil,
+              clock: any DeviceClock) -> Feed {
+        Feed(agent: AgentHealth(version: "1.0.0-test",
+                                startedAt: DeviceTime(unixMillis: syncEpoch, bootNanos: 4_000_000_000, synchronized: true),
+                                sensors: sensors, firingAlerts: 1),
+             reporter: HealthReporter(database: database, readings: store, clock: clock, staleBacklog: staleBacklog),
+             database: database, store: store, events: events, clock: clock)
+    }
+
+    struct Feed: HealthFeed {
+        let agent: AgentHealth
+        let reporter: HealthReporter
+        let database: LocalDatabase
+        let store: ReadingStore
+        let events: (any SyncEventSource)?
+        let clock: any DeviceClock
+
+        func latestReport() -> HealthReport? {
+            try? reporter.report(agent: agent, now: clock.now(),
+                                 sync: SyncStatus.read(database: database, readings: store, events: events))
+        }
+    }
+}
+
+/// A report that says only that the device is up: for tests about what carries health, not
+/// what it says.
+struct FixedHealth: HealthFeed {
+    func latestReport() -> HealthReport? {
+        HealthReport(takenAtMillis: syncEpoch, bootID: "test-boot", version: "test", uptimeSeconds: 1, status: .healthy,
+                     reasons: [], clockSynchronized: true, sensors: [], databaseBytes: 0, backlogRows: 0,
+                     backlogOldestMillis: nil, drops: [], deadLetteredBatches: 0, lastSyncMillis: nil, rssBytes: 0,
+                     cpuPercent: 0, firingAlerts: 0)
     }
 }
 
 /// A database with `readings` readings of "tank" (1 s apart) and an engine over it.
 struct SyncFixture {
-    let directory: SyncTemporaryDirectory
+    let directory: TemporaryDirectory
     let clock: SyncRecordingClock
     let database: LocalDatabase
     let store: ReadingStore
     let transport: ScriptedTransport
     let events: SyncTestEvents
+    let health: SyncTestHealth.Feed
     let engine: SyncEngine
 
     init(readings: Int, events: Int = 0, script: [ScriptedTransport.Answer] = [],
@@ -134,7 +155,7 @@ struct SyncFixture {
          stop: @escaping @Sendable (Duration) -> Bool = { _ in false },
          health: SyncTestHealth = SyncTestHealth(), over realTransport: (any SyncTransport)? = nil,
          sensors: [String] = ["tank"]) throws {
-        directory = try SyncTemporaryDirectory()
+        directory = try TemporaryDirectory("sync-tests")
         clock = SyncRecordingClock(stop: stop)
         database = try LocalDatabase.open(path: directory.databasePath, clock: clock)
         store = try ReadingStore(database: database, clock: clock)
@@ -149,8 +170,9 @@ struct SyncFixture {
                                               backoff: Backoff(base: .seconds(1), cap: .seconds(60)),
                                               retryAfterCap: .seconds(120), healthInterval: .seconds(3600))
         configure(&configuration)
+        self.health = health.feed(database: database, store: store, events: self.events, clock: clock)
         engine = try SyncEngine(configuration: configuration, database: database, readings: store, events: self.events,
-                                transport: realTransport ?? transport, health: health, clock: clock, random: SeededRandom(seed: 7))
+                                transport: realTransport ?? transport, health: self.health, clock: clock, random: SeededRandom(seed: 7))
     }
 }
 

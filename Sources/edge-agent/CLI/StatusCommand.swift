@@ -33,7 +33,7 @@ struct StatusCommand: AsyncParsableCommand {
         let database = try paths.openReadOnly()
         let store = try ReadingStore(database: database, clock: clock)
         let alerts = try AlertStore(writer: database.writer)
-        let syncStatus = config.sync.url == nil ? nil : try? SyncStatus.read(database: database, readings: store, events: alerts)
+        let syncStatus = config.sync.url == nil ? nil : try? SyncStatus.read(database: database, readings: store, events: AlertEventFeed(store: alerts))
         let now = clock.now()
         let firing = try alerts.active().filter { $0.state == .firing }.count
 

@@ -5,6 +5,7 @@ import Logging
 import Readings
 import Sync
 import AlertEngine
+import Wire
 
 struct SyncCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -22,7 +23,8 @@ struct SyncCommand: AsyncParsableCommand {
         let database = try DataPaths(config).openExisting()
         let stores = Stores(database: database, readings: try ReadingStore(database: database, clock: clock),
                             alerts: try AlertStore(writer: database.writer))
-        let health = CLIHealth(startedAt: clock.now())
+        let health = CLIHealth(stores: stores, reporter: HealthReporter(database: database, readings: stores.readings, clock: clock),
+                               clock: clock, startedAt: clock.now())
         guard let engine = try SyncSetup.engine(config: config, stores: stores, health: health, clock: clock,
                                                 logger: Logger(label: "edge-agent.sync")) else { return }
         if requeue {
@@ -40,10 +42,16 @@ struct SyncCommand: AsyncParsableCommand {
 }
 
 /// A one-shot sync reports no sensor state: the daemon owns that.
-struct CLIHealth: HealthSource {
+struct CLIHealth: HealthFeed {
+    let stores: Stores
+    let reporter: HealthReporter
+    let clock: any DeviceClock
     let startedAt: DeviceTime
-    func agentHealth() -> AgentHealth {
-        AgentHealth(version: EdgeAgent.version, startedAt: startedAt, sensors: [], firingAlerts: 0,
-                    problems: ["sent by `edge-agent sync --once`, not the daemon"])
+
+    func latestReport() -> HealthReport? {
+        let agent = AgentHealth(version: EdgeAgent.version, startedAt: startedAt, sensors: [], firingAlerts: 0,
+                                problems: ["sent by `edge-agent sync --once`, not the daemon"])
+        let status = try? SyncStatus.read(database: stores.database, readings: stores.readings, events: AlertEventFeed(store: stores.alerts))
+        return try? reporter.report(agent: agent, now: clock.now(), sync: status)
     }
 }

@@ -255,25 +255,27 @@ final class Daemon: Sendable {
 
     private func writeHealth(to path: String) async {
         do {
-            let agent = agentHealth()
-            let now = clock.now()
-            var report: HealthReport
-            if let stores = storage.stores {
-                let status = try await sync.withLock({ $0?.engine })?.status()
-                report = try reporter(for: stores).report(agent: agent, now: now, sync: status)
-            } else {
-                report = HealthReport(
-                    takenAtMillis: now.unixMillis, bootID: clock.bootID, version: agent.version,
-                    uptimeSeconds: Double(now.bootNanos &- agent.startedAt.bootNanos) / 1e9, status: .unhealthy,
-                    reasons: agent.criticalProblems + agent.problems, clockSynchronized: now.synchronized, sensors: agent.sensors, databaseBytes: 0,
-                    backlogRows: 0, backlogOldestMillis: nil, drops: [], deadLetteredBatches: 0, lastSyncMillis: nil,
-                    rssBytes: 0, cpuPercent: 0, firingAlerts: agent.firingAlerts)
-            }
-            try HealthFile.write(report, to: path)
+            let status = storage.stores == nil ? nil : try await sync.withLock({ $0?.engine })?.status()
+            try HealthFile.write(try healthReport(sync: status), to: path)
         } catch {
             logger.error("health report failed", metadata: ["error": "\(error)"])
             storage.reportFailure(error, in: storage.stores?.database, during: "health report")
         }
+    }
+
+    /// The device's report now; unhealthy with the agent's reasons alone while storage is down.
+    private func healthReport(sync status: SyncStatus?) throws -> HealthReport {
+        let agent = agentHealth()
+        let now = clock.now()
+        if let stores = storage.stores {
+            return try reporter(for: stores).report(agent: agent, now: now, sync: status)
+        }
+        return HealthReport(
+            takenAtMillis: now.unixMillis, bootID: clock.bootID, version: agent.version,
+            uptimeSeconds: Double(now.bootNanos &- agent.startedAt.bootNanos) / 1e9, status: .unhealthy,
+            reasons: agent.criticalProblems + agent.problems, clockSynchronized: now.synchronized, sensors: agent.sensors, databaseBytes: 0,
+            backlogRows: 0, backlogOldestMillis: nil, drops: [], deadLetteredBatches: 0, lastSyncMillis: nil,
+            rssBytes: 0, cpuPercent: 0, firingAlerts: agent.firingAlerts)
     }
 
     /// One reporter per database, so its CPU figure compares consecutive reports.
@@ -287,7 +289,23 @@ final class Daemon: Sendable {
     }
 }
 
-extension Daemon: HealthSource {
+/// What Sync attaches to batches: the report as the daemon would write it now. Sync asks from
+/// inside its engine, so the sync state is read from the database, not awaited from the engine.
+extension Daemon: HealthFeed {
+    func latestReport() -> HealthReport? {
+        do {
+            let status = try storage.stores.flatMap {
+                try SyncStatus.read(database: $0.database, readings: $0.readings, events: AlertEventFeed(store: $0.alerts))
+            }
+            return try healthReport(sync: status)
+        } catch {
+            logger.error("health report for sync failed; the batch goes without it", metadata: ["error": "\(error)"])
+            return nil
+        }
+    }
+}
+
+extension Daemon {
     func agentHealth() -> AgentHealth {
         let session = current.withLock { $0 }
         let now = clock.now()

@@ -12,7 +12,7 @@ import Sync
 /// `http://`), a setting the engine refuses. The daemon then runs without sync and reports
 /// "sync disabled: <reason>"; polling, storage and alerting go on.
 enum SyncSetup {
-    static func engine(config: AgentConfig, stores: Stores, health: any HealthSource, clock: any DeviceClock,
+    static func engine(config: AgentConfig, stores: Stores, health: any HealthFeed, clock: any DeviceClock,
                        logger: Logger) throws -> SyncEngine? {
         if !config.sync.problems.isEmpty { throw CLIError(config.sync.problems.joined(separator: "; ")) }
         guard let url = config.sync.url else { return nil }
@@ -25,6 +25,6 @@ enum SyncSetup {
                                               maxBatchBytes: config.sync.batchBytes, idleInterval: config.sync.interval,
                                               healthInterval: config.sync.healthInterval)
         return try SyncEngine(configuration: configuration, database: stores.database, readings: stores.readings,
-                              events: stores.alerts, transport: transport, health: health, clock: clock, logger: logger)
+                              events: AlertEventFeed(store: stores.alerts), transport: transport, health: health, clock: clock, logger: logger)
     }
 }

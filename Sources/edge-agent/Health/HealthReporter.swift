@@ -6,15 +6,12 @@ import Darwin
 import EdgeCore
 import Foundation
 import Readings
+import Sync
 import Synchronization
 import Wire
 
-/// What only the agent knows about its health; Sync adds the rest (backlog, last sync,
-/// dead letters, drops, database size, process RSS and CPU) and decides the status.
-public protocol HealthSource: Sendable {
-    func agentHealth() -> AgentHealth
-}
-
+/// What only the agent knows about its health; `HealthReporter` adds the rest (backlog, last
+/// sync, dead letters, drops, database size, process RSS and CPU) and decides the status.
 public struct AgentHealth: Sendable, Hashable {
     public var version: String
     /// When the agent process started, for uptime.
@@ -75,10 +72,10 @@ struct ProcessSample: Sendable, Hashable {
     static let ticksPerSecond = Int64(sysconf(Int32(_SC_CLK_TCK)))
 }
 
-/// Builds the device's `HealthReport`: the agent's part from `HealthSource`, plus the store,
+/// Builds the device's `HealthReport`: the agent's part (`AgentHealth`), plus the store,
 /// sync state and process figures, and decides healthy / degraded / unhealthy with reasons.
-/// Sync attaches it to batches; the daemon also writes it to disk for `edge-agent status`,
-/// online or not.
+/// The daemon writes it to disk for `edge-agent status`, online or not, and hands it to Sync
+/// through `HealthFeed` to attach to batches.
 public final class HealthReporter: Sendable {
     private let database: LocalDatabase
     private let readings: ReadingStore
