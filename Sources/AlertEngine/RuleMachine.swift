@@ -1,5 +1,5 @@
 /// Where a rule's condition stands: `pending` while `for:` runs, `firing` once it has held.
-enum Phase: String, Sendable, Hashable, CaseIterable {
+enum Phase: String, Sendable, Hashable {
     case inactive, pending, firing
 }
 
