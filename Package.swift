@@ -76,7 +76,7 @@ var targets: [Target] = [
     // → Readings (SQLite)
     .target(name: "Readings", dependencies: ["EdgeCore", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),
     // → AlertEngine (events in SQLite)
-    .target(name: "AlertEngine", dependencies: ["Readings", "EdgeCore", "Wire", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),
+    .target(name: "AlertEngine", dependencies: ["EdgeCore", "Wire", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),
     // The wire format shared by agent and server: no package dependencies.
     .target(name: "Wire", dependencies: ["CZlib"], swiftSettings: swiftSettings),
     // → Sync (HTTPS through libcurl)
@@ -95,7 +95,7 @@ var targets: [Target] = [
     .testTarget(name: "HALTests", dependencies: ["EdgeTesting", "HAL", "HALSimulation", "EdgeCore"], swiftSettings: swiftSettings),
     .testTarget(name: "ProfilesTests", dependencies: ["EdgeTesting", "Profiles", "HAL", "HALSimulation", "AlertEngine"], swiftSettings: swiftSettings),
     .testTarget(name: "ReadingsTests", dependencies: ["EdgeTesting", "Readings", "EdgeCore"], swiftSettings: swiftSettings),
-    .testTarget(name: "AlertEngineTests", dependencies: ["EdgeTesting", "AlertEngine", "Readings", "EdgeCore"], swiftSettings: swiftSettings),
+    .testTarget(name: "AlertEngineTests", dependencies: ["EdgeTesting", "AlertEngine", "EdgeCore", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),
     .testTarget(name: "WireTests", dependencies: ["Wire"], swiftSettings: swiftSettings),
     .testTarget(name: "AgentTests", dependencies: ["EdgeTesting", "edge-agent", "Readings", "EdgeCore", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),
 ]

@@ -53,8 +53,7 @@ struct AlertBenchmark {
             let elapsed = try seconds {
                 let time = clock.now()
                 try store.append(sensorID: "tank", value: value, unit: "°C", quality: .ok, takenAt: time)
-                events = try engine.evaluate(Reading(
-                    sequence: 0, sensorID: "tank", timestampMillis: time.unixMillis, value: value, unit: "°C", quality: .ok))
+                events = try engine.evaluate(Sample(sensorID: "tank", value: value, unit: "°C", quality: .ok, time: time))
             }
             let expected: AlertEvent.Kind = crossing.isMultiple(of: 2) ? .fired : .resolved
             guard events.contains(where: { $0.kind == expected }) else {
