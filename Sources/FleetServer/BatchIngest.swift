@@ -10,7 +10,7 @@ extension FleetRoutes {
         guard let token = DeviceToken.bearer(request.headers[.authorization]) else {
             throw FleetError(.unauthorized, "unauthorized", "no bearer token; send Authorization: Bearer <device token>")
         }
-        guard let device = try await reading(context, { try await store.device(withToken: TokenHash(of: token)) }) else {
+        guard let device = try await fetching(context, { try await store.device(withToken: TokenHash(of: token)) }) else {
             throw FleetError(.unauthorized, "unauthorized",
                              "the token is not registered; register the device with `fleet-server devices add NAME` and install its token")
         }

@@ -29,14 +29,14 @@ public struct FleetRoutes: Sendable {
         router.get("/v1/devices/:name/readings") { request, context in try await readings(request, context: context) }
         router.get("/v1/devices/:name/events") { request, context in try await events(request, context: context) }
         router.get("/healthz") { _, context in
-            try await reading(context) { try await store.ping() }
+            try await fetching(context) { try await store.ping() }
             return ["status": "ok"]
         }
     }
 
     /// Runs a read with the configured deadline; a store that does not answer in time or is
     /// unavailable becomes 503 with `Retry-After`, an operation the database rejected 500.
-    func reading<T: Sendable>(_ context: FleetRequestContext, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+    func fetching<T: Sendable>(_ context: FleetRequestContext, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
         do {
             return try await withDeadline(configuration.databaseTimeout, operation)
         } catch let error as FleetError {

@@ -8,7 +8,7 @@ extension FleetRoutes {
 
     func devices(_ request: Request, context: FleetRequestContext) async throws -> [DeviceSummary] {
         try requireAdmin(request, context: context)
-        return try await reading(context) { try await store.devices() }
+        return try await fetching(context) { try await store.devices() }
     }
 
     func readings(_ request: Request, context: FleetRequestContext) async throws -> [StoredReading] {
@@ -16,7 +16,7 @@ extension FleetRoutes {
         let device = try await namedDevice(context)
         let query = request.uri.queryParameters
         let (sensor, from, to, limit) = (query.get("sensor"), try millis(query, "from"), try millis(query, "to"), try limit(query))
-        return try await reading(context) {
+        return try await fetching(context) {
             try await store.readings(of: device, sensor: sensor, fromMillis: from, toMillis: to, limit: limit)
         }
     }
@@ -26,7 +26,7 @@ extension FleetRoutes {
         let device = try await namedDevice(context)
         let query = request.uri.queryParameters
         let (from, to, limit) = (try millis(query, "from"), try millis(query, "to"), try limit(query))
-        return try await reading(context) { try await store.events(of: device, fromMillis: from, toMillis: to, limit: limit) }
+        return try await fetching(context) { try await store.events(of: device, fromMillis: from, toMillis: to, limit: limit) }
     }
 
     /// Checks the admin token. Failures are logged with the client's address (never the
@@ -53,7 +53,7 @@ extension FleetRoutes {
 
     private func namedDevice(_ context: FleetRequestContext) async throws -> Device {
         let name = context.parameters.get("name") ?? ""
-        guard let device = try await reading(context, { try await store.device(named: name) }) else {
+        guard let device = try await fetching(context, { try await store.device(named: name) }) else {
             throw FleetError(.notFound, "not_found", "no device named \"\(name)\"")
         }
         return device

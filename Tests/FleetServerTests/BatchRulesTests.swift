@@ -1,6 +1,5 @@
 import FleetServer
 import FleetServerTesting
-import HTTPTypes
 import HummingbirdTesting
 import Testing
 import Wire
