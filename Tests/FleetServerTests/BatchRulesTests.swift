@@ -137,12 +137,8 @@ struct BatchRulesTests {
 
     @Test func aBatchBeyondTheConcurrencyLimitIs503WithRetryAfter() async throws {
         try await InProcessServer.with(configure: { $0.maxConcurrentBatches = 1 }) { server, client in
-            let token = server.deviceToken
-            server.store.hold()
-            let first = Task { try await client.post(SampleBatches.batch(), token: token) }
-            try await server.store.waitForHeldStores(1)
-
-            let second = try await client.post(SampleBatches.batch(readings: 6...7, events: nil, health: false), token: token)
+            let first = try await server.postHeld(through: client)
+            let second = try await client.post(SampleBatches.batch(readings: 6...7, events: nil, health: false), token: server.deviceToken)
             #expect(second.status.code == 503)
             #expect(second.headers[.retryAfter] == "5")
             #expect(second.wireError == WireError(error: "overloaded", reason: "the server is storing 1 batches already; retry later"))
@@ -158,18 +154,15 @@ struct BatchRulesTests {
             $0.maxConcurrentBatches = 3
             $0.maxConcurrentBatchesPerDevice = 1
         }) { server, client in
-            let (token, other) = (server.deviceToken, server.store.addDevice("reef-2"))
-            server.store.hold()
-            let first = Task { try await client.post(SampleBatches.batch(), token: token) }
-            try await server.store.waitForHeldStores(1)
-
-            let second = try await client.post(SampleBatches.batch(readings: 6...7, events: nil, health: false), token: token)
+            let other = server.store.addDevice("reef-2")
+            let first = try await server.postHeld(through: client)
+            let second = try await client.post(SampleBatches.batch(readings: 6...7, events: nil, health: false), token: server.deviceToken)
             #expect(second.status.code == 503)
             #expect(second.headers[.retryAfter] == "5")
             #expect(second.wireError == WireError(error: "overloaded", reason: "device reef-1 has 1 batches being stored already; retry later"))
 
-            let fromOther = Task { try await client.post(SampleBatches.batch(device: "reef-2", events: nil, health: false), token: other) }
-            try await server.store.waitForHeldStores(2)
+            let fromOther = try await server.postHeld(SampleBatches.batch(device: "reef-2", events: nil, health: false), token: other,
+                                                      through: client)
             server.store.release()
             #expect(try await first.value.status.code == 200)
             #expect(try await fromOther.value.status.code == 200)

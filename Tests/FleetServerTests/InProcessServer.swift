@@ -43,6 +43,18 @@ struct InProcessServer: Sendable {
         FleetRoutes(store: server.store, configuration: server.configuration).register(on: router)
         try await Application(router: router, logger: logger).test(.router) { client in try await body(server, client) }
     }
+
+    /// Posts `batch` as `token`'s device and returns once its store is held inside its
+    /// transaction, holding a storage slot until `store.release()`.
+    func postHeld(_ batch: SyncBatch = SampleBatches.batch(), token: String? = nil,
+                  through client: any TestClientProtocol) async throws -> Task<TestResponse, any Error> {
+        let already = store.heldStores
+        store.hold()
+        let token = token ?? deviceToken
+        let post = Task { try await client.post(batch, token: token) }
+        try await store.waitForHeldStores(already + 1)
+        return post
+    }
 }
 
 /// Sets the request's client address from `InProcessServer.clientAddressHeader`.

@@ -59,6 +59,7 @@ final class MemoryFleetStore: FleetStoring {
         while state.withLock({ $0.held.count }) < count { try await Task.sleep(for: .milliseconds(5)) }
     }
 
+    var heldStores: Int { state.withLock { $0.held.count } }
     var readingCount: Int { state.withLock { $0.readings.count } }
     var healthCount: Int { state.withLock { $0.health.values.map(\.count).reduce(0, +) } }
     var startedStores: Int { state.withLock { $0.started } }

@@ -30,11 +30,8 @@ struct StoreFailureTests {
 
     @Test(arguments: cases) func aFailedStoreSaysWhetherAnythingWasStored(_ expected: Case) async throws {
         try await InProcessServer.with { server, client in
-            let token = server.deviceToken
-            server.store.hold()
-            let post = Task { try await client.post(SampleBatches.batch(), token: token) }
             // Authenticated and started; the store fails while writing.
-            try await server.store.waitForHeldStores(1)
+            let post = try await server.postHeld(through: client)
             server.store.fail(with: expected.failure)
             server.store.release()
             let response = try await post.value
@@ -84,10 +81,7 @@ struct StoreFailureTests {
     /// acknowledged because it was stored.
     @Test func aStartedStoreIsAwaitedPastTheConnectionDeadline() async throws {
         try await InProcessServer.with(configure: { $0.databaseTimeout = .milliseconds(200) }) { server, client in
-            let token = server.deviceToken
-            server.store.hold()
-            let post = Task { try await client.post(SampleBatches.batch(), token: token) }
-            try await server.store.waitForHeldStores(1)
+            let post = try await server.postHeld(through: client)
             try await Task.sleep(for: .milliseconds(600))
             server.store.release()
             let answer = try await post.value
