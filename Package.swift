@@ -126,7 +126,7 @@ if !deviceOnly {
         // The fleet server against a throwaway PostgreSQL over real TLS, for the sync tests
         // and the benchmark (and for anyone testing their own fleet setup).
         .target(name: "FleetServerTesting", dependencies: [
-            "FleetServer",
+            "FleetServer", "Wire",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "Logging", package: "swift-log"),
@@ -148,6 +148,14 @@ if !deviceOnly {
             .product(name: "HummingbirdTLS", package: "hummingbird"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: swiftSettings),
+        // The server's HTTP rules in-process, against a store in memory.
+        .testTarget(name: "FleetServerTests", dependencies: [
+            "FleetServer", "FleetServerTesting", "Wire", "EdgeCore", "EdgeTesting",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
         .testTarget(name: "SyncTests", dependencies: [
