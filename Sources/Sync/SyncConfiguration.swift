@@ -28,6 +28,8 @@ public struct SyncConfiguration: Sendable, Hashable {
     /// How long readings taken before the clock was synchronised (this boot) are held back,
     /// waiting to be re-stamped, before they are sent with their provisional timestamps.
     public var clockHold: Duration
+    /// Ten minutes: long enough for NTP to answer after a Pi boots on Wi-Fi.
+    public static let defaultClockHold = Duration.seconds(600)
 
     /// Why this configuration cannot work, or nil.
     public func validationError() -> String? {
@@ -41,7 +43,7 @@ public struct SyncConfiguration: Sendable, Hashable {
     public init(deviceID: String, maxBatchRows: Int = 5000, maxBatchBytes: Int = 512 * 1024,
                 idleInterval: Duration = .seconds(10), backoff: Backoff = Backoff(base: .seconds(1), cap: .seconds(300)),
                 retryAfterCap: Duration = .seconds(900), healthInterval: Duration = .seconds(60),
-                clockHold: Duration = .seconds(600)) {
+                clockHold: Duration = SyncConfiguration.defaultClockHold) {
         self.deviceID = deviceID
         self.maxBatchRows = maxBatchRows
         self.maxBatchBytes = maxBatchBytes

@@ -35,7 +35,8 @@ private struct Boom: Error {}
     }
 
     /// Blocking calls on the lane do not hold the cooperative pool: while both lane threads
-    /// sleep, a task on the pool still runs at once.
+    /// are blocked, a task on the pool still runs (were the lane on the pool, this would hang
+    /// until the time limit fails it).
     @Test(.timeLimit(.minutes(1))) func aBlockedLaneLeavesThePoolFree() async throws {
         let lane = BlockingIO(name: "test-block", threads: 2)
         let record = Record()
@@ -47,10 +48,8 @@ private struct Boom: Error {}
                 }
             }
         }
-        let start = ContinuousClock.now
         let answered = await Task.detached { 42 }.value
         #expect(answered == 42)
-        #expect(ContinuousClock.now - start < .seconds(5))
         record.released.withLock { $0 = true }
         var total = 0
         for task in blocked { total += await task.value }

@@ -264,7 +264,7 @@ final class SilentListener: Sendable {
         let transport = ScriptedTransport()
         let engine = try SyncEngine(configuration: await fixture.engine.configuration, database: database, readings: store,
                                     events: nil, transport: transport,
-                                    health: SyncTestHealth().feed(database: database, store: store, clock: fixture.clock), clock: fixture.clock)
+                                    health: try SyncTestHealth().feed(database: database, store: store, clock: fixture.clock), clock: fixture.clock)
         #expect(try await engine.step(holdUnsynced: true) == .progressed(sent: 0, quarantined: false))
         let health = try #require(transport.batches[0].health)
         #expect(health.status == .degraded)

@@ -1,3 +1,4 @@
+import AlertEngine
 import EdgeCore
 import EdgeTesting
 import Foundation
@@ -105,26 +106,22 @@ struct SyncTestHealth {
     ]
 
     func feed(database: LocalDatabase, store: ReadingStore, events: (any SyncEventSource)? = nil,
-              clock: any DeviceClock) -> Feed {
+              clock: any DeviceClock) throws -> Feed {
         Feed(agent: AgentHealth(version: "1.0.0-test",
                                 startedAt: DeviceTime(unixMillis: syncEpoch, bootNanos: 4_000_000_000, synchronized: true),
                                 sensors: sensors, firingAlerts: 1),
-             reporter: HealthReporter(database: database, readings: store, clock: clock, staleBacklog: staleBacklog),
-             database: database, store: store, events: events, clock: clock)
+             monitor: HealthMonitor(clock: clock, syncConfigured: true, staleBacklog: staleBacklog),
+             stores: Stores(database: database, readings: store, alerts: try AlertStore(writer: database.writer)))
     }
 
+    /// Refreshes the agent's monitor whenever the engine asks, as if the daemon's timer had
+    /// just run: the engine then carries exactly what the monitor built.
     struct Feed: HealthFeed {
         let agent: AgentHealth
-        let reporter: HealthReporter
-        let database: LocalDatabase
-        let store: ReadingStore
-        let events: (any SyncEventSource)?
-        let clock: any DeviceClock
+        let monitor: HealthMonitor
+        let stores: Stores
 
-        func latestReport() -> HealthReport? {
-            try? reporter.report(agent: agent, now: clock.now(),
-                                 sync: SyncStatus.read(database: database, readings: store, events: events))
-        }
+        func latestReport() -> HealthReport? { try? monitor.refresh(agent: agent, stores: stores) }
     }
 }
 
@@ -170,7 +167,7 @@ struct SyncFixture {
                                               backoff: Backoff(base: .seconds(1), cap: .seconds(60)),
                                               retryAfterCap: .seconds(120), healthInterval: .seconds(3600))
         configure(&configuration)
-        self.health = health.feed(database: database, store: store, events: self.events, clock: clock)
+        self.health = try health.feed(database: database, store: store, events: self.events, clock: clock)
         engine = try SyncEngine(configuration: configuration, database: database, readings: store, events: self.events,
                                 transport: realTransport ?? transport, health: self.health, clock: clock, random: SeededRandom(seed: 7))
     }

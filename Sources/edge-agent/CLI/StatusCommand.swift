@@ -41,9 +41,9 @@ struct StatusCommand: AsyncParsableCommand {
             saved: try? HealthFile.read(from: paths.health), running: DaemonPresence.isRunning(directory: paths.directory),
             nowMillis: now.unixMillis, firingAlerts: firing
         ) {
-            try HealthReporter(database: database, readings: store, clock: clock)
-                .report(agent: AgentHealth(version: EdgeAgent.version, startedAt: now, sensors: [], firingAlerts: firing),
-                        now: now, sync: syncStatus)
+            try HealthMonitor(clock: clock, syncConfigured: config.sync.url != nil)
+                .refresh(agent: AgentHealth(version: EdgeAgent.version, startedAt: now, sensors: [], firingAlerts: firing),
+                         stores: Stores(database: database, readings: store, alerts: alerts))
         }
 
         if json {

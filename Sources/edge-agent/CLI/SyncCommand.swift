@@ -23,8 +23,11 @@ struct SyncCommand: AsyncParsableCommand {
         let database = try DataPaths(config).openExisting()
         let stores = Stores(database: database, readings: try ReadingStore(database: database, clock: clock),
                             alerts: try AlertStore(writer: database.writer))
-        let health = CLIHealth(stores: stores, reporter: HealthReporter(database: database, readings: stores.readings, clock: clock),
-                               clock: clock, startedAt: clock.now())
+        // A one-shot sync reports no sensor state (the daemon owns that) and says who sent it.
+        let health = HealthMonitor(clock: clock, syncConfigured: true)
+        try health.refresh(agent: AgentHealth(version: EdgeAgent.version, startedAt: clock.now(), sensors: [], firingAlerts: 0,
+                                              problems: ["sent by `edge-agent sync --once`, not the daemon"]),
+                           stores: stores)
         guard let engine = try SyncSetup.engine(config: config, stores: stores, health: health, clock: clock,
                                                 logger: Logger(label: "edge-agent.sync")) else { return }
         if requeue {
@@ -38,20 +41,5 @@ struct SyncCommand: AsyncParsableCommand {
             Console.writeError("\n")
             Console.write("synced: \(result.rowsSent) rows sent, \(result.rowsRemaining) remaining, \(result.quarantined) quarantined\n")
         }
-    }
-}
-
-/// A one-shot sync reports no sensor state: the daemon owns that.
-struct CLIHealth: HealthFeed {
-    let stores: Stores
-    let reporter: HealthReporter
-    let clock: any DeviceClock
-    let startedAt: DeviceTime
-
-    func latestReport() -> HealthReport? {
-        let agent = AgentHealth(version: EdgeAgent.version, startedAt: startedAt, sensors: [], firingAlerts: 0,
-                                problems: ["sent by `edge-agent sync --once`, not the daemon"])
-        let status = try? SyncStatus.read(database: stores.database, readings: stores.readings, events: AlertEventFeed(store: stores.alerts))
-        return try? reporter.report(agent: agent, now: clock.now(), sync: status)
     }
 }

@@ -27,7 +27,8 @@ final class Daemon: Sendable {
     private let sync = Mutex<(engine: SyncEngine, task: Task<Void, Never>)?>(nil)
     /// Why sync is not running although configured.
     private let syncProblem = Mutex<String?>(nil)
-    private let reporters = Mutex<(database: LocalDatabase, reporter: HealthReporter)?>(nil)
+    /// Builds the health report on the housekeeping timer; the file and Sync read it.
+    let health: HealthMonitor
 
     init(config: AgentConfig, clock: any DeviceClock = SystemDeviceClock(), logger: Logger,
          notifier: SystemdNotifier = SystemdNotifier()) {
@@ -37,6 +38,7 @@ final class Daemon: Sendable {
         self.notifier = notifier
         self.startedAt = clock.now()
         self.storage = StorageSupervisor(paths: DataPaths(config), clock: clock, logger: logger)
+        self.health = HealthMonitor(clock: clock, syncConfigured: config.sync.url != nil)
     }
 
     /// Runs until a stop signal; returns the process exit status.
@@ -103,7 +105,7 @@ final class Daemon: Sendable {
         }
         do { try storage.stores?.readings.flush() } catch { logger.error("final flush failed", metadata: ["error": "\(error)"]) }
         current.withLock { $0 }?.failSafe()
-        await writeHealth(to: paths.health)
+        writeHealth(to: paths.health)
         logger.info("stopped")
         return 0
     }
@@ -161,7 +163,7 @@ final class Daemon: Sendable {
     private func startSync(_ stores: Stores) {
         let engine: SyncEngine?
         do {
-            engine = try SyncSetup.engine(config: config, stores: stores, health: self, clock: clock, logger: logger)
+            engine = try SyncSetup.engine(config: config, stores: stores, health: health, clock: clock, logger: logger)
             syncProblem.withLock { $0 = nil }
         } catch {
             logger.error("sync disabled", metadata: ["error": "\(error)"])
@@ -232,7 +234,7 @@ final class Daemon: Sendable {
             }
             if lastHealth.map({ now.bootNanos - $0 >= 5_000_000_000 }) ?? true {
                 lastHealth = now.bootNanos
-                await writeHealth(to: healthPath)
+                writeHealth(to: healthPath)
             }
         } while (try? await clock.sleep(for: .seconds(1))) != nil
     }
@@ -253,54 +255,13 @@ final class Daemon: Sendable {
         }
     }
 
-    private func writeHealth(to path: String) async {
+    /// Refreshes the health report and writes it where `status` reads it.
+    private func writeHealth(to path: String) {
         do {
-            let status = storage.stores == nil ? nil : try await sync.withLock({ $0?.engine })?.status()
-            try HealthFile.write(try healthReport(sync: status), to: path)
+            try HealthFile.write(try health.refresh(agent: agentHealth(), stores: storage.stores), to: path)
         } catch {
             logger.error("health report failed", metadata: ["error": "\(error)"])
             storage.reportFailure(error, in: storage.stores?.database, during: "health report")
-        }
-    }
-
-    /// The device's report now; unhealthy with the agent's reasons alone while storage is down.
-    private func healthReport(sync status: SyncStatus?) throws -> HealthReport {
-        let agent = agentHealth()
-        let now = clock.now()
-        if let stores = storage.stores {
-            return try reporter(for: stores).report(agent: agent, now: now, sync: status)
-        }
-        return HealthReport(
-            takenAtMillis: now.unixMillis, bootID: clock.bootID, version: agent.version,
-            uptimeSeconds: Double(now.bootNanos &- agent.startedAt.bootNanos) / 1e9, status: .unhealthy,
-            reasons: agent.criticalProblems + agent.problems, clockSynchronized: now.synchronized, sensors: agent.sensors, databaseBytes: 0,
-            backlogRows: 0, backlogOldestMillis: nil, drops: [], deadLetteredBatches: 0, lastSyncMillis: nil,
-            rssBytes: 0, cpuPercent: 0, firingAlerts: agent.firingAlerts)
-    }
-
-    /// One reporter per database, so its CPU figure compares consecutive reports.
-    private func reporter(for stores: Stores) -> HealthReporter {
-        reporters.withLock { cached in
-            if let cached = cached, cached.database === stores.database { return cached.reporter }
-            let reporter = HealthReporter(database: stores.database, readings: stores.readings, clock: clock)
-            cached = (stores.database, reporter)
-            return reporter
-        }
-    }
-}
-
-/// What Sync attaches to batches: the report as the daemon would write it now. Sync asks from
-/// inside its engine, so the sync state is read from the database, not awaited from the engine.
-extension Daemon: HealthFeed {
-    func latestReport() -> HealthReport? {
-        do {
-            let status = try storage.stores.flatMap {
-                try SyncStatus.read(database: $0.database, readings: $0.readings, events: AlertEventFeed(store: $0.alerts))
-            }
-            return try healthReport(sync: status)
-        } catch {
-            logger.error("health report for sync failed; the batch goes without it", metadata: ["error": "\(error)"])
-            return nil
         }
     }
 }

@@ -1,0 +1,77 @@
+import AlertEngine
+import EdgeCore
+import Readings
+import Sync
+import Synchronization
+import Wire
+
+/// The one place the device's `HealthReport` is built. The daemon owns one and calls `refresh`
+/// on its housekeeping timer with what only it knows (`AgentHealth`); the monitor adds the
+/// store's, sync's and the process's figures, lets `HealthAssessment` decide the status, and
+/// keeps the result. The health file, `edge-agent status` and Sync all read that report:
+/// Sync through `HealthFeed`, without calling back into the daemon.
+///
+/// CPU is measured over one window, between consecutive refreshes; the readings backlog is
+/// counted once (sync's own count when sync is configured).
+final class HealthMonitor: HealthFeed {
+    private let clock: any DeviceClock
+    private let syncConfigured: Bool
+    private let clockHold: Duration
+    private let staleBacklog: Duration
+    private let state = Mutex<(latest: HealthReport?, sample: ProcessSample?)>((nil, nil))
+
+    /// - Parameter staleBacklog: a backlog whose oldest reading is older than this degrades the device.
+    init(clock: any DeviceClock, syncConfigured: Bool, clockHold: Duration = SyncConfiguration.defaultClockHold,
+         staleBacklog: Duration = .seconds(3_600)) {
+        self.clock = clock
+        self.syncConfigured = syncConfigured
+        self.clockHold = clockHold
+        self.staleBacklog = staleBacklog
+    }
+
+    /// The report the last `refresh` built; nil before the first.
+    func latestReport() -> HealthReport? { state.withLock { $0.latest } }
+
+    /// Builds the report now and keeps it as the latest. `stores` is nil while storage is
+    /// down: the report is then unhealthy with the agent's reasons and no store figures.
+    /// Reading the store can fail (a damaged file): the error is the caller's to report, and
+    /// the previous report stays the latest.
+    @discardableResult
+    func refresh(agent: AgentHealth, stores: Stores?) throws -> HealthReport {
+        let now = clock.now()
+        var sync: SyncStatus?
+        var store: HealthFacts.StoreFacts?
+        if let stores {
+            if syncConfigured {
+                sync = try SyncStatus.read(database: stores.database, readings: stores.readings,
+                                           events: AlertEventFeed(store: stores.alerts))
+            }
+            store = try Self.storeFacts(stores, sync: sync, syncConfigured: syncConfigured, now: now, clockHold: clockHold)
+        }
+        let sample = ProcessSample.read(at: now.bootNanos)
+        let previous = state.withLock { $0.sample }
+        let cpu = sample.flatMap { current in
+            previous.map { current.cpuPercent(since: $0, ticksPerSecond: ProcessSample.ticksPerSecond) }
+        } ?? 0
+        let report = HealthAssessment.report(HealthFacts(
+            agent: agent, now: now, bootID: clock.bootID, store: store, sync: sync,
+            rssBytes: sample?.rssBytes ?? 0, cpuPercent: cpu), staleBacklog: staleBacklog)
+        state.withLock { $0 = (report, sample ?? $0.sample) }
+        return report
+    }
+
+    private static func storeFacts(_ stores: Stores, sync: SyncStatus?, syncConfigured: Bool, now: DeviceTime,
+                                   clockHold: Duration) throws -> HealthFacts.StoreFacts {
+        let position = sync.map { max($0.readings.ackedThrough, $0.readings.skippedThrough) } ?? 0
+        let backlog: (count: Int, oldestMillis: Int64?) = if let sync {
+            (sync.readings.backlogRows, sync.readings.backlogOldestMillis)
+        } else {
+            try stores.readings.backlog(afterSequence: 0)
+        }
+        let hold = syncConfigured
+            ? try ClockHold.current(readings: stores.readings, position: position, now: now, hold: clockHold) : nil
+        return HealthFacts.StoreFacts(
+            databaseBytes: stores.database.bytesOnDisk(), backlogRows: backlog.count,
+            backlogOldestMillis: backlog.oldestMillis, drops: try stores.readings.dropCounts(), clockHold: hold)
+    }
+}
