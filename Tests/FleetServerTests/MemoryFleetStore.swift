@@ -4,8 +4,8 @@ import Wire
 
 /// A `FleetStoring` in memory, for the HTTP rules in-process: devices by token hash, rows
 /// keyed by (device, store, sequence) as PostgreSQL's primary keys are, and switches for
-/// what a database can do to a request: fail, take long to give a connection, or hold a
-/// started store until the test releases it.
+/// what a database can do to a request: fail, withhold connections, or hold a started store
+/// until the test releases it.
 final class MemoryFleetStore: FleetStoring {
     private struct State {
         var devices: [TokenHash: Device] = [:]
@@ -14,8 +14,10 @@ final class MemoryFleetStore: FleetStoring {
         var health: [Int64: [HealthReport]] = [:]
         /// Thrown by every operation while set.
         var failure: (any Error)?
-        /// How long a store waits for its "connection" before it starts.
-        var connectionDelay: Duration = .zero
+        var withholding = false
+        var waitingForConnection: [CheckedContinuation<Void, Never>] = []
+        /// Stores whose caller had given up before they got a connection.
+        var abandoned = 0
         var holding = false
         var held: [CheckedContinuation<Void, Never>] = []
         /// Stores that reached the point of writing.
@@ -40,7 +42,21 @@ final class MemoryFleetStore: FleetStoring {
     }
 
     func fail(with error: (any Error)?) { state.withLock { $0.failure = error } }
-    func delayConnections(by delay: Duration) { state.withLock { $0.connectionDelay = delay } }
+
+    /// Stores from now on wait for a "connection" until `grantConnections()`.
+    func withholdConnections() { state.withLock { $0.withholding = true } }
+
+    func grantConnections() {
+        let waiting = state.withLock { state in
+            state.withholding = false
+            defer { state.waitingForConnection = [] }
+            return state.waitingForConnection
+        }
+        waiting.forEach { $0.resume() }
+    }
+
+    var storesWaitingForConnection: Int { state.withLock { $0.waitingForConnection.count } }
+    var abandonedStores: Int { state.withLock { $0.abandoned } }
 
     /// Stores started from now on wait inside their "transaction" until `release()`.
     func hold() { state.withLock { $0.holding = true } }
@@ -91,9 +107,19 @@ final class MemoryFleetStore: FleetStoring {
 
     func store(_ batch: SyncBatch, from device: Device, statementTimeout: Duration, healthReportsKept: Int,
                starting: @Sendable () throws -> Void) async throws -> SyncAck {
-        let delay = state.withLock { $0.connectionDelay }
-        if delay > .zero { try? await Task.sleep(for: delay) }
-        try starting()
+        await withCheckedContinuation { continuation in
+            let withholding = state.withLock { state in
+                if state.withholding { state.waitingForConnection.append(continuation) }
+                return state.withholding
+            }
+            if !withholding { continuation.resume() }
+        }
+        do {
+            try starting()
+        } catch {
+            state.withLock { $0.abandoned += 1 }
+            throw error
+        }
         await withCheckedContinuation { continuation in
             let holding = state.withLock { state in
                 state.started += 1
