@@ -18,7 +18,7 @@ public enum FleetServer {
     /// - Parameter onServerRunning: receives the bound port (useful with port 0).
     public static func makeApplication(
         configuration: FleetServerConfiguration,
-        logger: Logger = Logger(label: "fleet-server"),
+        logger: Logger,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws -> Application<RouterResponder<FleetRequestContext>> {
         if let problem = configuration.validationError() { throw ConfigurationError(problem) }

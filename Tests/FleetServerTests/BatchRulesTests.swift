@@ -143,7 +143,7 @@ struct BatchRulesTests {
             #expect(second.headers[.retryAfter] == "5")
             #expect(second.wireError == WireError(error: "overloaded", reason: "the server is storing 1 batches already; retry later"))
 
-            server.store.release()
+            server.store.writes.open()
             #expect(try await first.value.status.code == 200)
             #expect(server.store.readingCount == 5)
         }
@@ -163,7 +163,7 @@ struct BatchRulesTests {
 
             let fromOther = try await server.postHeld(SampleBatches.batch(device: "reef-2", events: nil, health: false), token: other,
                                                       through: client)
-            server.store.release()
+            server.store.writes.open()
             #expect(try await first.value.status.code == 200)
             #expect(try await fromOther.value.status.code == 200)
             #expect(server.store.readingCount == 10)

@@ -45,11 +45,11 @@ struct InProcessServer: Sendable {
     }
 
     /// Posts `batch` as `token`'s device and returns once its store is held inside its
-    /// transaction, holding a storage slot until `store.release()`.
+    /// transaction, holding a storage slot until `store.writes.open()`.
     func postHeld(_ batch: SyncBatch = SampleBatches.batch(), token: String? = nil,
                   through client: any TestClientProtocol) async throws -> Task<TestResponse, any Error> {
-        let already = store.heldStores
-        store.hold()
+        let already = store.writes.waiting
+        store.writes.shut()
         let token = token ?? deviceToken
         let post = Task { try await client.post(batch, token: token) }
         try await store.waitForHeldStores(already + 1)

@@ -4,8 +4,8 @@ import Wire
 
 /// A `FleetStoring` in memory, for the HTTP rules in-process: devices by token hash, rows
 /// keyed by (device, store, sequence) as PostgreSQL's primary keys are, and switches for
-/// what a database can do to a request: fail, take long to give a connection, or hold a
-/// started store until the test releases it.
+/// what a database can do to a request: fail (`fail(with:)`), withhold connections
+/// (`connections`), or hold started stores in their transaction (`writes`).
 final class MemoryFleetStore: FleetStoring {
     private struct State {
         var devices: [TokenHash: Device] = [:]
@@ -14,13 +14,45 @@ final class MemoryFleetStore: FleetStoring {
         var health: [Int64: [HealthReport]] = [:]
         /// Thrown by every operation while set.
         var failure: (any Error)?
-        /// How long a store waits for its "connection" before it starts.
-        var connectionDelay: Duration = .zero
-        var holding = false
-        var held: [CheckedContinuation<Void, Never>] = []
+        /// Stores whose caller had given up before they got a connection.
+        var abandoned = 0
         /// Stores that reached the point of writing.
         var started = 0
     }
+
+    /// Where a store waits while the test keeps it shut.
+    final class Latch: Sendable {
+        private let state = Mutex<(shut: Bool, waiting: [CheckedContinuation<Void, Never>])>((false, []))
+
+        func shut() { state.withLock { $0.shut = true } }
+
+        func open() {
+            let waiting = state.withLock { state in
+                state.shut = false
+                defer { state.waiting = [] }
+                return state.waiting
+            }
+            waiting.forEach { $0.resume() }
+        }
+
+        var waiting: Int { state.withLock { $0.waiting.count } }
+
+        /// Returns at once while open, else when opened.
+        func pass() async {
+            await withCheckedContinuation { continuation in
+                let shut = state.withLock { state in
+                    if state.shut { state.waiting.append(continuation) }
+                    return state.shut
+                }
+                if !shut { continuation.resume() }
+            }
+        }
+    }
+
+    /// Shut: stores wait for a "connection" (before `starting`).
+    let connections = Latch()
+    /// Shut: started stores wait inside their "transaction", holding their storage slot.
+    let writes = Latch()
 
     private struct Key: Hashable, Comparable {
         var device: Int64
@@ -40,26 +72,14 @@ final class MemoryFleetStore: FleetStoring {
     }
 
     func fail(with error: (any Error)?) { state.withLock { $0.failure = error } }
-    func delayConnections(by delay: Duration) { state.withLock { $0.connectionDelay = delay } }
 
-    /// Stores started from now on wait inside their "transaction" until `release()`.
-    func hold() { state.withLock { $0.holding = true } }
+    var abandonedStores: Int { state.withLock { $0.abandoned } }
 
-    func release() {
-        let waiting = state.withLock { state in
-            state.holding = false
-            defer { state.held = [] }
-            return state.held
-        }
-        waiting.forEach { $0.resume() }
-    }
-
-    /// Returns once `count` stores are held.
+    /// Returns once `count` stores are held by `writes`.
     func waitForHeldStores(_ count: Int) async throws {
-        while state.withLock({ $0.held.count }) < count { try await Task.sleep(for: .milliseconds(5)) }
+        while writes.waiting < count { try await Task.sleep(for: .milliseconds(5)) }
     }
 
-    var heldStores: Int { state.withLock { $0.held.count } }
     var readingCount: Int { state.withLock { $0.readings.count } }
     var healthCount: Int { state.withLock { $0.health.values.map(\.count).reduce(0, +) } }
     var startedStores: Int { state.withLock { $0.started } }
@@ -91,17 +111,15 @@ final class MemoryFleetStore: FleetStoring {
 
     func store(_ batch: SyncBatch, from device: Device, statementTimeout: Duration, healthReportsKept: Int,
                starting: @Sendable () throws -> Void) async throws -> SyncAck {
-        let delay = state.withLock { $0.connectionDelay }
-        if delay > .zero { try? await Task.sleep(for: delay) }
-        try starting()
-        await withCheckedContinuation { continuation in
-            let holding = state.withLock { state in
-                state.started += 1
-                if state.holding { state.held.append(continuation) }
-                return state.holding
-            }
-            if !holding { continuation.resume() }
+        await connections.pass()
+        do {
+            try starting()
+        } catch {
+            state.withLock { $0.abandoned += 1 }
+            throw error
         }
+        state.withLock { $0.started += 1 }
+        await writes.pass()
         try check()
         return state.withLock { state in
             var ack = SyncAck(healthStored: batch.health != nil)

@@ -135,17 +135,17 @@ import Wire
             var sockets: [RawSocket] = []
             defer { sockets.forEach { $0.close() } }
             for _ in 0..<300 { sockets.append(try RawSocket(port: server.port)) }
-            #expect(!sockets[0].waitForClose(within: .milliseconds(300)))
+            #expect(await sockets[0].waitForClose(within: .milliseconds(300)) == false)
 
             let curl = Curl(caFile: server.certificates.ca)
             let health = try await curl.request("GET", server.url + "/healthz", fromAddress: "127.0.0.2")
             #expect(health.status == 200)
 
             // The last ones were over the cap: closed by the server without waiting.
-            #expect(sockets[299].waitForClose(within: .seconds(1)))
+            #expect(await sockets[299].waitForClose(within: .seconds(1)))
             // An early one was admitted (still open above) and is closed by the handshake timeout.
             let opened = ContinuousClock.now
-            #expect(sockets[0].waitForClose(within: .seconds(6)))
+            #expect(await sockets[0].waitForClose(within: .seconds(6)))
             let closedAfter = ContinuousClock.now - opened
             #expect(closedAfter < .seconds(5))
             #expect(try await curl.request("GET", server.url + "/healthz").status == 200)
@@ -177,7 +177,7 @@ import Wire
         try await ServerHarness.with(configure: { $0.connections.idleTimeout = .seconds(1) }) { server in
             let started = ContinuousClock.now
             let session = try await OpenSSLSession.open(port: server.port, caFile: server.certificates.ca)
-            let closed = session.waitForExit(within: .seconds(10))
+            let closed = await session.waitForExit(within: .seconds(10))
             #expect(closed)
             #expect(ContinuousClock.now - started < .seconds(8))
         }
@@ -325,13 +325,19 @@ final class RawSocket {
     }
 
     /// Whether the server closed the connection (a read returns end of file or an error)
-    /// within `limit`.
-    func waitForClose(within limit: Duration) -> Bool {
-        var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        let millis = Int32(limit.components.seconds * 1000 + limit.components.attoseconds / 1_000_000_000_000_000)
-        guard poll(&descriptor, 1, millis) == 1 else { return false }
-        var byte: UInt8 = 0
-        return recv(fd, &byte, 1, 0) <= 0
+    /// within `limit`. Polls without blocking, so the wait holds no thread of the
+    /// cooperative pool the server and the other tests run on.
+    func waitForClose(within limit: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + limit
+        while true {
+            var descriptor = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            if poll(&descriptor, 1, 0) == 1 {
+                var byte: UInt8 = 0
+                return recv(fd, &byte, 1, 0) <= 0
+            }
+            guard ContinuousClock.now < deadline else { return false }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
     }
 
     func close() { Glibc.close(fd) }
@@ -365,9 +371,9 @@ final class OpenSSLSession {
     }
 
     /// Whether s_client exited (the server closed the connection) within `limit`.
-    func waitForExit(within limit: Duration) -> Bool {
+    func waitForExit(within limit: Duration) async -> Bool {
         let deadline = ContinuousClock.now + limit
-        while process.isRunning && ContinuousClock.now < deadline { usleep(50_000) }
+        while process.isRunning && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(50)) }
         if process.isRunning {
             process.terminate()
             return false
