@@ -40,8 +40,8 @@ private func snapshot(_ directory: String) throws -> [String: Data] {
         #expect(storage.stores == nil)
         let cap = StorageSupervisor.memoryCap
         for i in 0..<(cap + 5) {
-            try storage.append(sensorID: "tank", value: Double(i), unit: "°C", quality: .ok,
-                               takenAt: DeviceTime(unixMillis: 1_000 + Int64(i), bootNanos: 1, synchronized: true))
+            try storage.append(Sample(sensorID: "tank", value: Double(i), unit: "°C", quality: .ok,
+                                      time: DeviceTime(unixMillis: 1_000 + Int64(i), bootNanos: 1, synchronized: true)))
         }
         #expect(storage.problems() == [
             "storage is down: cannot open \(paths.database): unable to open database file; "
@@ -83,7 +83,7 @@ extension StorageSupervisorTests {
         // query_only makes every write on the writer connection fail with SQLITE_READONLY.
         try await stores.database.writer.writeWithoutTransaction { try $0.execute(sql: "PRAGMA query_only = 1") }
         let clock = SystemDeviceClock()
-        for i in 0..<10 { try storage.append(sensorID: "tank", value: Double(i), unit: "°C", quality: .ok, takenAt: clock.now()) }
+        for i in 0..<10 { try storage.append(Sample(sensorID: "tank", value: Double(i), unit: "°C", quality: .ok, time: clock.now())) }
 
         // The group-commit timer and the 5 s retry both run on a loaded test machine: allow three retries.
         #expect(await Daemon.eventually(timeout: .seconds(15)) {

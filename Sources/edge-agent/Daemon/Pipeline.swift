@@ -36,8 +36,8 @@ final class Pipeline: Sendable {
         case .success(let measurements):
             health.recordSuccess(poll.sensorID, at: poll.takenAt)
             for measurement in measurements {
-                guard let output = filter(poll.sensorID, measurement, at: poll.takenAt) else { continue }
-                record(output.readingID, value: output.value, unit: output.unit, quality: output.quality, at: poll.takenAt)
+                guard let sample = filter(poll.sensorID, measurement, at: poll.takenAt) else { continue }
+                record(sample)
             }
         case .failure(let error):
             health.recordFailure(poll.sensorID, kind: error.kind, message: error.description)
@@ -55,53 +55,44 @@ final class Pipeline: Sendable {
 
     /// Heartbeat filters re-emit on time, not on samples.
     func tick(at now: DeviceTime) {
-        let due: [(String, String, FilterOutput)] = routes.withLock { table in
-            var out: [(String, String, FilterOutput)] = []
+        let due: [Sample] = routes.withLock { table in
+            var out: [Sample] = []
             for (sensorID, channels) in table {
                 for (channel, var route) in channels {
                     if let emitted = route.filters.tick(at: now) {
-                        out.append((route.readingID, route.unit, emitted))
+                        out.append(route.sample(emitted, at: now))
                     }
                     table[sensorID]?[channel] = route
                 }
             }
             return out
         }
-        for (readingID, unit, emitted) in due {
-            record(readingID, value: emitted.value, unit: unit, quality: emitted.quality, at: now)
-        }
+        for sample in due { record(sample) }
     }
 
-    private struct Routed {
-        var readingID: String
-        var unit: String
-        var value: Double
-        var quality: SampleQuality
-    }
-
-    private func filter(_ sensorID: String, _ measurement: Measurement, at time: DeviceTime) -> Routed? {
-        routes.withLock { table -> Routed? in
+    /// The measurement through its channel's filters: a sample, or nil while a filter holds it back.
+    private func filter(_ sensorID: String, _ measurement: Measurement, at time: DeviceTime) -> Sample? {
+        routes.withLock { table -> Sample? in
             guard var route = table[sensorID]?[measurement.channel] else { return nil }
             defer { table[sensorID]?[measurement.channel] = route }
-            guard let output = route.filters.process(measurement.value, at: time) else { return nil }
-            return Routed(readingID: route.readingID, unit: route.unit, value: output.value, quality: output.quality)
+            return route.filters.process(measurement.value, at: time).map { route.sample($0, at: time) }
         }
     }
 
-    private func record(_ readingID: String, value: Double, unit: String, quality: SampleQuality, at time: DeviceTime) {
-        // A reading taken before the clock is synchronised keeps its measured quality and
-        // carries its clock state beside it (`time.synchronized`); the store re-stamps it once
-        // the clock is right, and the alert engine still skips it when it is suspect.
+    /// One sample to both stages after the filters. A sample taken before the clock is
+    /// synchronised keeps its measured quality and carries its clock state in `time`; the store
+    /// re-stamps it once the clock is right, and the alert engine skips it when it is suspect.
+    /// Neither stage's failure stops the other.
+    private func record(_ sample: Sample) {
         do {
-            try storage.append(sensorID: readingID, value: value, unit: unit, quality: quality, takenAt: time)
+            try storage.append(sample)
         } catch {
-            logger.error("reading not stored", metadata: ["sensor": "\(readingID)", "error": "\(error)"])
+            logger.error("reading not stored", metadata: ["sensor": "\(sample.sensorID)", "error": "\(error)"])
         }
         do {
-            Self.log(try alerts.evaluate(Sample(sensorID: readingID, value: value, unit: unit, quality: quality, time: time)),
-                     logger)
+            Self.log(try alerts.evaluate(sample), logger)
         } catch {
-            alertFailed(readingID, error)
+            alertFailed(sample.sensorID, error)
         }
     }
 
@@ -117,5 +108,12 @@ final class Pipeline: Sendable {
             logger.notice("alert event", metadata: [
                 "rule": "\(event.ruleID)", "kind": "\(event.kind.rawValue)", "message": "\(event.message)"])
         }
+    }
+}
+
+extension ChannelRoute {
+    /// A filter's output as the sample the later stages receive.
+    func sample(_ output: FilterOutput, at time: DeviceTime) -> Sample {
+        Sample(sensorID: readingID, value: output.value, unit: unit, quality: output.quality, time: time)
     }
 }

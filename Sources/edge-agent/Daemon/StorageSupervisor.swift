@@ -33,21 +33,13 @@ final class StorageSupervisor: Sendable {
     private let logger: Logger
     private let state: Mutex<State>
 
-    private struct Held: Sendable {
-        var sensorID: String
-        var value: Double
-        var unit: String
-        var quality: SampleQuality
-        var takenAt: DeviceTime
-    }
-
     private struct State: Sendable {
         var stores: Stores?
         /// Alert state while no database is open.
         var scratchAlerts: AlertStore?
         /// Why storage is not writing, or nil.
         var down: String?
-        var held: [Held] = []
+        var held: [Sample] = []
         /// Readings not kept since storage went down, per sensor; written once it is back.
         var drops: [String: DropCount] = [:]
         var commit: Task<Void, any Error>?
@@ -95,21 +87,22 @@ final class StorageSupervisor: Sendable {
     // MARK: - Readings
 
     /// Stores one reading, or holds it while storage is down. Throws only for bad input.
-    func append(sensorID: String, value: Double, unit: String, quality: SampleQuality, takenAt: DeviceTime) throws {
+    func append(_ sample: Sample) throws {
         let stores = state.withLock { state -> Stores? in
             guard state.stores == nil else { return state.stores }
             if state.held.count < Self.memoryCap {
-                state.held.append(Held(sensorID: sensorID, value: value, unit: unit, quality: quality, takenAt: takenAt))
+                state.held.append(sample)
             } else {
-                Self.countDrop(sensorID, at: takenAt, &state)
+                Self.countDrop(sample.sensorID, at: sample.time, &state)
             }
             return nil
         }
         guard let stores else { return }
         do {
-            try stores.readings.append(sensorID: sensorID, value: value, unit: unit, quality: quality, takenAt: takenAt)
+            try stores.readings.append(sensorID: sample.sensorID, value: sample.value, unit: sample.unit,
+                                       quality: sample.quality, takenAt: sample.time)
         } catch ReadingStoreError.bufferFull {
-            state.withLock { Self.countDrop(sensorID, at: takenAt, &$0) }
+            state.withLock { Self.countDrop(sample.sensorID, at: sample.time, &$0) }
         }
     }
 
@@ -258,7 +251,7 @@ final class StorageSupervisor: Sendable {
         // The held readings go in before the stores are published, so they keep their
         // place before the readings taken from then on.
         while true {
-            let held = state.withLock { state -> [Held] in
+            let held = state.withLock { state -> [Sample] in
                 guard !state.held.isEmpty else {
                     state.stores = stores
                     state.scratchAlerts = nil
@@ -271,7 +264,7 @@ final class StorageSupervisor: Sendable {
             for reading in held {
                 do {
                     try stores.readings.append(sensorID: reading.sensorID, value: reading.value, unit: reading.unit,
-                                               quality: reading.quality, takenAt: reading.takenAt)
+                                               quality: reading.quality, takenAt: reading.time)
                 } catch {
                     logger.error("held reading not stored", metadata: ["sensor": "\(reading.sensorID)", "error": "\(error)"])
                 }
