@@ -108,11 +108,12 @@ public final class AlertStore: Sendable {
                 ORDER BY rule_id
                 """
             ).map { row in
-                let state: ActiveAlert.State = row.flapping ? .flapping : (row.reportedFiring ? .firing : .pending)
+                let episode = row.episode
+                let state: ActiveAlert.State = episode.flapping ? .flapping : (episode.reportedFiring ? .firing : .pending)
                 return ActiveAlert(
                     ruleID: row.ruleID, sensorID: row.sensorID, state: state,
-                    sinceMillis: state == .firing ? (row.firedAtMillis ?? row.sinceMillis) : row.sinceMillis,
-                    value: row.lastValue, acknowledged: row.acknowledged, silencedUntilMillis: row.silencedUntilMillis,
+                    sinceMillis: state == .firing ? (episode.firedAt ?? episode.since) : episode.since,
+                    value: episode.lastValue, acknowledged: row.acknowledged, silencedUntilMillis: row.silencedUntilMillis,
                     severity: row.severity, message: row.message)
             }
         }
