@@ -52,7 +52,7 @@ public final class AlertEngine: Sendable {
         let slots = rules.map { rule in
             let record = persisted[rule.id]
             return RuleSlot(
-                machine: record?.machine(for: rule, at: start) ?? RuleMachine(rule: rule, at: start),
+                machine: RuleMachine(rule: rule, at: start, resuming: record?.episode),
                 message: record?.message ?? "", silencedUntil: record?.silencedUntilMillis)
         }
         self.state = Mutex(EngineState(
@@ -181,7 +181,7 @@ public final class AlertEngine: Sendable {
     /// Asks the arbiter where outputs should be and makes the switches: the GPIO edge.
     private func switchOutputs(_ engine: inout EngineState, _ step: inout Step) {
         guard let driver else { return }
-        let standings = engine.slots.map { Standing(holds: $0.machine.holdsOutput, flapping: $0.machine.flapping) }
+        let standings = engine.slots.map { Standing(holds: $0.machine.episode.isActive, flapping: $0.machine.episode.flapping) }
         for action in engine.arbiter.plan(standings, changed: step.changed, reported: step.reported) {
             let error = Self.switchOutput(driver, action)
             step.driven.append(action.output)

@@ -9,9 +9,9 @@ enum AlertMessages {
         let rule = machine.rule
         let template = rule.description.isEmpty ? defaultDescription(rule.condition) : rule.description
         var text = template
-            .replacingOccurrences(of: "{value}", with: machine.lastValue.map(format) ?? "n/a")
+            .replacingOccurrences(of: "{value}", with: machine.episode.lastValue.map(format) ?? "n/a")
             .replacingOccurrences(
-                of: "{threshold}", with: threshold(rule, value: machine.lastValue, resolving: false).map(format) ?? "n/a")
+                of: "{threshold}", with: threshold(rule, value: machine.episode.lastValue, resolving: false).map(format) ?? "n/a")
             .replacingOccurrences(of: "{sensor}", with: rule.sensorID)
             .replacingOccurrences(of: "{unit}", with: machine.unit)
         if let error = machine.sensorError { text += " (sensor error: \(error))" }
@@ -23,7 +23,7 @@ enum AlertMessages {
         switch kind {
         case .resolved: "Resolved: "
         case .flapping:
-            "Flapping (\(machine.flapChanges.count) changes in \(machine.rule.flapping.window.saturatingMillis / 1000) s): "
+            "Flapping (\(machine.episode.flapChanges.count) changes in \(machine.rule.flapping.window.saturatingMillis / 1000) s): "
         case .flappingEnded: "Stopped flapping: "
         case .pending, .cleared, .followed, .fired: ""
         }

@@ -70,52 +70,34 @@ struct AlertStateRecord: FetchableRecord, TableRecord, Hashable {
     var ruleID: String
     var sensorID: String
     var severity: Severity
-    var phase: Phase
-    var sinceMillis: Int64
-    var flapping: Bool
-    var reportedFiring: Bool
-    var firedAtMillis: Int64?
-    var lastValue: Double?
+    /// The columns the engine owns besides the ids and the message.
+    var episode: Episode
     var message: String
-    /// Stored as comma-separated wall milliseconds.
-    var flapChanges: [Int64]
     var acknowledged = false
     var silencedUntilMillis: Int64?
 
-    /// The episode `machine` is in, with the last message recorded for it.
+    /// `machine`'s episode, with the last message recorded for it.
     init(_ machine: RuleMachine, message: String) {
         ruleID = machine.rule.id
         sensorID = machine.rule.sensorID
         severity = machine.rule.severity
-        phase = machine.phase
-        sinceMillis = machine.since
-        flapping = machine.flapping
-        reportedFiring = machine.reportedFiring
-        firedAtMillis = machine.firedAt
-        lastValue = machine.lastValue
+        episode = machine.episode
         self.message = message
-        flapChanges = machine.flapChanges
     }
 
     init(row: Row) throws {
         ruleID = row["rule_id"]
         sensorID = row["sensor_id"]
         severity = try row.decode("severity", in: Self.databaseTableName)
-        phase = try row.decode("phase", in: Self.databaseTableName)
-        sinceMillis = row["since_ms"]
-        flapping = row["flapping"]
-        reportedFiring = row["reported_firing"]
-        firedAtMillis = row["fired_at_ms"]
-        lastValue = row["last_value"]
-        message = row["message"]
         let changes: String = row["flap_changes"]
-        flapChanges = changes.split(separator: ",").compactMap { Int64($0) }
+        episode = Episode(
+            phase: try row.decode("phase", in: Self.databaseTableName), since: row["since_ms"],
+            flapping: row["flapping"], reportedFiring: row["reported_firing"], firedAt: row["fired_at_ms"],
+            lastValue: row["last_value"], flapChanges: changes.split(separator: ",").compactMap { Int64($0) })
+        message = row["message"]
         acknowledged = row["acknowledged"]
         silencedUntilMillis = row["silenced_until_ms"]
     }
-
-    /// Whether a person can acknowledge it: it fires, as reported, or flaps.
-    var isAcknowledgeable: Bool { reportedFiring || flapping }
 
     /// Writes the engine's columns; the operator columns are left alone except that a new or
     /// ended episode (`clearAcknowledged`) clears the acknowledgement.
@@ -132,8 +114,9 @@ struct AlertStateRecord: FetchableRecord, TableRecord, Hashable {
                 flap_changes = excluded.flap_changes,
                 acknowledged = CASE WHEN ? THEN 0 ELSE acknowledged END
             """, arguments: [
-                ruleID, sensorID, severity.rawValue, phase.rawValue, sinceMillis, flapping, reportedFiring,
-                firedAtMillis, lastValue, message, flapChanges.map(String.init).joined(separator: ","), clearAcknowledged,
+                ruleID, sensorID, severity.rawValue, episode.phase.rawValue, episode.since, episode.flapping,
+                episode.reportedFiring, episode.firedAt, episode.lastValue, message,
+                episode.flapChanges.map(String.init).joined(separator: ","), clearAcknowledged,
             ])
     }
 

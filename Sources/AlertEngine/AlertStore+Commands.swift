@@ -7,13 +7,13 @@ extension AlertStore {
     /// Acknowledges `rule` if it fires or flaps in the database.
     func acknowledge(_ rule: AlertRule, at now: Int64) throws -> AlertEvent {
         try writer.write { db in
-            guard let state = try AlertStateRecord.find(db, rule.id), state.isAcknowledgeable else {
+            guard let state = try AlertStateRecord.find(db, rule.id), state.episode.isActive else {
                 throw AlertEngineError.notActive(rule.id)
             }
             try AlertStateRecord.setAcknowledged(db, rule.id)
             return try Self.insert(AlertEvent(
                 sequence: 0, ruleID: rule.id, sensorID: rule.sensorID, kind: .acknowledged, severity: rule.severity,
-                value: state.lastValue, threshold: nil, timestampMillis: now, activeSinceMillis: state.firedAtMillis,
+                value: state.episode.lastValue, threshold: nil, timestampMillis: now, activeSinceMillis: state.episode.firedAt,
                 message: AlertMessages.acknowledged(state.message)), db)
         }
     }
@@ -49,11 +49,11 @@ extension AlertStore {
         guard !orphans.isEmpty else { return }
         try writer.write { db in
             for orphan in orphans.sorted(by: { $0.ruleID < $1.ruleID }) {
-                if orphan.isAcknowledgeable {
+                if orphan.episode.isActive {
                     _ = try Self.insert(AlertEvent(
                         sequence: 0, ruleID: orphan.ruleID, sensorID: orphan.sensorID, kind: .resolved,
-                        severity: orphan.severity, value: orphan.lastValue, threshold: nil, timestampMillis: now,
-                        activeSinceMillis: orphan.firedAtMillis, message: AlertMessages.removed(orphan.ruleID)), db)
+                        severity: orphan.severity, value: orphan.episode.lastValue, threshold: nil, timestampMillis: now,
+                        activeSinceMillis: orphan.episode.firedAt, message: AlertMessages.removed(orphan.ruleID)), db)
                 }
                 try AlertStateRecord.delete(db, orphan.ruleID)
             }
@@ -67,18 +67,5 @@ extension AlertEvent {
         AlertEvent(
             sequence: 0, ruleID: "*", sensorID: "*", kind: kind, severity: .info, value: nil, threshold: nil,
             timestampMillis: now, activeSinceMillis: nil, message: message)
-    }
-}
-
-extension AlertStateRecord {
-    /// The rule's machine resuming this episode at `now`.
-    func machine(for rule: AlertRule, at now: Instant) -> RuleMachine {
-        var machine = RuleMachine(rule: rule, at: now, phase: phase, since: sinceMillis)
-        machine.flapping = flapping
-        machine.reportedFiring = reportedFiring
-        machine.firedAt = firedAtMillis
-        machine.lastValue = lastValue
-        machine.flapChanges = flapChanges
-        return machine
     }
 }

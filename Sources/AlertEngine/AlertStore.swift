@@ -3,10 +3,9 @@ import GRDB
 import Synchronization
 
 /// The alert tables in the device's SQLite file: the event log Sync streams, each rule's
-/// state (so a restart resumes where it was), and maintenance.
-///
-/// The only owner of the alert tables: every read and write goes through the record types in
-/// AlertRecords.swift, and a value that does not decode is an `AlertStoreError`, not a default.
+/// state (so a restart resumes where it was), and maintenance. Their only owner: every read
+/// and write goes through the record types in AlertRecords.swift, and a value that does not
+/// decode is an `AlertStoreError`, not a default.
 ///
 /// The daemon and the CLI each open one on the same file. Columns are owned by one writer
 /// each: the engine writes a rule's phase, episode and flap history; operators (`ack`,
@@ -108,11 +107,12 @@ public final class AlertStore: Sendable {
                 ORDER BY rule_id
                 """
             ).map { row in
-                let state: ActiveAlert.State = row.flapping ? .flapping : (row.reportedFiring ? .firing : .pending)
+                let episode = row.episode
+                let state: ActiveAlert.State = episode.flapping ? .flapping : (episode.reportedFiring ? .firing : .pending)
                 return ActiveAlert(
                     ruleID: row.ruleID, sensorID: row.sensorID, state: state,
-                    sinceMillis: state == .firing ? (row.firedAtMillis ?? row.sinceMillis) : row.sinceMillis,
-                    value: row.lastValue, acknowledged: row.acknowledged, silencedUntilMillis: row.silencedUntilMillis,
+                    sinceMillis: state == .firing ? (episode.firedAt ?? episode.since) : episode.since,
+                    value: episode.lastValue, acknowledged: row.acknowledged, silencedUntilMillis: row.silencedUntilMillis,
                     severity: row.severity, message: row.message)
             }
         }

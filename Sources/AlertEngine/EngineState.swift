@@ -47,8 +47,8 @@ struct EngineState: Sendable {
             if kind == .fired || kind == .flapping { slots[i].message = description }
             step.batch.items.append(.event(AlertEvent(
                 sequence: 0, ruleID: machine.rule.id, sensorID: machine.rule.sensorID, kind: kind,
-                severity: machine.rule.severity, value: machine.lastValue,
-                threshold: AlertMessages.threshold(machine.rule, value: machine.lastValue, resolving: kind == .resolved),
+                severity: machine.rule.severity, value: machine.episode.lastValue,
+                threshold: AlertMessages.threshold(machine.rule, value: machine.episode.lastValue, resolving: kind == .resolved),
                 timestampMillis: now, activeSinceMillis: transition.activeSince,
                 message: AlertMessages.prefix(transition.kind, machine) + description, silenced: silenced)))
         }

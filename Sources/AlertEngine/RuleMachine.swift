@@ -43,16 +43,8 @@ struct Transition: Sendable, Hashable {
     }
 }
 
-/// One rule's state and how it moves: observations and time in, transitions out.
-///
-/// Pure on purpose: no SQLite, clock, GPIO or lock, so every rule (threshold with deadband,
-/// band, stale, rate of change, switch, `for:`, flapping) can be driven as a table in the
-/// tests, and the coordinator (`AlertEngine`) can compute under its lock and write outside it.
-/// Rules move inactive → pending (condition true, `for:` running) → firing → inactive, as in
-/// Prometheus; a rule changing state too often is held as flapping and reported once.
-struct RuleMachine: Sendable, Hashable {
-    let rule: AlertRule
-    // The persisted episode (`alert_state`): what a restart resumes from.
+/// The part of a rule's state that outlives the process (`alert_state`).
+struct Episode: Sendable, Hashable {
     var phase: Phase = .inactive
     /// When the rule entered `phase` (wall ms).
     var since: Int64
@@ -64,6 +56,22 @@ struct RuleMachine: Sendable, Hashable {
     var lastValue: Double?
     /// Wall times of recent inactive ↔ firing changes, at most `changes + 1` within `window`.
     var flapChanges: [Int64] = []
+
+    /// Whether it holds its rule's output and can be acknowledged: it fires, as reported, or flaps.
+    var isActive: Bool { reportedFiring || flapping }
+}
+
+/// One rule's state and how it moves: observations and time in, transitions out.
+///
+/// Pure on purpose: no SQLite, clock, GPIO or lock, so every rule (threshold with deadband,
+/// band, stale, rate of change, switch, `for:`, flapping) can be driven as a table in the
+/// tests, and the coordinator (`AlertEngine`) can compute under its lock and write outside it.
+/// Rules move inactive → pending (condition true, `for:` running) → firing → inactive, as in
+/// Prometheus; a rule changing state too often is held as flapping and reported once.
+struct RuleMachine: Sendable, Hashable {
+    let rule: AlertRule
+    /// What `alert_state` keeps: a restart resumes it, a failed write rolls it back.
+    var episode: Episode
     // Evidence that is not persisted.
     /// When the rule went pending (mono ms).
     var pendingSinceMono: Int64
@@ -74,26 +82,23 @@ struct RuleMachine: Sendable, Hashable {
     var unit = ""
     var rate: RateWindow?
 
-    /// A rule with no history, or one resuming `phase` entered at `since` (a restored pending
-    /// rule keeps the time it has already waited).
-    init(rule: AlertRule, at now: Instant, phase: Phase = .inactive, since: Int64? = nil) {
+    /// A rule resuming `episode` (a new one by default); a pending rule keeps the time it has
+    /// already waited.
+    init(rule: AlertRule, at now: Instant, resuming episode: Episode? = nil) {
         self.rule = rule
-        self.phase = phase
-        self.since = since ?? now.wall
-        let waited = phase == .pending ? max(0, now.wall - self.since) : 0
+        self.episode = episode ?? Episode(since: now.wall)
+        let waited = self.episode.phase == .pending ? max(0, now.wall - self.episode.since) : 0
         self.pendingSinceMono = now.mono - waited
         self.lastValidMono = now.mono
         self.rate = RateWindow(rule.condition)
     }
 
-    /// Whether the rule holds its action's output (it fires, as last reported, or flaps).
-    var holdsOutput: Bool { reportedFiring || flapping }
 
     /// Takes in one observation at `now` and returns the steps taken, in order; usually none.
     mutating func observe(_ observation: Observation, at now: Instant) -> [Transition] {
         let condition = judge(observation, mono: now.mono)
         var steps: [Transition] = []
-        switch phase {
+        switch episode.phase {
         case .inactive where condition == true:
             if rule.holdFor.saturatingMillis <= 0 {
                 change(firing: true, at: now.wall, &steps)
@@ -113,12 +118,12 @@ struct RuleMachine: Sendable, Hashable {
             break
         }
         let window = rule.flapping.window.saturatingMillis
-        if flapping, now.wall - (flapChanges.last ?? since) >= window {
-            flapping = false
-            flapChanges = []
-            steps.append(Transition(kind: .flappingEnded, activeSince: firedAt))
-            let firing = phase == .firing
-            if firing != reportedFiring { report(firing: firing, at: now.wall, &steps) }
+        if episode.flapping, now.wall - (episode.flapChanges.last ?? episode.since) >= window {
+            episode.flapping = false
+            episode.flapChanges = []
+            steps.append(Transition(kind: .flappingEnded, activeSince: episode.firedAt))
+            let firing = episode.phase == .firing
+            if firing != episode.reportedFiring { report(firing: firing, at: now.wall, &steps) }
         }
         return steps
     }
@@ -138,12 +143,12 @@ struct RuleMachine: Sendable, Hashable {
             }
             let age = mono - lastValidMono
             condition = sensorError != nil || age >= after.saturatingMillis
-            lastValue = Double(age) / 1000
+            episode.lastValue = Double(age) / 1000
             unit = "s"
             return condition
         case .threshold(let op, let threshold, let clear):
             guard case .value(let v, _, _) = observation else { return nil }
-            if phase == .firing, let clear {
+            if episode.phase == .firing, let clear {
                 let passedClear = switch op {
                 case .greater, .greaterOrEqual: v < clear
                 case .less, .lessOrEqual: v > clear
@@ -155,13 +160,13 @@ struct RuleMachine: Sendable, Hashable {
             }
         case .band(let low, let high, let margin):
             guard case .value(let v, _, _) = observation else { return nil }
-            condition = phase == .firing ? !(v >= low + margin && v <= high - margin) : (v < low || v > high)
+            condition = episode.phase == .firing ? !(v >= low + margin && v <= high - margin) : (v < low || v > high)
         case .rateOfChange(let limit, _):
             guard case .value(let v, let unit, let takenAt) = observation, var window = rate else { return nil }
             let change = window.change(to: v, at: takenAt)
             rate = window
             self.unit = unit
-            lastValue = change
+            episode.lastValue = change
             return limit < 0 ? change < limit : change > limit
         case .switchState(let active):
             guard case .value(let v, _, _) = observation else { return nil }
@@ -169,28 +174,29 @@ struct RuleMachine: Sendable, Hashable {
         }
         if case .value(let v, let unit, _) = observation {
             self.unit = unit
-            lastValue = v
+            episode.lastValue = v
         }
         return condition
     }
 
     private mutating func enter(_ phase: Phase, at wall: Int64) {
-        self.phase = phase
-        since = wall
+        episode.phase = phase
+        episode.since = wall
     }
 
     /// The condition's state changed (inactive ↔ firing): reported unless the rule flaps.
     private mutating func change(firing: Bool, at wall: Int64, _ steps: inout [Transition]) {
         let policy = rule.flapping
         enter(firing ? .firing : .inactive, at: wall)
-        flapChanges.append(wall)
-        flapChanges.removeAll { $0 <= wall - policy.window.saturatingMillis }
-        if flapChanges.count > policy.changes + 1 { flapChanges.removeFirst(flapChanges.count - policy.changes - 1) }
-        if flapping {
-            steps.append(Transition(kind: .followed, activeSince: firedAt))
-        } else if flapChanges.count > policy.changes {
-            flapping = true
-            steps.append(Transition(kind: .flapping, activeSince: firedAt ?? wall))
+        episode.flapChanges.append(wall)
+        episode.flapChanges.removeAll { $0 <= wall - policy.window.saturatingMillis }
+        let excess = episode.flapChanges.count - policy.changes - 1
+        if excess > 0 { episode.flapChanges.removeFirst(excess) }
+        if episode.flapping {
+            steps.append(Transition(kind: .followed, activeSince: episode.firedAt))
+        } else if episode.flapChanges.count > policy.changes {
+            episode.flapping = true
+            steps.append(Transition(kind: .flapping, activeSince: episode.firedAt ?? wall))
         } else {
             report(firing: firing, at: wall, &steps)
         }
@@ -198,25 +204,20 @@ struct RuleMachine: Sendable, Hashable {
 
     private mutating func report(firing: Bool, at wall: Int64, _ steps: inout [Transition]) {
         if firing {
-            firedAt = wall
-            reportedFiring = true
+            episode.firedAt = wall
+            episode.reportedFiring = true
             steps.append(Transition(kind: .fired, activeSince: wall))
         } else {
-            steps.append(Transition(kind: .resolved, activeSince: firedAt))
-            reportedFiring = false
-            firedAt = nil
+            steps.append(Transition(kind: .resolved, activeSince: episode.firedAt))
+            episode.reportedFiring = false
+            episode.firedAt = nil
         }
     }
 
     /// Takes back the episode of `committed` after its write failed, keeping the evidence
     /// (freshness, rate window): the same transitions then come again with the next call.
     mutating func rollBack(to committed: RuleMachine) {
-        phase = committed.phase
-        since = committed.since
-        flapping = committed.flapping
-        reportedFiring = committed.reportedFiring
-        firedAt = committed.firedAt
-        flapChanges = committed.flapChanges
+        episode = committed.episode
         pendingSinceMono = committed.pendingSinceMono
     }
 }

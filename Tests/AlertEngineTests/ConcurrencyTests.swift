@@ -11,10 +11,19 @@ import Testing
 @Suite struct ConcurrencyTests {
     @Test func aWriteWaitingOnSQLiteDoesNotHoldUpAnotherSensor() throws {
         let h = try Harness()
+        // Each rule switches an output: the switch happens under the lock just before the write
+        // is queued, so it shows the test when a task has computed and queued its write.
+        let relays = RecordingOutputs()
         let engine = try h.engine([
-            AlertRule(id: "a_hot", sensorID: "a", condition: .threshold(op: .greater, value: 28, clear: nil)),
-            AlertRule(id: "b_hot", sensorID: "b", condition: .threshold(op: .greater, value: 28, clear: nil)),
-        ])
+            AlertRule(id: "a_hot", sensorID: "a", condition: .threshold(op: .greater, value: 28, clear: nil),
+                      action: .init(output: "a_fan", state: true)),
+            AlertRule(id: "b_hot", sensorID: "b", condition: .threshold(op: .greater, value: 28, clear: nil),
+                      action: .init(output: "b_fan", state: true)),
+        ], driver: relays)
+        /// Up to four seconds, inside the five-second busy timeout the queued writes wait on.
+        func waitForSwitch(_ call: String) {
+            for _ in 0..<800 where !relays.calls.contains(call) { Thread.sleep(forTimeInterval: 0.005) }
+        }
         // Another connection holds the write lock; the engine's pool waits up to its busy timeout.
         var holdsLock = Configuration()
         holdsLock.allowsUnsafeTransactions = true
@@ -32,12 +41,10 @@ import Testing
                 group.leave()
             }
         }
-        // Half a second for each task to take the lock and queue its write, well inside the
-        // five-second busy timeout the writes wait on.
         evaluate("a", 29)
-        Thread.sleep(forTimeInterval: 0.5)
+        waitForSwitch("a_fan=on")
         evaluate("b", 29)
-        Thread.sleep(forTimeInterval: 0.5)
+        waitForSwitch("b_fan=on")
         // Sensor a's transition is still waiting for SQLite, b's is queued behind it; a sample
         // that changes nothing returns at once, without waiting on either.
         #expect(try engine.evaluate(h.reading("a", 29.5)) == [])
@@ -46,9 +53,10 @@ import Testing
 
         try blocker.inDatabase { db in try db.execute(sql: "COMMIT") }
         group.wait()
-        #expect(results.kinds.withLock { $0 } == ["a": [.fired], "b": [.fired]])
-        // Committed in the order the lock computed them.
-        #expect(try h.store.events(afterSequence: 0, limit: 10).map(\.ruleID) == ["a_hot", "b_hot"])
+        #expect(results.kinds.withLock { $0 } == ["a": [.fired, .actuated], "b": [.fired, .actuated]])
+        // Committed in the order the lock computed them, after the start-up switches.
+        #expect(try h.store.events(afterSequence: 2, limit: 10).map(\.ruleID) == ["a_hot", "a_hot", "b_hot", "b_hot"])
+        #expect(relays.calls == ["a_fan=off", "b_fan=off", "a_fan=on", "b_fan=on"])
     }
 
     final class Results: Sendable {

@@ -121,7 +121,7 @@ import Testing
             }
             let steps = machine.observe(observation, at: now)
             #expect(steps.map(\.kind) == row.steps, "at \(row.at) s")
-            #expect(machine.phase == row.phase, "at \(row.at) s")
+            #expect(machine.episode.phase == row.phase, "at \(row.at) s")
         }
     }
 
@@ -133,8 +133,8 @@ import Testing
             == [Transition(kind: .fired, activeSince: Self.start.wall)])
         #expect(machine.observe(.value(27, unit: "°C", takenAt: later.wall), at: later)
             == [Transition(kind: .resolved, activeSince: Self.start.wall)])
-        #expect(machine.firedAt == nil)
-        #expect(machine.lastValue == 27)
+        #expect(machine.episode.firedAt == nil)
+        #expect(machine.episode.lastValue == 27)
         #expect(machine.unit == "°C")
     }
 }
