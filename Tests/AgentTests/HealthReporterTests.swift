@@ -11,10 +11,10 @@ import Testing
         let directory = try TemporaryDirectory("health")
         let clock = SteppingClock()
         let database = try LocalDatabase.open(path: directory.databasePath, clock: clock)
-        let readings = try ReadingStore(database: database, clock: clock)
+        let readings = try ReadingWriter(database: database, clock: clock)
         let agent = AgentHealth(version: "test", startedAt: clock.now(), sensors: [], firingAlerts: 0,
                                 problems: problems, criticalProblems: critical)
-        let report = try HealthReporter(database: database, readings: readings, clock: clock)
+        let report = try HealthReporter(database: database, readings: readings.queries, clock: clock)
             .report(agent: agent, now: clock.now(), sync: nil)
         return (report.status.rawValue, report.reasons)
     }

@@ -104,12 +104,12 @@ struct SyncTestHealth {
         SensorHealth(id: "tank", state: .ok, errorCount: 0, errorsByKind: [:], lastError: nil, lastReadingAgeSeconds: 2),
     ]
 
-    func feed(database: LocalDatabase, store: ReadingStore, events: (any SyncEventSource)? = nil,
+    func feed(database: LocalDatabase, store: ReadingWriter, events: (any SyncEventSource)? = nil,
               clock: any DeviceClock) -> Feed {
         Feed(agent: AgentHealth(version: "1.0.0-test",
                                 startedAt: DeviceTime(unixMillis: syncEpoch, bootNanos: 4_000_000_000, synchronized: true),
                                 sensors: sensors, firingAlerts: 1),
-             reporter: HealthReporter(database: database, readings: store, clock: clock, staleBacklog: staleBacklog),
+             reporter: HealthReporter(database: database, readings: store.queries, clock: clock, staleBacklog: staleBacklog),
              database: database, store: store, events: events, clock: clock)
     }
 
@@ -117,13 +117,13 @@ struct SyncTestHealth {
         let agent: AgentHealth
         let reporter: HealthReporter
         let database: LocalDatabase
-        let store: ReadingStore
+        let store: ReadingWriter
         let events: (any SyncEventSource)?
         let clock: any DeviceClock
 
         func latestReport() -> HealthReport? {
             try? reporter.report(agent: agent, now: clock.now(),
-                                 sync: SyncStatus.read(database: database, readings: store, events: events))
+                                 sync: SyncStatus.read(database: database, readings: store.queries, events: events))
         }
     }
 }
@@ -144,7 +144,7 @@ struct SyncFixture {
     let directory: TemporaryDirectory
     let clock: SyncRecordingClock
     let database: LocalDatabase
-    let store: ReadingStore
+    let store: ReadingWriter
     let transport: ScriptedTransport
     let events: SyncTestEvents
     let health: SyncTestHealth.Feed
@@ -158,10 +158,10 @@ struct SyncFixture {
         directory = try TemporaryDirectory("sync-tests")
         clock = SyncRecordingClock(stop: stop)
         database = try LocalDatabase.open(path: directory.databasePath, clock: clock)
-        store = try ReadingStore(database: database, clock: clock)
+        store = try ReadingWriter(database: database, clock: clock)
         for index in 0..<readings {
-            try store.append(sensorID: sensors[index % sensors.count], value: 25 + Double(index) / 100, unit: "°C", quality: .ok,
-                             takenAt: DeviceTime(unixMillis: syncEpoch + Int64(index) * 1000, bootNanos: 1, synchronized: true))
+            try store.append(Sample(sensorID: sensors[index % sensors.count], value: 25 + Double(index) / 100, unit: "°C", quality: .ok,
+                             time: DeviceTime(unixMillis: syncEpoch + Int64(index) * 1000, bootNanos: 1, synchronized: true)))
         }
         try store.flush()
         transport = ScriptedTransport(script)
@@ -171,7 +171,7 @@ struct SyncFixture {
                                               retryAfterCap: .seconds(120), healthInterval: .seconds(3600))
         configure(&configuration)
         self.health = health.feed(database: database, store: store, events: self.events, clock: clock)
-        engine = try SyncEngine(configuration: configuration, database: database, readings: store, events: self.events,
+        engine = try SyncEngine(configuration: configuration, database: database, readings: store.queries, events: self.events,
                                 transport: realTransport ?? transport, health: self.health, clock: clock, random: SeededRandom(seed: 7))
     }
 }

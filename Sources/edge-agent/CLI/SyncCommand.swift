@@ -21,12 +21,13 @@ struct SyncCommand: AsyncParsableCommand {
         guard config.sync.url != nil || !config.sync.problems.isEmpty else { throw CLIError("no sync.url in \(config.source): nothing to sync to") }
         let clock = SystemDeviceClock()
         let database = try DataPaths(config).openExisting()
-        let stores = Stores(database: database, readings: try ReadingStore(database: database, clock: clock),
-                            alerts: try AlertStore(writer: database.writer))
-        let health = CLIHealth(stores: stores, reporter: HealthReporter(database: database, readings: stores.readings, clock: clock),
+        let readings = ReadingQueries(database: database, bootID: clock.bootID)
+        let alerts = try AlertStore(writer: database.writer)
+        let health = CLIHealth(database: database, readings: readings, alerts: alerts,
+                               reporter: HealthReporter(database: database, readings: readings, clock: clock),
                                clock: clock, startedAt: clock.now())
-        guard let engine = try SyncSetup.engine(config: config, stores: stores, health: health, clock: clock,
-                                                logger: Logger(label: "edge-agent.sync")) else { return }
+        guard let engine = try SyncSetup.engine(config: config, database: database, readings: readings, alerts: alerts,
+                                                health: health, clock: clock, logger: Logger(label: "edge-agent.sync")) else { return }
         if requeue {
             let count = try await engine.requeueDeadLetters()
             Console.write("re-queued \(count) quarantined batches\n")
@@ -43,7 +44,9 @@ struct SyncCommand: AsyncParsableCommand {
 
 /// A one-shot sync reports no sensor state: the daemon owns that.
 struct CLIHealth: HealthFeed {
-    let stores: Stores
+    let database: LocalDatabase
+    let readings: ReadingQueries
+    let alerts: AlertStore
     let reporter: HealthReporter
     let clock: any DeviceClock
     let startedAt: DeviceTime
@@ -51,7 +54,7 @@ struct CLIHealth: HealthFeed {
     func latestReport() -> HealthReport? {
         let agent = AgentHealth(version: EdgeAgent.version, startedAt: startedAt, sensors: [], firingAlerts: 0,
                                 problems: ["sent by `edge-agent sync --once`, not the daemon"])
-        let status = try? SyncStatus.read(database: stores.database, readings: stores.readings, events: AlertEventFeed(store: stores.alerts))
+        let status = try? SyncStatus.read(database: database, readings: readings, events: AlertEventFeed(store: alerts))
         return try? reporter.report(agent: agent, now: clock.now(), sync: status)
     }
 }

@@ -161,7 +161,8 @@ final class Daemon: Sendable {
     private func startSync(_ stores: Stores) {
         let engine: SyncEngine?
         do {
-            engine = try SyncSetup.engine(config: config, stores: stores, health: self, clock: clock, logger: logger)
+            engine = try SyncSetup.engine(config: config, database: stores.database, readings: stores.readings.queries,
+                                          alerts: stores.alerts, health: self, clock: clock, logger: logger)
             syncProblem.withLock { $0 = nil }
         } catch {
             logger.error("sync disabled", metadata: ["error": "\(error)"])
@@ -282,7 +283,7 @@ final class Daemon: Sendable {
     private func reporter(for stores: Stores) -> HealthReporter {
         reporters.withLock { cached in
             if let cached = cached, cached.database === stores.database { return cached.reporter }
-            let reporter = HealthReporter(database: stores.database, readings: stores.readings, clock: clock)
+            let reporter = HealthReporter(database: stores.database, readings: stores.readings.queries, clock: clock)
             cached = (stores.database, reporter)
             return reporter
         }
@@ -295,7 +296,7 @@ extension Daemon: HealthFeed {
     func latestReport() -> HealthReport? {
         do {
             let status = try storage.stores.flatMap {
-                try SyncStatus.read(database: $0.database, readings: $0.readings, events: AlertEventFeed(store: $0.alerts))
+                try SyncStatus.read(database: $0.database, readings: $0.readings.queries, events: AlertEventFeed(store: $0.alerts))
             }
             return try healthReport(sync: status)
         } catch {
@@ -320,6 +321,6 @@ extension Daemon {
 /// The stores every stage shares: one SQLite file, one table family per stage.
 struct Stores: Sendable {
     let database: LocalDatabase
-    let readings: ReadingStore
+    let readings: ReadingWriter
     let alerts: AlertStore
 }

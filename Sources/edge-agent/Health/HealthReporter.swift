@@ -78,13 +78,13 @@ struct ProcessSample: Sendable, Hashable {
 /// through `HealthFeed` to attach to batches.
 public final class HealthReporter: Sendable {
     private let database: LocalDatabase
-    private let readings: ReadingStore
+    private let readings: ReadingQueries
     private let clock: any DeviceClock
     private let staleBacklog: Duration
     private let clockHold: Duration
     private let lastSample = Mutex<ProcessSample?>(nil)
 
-    public init(database: LocalDatabase, readings: ReadingStore, clock: any DeviceClock, staleBacklog: Duration = .seconds(3_600),
+    public init(database: LocalDatabase, readings: ReadingQueries, clock: any DeviceClock, staleBacklog: Duration = .seconds(3_600),
                 clockHold: Duration = .seconds(600)) {
         self.database = database
         self.readings = readings

@@ -3,61 +3,20 @@ import GRDB
 import GRDBSQLite
 import Synchronization
 
-/// When buffered readings become one transaction, and when the WAL is synced.
-public struct GroupCommitPolicy: Sendable {
-    /// The longest a reading waits in memory before its transaction commits.
-    public var interval: Duration
-    /// A buffer this full commits at once, without waiting for the timer.
-    public var maxRows: Int
-    /// How often `run()` runs a PASSIVE checkpoint after writes. With `synchronous=NORMAL`
-    /// a commit is not fsynced; the checkpoint syncs the WAL, so this bounds what a power
-    /// cut can take back (see docs/STORAGE.md).
-    public var checkpointInterval: Duration
-
-    public init(interval: Duration = .milliseconds(250), maxRows: Int = 512, checkpointInterval: Duration = .seconds(5)) {
-        self.interval = interval
-        self.maxRows = maxRows
-        self.checkpointInterval = checkpointInterval
-    }
-}
-
-public enum ReadingStoreError: Error, Equatable, CustomStringConvertible {
-    case invalidSensorID(String)
-    case invalidUnit(sensorID: String, unit: String)
-    case nonFiniteValue(sensorID: String)
-    case invalidLimit(Int)
-    /// Commits have been failing and the buffer reached its cap; the reading was not kept.
-    case bufferFull(sensorID: String, buffered: Int)
-
-    public var description: String {
-        switch self {
-        case .invalidSensorID(let id):
-            "sensor id \(id.prefix(40).debugDescription) is empty or longer than \(ReadingStore.maxSensorIDLength) bytes; fix the profile's sensor id"
-        case .invalidUnit(let id, let unit):
-            "unit \(unit.prefix(40).debugDescription) of sensor \(id) is longer than \(ReadingStore.maxUnitLength) bytes; fix the profile's unit"
-        case .nonFiniteValue(let id):
-            "sensor \(id) produced a non-finite value; a failed read must be reported as an error, not stored"
-        case .invalidLimit(let limit):
-            "limit \(limit) is outside 1...\(ReadingStore.maxLimit)"
-        case .bufferFull(let id, let buffered):
-            "reading of \(id) not kept: \(buffered) readings are waiting for a commit that keeps failing; check the database's disk and the agent's log"
-        }
-    }
-}
-
-/// Readings in SQLite, written by group commit.
+/// Readings into SQLite, by group commit: the only writer of the `readings` and `series`
+/// tables. What is read back goes through `ReadingQueries` (`queries`).
 ///
 /// `append` only buffers; a timer (`run`) or a full buffer turns the buffer into one
 /// transaction with one prepared statement, so the SD card sees one WAL append per
 /// interval, not one fsync per reading. Sequences are SQLite's AUTOINCREMENT row ids:
 /// assigned at commit in append order, never reused.
-public final class ReadingStore: Sendable {
+public final class ReadingWriter: Sendable {
     public static let maxSensorIDLength = 128
     public static let maxUnitLength = 32
-    /// The largest `limit` a read accepts: reads return arrays, and memory stays bounded.
-    public static let maxLimit = 100_000
 
     public let database: LocalDatabase
+    /// What the writer's own callers read back (the daemon's retention and health, sync).
+    public let queries: ReadingQueries
     let clock: any DeviceClock
     let policy: GroupCommitPolicy
     /// Row id of this boot in `boots`.
@@ -94,8 +53,8 @@ public final class ReadingStore: Sendable {
         self.clock = clock
         self.policy = commit
         self.bufferCap = max(commit.maxRows, 1) * 16
-        // A read-only store (the CLI) records no boot: it only reads.
-        self.bootRow = database.isReadOnly ? 0 : try database.writer.write { db in
+        self.queries = ReadingQueries(database: database, bootID: clock.bootID)
+        self.bootRow = try database.writer.write { db in
             try db.execute(sql: "INSERT INTO boots (boot_id) VALUES (?) ON CONFLICT DO NOTHING", arguments: [clock.bootID])
             return try Int64.fetchOne(db, sql: "SELECT id FROM boots WHERE boot_id = ?", arguments: [clock.bootID])!
         }
@@ -111,21 +70,22 @@ public final class ReadingStore: Sendable {
     /// Throws only when the reading was not kept: bad input, or `bufferFull`. A commit that
     /// fails when the buffer reaches `maxRows` keeps the readings buffered and is retried and
     /// reported by the next `flush()` (the timer's, in `run()`).
-    public func append(sensorID: String, value: Double, unit: String, quality: SampleQuality, takenAt: DeviceTime) throws {
+    public func append(_ sample: Sample) throws {
+        let sensorID = sample.sensorID
         guard !sensorID.isEmpty, sensorID.utf8.count <= Self.maxSensorIDLength else {
             throw ReadingStoreError.invalidSensorID(sensorID)
         }
-        guard unit.utf8.count <= Self.maxUnitLength else {
-            throw ReadingStoreError.invalidUnit(sensorID: sensorID, unit: unit)
+        guard sample.unit.utf8.count <= Self.maxUnitLength else {
+            throw ReadingStoreError.invalidUnit(sensorID: sensorID, unit: sample.unit)
         }
-        guard value.isFinite else { throw ReadingStoreError.nonFiniteValue(sensorID: sensorID) }
+        guard sample.value.isFinite else { throw ReadingStoreError.nonFiniteValue(sensorID: sensorID) }
         let pending = Pending(
-            series: SeriesKey(sensorID: sensorID, unit: unit),
-            millis: takenAt.unixMillis,
-            value: value,
-            quality: Schema.code(quality),
-            clockUnsynced: !takenAt.synchronized,
-            bootNanos: Int64(clamping: takenAt.bootNanos))
+            series: SeriesKey(sensorID: sensorID, unit: sample.unit),
+            millis: sample.time.unixMillis,
+            value: sample.value,
+            quality: Schema.code(sample.quality),
+            clockUnsynced: !sample.time.synchronized,
+            bootNanos: Int64(clamping: sample.time.bootNanos))
         let full = try state.withLock { state throws(ReadingStoreError) -> Bool in
             guard state.buffer.count < bufferCap else {
                 throw ReadingStoreError.bufferFull(sensorID: sensorID, buffered: state.buffer.count)
@@ -232,17 +192,25 @@ public final class ReadingStore: Sendable {
     /// device polling once a second wakes once a second for it, not four times. On
     /// cancellation it commits what is buffered and checkpoints, then returns. A failed commit
     /// ends it with that error; the readings stay buffered, and calling `run()` again retries them.
+    ///
+    /// Commits and checkpoints wait on the SD card: they run on `BlockingIO.storage`, not on
+    /// the cooperative pool where the sensor pollers run. `flush()` stays synchronous for
+    /// callers that must commit before they go on (the stop path, clock correction).
     public func run() async throws {
         do {
             while true {
                 try await firstRow()
                 try await clock.sleep(for: policy.interval)
-                try flush()
-                if checkpointDue() { try checkpoint() }
+                try await BlockingIO.storage.run {
+                    try self.flush()
+                    if self.checkpointDue() { try self.checkpoint() }
+                }
             }
         } catch is CancellationError {
-            try flush()
-            try checkpoint()
+            try await BlockingIO.storage.run {
+                try self.flush()
+                try self.checkpoint()
+            }
         }
     }
 
@@ -291,22 +259,13 @@ public final class ReadingStore: Sendable {
         }
     }
 
-    /// The highest sequence ever handed out, from `sqlite_sequence`: it stays when retention
-    /// deletes the newest rows, and goes backwards only if committed transactions were lost
-    /// (a lost WAL, a power cut before a checkpoint). 0 for a store that never committed one.
-    public func highestSequenceIssued() throws -> Int64 {
-        try database.writer.read { db in
-            try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'readings'") ?? 0
-        }
-    }
-
     /// Moves every buffered, uncommitted reading to the end of `other`'s buffer: the daemon
     /// does this when the database under this store was quarantined, so readings taken
     /// before the corruption showed still land in the new store. The readings keep their
     /// order and times; `other` commits them under its own boot row (the same boot).
     /// - Returns: how many moved.
     @discardableResult
-    public func moveBuffered(to other: ReadingStore) -> Int {
+    public func moveBuffered(to other: ReadingWriter) -> Int {
         let taken = state.withLock { state in
             defer { state.buffer.removeAll() }
             return state.buffer
@@ -347,116 +306,5 @@ public final class ReadingStore: Sendable {
                 arguments: [now.unixMillis, Int64(clamping: now.bootNanos), bootRow])
             return db.changesCount
         }
-    }
-
-    /// The lowest sequence among this boot's readings still waiting for `synchronizeClock()`,
-    /// or nil. Their timestamps will change: Sync can hold batches below it so that the server
-    /// gets corrected timestamps (or decide to send provisional ones after a while).
-    public func firstCorrectableSequence() throws -> Int64? {
-        try database.writer.read { db in
-            try Int64.fetchOne(
-                db, sql: "SELECT min(sequence) FROM readings WHERE clock_unsynced = 1 AND boot_id = ?",
-                arguments: [bootRow])
-        }
-    }
-
-    /// When reading `sequence` was taken, on its boot's monotonic clock (`boot_ns`); nil if
-    /// there is no such reading. With `firstCorrectableSequence()` it dates Sync's clock hold.
-    public func bootNanos(ofSequence sequence: Int64) throws -> Int64? {
-        try database.writer.read { db in
-            try Int64.fetchOne(db, sql: "SELECT boot_ns FROM readings WHERE sequence = ?", arguments: [sequence])
-        }
-    }
-
-    // MARK: - Reading back
-
-    static let selectReadings = """
-        SELECT r.sequence, s.sensor_id, r.ts_ms, r.value, s.unit, r.quality, r.clock_unsynced
-        FROM readings r JOIN series s ON s.id = r.series_id
-        """
-
-    static func fetchReadings(_ db: Database, sql: String, arguments: StatementArguments) throws -> [Reading] {
-        try Row.fetchCursor(db, sql: sql, arguments: arguments).map { row in
-            Reading(
-                sequence: row[0], sensorID: row[1], timestampMillis: row[2], value: row[3], unit: row[4],
-                quality: Schema.quality(code: row[5]), clockSynchronized: !(row[6] as Bool))
-        }.reduce(into: []) { $0.append($1) }
-    }
-
-    private func checkLimit(_ limit: Int) throws {
-        guard (1...Self.maxLimit).contains(limit) else { throw ReadingStoreError.invalidLimit(limit) }
-    }
-
-    /// Committed readings with a sequence above `afterSequence`, ascending: Sync streams the
-    /// backlog in batches with it, never loading it whole.
-    public func readings(afterSequence: Int64, limit: Int) throws -> [Reading] {
-        try checkLimit(limit)
-        return try database.writer.read { db in
-            try Self.fetchReadings(
-                db, sql: Self.selectReadings + " WHERE r.sequence > ? ORDER BY r.sequence LIMIT ?",
-                arguments: [afterSequence, limit])
-        }
-    }
-
-    /// How many committed readings lie beyond `afterSequence`, and the timestamp of the oldest.
-    public func backlog(afterSequence: Int64) throws -> (count: Int, oldestMillis: Int64?) {
-        try database.writer.read { db in
-            let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM readings WHERE sequence > ?", arguments: [afterSequence]) ?? 0
-            let oldest = try Int64.fetchOne(
-                db, sql: "SELECT ts_ms FROM readings WHERE sequence > ? ORDER BY sequence LIMIT 1",
-                arguments: [afterSequence])
-            return (count, oldest)
-        }
-    }
-
-    /// Committed readings in a time window (both bounds inclusive), ordered by timestamp,
-    /// then sequence. `limit` nil means all, up to `maxLimit`.
-    public func query(sensorID: String?, sinceMillis: Int64?, untilMillis: Int64?, limit: Int?, newestFirst: Bool) throws -> [Reading] {
-        try checkLimit(limit ?? Self.maxLimit)
-        let window = Window(sensorID: sensorID, sinceMillis: sinceMillis, untilMillis: untilMillis)
-        let order = newestFirst ? "DESC" : "ASC"
-        var arguments = window.arguments
-        arguments += [limit ?? Self.maxLimit]
-        return try database.writer.read { db in
-            try Self.fetchReadings(
-                db,
-                sql: Self.selectReadings + window.whereClause + " ORDER BY r.ts_ms \(order), r.sequence \(order) LIMIT ?",
-                arguments: arguments)
-        }
-    }
-
-    /// The newest reading (by sequence: provisional timestamps of an unsynchronised clock
-    /// may lie in the past) of each sensor, ordered by sensor id.
-    public func latest() throws -> [Reading] {
-        let lasts = try database.writer.read { db in
-            try Self.fetchReadings(
-                db, sql: Self.selectReadings + " WHERE r.sequence IN (SELECT last_sequence FROM series) ORDER BY s.sensor_id, r.sequence DESC",
-                arguments: [])
-        }
-        var seen = Set<String>()
-        return lasts.filter { seen.insert($0.sensorID).inserted }
-    }
-}
-
-/// A `WHERE` clause over `readings r` for an optional sensor and time window.
-struct Window {
-    var whereClause = ""
-    var arguments: StatementArguments = []
-
-    init(sensorID: String?, sinceMillis: Int64?, untilMillis: Int64?) {
-        var conditions: [String] = []
-        if let sensorID {
-            conditions.append("r.series_id IN (SELECT id FROM series WHERE sensor_id = ?)")
-            arguments += [sensorID]
-        }
-        if let sinceMillis {
-            conditions.append("r.ts_ms >= ?")
-            arguments += [sinceMillis]
-        }
-        if let untilMillis {
-            conditions.append("r.ts_ms <= ?")
-            arguments += [untilMillis]
-        }
-        if !conditions.isEmpty { whereClause = " WHERE " + conditions.joined(separator: " AND ") }
     }
 }
