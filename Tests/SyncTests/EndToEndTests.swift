@@ -49,14 +49,9 @@ import Wire
         return counts
     }
 
-    func temporaryDirectory() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("e2e-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
-    }
-
     @Test func anOutageLosesNothingAndDuplicatesNothing() async throws {
-        let directory = try temporaryDirectory()
+        let temporary = try TemporaryDirectory("e2e")
+        let directory = temporary.url
         try await ServerHarness.with { server in
             let (database, store, alerts, deviceCounts) = try device(directory)
             let sync = try engine(server, directory, database, store, alerts)
@@ -80,7 +75,8 @@ import Wire
     }
 
     @Test func rejectedCredentialsAndCertificatesKeepTheData() async throws {
-        let directory = try temporaryDirectory()
+        let temporary = try TemporaryDirectory("e2e")
+        let directory = temporary.url
         try await ServerHarness.with { server in
             let (database, store, alerts, _) = try device(directory)
 
@@ -111,7 +107,8 @@ import Wire
     /// alert store through Sync to PostgreSQL: the server can tell which events must not
     /// wake anyone.
     @Test func alertEventsReachPostgreSQLWhole() async throws {
-        let directory = try temporaryDirectory()
+        let temporary = try TemporaryDirectory("e2e")
+        let directory = temporary.url
         try await ServerHarness.with { server in
             let clock = ManualDeviceClock()
             let database = try LocalDatabase.open(path: directory.appendingPathComponent("edge.sqlite").path, clock: clock)

@@ -1,4 +1,5 @@
 import EdgeCore
+import EdgeTesting
 import FleetServerTesting
 import Foundation
 import PostgresNIO
@@ -82,12 +83,6 @@ import Glibc
         return lost.count
     }
 
-    static func temporaryDirectory(_ name: String) throws -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("\(name)-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        return path
-    }
-
     /// The system clocks, reported synchronised: this machine's kernel clock may not be, and
     /// the engine would then hold every reading for `clockHold` (10 min).
     struct SynchronizedClock: DeviceClock {
@@ -121,9 +116,12 @@ import Glibc
     @Test(arguments: [UInt64(1), 2, 3])
     func aPowerCutThatLosesTheWALLosesNoAcknowledgedReading(seed: UInt64) async throws {
         var random = SeededRandom(seed: seed)
-        let live = try Self.temporaryDirectory("power-cut-live")
-        let restored = try Self.temporaryDirectory("power-cut-restored")
-        let truth = try Self.temporaryDirectory("power-cut-truth")
+        let liveDirectory = try TemporaryDirectory("power-cut-live")
+        let live = liveDirectory.path
+        let restoredDirectory = try TemporaryDirectory("power-cut-restored")
+        let restored = restoredDirectory.path
+        let truthDirectory = try TemporaryDirectory("power-cut-truth")
+        let truth = truthDirectory.path
         try await ServerHarness.with { server in
             let database = try LocalDatabase.open(path: live + "/edge.sqlite")
             let store = try ReadingWriter(database: database, clock: SynchronizedClock(),
@@ -196,9 +194,11 @@ import Glibc
 
     @Test func killNineAndADeletedWALLoseNoAcknowledgedReading() async throws {
         var random = SeededRandom(seed: 11)
-        let directory = try Self.temporaryDirectory("kill-nine")
+        let directoryDirectory = try TemporaryDirectory("kill-nine")
+        let directory = directoryDirectory.path
         let data = directory + "/data"
-        let truth = try Self.temporaryDirectory("kill-nine-truth")
+        let truthDirectory = try TemporaryDirectory("kill-nine-truth")
+        let truth = truthDirectory.path
         try await ServerHarness.with { server in
             let tokenPath = directory + "/token"
             FileManager.default.createFile(atPath: tokenPath, contents: Data(server.deviceToken.utf8), attributes: [.posixPermissions: 0o600])
