@@ -325,4 +325,35 @@ import Wire
         _ = try await fixture.engine.step(holdUnsynced: true)
         #expect(fixture.transport.batches.count == 2)
     }
+
+    /// The engine carries the agent's report and builds none: without one yet the batch goes
+    /// without health, and the next batch asks again.
+    @Test func aBatchGoesWithoutHealthUntilTheFeedHasAReport() async throws {
+        let fixture = try SyncFixture(readings: 2, configure: { $0.maxBatchRows = 1 })
+        let feed = QueuedHealth([nil, FixedHealth().latestReport()])
+        let transport = ScriptedTransport()
+        let engine = try SyncEngine(configuration: await fixture.engine.configuration, database: fixture.database,
+                                    readings: fixture.store.queries, events: nil, transport: transport, health: feed,
+                                    clock: fixture.clock)
+        #expect(try await engine.step(holdUnsynced: true) == .progressed(sent: 1, quarantined: false))
+        #expect(try await engine.step(holdUnsynced: true) == .progressed(sent: 1, quarantined: false))
+        #expect(transport.batches.map { $0.health } == [nil, FixedHealth().latestReport()])
+        #expect(feed.asked == 2)
+    }
+}
+
+/// Hands out the queued reports one per question, then none.
+final class QueuedHealth: HealthFeed {
+    private let state: Mutex<(queue: [HealthReport?], asked: Int)>
+
+    init(_ queue: [HealthReport?]) { state = Mutex((queue, 0)) }
+
+    var asked: Int { state.withLock { $0.asked } }
+
+    func latestReport() -> HealthReport? {
+        state.withLock { state in
+            state.asked += 1
+            return state.queue.isEmpty ? nil : state.queue.removeFirst()
+        }
+    }
 }
