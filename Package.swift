@@ -76,7 +76,7 @@ var targets: [Target] = [
     // → Readings (SQLite)
     .target(name: "Readings", dependencies: ["EdgeCore", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),
     // → AlertEngine (events in SQLite)
-    .target(name: "AlertEngine", dependencies: ["Readings", "EdgeCore", "Wire", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),
+    .target(name: "AlertEngine", dependencies: ["EdgeCore", "Wire", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),
     // The wire format shared by agent and server: no package dependencies.
     .target(name: "Wire", dependencies: ["CZlib"], swiftSettings: swiftSettings),
     // → Sync (HTTPS through libcurl)
@@ -91,10 +91,11 @@ var targets: [Target] = [
     // The footprint baseline edge-bench measures beside the agent: built like it, does nothing.
     .executableTarget(name: "footprint-floor", swiftSettings: swiftSettings),
 
+    .testTarget(name: "EdgeCoreTests", dependencies: ["EdgeCore"], swiftSettings: swiftSettings),
     .testTarget(name: "HALTests", dependencies: ["EdgeTesting", "HAL", "HALSimulation", "EdgeCore"], swiftSettings: swiftSettings),
     .testTarget(name: "ProfilesTests", dependencies: ["EdgeTesting", "Profiles", "HAL", "HALSimulation", "AlertEngine"], swiftSettings: swiftSettings),
     .testTarget(name: "ReadingsTests", dependencies: ["EdgeTesting", "Readings", "EdgeCore"], swiftSettings: swiftSettings),
-    .testTarget(name: "AlertEngineTests", dependencies: ["EdgeTesting", "AlertEngine", "Readings", "EdgeCore"], swiftSettings: swiftSettings),
+    .testTarget(name: "AlertEngineTests", dependencies: ["EdgeTesting", "AlertEngine", "EdgeCore", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),
     .testTarget(name: "WireTests", dependencies: ["Wire"], swiftSettings: swiftSettings),
     .testTarget(name: "AgentTests", dependencies: ["EdgeTesting", "edge-agent", "Readings", "EdgeCore", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),
 ]
@@ -125,7 +126,7 @@ if !deviceOnly {
         // The fleet server against a throwaway PostgreSQL over real TLS, for the sync tests
         // and the benchmark (and for anyone testing their own fleet setup).
         .target(name: "FleetServerTesting", dependencies: [
-            "FleetServer",
+            "FleetServer", "Wire",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "Logging", package: "swift-log"),
@@ -147,6 +148,14 @@ if !deviceOnly {
             .product(name: "HummingbirdTLS", package: "hummingbird"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: swiftSettings),
+        // The server's HTTP rules in-process, against a store in memory.
+        .testTarget(name: "FleetServerTests", dependencies: [
+            "FleetServer", "FleetServerTesting", "Wire", "EdgeCore", "EdgeTesting",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
         .testTarget(name: "SyncTests", dependencies: [

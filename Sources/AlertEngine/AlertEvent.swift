@@ -44,6 +44,8 @@ public enum AlertEngineError: Error, Hashable, CustomStringConvertible {
     case notActive(String)
     case expiryInPast(until: Int64, now: Int64)
     case notInMaintenance
+    /// A write computed on top of one that failed: not written, so nothing is recorded twice.
+    case writeAbandoned
 
     public var description: String {
         switch self {
@@ -52,6 +54,9 @@ public enum AlertEngineError: Error, Hashable, CustomStringConvertible {
         case .notActive(let id): "rule '\(id)' is not firing, so there is nothing to acknowledge"
         case .expiryInPast(let until, let now): "expiry \(until) ms is not after now (\(now) ms); give a time in the future"
         case .notInMaintenance: "the device is not in maintenance; nothing to end"
+        case .writeAbandoned:
+            "an earlier alert write failed, so this one, computed on top of it, was not written; "
+                + "the rules resume from their last committed state with the next reading"
         }
     }
 }

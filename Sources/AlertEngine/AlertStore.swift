@@ -1,8 +1,12 @@
 import Foundation
 import GRDB
+import Synchronization
 
 /// The alert tables in the device's SQLite file: the event log Sync streams, each rule's
 /// state (so a restart resumes where it was), and maintenance.
+///
+/// The only owner of the alert tables: every read and write goes through the record types in
+/// AlertRecords.swift, and a value that does not decode is an `AlertStoreError`, not a default.
 ///
 /// The daemon and the CLI each open one on the same file. Columns are owned by one writer
 /// each: the engine writes a rule's phase, episode and flap history; operators (`ack`,
@@ -66,151 +70,144 @@ public final class AlertStore: Sendable {
     /// Events after `afterSequence`, ascending.
     public func events(afterSequence: Int64, limit: Int) throws -> [AlertEvent] {
         try writer.read { db in
-            try Row.fetchAll(
+            try AlertEventRecord.fetchAll(
                 db, sql: "SELECT * FROM alert_events WHERE sequence > ? ORDER BY sequence LIMIT ?",
                 arguments: [afterSequence, Self.clamp(limit)]
-            ).map(Self.event)
+            ).map(\.event)
         }
     }
 
     public func eventBacklog(afterSequence: Int64) throws -> Int {
         try writer.read { db in
-            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM alert_events WHERE sequence > ?", arguments: [afterSequence]) ?? 0
+            try AlertEventRecord.filter(sql: "sequence > ?", arguments: [afterSequence]).fetchCount(db)
         }
     }
 
     /// The newest events first, for one rule or all.
     public func history(limit: Int, ruleID: String?) throws -> [AlertEvent] {
         try writer.read { db in
-            if let ruleID {
-                return try Row.fetchAll(
+            // Two statements, so the one rule's history is read through `alert_events_rule`.
+            let records = if let ruleID {
+                try AlertEventRecord.fetchAll(
                     db, sql: "SELECT * FROM alert_events WHERE rule_id = ? ORDER BY sequence DESC LIMIT ?",
-                    arguments: [ruleID, Self.clamp(limit)]
-                ).map(Self.event)
+                    arguments: [ruleID, Self.clamp(limit)])
+            } else {
+                try AlertEventRecord.fetchAll(
+                    db, sql: "SELECT * FROM alert_events ORDER BY sequence DESC LIMIT ?", arguments: [Self.clamp(limit)])
             }
-            return try Row.fetchAll(
-                db, sql: "SELECT * FROM alert_events ORDER BY sequence DESC LIMIT ?", arguments: [Self.clamp(limit)]
-            ).map(Self.event)
+            return records.map(\.event)
         }
     }
 
     /// Rules pending, firing or flapping, by rule id.
     public func active() throws -> [ActiveAlert] {
         try writer.read { db in
-            try Row.fetchAll(db, sql: """
+            try AlertStateRecord.fetchAll(db, sql: """
                 SELECT * FROM alert_state
                 WHERE phase != 'inactive' OR flapping = 1 OR reported_firing = 1
                 ORDER BY rule_id
                 """
             ).map { row in
-                let flapping: Bool = row["flapping"]
-                let reportedFiring: Bool = row["reported_firing"]
-                let state: ActiveAlert.State = flapping ? .flapping : (reportedFiring ? .firing : .pending)
-                let since: Int64 = state == .firing ? (row["fired_at_ms"] ?? row["since_ms"]) : row["since_ms"]
+                let state: ActiveAlert.State = row.flapping ? .flapping : (row.reportedFiring ? .firing : .pending)
                 return ActiveAlert(
-                    ruleID: row["rule_id"], sensorID: row["sensor_id"], state: state, sinceMillis: since,
-                    value: row["last_value"], acknowledged: row["acknowledged"],
-                    silencedUntilMillis: row["silenced_until_ms"],
-                    severity: Severity(rawValue: row["severity"]) ?? .warning, message: row["message"])
+                    ruleID: row.ruleID, sensorID: row.sensorID, state: state,
+                    sinceMillis: state == .firing ? (row.firedAtMillis ?? row.sinceMillis) : row.sinceMillis,
+                    value: row.lastValue, acknowledged: row.acknowledged, silencedUntilMillis: row.silencedUntilMillis,
+                    severity: row.severity, message: row.message)
             }
         }
     }
 
     /// When maintenance ends, if the device is in maintenance.
     public func maintenanceUntil() throws -> Int64? {
-        try writer.read { db in try Self.maintenanceUntil(db) }
+        try writer.read { db in try MaintenanceRecord.current(db) }
     }
 
-    // MARK: - Engine-side persistence
+    // MARK: - The engine's side
 
-    static func maintenanceUntil(_ db: Database) throws -> Int64? {
-        try Int64.fetchOne(db, sql: "SELECT until_ms FROM alert_maintenance WHERE id = 1")
+    /// Every rule's persisted state by rule id, and when maintenance ends.
+    func load() throws -> (states: [String: AlertStateRecord], maintenanceUntil: Int64?) {
+        try writer.read { db in
+            let states = try AlertStateRecord.fetchAll(db)
+            return (Dictionary(states.map { ($0.ruleID, $0) }, uniquingKeysWith: { $1 }), try MaintenanceRecord.current(db))
+        }
     }
 
-    /// Inserts `event`, returning it with its sequence.
-    static func insert(_ event: AlertEvent, _ db: Database) throws -> AlertEvent {
-        try db.execute(sql: """
-            INSERT INTO alert_events (rule_id, sensor_id, kind, severity, value, threshold, ts_ms,
-                                      active_since_ms, message, silenced, output)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [
-                event.ruleID, event.sensorID, event.kind.rawValue, event.severity.rawValue, event.value,
-                event.threshold, event.timestampMillis, event.activeSinceMillis, event.message,
-                event.silenced, event.output,
-            ])
-        var stored = event
-        stored.sequence = db.lastInsertedRowID
+    /// Writes what one engine call decided, in one transaction; the events with their sequences.
+    static func commit(_ batch: StoreBatch, _ db: Database) throws -> [AlertEvent] {
+        for (state, clear) in batch.states { try state.saveEpisode(db, clearAcknowledged: clear) }
+        var stored: [AlertEvent] = []
+        for item in batch.items {
+            switch item {
+            case .event(let event):
+                stored.append(try insert(event, db))
+            case .endSilence(let event, let ruleID, let until):
+                if try AlertStateRecord.endSilence(db, ruleID, ifUntil: until) { stored.append(try insert(event, db)) }
+            case .endMaintenance(let event, let until):
+                if try MaintenanceRecord.end(db, ifUntil: until) { stored.append(try insert(event, db)) }
+            }
+        }
         return stored
     }
 
-    /// Writes the engine-owned columns of a rule's state; the operator columns are left alone
-    /// except that a new or ended episode clears the acknowledgement.
-    static func save(_ s: PersistedState, clearAcknowledged: Bool, _ db: Database) throws {
-        try db.execute(sql: """
-            INSERT INTO alert_state (rule_id, sensor_id, severity, phase, since_ms, flapping, reported_firing,
-                                     fired_at_ms, last_value, message, flap_changes)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT (rule_id) DO UPDATE SET
-                sensor_id = excluded.sensor_id, severity = excluded.severity, phase = excluded.phase,
-                since_ms = excluded.since_ms, flapping = excluded.flapping,
-                reported_firing = excluded.reported_firing, fired_at_ms = excluded.fired_at_ms,
-                last_value = excluded.last_value, message = excluded.message,
-                flap_changes = excluded.flap_changes,
-                acknowledged = CASE WHEN ? THEN 0 ELSE acknowledged END
-            """, arguments: [
-                s.ruleID, s.sensorID, s.severity.rawValue, s.phase.rawValue, s.sinceMillis, s.flapping,
-                s.reportedFiring, s.firedAtMillis, s.lastValue, s.message,
-                s.flapChanges.map(String.init).joined(separator: ","), clearAcknowledged,
-            ])
+    static func insert(_ event: AlertEvent, _ db: Database) throws -> AlertEvent {
+        var record = AlertEventRecord(event)
+        try record.insert(db)
+        return record.event
     }
 
-    static func loadStates(_ db: Database) throws -> [String: PersistedState] {
-        var states: [String: PersistedState] = [:]
-        for row in try Row.fetchAll(db, sql: "SELECT * FROM alert_state") {
-            let changes: String = row["flap_changes"]
-            let state = PersistedState(
-                ruleID: row["rule_id"], sensorID: row["sensor_id"],
-                severity: Severity(rawValue: row["severity"]) ?? .warning,
-                phase: Phase(rawValue: row["phase"]) ?? .inactive, sinceMillis: row["since_ms"],
-                flapping: row["flapping"], reportedFiring: row["reported_firing"],
-                firedAtMillis: row["fired_at_ms"], lastValue: row["last_value"], message: row["message"],
-                flapChanges: changes.split(separator: ",").compactMap { Int64($0) },
-                silencedUntilMillis: row["silenced_until_ms"])
-            states[state.ruleID] = state
+    /// Runs `body` in a transaction on the writer's serial queue and, still there, hands the
+    /// outcome to `settle`; returns at once. Calls are written, and settled, in the order they
+    /// were submitted, so a caller can submit under its lock and wait outside it.
+    func submit<T: Sendable>(
+        _ body: @escaping @Sendable (Database) throws -> T,
+        settle: @escaping @Sendable (Result<T, any Error>) -> Void
+    ) -> PendingWrite<T> {
+        let pending = PendingWrite<T>()
+        writer.asyncWriteWithoutTransaction { db in
+            let result = Result { () throws -> T in
+                var value: T?
+                try db.inTransaction {
+                    value = try body(db)
+                    return .commit
+                }
+                return value!
+            }
+            settle(result)
+            pending.finish(result)
         }
-        return states
-    }
-
-    private static func event(_ row: Row) -> AlertEvent {
-        AlertEvent(
-            sequence: row["sequence"], ruleID: row["rule_id"], sensorID: row["sensor_id"],
-            kind: AlertEvent.Kind(rawValue: row["kind"]) ?? .fired,
-            severity: Severity(rawValue: row["severity"]) ?? .warning,
-            value: row["value"], threshold: row["threshold"], timestampMillis: row["ts_ms"],
-            activeSinceMillis: row["active_since_ms"], message: row["message"],
-            silenced: row["silenced"], output: row["output"])
+        return pending
     }
 
     private static func clamp(_ limit: Int) -> Int { min(max(limit, 0), maxLimit) }
 }
 
-/// Where a rule's condition stands: `pending` while `for:` runs, `firing` once it has held.
-enum Phase: String, Sendable {
-    case inactive, pending, firing
+/// What one engine call commits: rule states to save (with whether the acknowledgement goes)
+/// and events in order, some recorded only if an expiry still holds.
+struct StoreBatch: Sendable {
+    enum Item: Sendable {
+        case event(AlertEvent)
+        /// Recorded only if the silence still ends at `until`: the CLI may have renewed it.
+        case endSilence(AlertEvent, ruleID: String, until: Int64)
+        /// Recorded only if maintenance still ends at `until`.
+        case endMaintenance(AlertEvent, until: Int64)
+    }
+    var states: [(AlertStateRecord, clearAcknowledged: Bool)] = []
+    var items: [Item] = []
 }
 
-/// One `alert_state` row as the engine keeps it (`acknowledged` is the operators' alone).
-struct PersistedState: Sendable {
-    var ruleID: String
-    var sensorID: String
-    var severity: Severity
-    var phase: Phase
-    var sinceMillis: Int64
-    var flapping: Bool
-    var reportedFiring: Bool
-    var firedAtMillis: Int64?
-    var lastValue: Double?
-    var message: String
-    var flapChanges: [Int64]
-    var silencedUntilMillis: Int64?
+/// A write submitted to the store's queue; `wait()` blocks until it is written and settled.
+final class PendingWrite<T: Sendable>: Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private let result = Mutex<Result<T, any Error>?>(nil)
+
+    fileprivate func finish(_ outcome: Result<T, any Error>) {
+        result.withLock { $0 = outcome }
+        done.signal()
+    }
+
+    func wait() throws -> T {
+        done.wait()
+        return try result.withLock { $0! }.get()
+    }
 }

@@ -13,23 +13,26 @@ import Foundation
 public final class BlockingIO: @unchecked Sendable {
     /// Sensor reads that block in the kernel (sysfs w1: ~750 ms per DS18B20 conversion).
     /// Four threads: a typical tank has up to four probes on one bus.
-    public static let sensorBus = BlockingIO(name: "reef-edge.sensor-bus", threads: 4)
+    public static let sensorBus = BlockingIO(name: "io-sensor", threads: 4)
     /// SQLite writes and checkpoints. One thread: SQLite has one writer anyway.
-    public static let storage = BlockingIO(name: "reef-edge.storage", threads: 1)
+    public static let storage = BlockingIO(name: "io-storage", threads: 1)
     /// libcurl transfers (sync, notifications). One thread: transfers are sequential by design.
-    public static let network = BlockingIO(name: "reef-edge.network", threads: 1)
+    public static let network = BlockingIO(name: "io-network", threads: 1)
 
     /// Guards `pending`; signalled when work arrives.
     private let condition = NSCondition()
     private var pending: [@Sendable () -> Void] = []
     private var head = 0
 
+    /// `name` and the thread's index name each thread as `top -H` and a debugger show it; keep
+    /// it under 12 characters (Linux cuts thread names at 15).
     public init(name: String, threads: Int) {
         precondition(threads > 0, "a BlockingIO lane needs at least one thread")
         for index in 0 ..< threads {
-            let thread = Thread { [self] in self.serve() }
-            thread.name = "\(name)-\(index)"
-            thread.start()
+            Thread.detachNewThread { [self] in
+                Thread.current.name = "\(name)-\(index)"
+                serve()
+            }
         }
     }
 

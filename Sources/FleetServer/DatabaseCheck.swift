@@ -27,7 +27,7 @@ public enum DatabaseCheck {
                 try await PostgresConnection.connect(configuration: settings, id: 1, logger: logger)
             }
             try await connection.close()
-        } catch is DatabaseTimeout {
+        } catch is DeadlineExceeded {
             throw ConfigurationError("\(place) did not complete a login within \(timeout.secondsText) s; check the host and port in the postgres URL")
         } catch let error as PSQLError {
             if let state = error.serverInfo?[.sqlState] {

@@ -94,7 +94,7 @@ public enum Schema {
                     try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
                 }
                 try await connection.query("INSERT INTO schema_migrations (version) VALUES (\(migration.version))", logger: logger)
-                logger.info("applied schema migration \(migration.version)")
+                logger.info("applied a schema migration", metadata: ["version": "\(migration.version)"])
             }
         }
     }

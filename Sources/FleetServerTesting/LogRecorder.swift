@@ -11,7 +11,8 @@ public final class LogRecorder: Sendable {
 
     public var lines: [String] { entries.withLock { $0 } }
 
-    func handler() -> any LogHandler { Handler(recorder: self) }
+    /// A handler that appends to this recorder (warning and above).
+    public func handler() -> any LogHandler { Handler(recorder: self) }
 
     private func append(_ line: String) {
         entries.withLock { $0.append(line) }
@@ -27,11 +28,10 @@ public final class LogRecorder: Sendable {
             set { metadata[key] = newValue }
         }
 
-        func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String,
-                 function: String, line: UInt) {
-            let all = self.metadata.merging(metadata ?? [:]) { $1 }
+        func log(event: LogEvent) {
+            let all = metadata.merging(event.metadata ?? [:]) { $1 }
             let fields = all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-            recorder.append(([level.rawValue, message.description] + fields).joined(separator: " "))
+            recorder.append(([event.level.rawValue, event.message.description] + fields).joined(separator: " "))
         }
     }
 }

@@ -31,7 +31,6 @@ public actor ServerHarness {
     public nonisolated var url: String { "https://127.0.0.1:\(port)" }
 
     private let configuration: FleetServerConfiguration
-    private let configureRouter: @Sendable (Router<FleetRequestContext>) -> Void
     private let databaseTask: Task<Void, Never>
     private var serverTask: Task<Void, any Error>?
 
@@ -41,11 +40,10 @@ public actor ServerHarness {
         requireClientCertificate: Bool = false,
         durable: Bool = false,
         configure: @Sendable (inout FleetServerConfiguration) -> Void = { _ in },
-        configureRouter: @escaping @Sendable (Router<FleetRequestContext>) -> Void = { _ in },
         _ body: (ServerHarness) async throws -> T
     ) async throws -> T {
         let harness = try await start(deviceName: deviceName, requireClientCertificate: requireClientCertificate,
-                                      durable: durable, configure: configure, configureRouter: configureRouter)
+                                      durable: durable, configure: configure)
         do {
             let result = try await body(harness)
             await harness.shutdown()
@@ -57,20 +55,18 @@ public actor ServerHarness {
     }
 
     /// `requireClientCertificate` turns on mutual TLS with `certificates.clientCertificate`;
-    /// `configure` adjusts the server configuration (limits, timeouts); `configureRouter`
-    /// adds middleware in front of the server's own (fault injection). `durable` keeps
+    /// `configure` adjusts the server configuration (limits, timeouts). `durable` keeps
     /// PostgreSQL's fsync on (benchmarks); tests run without it.
     public static func start(
         deviceName: String = "reef-1",
         requireClientCertificate: Bool = false,
         durable: Bool = false,
-        configure: @Sendable (inout FleetServerConfiguration) -> Void = { _ in },
-        configureRouter: @escaping @Sendable (Router<FleetRequestContext>) -> Void = { _ in }
+        configure: @Sendable (inout FleetServerConfiguration) -> Void = { _ in }
     ) async throws -> ServerHarness {
         let certificates = try await TestCertificates.generate()
         let cluster = try await PostgresCluster.start(durable: durable)
         let harness = try ServerHarness(cluster: cluster, certificates: certificates, deviceName: deviceName,
-                                        requireClientCertificate: requireClientCertificate, configure: configure, configureRouter: configureRouter)
+                                        requireClientCertificate: requireClientCertificate, configure: configure)
         do {
             try await harness.startServer()
             _ = try await harness.addDevice(deviceName, token: harness.deviceToken)
@@ -82,8 +78,7 @@ public actor ServerHarness {
     }
 
     private init(cluster: PostgresCluster, certificates: TestCertificates, deviceName: String, requireClientCertificate: Bool,
-                 configure: (inout FleetServerConfiguration) -> Void,
-                 configureRouter: @escaping @Sendable (Router<FleetRequestContext>) -> Void) throws {
+                 configure: (inout FleetServerConfiguration) -> Void) throws {
         self.cluster = cluster
         self.certificates = certificates
         self.deviceName = deviceName
@@ -97,7 +92,6 @@ public actor ServerHarness {
             adminTokenHash: TokenHash(of: adminToken))
         configure(&configuration)
         self.configuration = configuration
-        self.configureRouter = configureRouter
         let database = PostgresClient(configuration: cluster.clientConfiguration, backgroundLogger: Logger(label: "harness-db"))
         self.database = database
         databaseTask = Task { await database.run() }
@@ -123,7 +117,7 @@ public actor ServerHarness {
         logger.logLevel = .warning
         let listening = AsyncThrowingStream<Void, any Error>.makeStream()
         let application = try FleetServer.makeApplication(
-            configuration: configuration, logger: logger, configureRouter: configureRouter,
+            configuration: configuration, logger: logger,
             onServerRunning: { _ in listening.continuation.yield() })
         serverTask = Task {
             do {

@@ -52,9 +52,9 @@ struct AlertBenchmark {
             var events: [AlertEvent] = []
             let elapsed = try seconds {
                 let time = clock.now()
-                try store.append(Sample(sensorID: "tank", value: value, unit: "°C", quality: .ok, time: time))
-                events = try engine.evaluate(Reading(
-                    sequence: 0, sensorID: "tank", timestampMillis: time.unixMillis, value: value, unit: "°C", quality: .ok))
+                let sample = Sample(sensorID: "tank", value: value, unit: "°C", quality: .ok, time: time)
+                try store.append(sample)
+                events = try engine.evaluate(sample)
             }
             let expected: AlertEvent.Kind = crossing.isMultiple(of: 2) ? .fired : .resolved
             guard events.contains(where: { $0.kind == expected }) else {

@@ -28,7 +28,7 @@ struct DatabaseOptions: ParsableArguments {
 
     /// Runs `body` with a started client and stops the client afterwards. Logs in once
     /// first, so a wrong password or host fails at once with PostgreSQL's answer.
-    func withStore<T: Sendable>(_ body: @escaping @Sendable (FleetStore) async throws -> T) async throws -> T {
+    func withStore<T: Sendable>(_ body: @escaping @Sendable (PostgresFleetStore) async throws -> T) async throws -> T {
         let logger = Logger(label: "fleet-server")
         let url = try url()
         try await DatabaseCheck.login(url: url, logger: logger)
@@ -37,7 +37,7 @@ struct DatabaseOptions: ParsableArguments {
             group.addTask { await client.run(); return nil }
             defer { group.cancelAll() }
             try await Schema.migrate(client, logger: logger)
-            return try await body(FleetStore(client: client, logger: logger))
+            return try await body(PostgresFleetStore(client: client, logger: logger))
         }
     }
 }

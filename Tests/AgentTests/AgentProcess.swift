@@ -1,3 +1,4 @@
+import EdgeTesting
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -6,47 +7,12 @@ import Glibc
 /// The built `edge-agent` executable, run as a separate process the way systemd and a
 /// person at the device run it.
 enum AgentBinary {
-    /// SwiftPM puts products next to the test bundle.
-    static let url: URL = {
-        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for _ in 0..<4 {
-            let candidate = directory.appendingPathComponent("edge-agent")
-            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
-            directory = directory.deletingLastPathComponent()
-        }
-        let fallback = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent(".build/debug/edge-agent")
-        return fallback
-    }()
-
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
-    struct Output {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
+    static let url = Built.product("edge-agent")
+    static let repository = Built.repository
 
     /// Runs a CLI command to completion.
-    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Output {
-        try exec(url, arguments, environment: environment)
-    }
-
-    /// Runs any program to completion with its output captured (test set-up and tools).
-    static func exec(_ executable: URL, _ arguments: [String], environment: [String: String] = [:]) throws -> Output {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Output(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                      stderr: String(decoding: errData, as: UTF8.self))
+    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Command.Output {
+        try Command.run(url, arguments, environment: environment)
     }
 }
 

@@ -1,3 +1,4 @@
+import EdgeTesting
 import Foundation
 import Testing
 #if canImport(Glibc)
@@ -11,8 +12,8 @@ import Glibc
 @Suite(.serialized) struct DebPackageTests {
     static let repo = AgentBinary.repository
 
-    static func tool(_ path: String, _ arguments: [String]) throws -> AgentBinary.Output {
-        try AgentBinary.exec(URL(fileURLWithPath: path), arguments)
+    static func tool(_ path: String, _ arguments: [String]) throws -> Command.Output {
+        try Command.run(URL(fileURLWithPath: path), arguments)
     }
 
     /// Builds the package for `target` from the test build's agent; returns its path.

@@ -1,3 +1,4 @@
+import EdgeTesting
 import Foundation
 import Testing
 #if canImport(Glibc)
@@ -73,7 +74,7 @@ import Glibc
 
     /// Runs a tool to completion; its stdout and stderr, in that order.
     func tool(_ path: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-        let out = try AgentBinary.exec(URL(fileURLWithPath: path), arguments)
+        let out = try Command.run(URL(fileURLWithPath: path), arguments)
         return (out.status, out.stdout + out.stderr)
     }
 

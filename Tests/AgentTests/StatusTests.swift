@@ -1,3 +1,4 @@
+import EdgeTesting
 import Foundation
 import Testing
 import Wire
@@ -125,7 +126,7 @@ import Glibc
 
 extension AgentBinary {
     /// Runs a shell command (test set-up: mount, dd, df).
-    static func shell(_ command: String) throws -> Output {
-        try exec(URL(fileURLWithPath: "/bin/sh"), ["-c", command])
+    static func shell(_ command: String) throws -> Command.Output {
+        try Command.run(URL(fileURLWithPath: "/bin/sh"), ["-c", command])
     }
 }

@@ -159,7 +159,7 @@ extension StorageSupervisorTests {
             .map { data + "/" + $0 }
     }
 
-    func cli(_ arguments: [String]) throws -> AgentBinary.Output {
+    func cli(_ arguments: [String]) throws -> Command.Output {
         try AgentBinary.run(arguments + ["--data-dir", data], environment: ["EDGE_AGENT_CONFIG": ""])
     }
 

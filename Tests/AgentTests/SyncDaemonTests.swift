@@ -1,57 +1,10 @@
+import EdgeTesting
 import Foundation
 import Synchronization
 import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// A TCP listener on 127.0.0.1 that accepts, reads and never answers: to the agent's
-/// libcurl, a TLS handshake that stalls forever.
-final class SilentTCPListener: Sendable {
-    let port: Int
-    private let socket: Int32
-    private let received = Received()
-
-    final class Received: Sendable {
-        let bytes = Mutex(0)
-    }
-
-    init() throws {
-        let fd = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-        guard bound == 0, listen(fd, 16) == 0 else { throw POSIXError(.EADDRINUSE) }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        socket = fd
-        port = Int(UInt16(bigEndian: address.sin_port))
-        let listening = fd
-        let received = self.received
-        Thread.detachNewThread {
-            while true {
-                let client = accept(listening, nil, nil)
-                guard client >= 0 else { return }
-                Thread.detachNewThread {
-                    var buffer = [UInt8](repeating: 0, count: 4096)
-                    while true {
-                        let count = read(client, &buffer, buffer.count)
-                        guard count > 0 else { close(client); return }
-                        received.bytes.withLock { $0 += count }
-                    }
-                }
-            }
-        }
-    }
-
-    var bytes: Int { received.bytes.withLock { $0 } }
-
-    func stop() {
-        shutdown(socket, Int32(SHUT_RDWR))
-        close(socket)
-    }
-}
 
 /// Sync's failures degrade sync alone: the real daemon keeps polling and alerting, says why
 /// in its health, and stops at once whatever the network does.
@@ -115,7 +68,7 @@ final class SilentTCPListener: Sendable {
     }
 
     @Test func sigtermWhileTheServerNeverAnswersStopsWithinTwoSeconds() async throws {
-        let listener = try SilentTCPListener()
+        let listener = try SilentListener()
         defer { listener.stop() }
         let daemon = try start(environment: [
             "EDGE_AGENT_SYNC_URL": "https://127.0.0.1:\(listener.port)", "EDGE_AGENT_SYNC_TOKEN_FILE": try token(mode: 0o600),

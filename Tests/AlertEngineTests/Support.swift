@@ -1,41 +1,43 @@
 import AlertEngine
 import EdgeCore
 import EdgeTesting
-import Foundation
-import Readings
+import GRDB
 import Synchronization
-import XCTest
 
-/// A temp database file, a manual clock, and shorthand for feeding readings.
+/// A temp database file, a manual clock, and shorthand for feeding samples.
 final class Harness {
-    let directory: String
+    let directory: TemporaryDirectory
     let clock = ManualDeviceClock()
-    let database: LocalDatabase
+    let writer: DatabasePool
     let store: AlertStore
     /// ManualDeviceClock's default wall clock, 2026-01-01T00:00:00Z.
     let start: Int64 = 1_767_225_600_000
 
     init() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("alerts-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        database = try LocalDatabase.open(path: directory + "/edge.sqlite", clock: clock)
-        store = try AlertStore(writer: database.writer)
+        directory = try TemporaryDirectory("alerts")
+        writer = try Self.open(directory.databasePath)
+        store = try AlertStore(writer: writer)
     }
 
-    var path: String { directory + "/edge.sqlite" }
-    var now: Int64 { clock.now().unixMillis }
+    /// The file as the agent opens it: WAL, and a busy timeout so two connections share it.
+    static func open(_ path: String) throws -> DatabasePool {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(5)
+        return try DatabasePool(path: path, configuration: configuration)
+    }
 
-    deinit { try? FileManager.default.removeItem(atPath: directory) }
+    var path: String { directory.databasePath }
+    var now: Int64 { clock.now().unixMillis }
 
     func engine(_ rules: [AlertRule], outputs: [String: OutputPolicy] = [:], driver: (any AlertOutputs)? = nil) throws -> AlertEngine {
         try AlertEngine(rules: rules, store: store, clock: clock, outputs: outputs, driver: driver)
     }
 
-    func reading(_ sensor: String, _ value: Double, unit: String = "°C", quality: SampleQuality = .ok) -> Reading {
-        Reading(sequence: 0, sensorID: sensor, timestampMillis: now, value: value, unit: unit, quality: quality)
+    func reading(_ sensor: String, _ value: Double, unit: String = "°C", quality: SampleQuality = .ok) -> Sample {
+        Sample(sensorID: sensor, value: value, unit: unit, quality: quality, time: clock.now())
     }
 
-    /// Advances the clock by `seconds`, then evaluates one reading.
+    /// Advances the clock by `seconds`, then evaluates one sample.
     func feed(_ engine: AlertEngine, _ sensor: String, _ value: Double, after seconds: Int64 = 0, unit: String = "°C") throws -> [AlertEvent] {
         clock.advance(by: .seconds(seconds))
         return try engine.evaluate(reading(sensor, value, unit: unit))

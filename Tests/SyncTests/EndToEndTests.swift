@@ -120,8 +120,7 @@ import Wire
                                          outputs: ["heater": OutputPolicy(normal: true, failSafe: false)], driver: Relays())
             _ = try alertEngine.silence(ruleID: "tank-hot", until: clock.now().unixMillis + 3_600_000)
             clock.advance(by: .seconds(1))
-            _ = try alertEngine.evaluate(Reading(sequence: 0, sensorID: "tank_temp", timestampMillis: clock.now().unixMillis,
-                                            value: 28.5, unit: "°C", quality: .ok))
+            _ = try alertEngine.evaluate(Sample(sensorID: "tank_temp", value: 28.5, unit: "°C", quality: .ok, time: clock.now()))
             clock.advance(by: .seconds(1))
             try alertEngine.failSafe()
             let device = try alerts.events(afterSequence: 0, limit: 100)

@@ -5,72 +5,18 @@ import PostgresNIO
 import Testing
 import Wire
 
-/// The fleet server against hostile and broken input, over real TLS and real PostgreSQL:
-/// every refusal has its exact status and reason, and nothing a client does takes the
-/// server (or another device) down.
+/// The fleet server against hostile clients and slow storage, over real TLS and real
+/// PostgreSQL: stalled uploads, idle sockets, deadlines PostgreSQL enforces, wrong database
+/// settings. Nothing a client does takes the server (or another device) down. The HTTP
+/// rules alone are tested in-process in `FleetServerTests`.
 @Suite(.serialized) struct ServerHardeningTests {
-    // MARK: Bodies that once trapped or reached PostgreSQL
-
-    @Test func aRangeStartingAtInt64MinIs400AndTheServerStaysUp() async throws {
-        try await ServerHarness.with { server in
-            let curl = Curl(caFile: server.certificates.ca)
-            var batch = Fixtures.batch(events: nil, health: false)
-            batch.readings?.range.first = .min
-            let response = try await curl.post(batch, to: server.url, token: server.deviceToken)
-            #expect(response.status == 400)
-            #expect(response.wireError == WireError(error: "malformed",
-                                                    reason: "readings.range -9223372036854775808...5 starts at a negative sequence"))
-            #expect(try await curl.request("GET", server.url + "/healthz").status == 200)
-
-            var beyond = Fixtures.batch(events: nil, health: false)
-            beyond.readings?.range.last = .max
-            let far = try await curl.post(beyond, to: server.url, token: server.deviceToken)
-            #expect(far.status == 400)
-            #expect(far.wireError?.reason == "readings.range 1...9223372036854775807 ends after its last row 5; a range ends at the last row it carries")
-
-            let trailing = try await curl.postBody(try WireCodec.encode(Fixtures.batch()) + [0, 0, 0, 0], to: server.url, token: server.deviceToken)
-            #expect(trailing.status == 400)
-            #expect(trailing.wireError?.reason == "body is not valid gzip: 4 bytes of trailing data after the gzip member")
-            #expect(try await server.count("readings") == 0)
-        }
-    }
-
-    @Test func valuesPostgreSQLWouldRefuseAre400BeforeAnySQL() async throws {
-        try await ServerHarness.with { server in
-            let curl = Curl(caFile: server.certificates.ca)
-            func refusal(_ change: (inout SyncBatch) -> Void) async throws -> Curl.Response {
-                var batch = Fixtures.batch()
-                change(&batch)
-                return try await curl.post(batch, to: server.url, token: server.deviceToken)
-            }
-            let nul = try await refusal { $0.readings?.units[0] = "°C\u{0}" }
-            #expect(nul.status == 400)
-            #expect(nul.wireError == WireError(error: "malformed", reason: "readings.units[0] contains a NUL character"))
-
-            let longStore = try await refusal { $0.storeID = String(repeating: "s", count: 5_000) }
-            #expect(longStore.status == 400)
-            #expect(longStore.wireError?.reason == "storeID is 5000 bytes long; the limit is 128")
-
-            let eventNul = try await refusal { $0.events?.events[0].message = "hot\u{0}" }
-            #expect(eventNul.wireError?.reason == "events[0].message contains a NUL character")
-
-            let hugeHealth = try await refusal { $0.health?.reasons = Array(repeating: String(repeating: "r", count: 1_000), count: 100) }
-            #expect(hugeHealth.status == 400)
-            #expect(hugeHealth.wireError?.reason.hasPrefix("health is ") == true)
-            #expect(hugeHealth.wireError?.reason.hasSuffix(" bytes as JSON; the limit is 65536") == true)
-
-            let healthNul = try await refusal { $0.health?.sensors[0].lastError = "bus\u{0}" }
-            #expect(healthNul.wireError?.reason == "health.sensors[0].lastError contains a NUL character")
-            #expect(try await server.count("readings") == 0)
-            #expect(try await server.count("health") == 0)
-        }
-    }
+    // MARK: Storage
 
     @Test func healthReportsAreKeptNewestFirstUpToTheLimit() async throws {
         try await ServerHarness.with(configure: { $0.healthReportsKept = 3 }) { server in
             let curl = Curl(caFile: server.certificates.ca)
             for index in 1...5 {
-                var batch = Fixtures.batch(readings: Int64(index)...Int64(index), events: nil)
+                var batch = SampleBatches.batch(readings: Int64(index)...Int64(index), events: nil)
                 batch.health?.takenAtMillis = Int64(index)
                 #expect(try await curl.post(batch, to: server.url, token: server.deviceToken).status == 200)
             }
@@ -78,15 +24,6 @@ import Wire
             var kept: [Int64] = []
             for try await taken in rows.decode(Int64.self) { kept.append(taken) }
             #expect(kept == [3, 4, 5])
-        }
-    }
-
-    @Test func aBatchOverTheRowLimitIs413SoTheDeviceSplitsIt() async throws {
-        try await ServerHarness.with(configure: { $0.maxBatchRows = 4 }) { server in
-            let curl = Curl(caFile: server.certificates.ca)
-            let response = try await curl.post(Fixtures.batch(), to: server.url, token: server.deviceToken)
-            #expect(response.status == 413)
-            #expect(response.wireError == WireError(error: "too_large", reason: "batch of 7 rows exceeds the limit of 4 rows; split the batch"))
         }
     }
 
@@ -98,13 +35,13 @@ import Wire
         try await ServerHarness.with(configure: { $0.bodyTimeout = .seconds(8) }) { server in
             let other = try await server.addDevice("reef-2")
             let (url, ca, token) = (server.url, server.certificates.ca, server.deviceToken)
-            let body = try WireCodec.encode(Fixtures.batch())
+            let body = try WireCodec.encode(SampleBatches.batch())
             let stalled = (0..<8).map { _ in Task { try await SlowUpload.post(body, to: url, caFile: ca, token: token, bytesPerSecond: 20) } }
             try await Task.sleep(for: .milliseconds(800))
 
             let curl = Curl(caFile: ca)
             let started = ContinuousClock.now
-            let response = try await curl.post(Fixtures.batch(device: "reef-2"), to: url, token: other)
+            let response = try await curl.post(SampleBatches.batch(device: "reef-2"), to: url, token: other)
             #expect(response.status == 200)
             // Served while the stalled uploads still run (they end at the 8 s body timeout).
             #expect(ContinuousClock.now - started < .seconds(5))
@@ -117,36 +54,6 @@ import Wire
         }
     }
 
-    @Test func oneDeviceGetsAtMostItsShareOfTheSlots() async throws {
-        try await ServerHarness.with(configure: {
-            $0.maxConcurrentBatches = 3
-            $0.maxConcurrentBatchesPerDevice = 1
-            $0.databaseTimeout = .seconds(30)
-        }) { server in
-            let other = try await server.addDevice("reef-2")
-            let curl = Curl(caFile: server.certificates.ca)
-            let (url, token) = (server.url, server.deviceToken)
-            try await server.database.withConnection { lockHolder in
-                try await lockHolder.query("BEGIN", logger: lockHolder.logger)
-                try await lockHolder.query("LOCK TABLE readings IN EXCLUSIVE MODE", logger: lockHolder.logger)
-                let first = Task { try await curl.post(Fixtures.batch(), to: url, token: token) }
-                try await server.waitForBlockedInsert()
-
-                let second = try await curl.post(Fixtures.batch(readings: 6...7, events: nil, health: false), to: url, token: token)
-                #expect(second.status == 503)
-                #expect(second.headers["retry-after"] == "5")
-                #expect(second.wireError == WireError(error: "overloaded", reason: "device reef-1 has 1 batches being stored already; retry later"))
-
-                let fromOther = Task { try await curl.post(Fixtures.batch(device: "reef-2", events: nil, health: false), to: url, token: other) }
-                try await server.waitForBlockedInserts(2)
-                try await lockHolder.query("COMMIT", logger: lockHolder.logger)
-                #expect(try await first.value.status == 200)
-                #expect(try await fromOther.value.status == 200)
-            }
-            #expect(try await server.count("readings") == 10)
-        }
-    }
-
     // MARK: Deadlines that tell the truth
 
     /// The agent's largest allowed batch (100 000 rows) is stored within the 30 s store
@@ -154,7 +61,7 @@ import Wire
     @Test func theAgentsLargestBatchIsStoredAndAcknowledged() async throws {
         try await ServerHarness.with(configure: { $0.maxBodyBytes = 16 << 20 }) { server in
             let curl = Curl(caFile: server.certificates.ca)
-            let body = try WireCodec.encode(Fixtures.batch(readings: 1...100_000, events: nil, health: false))
+            let body = try WireCodec.encode(SampleBatches.batch(readings: 1...100_000, events: nil, health: false))
             let started = ContinuousClock.now
             let response = try await curl.postBody(body, to: server.url, token: server.deviceToken)
             let took = ContinuousClock.now - started
@@ -179,7 +86,7 @@ import Wire
             try await server.database.withConnection { lockHolder in
                 try await lockHolder.query("BEGIN", logger: lockHolder.logger)
                 try await lockHolder.query("LOCK TABLE readings IN EXCLUSIVE MODE", logger: lockHolder.logger)
-                let post = Task { try await curl.post(Fixtures.batch(), to: url, token: token) }
+                let post = Task { try await curl.post(SampleBatches.batch(), to: url, token: token) }
                 try await server.waitForBlockedInsert()
                 try await Task.sleep(for: .seconds(2))
                 try await lockHolder.query("COMMIT", logger: lockHolder.logger)
@@ -203,7 +110,7 @@ import Wire
             try await server.database.withConnection { lockHolder in
                 try await lockHolder.query("BEGIN", logger: lockHolder.logger)
                 try await lockHolder.query("LOCK TABLE readings IN EXCLUSIVE MODE", logger: lockHolder.logger)
-                let answer = try await curl.post(Fixtures.batch(), to: url, token: token)
+                let answer = try await curl.post(SampleBatches.batch(), to: url, token: token)
                 try await lockHolder.query("COMMIT", logger: lockHolder.logger)
                 #expect(answer.status == 503)
                 #expect(answer.headers["retry-after"] == "9")
@@ -338,46 +245,7 @@ import Wire
         await cluster.destroy()
     }
 
-    // MARK: Admin
-
-    @Test func failedAdminLoginsAreRateLimitedPerClient() async throws {
-        try await ServerHarness.with(configure: { $0.adminFailuresAllowed = 3 }) { server in
-            let curl = Curl(caFile: server.certificates.ca)
-            let wrong = ["Authorization": "Bearer not-the-admin-token-at-all"]
-            for _ in 0..<3 {
-                #expect(try await curl.request("GET", server.url + "/v1/devices", headers: wrong).status == 401)
-            }
-            let blocked = try await curl.request("GET", server.url + "/v1/devices", headers: ["Authorization": "Bearer \(server.adminToken)"])
-            #expect(blocked.status == 429)
-            #expect(blocked.wireError?.error == "too_many_attempts")
-            #expect(blocked.wireError?.reason.hasPrefix("too many failed admin logins from 127.0.0.1; retry in ") == true)
-            #expect(Int(blocked.headers["retry-after"] ?? "") ?? 0 > 50)
-
-            let failures = server.log.lines.filter { $0.contains("admin authentication failed") }
-            #expect(failures.count == 3)
-            #expect(failures.last.map { ["client=127.0.0.1", "failures=3", "path=/v1/devices", "token=wrong"].allSatisfy($0.contains) } == true)
-            #expect(!server.log.lines.contains { $0.contains("not-the-admin-token-at-all") || $0.contains(server.adminToken) })
-
-            let elsewhere = try await curl.request("GET", server.url + "/v1/devices",
-                                                   headers: ["Authorization": "Bearer \(server.adminToken)"], fromAddress: "127.0.0.3")
-            #expect(elsewhere.status == 200)
-        }
-    }
-
-    @Test func theAdminTokenFileMustBeOwnerOnly() throws {
-        let path = "/tmp/reef-admin-\(UUID().uuidString.prefix(8))"
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        try "admin-token-0123456789abcdef\n".write(toFile: path, atomically: false, encoding: .utf8)
-        chmod(path, 0o644)
-        #expect(throws: ConfigurationError.self) { try AdminToken.load(path: path) }
-        do {
-            _ = try AdminToken.load(path: path)
-        } catch {
-            #expect("\(error)" == "the admin token file \(path) has mode 644; others could read the admin token. Run `chmod 600 \(path)`")
-        }
-        chmod(path, 0o400)
-        #expect(try AdminToken.load(path: path) == "admin-token-0123456789abcdef")
-    }
+    // MARK: PostgreSQL settings
 
     @Test func postgresTLSIsRequiredForOtherHostsByDefault() throws {
         #expect(try PostgresURL("postgres://fleet@db.example.net/fleet").sslMode == .require)
@@ -411,15 +279,6 @@ import Wire
         await cluster.destroy()
     }
 
-    @Test func settingsThatCannotWorkAreRefused() throws {
-        var configuration = FleetServerConfiguration(tls: nil, database: .init(host: "x", username: "u", password: nil, database: nil, tls: .disable))
-        #expect(configuration.validationError() == nil)
-        configuration.connections.idleTimeout = .zero
-        #expect(configuration.validationError() == "idleTimeoutSeconds is 0; it must be above 0 and at most 86400 (a day)")
-        configuration.connections.idleTimeout = .seconds(30)
-        configuration.maxConcurrentBatchesPerDevice = 0
-        #expect(configuration.validationError() == "maxConcurrentBatchesPerDevice is 0; it must be at least 1")
-    }
 }
 
 // MARK: Clients that misbehave
@@ -529,19 +388,5 @@ extension Curl {
         let status = try await Processes.run("/usr/bin/curl", arguments + [url])
         let body = (try? Data(contentsOf: URL(fileURLWithPath: bodyFile))).map(Array.init) ?? []
         return Response(status: Int(status) ?? 0, headers: [:], body: body)
-    }
-}
-
-extension ServerHarness {
-    /// Returns once `count` batch inserts wait on a lock the test holds.
-    func waitForBlockedInserts(_ count: Int) async throws {
-        for _ in 0..<400 {
-            let rows = try await database.query("""
-                SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO readings%'
-                """)
-            for try await waiting in rows.decode(Int64.self) where waiting >= count { return }
-            try await Task.sleep(for: .milliseconds(25))
-        }
-        Issue.record("fewer than \(count) batch inserts ever waited on the table lock")
     }
 }

@@ -12,7 +12,7 @@ import Wire
     @Test func aBatchIsStoredInOneGoAndAckedWithExactCounts() async throws {
         try await ServerHarness.with { server in
             let curl = Curl(caFile: server.certificates.ca)
-            let response = try await curl.post(Fixtures.batch(), to: server.url, token: server.deviceToken)
+            let response = try await curl.post(SampleBatches.batch(), to: server.url, token: server.deviceToken)
 
             #expect(response.status == 200)
             #expect(response.headers["content-type"] == "application/json")
@@ -48,9 +48,9 @@ import Wire
     @Test func aRetriedBatchInsertsNothingAndAnOverlappingOneOnlyItsNewRows() async throws {
         try await ServerHarness.with { server in
             let curl = Curl(caFile: server.certificates.ca)
-            _ = try await curl.post(Fixtures.batch(), to: server.url, token: server.deviceToken)
+            _ = try await curl.post(SampleBatches.batch(), to: server.url, token: server.deviceToken)
 
-            let again = try await curl.post(Fixtures.batch(), to: server.url, token: server.deviceToken)
+            let again = try await curl.post(SampleBatches.batch(), to: server.url, token: server.deviceToken)
             #expect(again.status == 200)
             #expect(try again.decode(SyncAck.self) == SyncAck(
                 readings: .init(range: .init(first: 1, last: 5), inserted: 0, duplicates: 5),
@@ -59,14 +59,14 @@ import Wire
             #expect(try await server.count("readings") == 5)
             #expect(try await server.count("alert_events") == 2)
 
-            let overlapping = try await curl.post(Fixtures.batch(readings: 4...8, events: nil, health: false),
+            let overlapping = try await curl.post(SampleBatches.batch(readings: 4...8, events: nil, health: false),
                                                   to: server.url, token: server.deviceToken)
             #expect(try overlapping.decode(SyncAck.self) == SyncAck(
                 readings: .init(range: .init(first: 4, last: 8), inserted: 3, duplicates: 2), healthStored: false))
             #expect(try await server.count("readings") == 8)
 
             // The same sequence numbers from another store of the same device are other rows.
-            var otherStore = Fixtures.batch(readings: 1...2, events: nil, health: false)
+            var otherStore = SampleBatches.batch(readings: 1...2, events: nil, health: false)
             otherStore.storeID = "store-b"
             let fromOtherStore = try await curl.post(otherStore, to: server.url, token: server.deviceToken)
             #expect(try fromOtherStore.decode(SyncAck.self).readings?.inserted == 2)
@@ -74,63 +74,7 @@ import Wire
         }
     }
 
-    // MARK: Refusals
-
-    @Test func aMissingOrUnknownTokenIs401AndStoresNothing() async throws {
-        try await ServerHarness.with { server in
-            let curl = Curl(caFile: server.certificates.ca)
-            let missing = try await curl.post(Fixtures.batch(), to: server.url, token: nil)
-            #expect(missing.status == 401)
-            #expect(missing.wireError == WireError(error: "unauthorized", reason: "no bearer token; send Authorization: Bearer <device token>"))
-
-            let wrong = try await curl.post(Fixtures.batch(), to: server.url, token: String(server.deviceToken.reversed()))
-            #expect(wrong.status == 401)
-            #expect(wrong.wireError == WireError(error: "unauthorized", reason:
-                "the token is not registered; register the device with `fleet-server devices add NAME` and install its token"))
-            #expect(try await server.count("readings") == 0)
-        }
-    }
-
-    @Test func aBatchClaimingAnotherDeviceIs403() async throws {
-        try await ServerHarness.with { server in
-            _ = try await server.addDevice("reef-2")
-            let curl = Curl(caFile: server.certificates.ca)
-            let response = try await curl.post(Fixtures.batch(device: "reef-2"), to: server.url, token: server.deviceToken)
-            #expect(response.status == 403)
-            #expect(response.wireError == WireError(error: "forbidden", reason: "token belongs to device reef-1, batch claims reef-2"))
-            #expect(try await server.count("readings") == 0)
-        }
-    }
-
-    @Test func malformedBodiesAre400WithTheReason() async throws {
-        try await ServerHarness.with { server in
-            let curl = Curl(caFile: server.certificates.ca)
-            func post(_ body: [UInt8]) async throws -> Curl.Response {
-                try await curl.postBody(body, to: server.url, token: server.deviceToken)
-            }
-            let notGzip = try await post(Array("{\"deviceID\":\"reef-1\"}".utf8))
-            #expect(notGzip.status == 400)
-            #expect(notGzip.wireError == WireError(error: "malformed", reason: "body is not valid gzip: incorrect header check"))
-
-            let full = try WireCodec.encode(Fixtures.batch())
-            let truncated = try await post(Array(full.prefix(full.count / 2)))
-            #expect(truncated.wireError == WireError(error: "malformed", reason: "body is not valid gzip: truncated"))
-
-            var uneven = Fixtures.batch()
-            uneven.readings?.value.removeLast()
-            let inconsistent = try await post(try WireCodec.encode(uneven))
-            #expect(inconsistent.status == 400)
-            #expect(inconsistent.wireError == WireError(error: "malformed", reason: "readings columns differ in length (sequence has 5 rows)"))
-
-            let noStore = try await post(Gzip.compress(Array(#"{"version":1,"deviceID":"reef-1"}"#.utf8)))
-            #expect(noStore.wireError == WireError(error: "malformed", reason: "body is not a valid batch: missing key storeID"))
-
-            let plain = try await curl.postBody(Array(#"{"version":1}"#.utf8), to: server.url, token: server.deviceToken, encoding: nil)
-            #expect(plain.status == 415)
-            #expect(plain.wireError == WireError(error: "unsupported_encoding", reason: "batches must be sent with Content-Encoding: gzip"))
-            #expect(try await server.count("readings") == 0)
-        }
-    }
+    // MARK: Bodies over the wire
 
     @Test func aBodyOverTheLimitIs413WithOrWithoutContentLength() async throws {
         try await ServerHarness.with(configure: { $0.maxBodyBytes = 2048 }) { server in
@@ -146,45 +90,19 @@ import Wire
             #expect(chunked.status == 413)
             #expect(chunked.wireError?.error == "too_large")
 
-            let fits = try await curl.post(Fixtures.batch(), to: server.url, token: server.deviceToken)
+            let fits = try await curl.post(SampleBatches.batch(), to: server.url, token: server.deviceToken)
             #expect(fits.status == 200)
         }
     }
 
     // MARK: Overload and outages
 
-    @Test func aBatchBeyondTheConcurrencyLimitIs503WithRetryAfter() async throws {
-        try await ServerHarness.with(configure: {
-            $0.maxConcurrentBatches = 1
-            $0.databaseTimeout = .seconds(60)
-        }) { server in
-            let curl = Curl(caFile: server.certificates.ca)
-            let (url, token) = (server.url, server.deviceToken)
-            try await server.database.withConnection { lockHolder in
-                // Hold the readings table so the first batch waits inside its transaction.
-                try await lockHolder.query("BEGIN", logger: lockHolder.logger)
-                try await lockHolder.query("LOCK TABLE readings IN EXCLUSIVE MODE", logger: lockHolder.logger)
-                let first = Task { try await curl.post(Fixtures.batch(), to: url, token: token) }
-                try await server.waitForBlockedInsert()
-
-                let second = try await curl.post(Fixtures.batch(readings: 6...7, events: nil, health: false), to: url, token: token)
-                #expect(second.status == 503)
-                #expect(second.headers["retry-after"] == "5")
-                #expect(second.wireError == WireError(error: "overloaded", reason: "the server is storing 1 batches already; retry later"))
-
-                try await lockHolder.query("COMMIT", logger: lockHolder.logger)
-                #expect(try await first.value.status == 200)
-            }
-            #expect(try await server.count("readings") == 5)
-        }
-    }
-
     @Test func anUnreachableDatabaseIs503WithRetryAfterUntilItIsBack() async throws {
         try await ServerHarness.with(configure: { $0.retryAfterSeconds = 7 }) { server in
             let curl = Curl(caFile: server.certificates.ca)
             try await server.cluster.stop()
 
-            let refused = try await curl.post(Fixtures.batch(), to: server.url, token: server.deviceToken)
+            let refused = try await curl.post(SampleBatches.batch(), to: server.url, token: server.deviceToken)
             #expect(refused.status == 503)
             #expect(refused.headers["retry-after"] == "7")
             #expect(refused.wireError == WireError(error: "database_unavailable", reason: "the database is unavailable; retry later"))
@@ -193,7 +111,7 @@ import Wire
             try await server.cluster.start()
             var status = 0
             for _ in 0..<40 where status != 200 {
-                status = try await curl.post(Fixtures.batch(), to: server.url, token: server.deviceToken).status
+                status = try await curl.post(SampleBatches.batch(), to: server.url, token: server.deviceToken).status
                 if status != 200 { try await Task.sleep(for: .milliseconds(250)) }
             }
             #expect(status == 200)
@@ -204,13 +122,13 @@ import Wire
     @Test func theServerStopsAndStartsOnTheSamePortWithItsData() async throws {
         try await ServerHarness.with { server in
             let curl = Curl(caFile: server.certificates.ca)
-            _ = try await curl.post(Fixtures.batch(), to: server.url, token: server.deviceToken)
+            _ = try await curl.post(SampleBatches.batch(), to: server.url, token: server.deviceToken)
             await server.stopServer()
             await #expect(throws: Processes.Failure.self) { try await curl.request("GET", server.url + "/healthz") }
 
             try await server.startServer()
             #expect(try await curl.request("GET", server.url + "/healthz").status == 200)
-            let again = try await curl.post(Fixtures.batch(), to: server.url, token: server.deviceToken)
+            let again = try await curl.post(SampleBatches.batch(), to: server.url, token: server.deviceToken)
             #expect(try again.decode(SyncAck.self).readings?.duplicates == 5)
         }
     }
@@ -221,11 +139,11 @@ import Wire
         try await ServerHarness.with(requireClientCertificate: true) { server in
             let anonymous = Curl(caFile: server.certificates.ca)
             await #expect(throws: Processes.Failure.self) {
-                try await anonymous.post(Fixtures.batch(), to: server.url, token: server.deviceToken)
+                try await anonymous.post(SampleBatches.batch(), to: server.url, token: server.deviceToken)
             }
             let identified = Curl(caFile: server.certificates.ca,
                                   clientCertificate: (server.certificates.clientCertificate, server.certificates.clientKey))
-            let response = try await identified.post(Fixtures.batch(), to: server.url, token: server.deviceToken)
+            let response = try await identified.post(SampleBatches.batch(), to: server.url, token: server.deviceToken)
             #expect(response.status == 200)
         }
     }
@@ -243,7 +161,7 @@ import Wire
     @Test func theReadAPIReturnsWhatWasStored() async throws {
         try await ServerHarness.with { server in
             let curl = Curl(caFile: server.certificates.ca)
-            _ = try await curl.post(Fixtures.batch(), to: server.url, token: server.deviceToken)
+            _ = try await curl.post(SampleBatches.batch(), to: server.url, token: server.deviceToken)
             let admin = ["Authorization": "Bearer \(server.adminToken)"]
 
             let devices = try await curl.request("GET", server.url + "/v1/devices", headers: admin)
@@ -251,7 +169,7 @@ import Wire
             let summaries = try devices.decode([DeviceSummary].self)
             #expect(summaries.map(\.name) == ["reef-1"])
             #expect(summaries.first?.lastSeenMillis != nil)
-            #expect(summaries.first?.lastHealth == Fixtures.health)
+            #expect(summaries.first?.lastHealth == SampleBatches.health)
 
             let tank = try await curl.request(
                 "GET", server.url + "/v1/devices/reef-1/readings?sensor=tank&from=1700000002000&to=1700000004000", headers: admin)
@@ -262,20 +180,9 @@ import Wire
             #expect(try limited.decode([StoredReading].self).map(\.sequence) == [1, 2])
 
             let events = try await curl.request("GET", server.url + "/v1/devices/reef-1/events", headers: admin)
-            #expect(try events.decode([StoredEvent].self).map(\.event) == Fixtures.events(1...2))
+            #expect(try events.decode([StoredEvent].self).map(\.event) == SampleBatches.events(1...2))
             #expect(try events.decode([StoredEvent].self).map(\.storeID) == ["store-a", "store-a"])
 
-            let unknown = try await curl.request("GET", server.url + "/v1/devices/nope/events", headers: admin)
-            #expect(unknown.status == 404)
-            #expect(unknown.wireError == WireError(error: "not_found", reason: "no device named \"nope\""))
-            let badLimit = try await curl.request("GET", server.url + "/v1/devices/reef-1/readings?limit=0", headers: admin)
-            #expect(badLimit.wireError == WireError(error: "bad_query", reason: "limit=0 is not a number from 1 to 10000"))
-            let deviceToken = try await curl.request("GET", server.url + "/v1/devices",
-                                                     headers: ["Authorization": "Bearer \(server.deviceToken)"])
-            #expect(deviceToken.status == 401)
-            let health = try await curl.request("GET", server.url + "/healthz")
-            #expect(health.status == 200)
-            #expect(String(decoding: health.body, as: UTF8.self) == #"{"status":"ok"}"#)
         }
     }
 
@@ -285,7 +192,7 @@ import Wire
     @Test func silencedOutputAndClockStateAreStored() async throws {
         try await ServerHarness.with { server in
             let curl = Curl(caFile: server.certificates.ca)
-            var batch = Fixtures.batch(readings: 1...3, events: nil, health: false)
+            var batch = SampleBatches.batch(readings: 1...3, events: nil, health: false)
             batch.readings?.quality = ["suspect", "clock-unsynced", "ok"]
             batch.readings?.clockUnsynced = [true, false, false]
             let event = WireAlertEvent(
@@ -318,7 +225,7 @@ import Wire
 
     @Test func devicesAddKeepsOnlyTheTokensHash() async throws {
         try await ServerHarness.with { server in
-            let store = FleetStore(client: server.database, logger: .init(label: "test"))
+            let store = PostgresFleetStore(client: server.database, logger: .init(label: "test"))
             let token = try await store.addDevice(name: "reef-9")
             #expect(token.count == 64)
 
@@ -330,47 +237,10 @@ import Wire
                 #expect(!wholeRow.contains(token))
             }
             let curl = Curl(caFile: server.certificates.ca)
-            let response = try await curl.post(Fixtures.batch(device: "reef-9"), to: server.url, token: token)
+            let response = try await curl.post(SampleBatches.batch(device: "reef-9"), to: server.url, token: token)
             #expect(response.status == 200)
             await #expect(throws: ConfigurationError.self) { try await store.addDevice(name: "reef-9") }
             await #expect(throws: ConfigurationError.self) { try await store.addDevice(name: "has space") }
-        }
-    }
-}
-
-// MARK: Fixtures
-
-enum Fixtures {
-    static let health = HealthReport(
-        takenAtMillis: 1_700_000_100_000, bootID: "boot-1", version: "0.1.0", uptimeSeconds: 3600.5, status: .degraded,
-        reasons: ["ph probe failing"], clockSynchronized: true,
-        sensors: [SensorHealth(id: "ph", state: .failing, errorCount: 3, errorsByKind: ["noDevice": 3],
-                               lastError: "no device at 0x63", lastReadingAgeSeconds: nil)],
-        databaseBytes: 123_456, backlogRows: 10, backlogOldestMillis: 1_700_000_000_000,
-        drops: [DropSummary(sensorID: "tank", reason: "budget", count: 4, firstMillis: 1, lastMillis: 2)],
-        deadLetteredBatches: 0, lastSyncMillis: nil, rssBytes: 20_000_000, cpuPercent: 1.5, firingAlerts: 1)
-
-    /// Readings alternate between two sensors; values are exact in binary (n / 8).
-    static func batch(device: String = "reef-1", readings: ClosedRange<Int64> = 1...5, events: ClosedRange<Int64>? = 1...2,
-                      health: Bool = true) -> SyncBatch {
-        let sequences = Array(readings)
-        let block = ReadingBlock(
-            range: .init(first: readings.lowerBound, last: readings.upperBound),
-            sensors: ["tank", "room.humidity"], units: ["°C", "%RH"], sequence: sequences,
-            sensor: sequences.map { Int32($0 % 2) }, unit: sequences.map { Int32($0 % 2) },
-            timestampMillis: sequences.map { 1_700_000_000_000 + $0 * 1000 },
-            value: sequences.map { 25 + Double($0) / 8 }, quality: sequences.map { $0 == 3 ? "suspect" : "ok" })
-        return SyncBatch(deviceID: device, storeID: "store-a", readings: block,
-                         events: events.map { EventBlock(range: .init(first: $0.lowerBound, last: $0.upperBound), events: Self.events($0)) },
-                         health: health ? Self.health : nil)
-    }
-
-    static func events(_ range: ClosedRange<Int64>) -> [WireAlertEvent] {
-        range.map { sequence in
-            WireAlertEvent(sequence: sequence, ruleID: "tank-hot", sensorID: "tank", kind: sequence % 2 == 1 ? .fired : .resolved,
-                           severity: .critical, value: sequence % 2 == 1 ? 28.5 : nil, threshold: 28,
-                           timestampMillis: 1_700_000_000_000 + sequence * 60_000,
-                           activeSinceMillis: sequence % 2 == 1 ? nil : 1_700_000_000_000, message: "tank above 28 °C")
         }
     }
 }

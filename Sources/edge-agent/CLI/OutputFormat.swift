@@ -28,15 +28,6 @@ enum Cell: Sendable {
         }
     }
 
-    var json: String {
-        switch self {
-        case .text(let s): JSONText.quote(s)
-        case .number(let v, _): v.isFinite ? "\(v)" : "null"
-        case .integer(let v): String(v)
-        case .null: "null"
-        }
-    }
-
     var csv: String {
         switch self {
         case .text(let s):
@@ -48,25 +39,32 @@ enum Cell: Sendable {
     }
 }
 
-enum JSONText {
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
+/// JSON for `--format json|ndjson`: every string and number goes through Foundation's
+/// `JSONEncoder` (escaping, non-finite values as null); only the object is assembled here, so
+/// the keys keep the columns' order, which `JSONEncoder` does not promise for a keyed container.
+enum JSONRow {
+    private static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        return encoder
+    }()
 
     static func object(_ row: Row) -> String {
-        "{" + row.cells.map { "\(quote($0.key)):\($0.value.json)" }.joined(separator: ",") + "}"
+        "{" + row.cells.map { "\(fragment($0.key)):\(fragment($0.value))" }.joined(separator: ",") + "}"
+    }
+
+    private static func fragment(_ cell: Cell) -> String {
+        switch cell {
+        case .text(let s): fragment(s)
+        case .number(let v, _): v.isFinite ? fragment(v) : "null"
+        case .integer(let v): fragment(v)
+        case .null: "null"
+        }
+    }
+
+    private static func fragment(_ value: some Encodable) -> String {
+        // Encoding a String, Double or Int64 cannot fail; "null" keeps a row whole if it ever did.
+        (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
     }
 }
 
@@ -93,9 +91,9 @@ struct RowPrinter {
             return ([columns.joined(separator: ",")] + rows.map { $0.cells.map(\.value.csv).joined(separator: ",") })
                 .joined(separator: "\n") + "\n"
         case .json:
-            return "[" + rows.map(JSONText.object).joined(separator: ",\n ") + "]\n"
+            return "[" + rows.map(JSONRow.object).joined(separator: ",\n ") + "]\n"
         case .ndjson:
-            return rows.map { JSONText.object($0) + "\n" }.joined()
+            return rows.map { JSONRow.object($0) + "\n" }.joined()
         }
     }
 
@@ -104,7 +102,7 @@ struct RowPrinter {
         switch format {
         case .table: row.cells.map(\.value.display).joined(separator: "  ") + "\n"
         case .csv: row.cells.map(\.value.csv).joined(separator: ",") + "\n"
-        case .json, .ndjson: JSONText.object(row) + "\n"
+        case .json, .ndjson: JSONRow.object(row) + "\n"
         }
     }
 }

@@ -98,9 +98,8 @@ final class Pipeline: Sendable {
             logger.error("reading not stored", metadata: ["sensor": "\(readingID)", "error": "\(error)"])
         }
         do {
-            Self.log(try alerts.evaluate(Reading(sequence: 0, sensorID: readingID, timestampMillis: time.unixMillis,
-                                                 value: value, unit: unit, quality: quality,
-                                                 clockSynchronized: time.synchronized)), logger)
+            Self.log(try alerts.evaluate(Sample(sensorID: readingID, value: value, unit: unit, quality: quality, time: time)),
+                     logger)
         } catch {
             alertFailed(readingID, error)
         }

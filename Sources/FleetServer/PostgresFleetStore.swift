@@ -4,15 +4,10 @@ import Logging
 import PostgresNIO
 import Wire
 
-/// A device as the server knows it.
-public struct Device: Sendable, Hashable {
-    public var id: Int64
-    public var name: String
-}
-
 /// The server's PostgreSQL access: one method per thing the server does, each one
-/// statement or one transaction.
-public struct FleetStore: Sendable {
+/// statement or one transaction. Errors PostgreSQL raises reach the HTTP rules as
+/// `FleetStoreFailure`s.
+public struct PostgresFleetStore: FleetStoring {
     public let client: PostgresClient
     let logger: Logger
 
@@ -45,18 +40,25 @@ public struct FleetStore: Sendable {
     }
 
     public func device(withToken hash: TokenHash) async throws -> Device? {
-        let rows = try await client.query("SELECT id, name FROM devices WHERE token_hash = \(ByteBuffer(bytes: hash.bytes))", logger: logger)
-        for try await (id, name) in rows.decode((Int64, String).self) { return Device(id: id, name: name) }
-        return nil
+        try await failingAsStore {
+            try await firstDevice(client.query("SELECT id, name FROM devices WHERE token_hash = \(ByteBuffer(bytes: hash.bytes))", logger: logger))
+        }
     }
 
     public func device(named name: String) async throws -> Device? {
-        let rows = try await client.query("SELECT id, name FROM devices WHERE name = \(name)", logger: logger)
+        try await failingAsStore { try await firstDevice(client.query("SELECT id, name FROM devices WHERE name = \(name)", logger: logger)) }
+    }
+
+    private func firstDevice(_ rows: PostgresRowSequence) async throws -> Device? {
         for try await (id, name) in rows.decode((Int64, String).self) { return Device(id: id, name: name) }
         return nil
     }
 
     public func devices() async throws -> [DeviceSummary] {
+        try await failingAsStore { try await allDevices() }
+    }
+
+    private func allDevices() async throws -> [DeviceSummary] {
         let rows = try await client.query("""
             SELECT name, (extract(epoch FROM created) * 1000)::int8, (extract(epoch FROM last_seen) * 1000)::int8,
                    last_health::text
@@ -82,6 +84,14 @@ public struct FleetStore: Sendable {
     /// statement is bounded by `statementTimeout` (PostgreSQL cancels it, SQLSTATE 57014).
     public func store(_ batch: SyncBatch, from device: Device, statementTimeout: Duration = .seconds(30),
                       healthReportsKept: Int = 1_000, starting: @Sendable () throws -> Void = {}) async throws -> SyncAck {
+        try await failingAsStore {
+            try await transaction(batch, from: device, statementTimeout: statementTimeout, healthReportsKept: healthReportsKept,
+                                  starting: starting)
+        }
+    }
+
+    private func transaction(_ batch: SyncBatch, from device: Device, statementTimeout: Duration, healthReportsKept: Int,
+                             starting: @Sendable () throws -> Void) async throws -> SyncAck {
         let health = try batch.health.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) }
         return try await client.withTransaction(logger: logger) { connection in
             try starting()
@@ -165,6 +175,10 @@ public struct FleetStore: Sendable {
     // MARK: Read API
 
     public func readings(of device: Device, sensor: String?, fromMillis: Int64?, toMillis: Int64?, limit: Int) async throws -> [StoredReading] {
+        try await failingAsStore { try await readingRows(of: device, sensor: sensor, fromMillis: fromMillis, toMillis: toMillis, limit: limit) }
+    }
+
+    private func readingRows(of device: Device, sensor: String?, fromMillis: Int64?, toMillis: Int64?, limit: Int) async throws -> [StoredReading] {
         let rows = try await client.query("""
             SELECT store_id, sequence, sensor_id, ts_ms, value, unit, quality, clock_unsynced FROM readings
             WHERE device_id = \(device.id) AND (\(sensor)::text IS NULL OR sensor_id = \(sensor))
@@ -182,6 +196,10 @@ public struct FleetStore: Sendable {
     }
 
     public func events(of device: Device, fromMillis: Int64?, toMillis: Int64?, limit: Int) async throws -> [StoredEvent] {
+        try await failingAsStore { try await eventRows(of: device, fromMillis: fromMillis, toMillis: toMillis, limit: limit) }
+    }
+
+    private func eventRows(of device: Device, fromMillis: Int64?, toMillis: Int64?, limit: Int) async throws -> [StoredEvent] {
         let rows = try await client.query("""
             SELECT store_id, sequence, rule_id, sensor_id, kind, severity, value, threshold, ts_ms, active_since_ms, message,
                    silenced, output
@@ -209,35 +227,48 @@ public struct FleetStore: Sendable {
     }
 
     public func ping() async throws {
-        try await client.query("SELECT 1", logger: logger)
+        try await failingAsStore { _ = try await client.query("SELECT 1", logger: logger) }
     }
-}
 
-// MARK: Read API answers
+    // MARK: Failures
 
-public struct DeviceSummary: Codable, Sendable, Hashable {
-    public var name: String
-    public var createdMillis: Int64
-    public var lastSeenMillis: Int64?
-    public var lastHealth: HealthReport?
-}
+    /// Runs `operation`, turning what PostgreSQL raised into the `FleetStoreFailure` the HTTP
+    /// rules answer with. Other errors pass unchanged.
+    private func failingAsStore<T>(_ operation: () async throws -> T) async throws -> T {
+        do {
+            return try await operation()
+        } catch {
+            throw Self.failure(error) ?? error
+        }
+    }
 
-public struct StoredReading: Codable, Sendable, Hashable {
-    public var storeID: String
-    public var sequence: Int64
-    public var sensorID: String
-    public var timestampMillis: Int64
-    public var value: Double
-    public var unit: String
-    /// Measured quality (`clock-unsynced` only from agents that sent the clock state there).
-    public var quality: String
-    /// The timestamp is provisional: taken before the device's clock was synchronised.
-    public var clockUnsynced: Bool
-}
+    /// The failure `error` means, or `nil` if PostgreSQL did not raise it.
+    static func failure(_ error: any Error) -> FleetStoreFailure? {
+        let detail = String(reflecting: error)
+        if let transaction = error as? PostgresTransactionError, let commitError = transaction.commitError,
+           sqlState(of: commitError) == nil {
+            return .commitUnknown(detail: String(reflecting: commitError))
+        }
+        guard error is PSQLError || error is PostgresTransactionError else { return nil }
+        switch sqlState(of: error) {
+        case "57014"?: return .timedOut
+        case let state? where state.hasPrefix("22"): return .refusedData(sqlState: state, detail: detail)
+        // Connection exceptions, insufficient resources, operator intervention: transient.
+        case let state? where !["08", "53", "57"].contains(String(state.prefix(2))): return .rejected(sqlState: state, detail: detail)
+        default: return .unavailable(detail: detail)
+        }
+    }
 
-public struct StoredEvent: Codable, Sendable, Hashable {
-    public var storeID: String
-    public var event: WireAlertEvent
+    /// The SQLSTATE of an error PostgreSQL sent, looking inside transaction errors.
+    static func sqlState(of error: any Error) -> String? {
+        if let error = error as? PSQLError { return error.serverInfo?[.sqlState] }
+        if let error = error as? PostgresTransactionError {
+            for inner in [error.closureError, error.beginError, error.commitError].compactMap({ $0 }) {
+                if let state = sqlState(of: inner) { return state }
+            }
+        }
+        return nil
+    }
 }
 
 public enum FleetStoreError: Error, CustomStringConvertible {
