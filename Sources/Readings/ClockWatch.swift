@@ -5,7 +5,7 @@ import EdgeCore
 /// `unixMillis − bootNanos/10⁶` is constant while nothing steps the wall clock; NTP slews
 /// it by milliseconds. A change beyond `threshold` is a step: NTP's first fix on a Pi
 /// without a real-time clock, or a person's `date -s`. A forward step, or the kernel
-/// turning its synchronised flag on, is when `ReadingStore.synchronizeClock()` should run.
+/// turning its synchronised flag on, is when `ReadingWriter.synchronizeClock()` should run.
 public struct ClockWatch: Sendable {
     public enum Event: Sendable, Hashable {
         /// The kernel now reports the clock as synchronised.

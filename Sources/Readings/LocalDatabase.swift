@@ -37,7 +37,7 @@ public enum LocalDatabaseError: Error, Equatable, CustomStringConvertible {
 ///
 /// Opened in WAL mode so that `edge-agent readings dump` in another process reads while the
 /// daemon writes. `synchronous=NORMAL` means a commit is a write into the WAL without an
-/// fsync; the WAL is synced at each checkpoint, which `ReadingStore` runs periodically, so
+/// fsync; the WAL is synced at each checkpoint, which `ReadingWriter` runs periodically, so
 /// the power-cut loss window is bounded (see docs/STORAGE.md).
 public final class LocalDatabase: Sendable {
     /// The WAL is truncated back to this size whenever it is reset after a checkpoint, so a

@@ -66,7 +66,7 @@ public struct RetentionReport: Sendable, Hashable {
     public init() {}
 }
 
-extension ReadingStore {
+extension ReadingWriter {
     /// Applies `policy`, oldest first.
     ///
     /// Age: only a synchronised clock judges age, and only timestamps taken with one count.
@@ -208,7 +208,9 @@ extension ReadingStore {
             }
         }
     }
+}
 
+extension ReadingQueries {
     /// Every drop ever recorded, ordered by sensor id, then reason.
     public func dropCounts() throws -> [DropCount] {
         try database.writer.read { db in

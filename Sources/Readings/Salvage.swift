@@ -9,7 +9,7 @@ public struct SalvageReport: Sendable, Hashable {
     public init() {}
 }
 
-extension ReadingStore {
+extension ReadingQueries {
     /// Rows read per batch.
     static let salvageBatch = 1_000
 

@@ -33,7 +33,7 @@ public struct SensorStats: Sendable, Hashable {
     }
 }
 
-extension ReadingStore {
+extension ReadingQueries {
     /// Per sensor and unit: count, min, max, mean, last, and `buckets` bucket means over the
     /// window (bounds inclusive; an open bound is taken from the data). Ordered by sensor id.
     public func stats(sinceMillis: Int64?, untilMillis: Int64?, buckets: Int = 24) throws -> [SensorStats] {

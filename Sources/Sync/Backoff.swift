@@ -93,3 +93,9 @@ public enum RetryAfter {
         return Int64(timegm(&parts)) * 1000
     }
 }
+
+/// Holds the injected generator; an existential cannot be passed where `some RandomNumberGenerator` is expected.
+struct Jitter: RandomNumberGenerator, Sendable {
+    var base: any RandomNumberGenerator & Sendable
+    mutating func next() -> UInt64 { base.next() }
+}

@@ -3,14 +3,14 @@ import Readings
 import Wire
 
 /// Readings as Sync reads them: committed rows, ascending by sequence. A seam between two
-/// stages, so the engine reads through what it needs and nothing else; `ReadingStore`
+/// stages, so the engine reads through what it needs and nothing else; `ReadingQueries`
 /// conforms.
 public protocol SyncReadingSource: Sendable {
     /// Readings with a sequence above `afterSequence`, ascending, at most `limit`.
     func readings(afterSequence: Int64, limit: Int) throws -> [Reading]
     /// How many readings lie beyond `afterSequence`, and the timestamp of the oldest.
     func backlog(afterSequence: Int64) throws -> (count: Int, oldestMillis: Int64?)
-    /// The highest sequence the store ever issued (see `ReadingStore.highestSequenceIssued`).
+    /// The highest sequence the store ever issued (see `ReadingQueries.highestSequenceIssued`).
     func highestSequenceIssued() throws -> Int64
     /// The lowest sequence of this boot still waiting for the wall clock, or nil.
     func firstCorrectableSequence() throws -> Int64?
@@ -18,7 +18,7 @@ public protocol SyncReadingSource: Sendable {
     func bootNanos(ofSequence sequence: Int64) throws -> Int64?
 }
 
-extension ReadingStore: SyncReadingSource {}
+extension ReadingQueries: SyncReadingSource {}
 
 /// One batch ready to post: its encoded body and what it carries, for the acknowledgement.
 struct PendingBatch {

@@ -34,7 +34,7 @@ public struct SyncConfiguration: Sendable, Hashable {
     /// Why this configuration cannot work, or nil.
     public func validationError() -> String? {
         if deviceID.isEmpty || deviceID.utf8.count > 128 { return "sync device id must be 1 to 128 bytes" }
-        if !(1...ReadingStore.maxLimit).contains(maxBatchRows) { return "sync max batch rows \(maxBatchRows) is outside 1...\(ReadingStore.maxLimit)" }
+        if !(1...ReadingQueries.maxLimit).contains(maxBatchRows) { return "sync max batch rows \(maxBatchRows) is outside 1...\(ReadingQueries.maxLimit)" }
         if maxBatchBytes < 1024 { return "sync max batch bytes \(maxBatchBytes) is below 1024" }
         if healthInterval <= .zero || idleInterval <= .zero { return "sync intervals must be positive" }
         return nil

@@ -50,8 +50,8 @@ public actor SyncEngine {
         self.builder = BatchBuilder(deviceID: configuration.deviceID, maxBatchBytes: configuration.maxBatchBytes,
                                     clockHold: configuration.clockHold, readings: readings, events: events)
         let ledger = try SyncLedger(writer: database.writer)
-        _ = try Self.takeNewIdentityIfSequencesWentBackwards(ledger: ledger, database: database, readings: readings,
-                                                             now: clock.now(), logger: logger)
+        _ = try ledger.takeNewIdentityIfSequencesWentBackwards(database: database, readings: readings, now: clock.now(),
+                                                               logger: logger)
         self.ledger = ledger
     }
 
@@ -283,35 +283,13 @@ public actor SyncEngine {
     }
 
     /// The cursors, after making sure the store's sequences did not go backwards (see
-    /// `takeNewIdentityIfSequencesWentBackwards`).
+    /// `SyncLedger.takeNewIdentityIfSequencesWentBackwards`).
     private func ledgerCursorsCheckingSequences() throws -> [SyncStream: SyncLedger.Cursor] {
-        if try Self.takeNewIdentityIfSequencesWentBackwards(ledger: ledger, database: database, readings: readings,
-                                                            now: clock.now(), logger: logger) {
+        if try ledger.takeNewIdentityIfSequencesWentBackwards(database: database, readings: readings, now: clock.now(),
+                                                              logger: logger) {
             durable = (0, 0)
         }
         return try ledger.cursors()
-    }
-
-    /// A readings cursor past the highest sequence the store ever issued means readings the
-    /// server holds were lost here (a restored or damaged file) and their sequences will be
-    /// issued again: the store takes a new identity, so new readings cannot be mistaken for
-    /// the old ones, and both streams are sent again from the start under it. Which rows the
-    /// server already has cannot be known any more; sending them again under the new identity
-    /// may store some twice (under two store ids) but loses none. Checked when the engine is
-    /// created, before readings of this run reach the old cursor, and before every batch.
-    /// - Returns: whether the identity changed.
-    static func takeNewIdentityIfSequencesWentBackwards(ledger: SyncLedger, database: LocalDatabase,
-                                                        readings: any SyncReadingSource, now: DeviceTime,
-                                                        logger: Logger) throws -> Bool {
-        let acked = try ledger.cursors()[.readings]?.position ?? 0
-        let issued = try readings.highestSequenceIssued()
-        guard acked > issued else { return false }
-        let reason = "the sync ledger has readings through #\(acked) on the server but this store has issued only through #\(issued)"
-        let newID = try database.startNewStoreIdentity(reason: reason)
-        try ledger.startOver(nowMillis: now.unixMillis)
-        logger.error("store sequences went backwards; took a new store identity", metadata: [
-            "reason": "\(reason)", "store_id": "\(newID)"])
-        return true
     }
 
     // MARK: - Health
@@ -322,10 +300,4 @@ public actor SyncEngine {
         guard let last = lastHealthBootNanos else { return true }
         return now.bootNanos - last >= UInt64(configuration.healthInterval.saturatingMillis) * 1_000_000
     }
-}
-
-/// Holds the injected generator; an existential cannot be passed where `some RandomNumberGenerator` is expected.
-struct Jitter: RandomNumberGenerator, Sendable {
-    var base: any RandomNumberGenerator & Sendable
-    mutating func next() -> UInt64 { base.next() }
 }

@@ -1,4 +1,6 @@
+import EdgeCore
 import GRDB
+import Logging
 import Readings
 import Wire
 
@@ -180,5 +182,28 @@ struct SyncLedger: Sendable {
                 db, sql: "SELECT min(readings_first) FROM sync_dead_letter WHERE requeued_at_ms IS NULL")
             return lowestDead.map { min(acked, $0 - 1) } ?? acked
         }
+    }
+}
+
+extension SyncLedger {
+    /// A readings cursor past the highest sequence the store ever issued means readings the
+    /// server holds were lost here (a restored or damaged file) and their sequences will be
+    /// issued again: the store takes a new identity, so new readings cannot be mistaken for
+    /// the old ones, and both streams are sent again from the start under it. Which rows the
+    /// server already has cannot be known any more; sending them again under the new identity
+    /// may store some twice (under two store ids) but loses none. Checked when the engine is
+    /// created, before readings of this run reach the old cursor, and before every batch.
+    /// - Returns: whether the identity changed.
+    func takeNewIdentityIfSequencesWentBackwards(database: LocalDatabase, readings: any SyncReadingSource,
+                                                 now: DeviceTime, logger: Logger) throws -> Bool {
+        let acked = try cursors()[.readings]?.position ?? 0
+        let issued = try readings.highestSequenceIssued()
+        guard acked > issued else { return false }
+        let reason = "the sync ledger has readings through #\(acked) on the server but this store has issued only through #\(issued)"
+        let newID = try database.startNewStoreIdentity(reason: reason)
+        try startOver(nowMillis: now.unixMillis)
+        logger.error("store sequences went backwards; took a new store identity", metadata: [
+            "reason": "\(reason)", "store_id": "\(newID)"])
+        return true
     }
 }

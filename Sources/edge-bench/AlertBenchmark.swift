@@ -4,7 +4,7 @@ import Foundation
 import Readings
 
 /// Alert latency: from a reading's arrival to its alert event committed, in the agent's
-/// order (`ReadingStore.append`, then `AlertEngine.evaluate` on the same `LocalDatabase`;
+/// order (`ReadingWriter.append`, then `AlertEngine.evaluate` on the same `LocalDatabase`;
 /// `evaluate` returns after the event's transaction committed). The store's group-commit
 /// timer runs meanwhile and nine other sensors keep arriving, so an event can wait behind a
 /// readings commit as it would in the daemon.
@@ -37,7 +37,7 @@ struct AlertBenchmark {
         let scratch = try Scratch("alerts")
         let clock = SystemDeviceClock()
         let database = try LocalDatabase.open(path: scratch.file("edge.sqlite"))
-        let store = try ReadingStore(database: database, clock: clock)
+        let store = try ReadingWriter(database: database, clock: clock)
         let engine = try AlertEngine(rules: [Self.rule], store: try AlertStore(writer: database.writer), clock: clock)
         let timer = Task { try await store.run() }
         defer { timer.cancel() }
@@ -46,14 +46,15 @@ struct AlertBenchmark {
         latencies.reserveCapacity(crossings)
         for crossing in 0..<crossings {
             for id in others {
-                try store.append(sensorID: id, value: 25, unit: "°C", quality: .ok, takenAt: clock.now())
+                try store.append(Sample(sensorID: id, value: 25, unit: "°C", quality: .ok, time: clock.now()))
             }
             let value = crossing.isMultiple(of: 2) ? 29.0 : 27.0
             var events: [AlertEvent] = []
             let elapsed = try seconds {
                 let time = clock.now()
-                try store.append(sensorID: "tank", value: value, unit: "°C", quality: .ok, takenAt: time)
-                events = try engine.evaluate(Sample(sensorID: "tank", value: value, unit: "°C", quality: .ok, time: time))
+                let sample = Sample(sensorID: "tank", value: value, unit: "°C", quality: .ok, time: time)
+                try store.append(sample)
+                events = try engine.evaluate(sample)
             }
             let expected: AlertEvent.Kind = crossing.isMultiple(of: 2) ? .fired : .resolved
             guard events.contains(where: { $0.kind == expected }) else {

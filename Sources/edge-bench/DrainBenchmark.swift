@@ -88,11 +88,11 @@ struct DrainBenchmark {
         return Figure(name: "drain \(backlog.label), device side (acking TLS endpoint)", unit: "readings/s", samples: rates)
     }
 
-    /// The backlog written through `ReadingStore`, as the agent would have written it, with
+    /// The backlog written through `ReadingWriter`, as the agent would have written it, with
     /// timestamps ending now (all synchronised, so nothing is held back).
-    static func writeBacklog(_ backlog: Backlog, to path: String) throws -> (LocalDatabase, ReadingStore) {
+    static func writeBacklog(_ backlog: Backlog, to path: String) throws -> (LocalDatabase, ReadingWriter) {
         let database = try LocalDatabase.open(path: path)
-        let store = try ReadingStore(database: database, clock: SystemDeviceClock(),
+        let store = try ReadingWriter(database: database, clock: SystemDeviceClock(),
                                      commit: GroupCommitPolicy(maxRows: 4096))
         let ids = (0..<backlog.sensors).map { "sensor\($0)" }
         let periodMillis = Int64(backlog.period.inSeconds * 1000)
@@ -101,8 +101,8 @@ struct DrainBenchmark {
         for tick in 0..<ticks {
             let time = DeviceTime(unixMillis: start + Int64(tick) * periodMillis, bootNanos: UInt64(tick + 1) * 1_000_000, synchronized: true)
             for sensor in 0..<backlog.sensors {
-                try store.append(sensorID: ids[sensor], value: 25 + Double((tick + sensor) % 1000) / 1000, unit: "°C",
-                                 quality: .ok, takenAt: time)
+                try store.append(Sample(sensorID: ids[sensor], value: 25 + Double((tick + sensor) % 1000) / 1000, unit: "°C",
+                                 quality: .ok, time: time))
             }
         }
         try store.flush()
@@ -110,13 +110,13 @@ struct DrainBenchmark {
     }
 
     /// The same rows as the server would store them, as CSV for `COPY` (not timed).
-    static func exportCSV(_ store: ReadingStore, deviceID: Int64, storeID: String, to path: String) throws {
+    static func exportCSV(_ store: ReadingWriter, deviceID: Int64, storeID: String, to path: String) throws {
         _ = FileManager.default.createFile(atPath: path, contents: nil)
         guard let file = FileHandle(forWritingAtPath: path) else { throw BenchError("cannot write \(path)") }
         defer { try? file.close() }
         var after: Int64 = 0
         while true {
-            let rows = try store.readings(afterSequence: after, limit: 50_000)
+            let rows = try store.queries.readings(afterSequence: after, limit: 50_000)
             guard let last = rows.last else { return }
             var text = ""
             text.reserveCapacity(rows.count * 64)
@@ -165,13 +165,13 @@ struct DrainBenchmark {
     }
 
     /// Seconds `SyncEngine.run()` takes until the server has acknowledged reading `expect`.
-    static func drain(database: LocalDatabase, store: ReadingStore, to url: String, deviceID: String, token: String,
+    static func drain(database: LocalDatabase, store: ReadingWriter, to url: String, deviceID: String, token: String,
                       ca: String, expect: Int) async throws -> Double {
         let transport = AckWatcher(try CurlTransport(configuration: .init(serverURL: url, token: BearerToken(token), caFile: ca)))
         var logger = Logger(label: "edge-bench.sync")
         logger.logLevel = .warning
         let engine = try SyncEngine(
-            configuration: SyncConfiguration(deviceID: deviceID), database: database, readings: store, events: nil,
+            configuration: SyncConfiguration(deviceID: deviceID), database: database, readings: store.queries, events: nil,
             transport: transport, health: BenchHealth(), clock: SystemDeviceClock(), logger: logger)
         let clock = ContinuousClock()
         let start = clock.now

@@ -32,7 +32,7 @@ struct IngestRows {
     subscript(index: Int) -> Row { rows[index] }
 }
 
-/// Local ingest: readings/s through `ReadingStore` (append, group commit at `maxRows`)
+/// Local ingest: readings/s through `ReadingWriter` (append, group commit at `maxRows`)
 /// against the sqlite3 C API doing the same inserts in transactions of the same size, on a
 /// file made by the same migration with the same connection pragmas.
 struct IngestBenchmark {
@@ -61,7 +61,7 @@ struct IngestBenchmark {
         return [
             Figure(name: "ingest: raw SQLite C API", unit: "readings/s", samples: raw),
             Figure(
-                name: "ingest: ReadingStore (append + group commit)", unit: "readings/s",
+                name: "ingest: ReadingWriter (append + group commit)", unit: "readings/s",
                 samples: store, baseline: raw, goals: [.fractionOfBaseline(0.5)]),
         ]
     }
@@ -75,13 +75,13 @@ struct IngestBenchmark {
         switch path {
         case .store:
             let database = try LocalDatabase.open(path: file)
-            let store = try ReadingStore(database: database, clock: SystemDeviceClock())
+            let store = try ReadingWriter(database: database, clock: SystemDeviceClock())
             elapsed = try seconds {
                 for index in 0..<rows.count {
                     let row = rows[index]
-                    try store.append(
+                    try store.append(Sample(
                         sensorID: rows.sensorIDs[row.sensor], value: row.value, unit: "°C",
-                        quality: .ok, takenAt: row.time)
+                        quality: .ok, time: row.time))
                 }
                 try store.flush()
             }

@@ -50,7 +50,7 @@ import Testing
             clock.advance(by: .seconds(1))
         }
         try stores.readings.flush()
-        let stored = try stores.readings.readings(afterSequence: 0, limit: 10)
+        let stored = try stores.readings.queries.readings(afterSequence: 0, limit: 10)
         #expect(stored.map(\.value) == [35, 35, 35])
         #expect(stored.map(\.quality) == [.suspect, .suspect, .suspect])
         #expect(stored.map(\.clockSynchronized) == [false, false, false])
@@ -61,7 +61,7 @@ import Testing
         // NTP sets the clock: 2026-01-01T00:00:00Z, at boot + 63 s.
         clock.setWallClock(unixMillis: 1_767_225_600_000, synchronized: true)
         #expect(try stores.readings.synchronizeClock() == 3)
-        let restamped = try stores.readings.readings(afterSequence: 0, limit: 10)
+        let restamped = try stores.readings.queries.readings(afterSequence: 0, limit: 10)
         #expect(restamped.map(\.quality) == [.suspect, .suspect, .suspect])
         #expect(restamped.map(\.clockSynchronized) == [true, true, true])
         #expect(restamped.map(\.timestampMillis) == [1_767_225_597_000, 1_767_225_598_000, 1_767_225_599_000])

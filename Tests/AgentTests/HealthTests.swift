@@ -74,10 +74,10 @@ import Wire
         let directory = try TemporaryDirectory("health")
         let clock = ManualDeviceClock()
         let database = try LocalDatabase.open(path: directory.databasePath, clock: clock)
-        let readings = try ReadingStore(database: database, clock: clock)
-        let stores = Stores(database: database, readings: readings, alerts: try AlertStore(writer: database.writer))
+        let readings = try ReadingWriter(database: database, clock: clock)
+        let stores = StoreQueries(database: database, readings: readings.queries, alerts: try AlertStore(writer: database.writer))
         for i in 0 ..< 5 {
-            try readings.append(sensorID: "tank", value: 25 + Double(i), unit: "°C", quality: .ok, takenAt: clock.now())
+            try readings.append(Sample(sensorID: "tank", value: 25 + Double(i), unit: "°C", quality: .ok, time: clock.now()))
         }
         try readings.flush()
         let monitor = HealthMonitor(clock: clock, syncConfigured: false)

@@ -54,12 +54,12 @@ private func snapshot(_ directory: String) throws -> [String: Data] {
 
         let stores = try #require(storage.stores)
         try stores.readings.flush()
-        let kept = try stores.readings.readings(afterSequence: 0, limit: ReadingStore.maxLimit)
+        let kept = try stores.readings.queries.readings(afterSequence: 0, limit: ReadingQueries.maxLimit)
         #expect(kept.count == cap)
         #expect(kept.first?.value == 0)
         #expect(kept.last?.value == Double(cap - 1))
         #expect(kept.last?.timestampMillis == 1_000 + Int64(cap - 1))
-        #expect(try stores.readings.dropCounts() == [
+        #expect(try stores.readings.queries.dropCounts() == [
             DropCount(sensorID: "tank", reason: .storageDown, count: 5, firstMillis: 1_000 + Int64(cap), lastMillis: 1_000 + Int64(cap + 4)),
         ])
         #expect(storage.problems() == [])
@@ -90,12 +90,12 @@ extension StorageSupervisorTests {
             storage.problems() == ["storage is down: committing readings failed: attempt to write a readonly database; "
                                    + "10 readings held in memory (at most 8192), 0 not kept"]
         }, "\(storage.problems())")
-        #expect(try stores.readings.readings(afterSequence: 0, limit: 100).isEmpty)
+        #expect(try stores.readings.queries.readings(afterSequence: 0, limit: 100).isEmpty)
 
         try await stores.database.writer.writeWithoutTransaction { try $0.execute(sql: "PRAGMA query_only = 0") }
 
         #expect(await Daemon.eventually(timeout: .seconds(12)) { storage.problems().isEmpty }, "\(storage.problems())")
-        #expect(try stores.readings.readings(afterSequence: 0, limit: 100).map(\.value) == (0..<10).map(Double.init))
+        #expect(try stores.readings.queries.readings(afterSequence: 0, limit: 100).map(\.value) == (0..<10).map(Double.init))
         #expect(storage.stores?.database === stores.database)
     }
 }

@@ -11,7 +11,7 @@ import Testing
     @Test func unsyncedReadingsAreFlaggedThenRestampedFromTheMonotonicClock() throws {
         let dir = try TemporaryDirectory()
         let clock = ManualDeviceClock(unixMillis: bootWall, bootNanos: 10_000_000_000, synchronized: false, bootID: "boot-2")
-        let store = try ReadingStore(database: try LocalDatabase.open(path: dir.databasePath), clock: clock)
+        let store = try ReadingWriter(database: try LocalDatabase.open(path: dir.databasePath), clock: clock)
         try store.append("tank", 25, quality: .filtered, at: clock.now())      // boot+10 s
         clock.advance(by: .milliseconds(1500))
         try store.append("ph", 8.2, unit: "pH", at: clock.now())               // boot+11.5 s
@@ -22,12 +22,12 @@ import Testing
         #expect(try store.all().map(\.clockSynchronized) == [false, false, false])
         #expect(try store.all().map(\.timestampMillis) == [bootWall, bootWall + 1500, bootWall + 1500])
 
-        #expect(try store.firstCorrectableSequence() == 1)
+        #expect(try store.queries.firstCorrectableSequence() == 1)
 
         clock.advance(by: .nanoseconds(2_249_300_000))                         // boot+13.75 s
         clock.setWallClock(unixMillis: epoch, synchronized: true)
         #expect(try store.synchronizeClock() == 3)
-        #expect(try store.firstCorrectableSequence() == nil)
+        #expect(try store.queries.firstCorrectableSequence() == nil)
 
         #expect(try store.all() == [
             Reading(sequence: 1, sensorID: "tank", timestampMillis: epoch - 3750, value: 25, unit: "°C", quality: .filtered),
@@ -40,21 +40,21 @@ import Testing
     @Test func readingsOfAnEarlierBootStayFlagged() throws {
         let dir = try TemporaryDirectory()
         let earlier = ManualDeviceClock(unixMillis: bootWall, bootNanos: 5_000_000_000, synchronized: false, bootID: "boot-1")
-        let before = try ReadingStore(database: try LocalDatabase.open(path: dir.databasePath), clock: earlier)
+        let before = try ReadingWriter(database: try LocalDatabase.open(path: dir.databasePath), clock: earlier)
         try before.append("tank", 24, at: earlier.now())
         try before.flush()
 
         let clock = ManualDeviceClock(unixMillis: bootWall, bootNanos: 6_000_000_000, synchronized: false, bootID: "boot-2")
-        let store = try ReadingStore(database: try LocalDatabase.open(path: dir.databasePath), clock: clock)
+        let store = try ReadingWriter(database: try LocalDatabase.open(path: dir.databasePath), clock: clock)
         try store.append("tank", 25, at: clock.now())
         clock.advance(by: .seconds(1))
         clock.setWallClock(unixMillis: epoch, synchronized: true)
         try store.append("tank", 26, at: clock.now())
 
         try store.flush()
-        #expect(try store.firstCorrectableSequence() == 2)
+        #expect(try store.queries.firstCorrectableSequence() == 2)
         #expect(try store.synchronizeClock() == 1)
-        #expect(try store.firstCorrectableSequence() == nil)
+        #expect(try store.queries.firstCorrectableSequence() == nil)
         #expect(try store.all() == [
             Reading(sequence: 1, sensorID: "tank", timestampMillis: bootWall, value: 24, unit: "°C", quality: .ok, clockSynchronized: false),
             Reading(sequence: 2, sensorID: "tank", timestampMillis: epoch - 1000, value: 25, unit: "°C", quality: .ok),

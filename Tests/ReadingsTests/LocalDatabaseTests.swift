@@ -45,7 +45,7 @@ import Testing
         let aside = dir.databasePath + ".corrupt-20260101T010203Z"
         #expect(database.recoveredFrom == aside)
         #expect(FileManager.default.contents(atPath: aside) == garbage)
-        let store = try ReadingStore(database: database, clock: clock)
+        let store = try ReadingWriter(database: database, clock: clock)
         try store.append("tank", 25.5, at: clock.now())
         try store.flush()
         #expect(try store.all().map(\.sequence) == [1])
@@ -56,7 +56,7 @@ import Testing
         let dir = try TemporaryDirectory()
         let clock = ManualDeviceClock()
         let database = try LocalDatabase.open(path: dir.databasePath, clock: clock)
-        let store = try ReadingStore(database: database, clock: clock)
+        let store = try ReadingWriter(database: database, clock: clock)
         for i in 0..<500 { try store.append("tank", Double(i), at: clock.now()) }
         try store.flush()
         let (rootPage, pageSize) = try database.writer.writeWithoutTransaction { db in
@@ -75,13 +75,13 @@ import Testing
         // The schema is intact, so opening succeeds; the damage shows when readings are read.
         let damaged = try LocalDatabase.open(path: dir.databasePath, clock: clock)
         #expect(damaged.recoveredFrom == nil)
-        let error = #expect(throws: DatabaseError.self) { try ReadingStore(database: damaged, clock: clock).all() }
+        let error = #expect(throws: DatabaseError.self) { try ReadingWriter(database: damaged, clock: clock).all() }
         #expect(LocalDatabase.isCorruption(try #require(error)))
 
         let fresh = try LocalDatabase.recreate(path: dir.databasePath, clock: clock)
         #expect(fresh.recoveredFrom == dir.databasePath + ".corrupt-20260101T000000Z")
         #expect(fresh.storeID != database.storeID)
-        #expect(try ReadingStore(database: fresh, clock: clock).all() == [])
+        #expect(try ReadingWriter(database: fresh, clock: clock).all() == [])
     }
 
     @Test func corruptionIsToldApartFromBusy() {
@@ -98,7 +98,7 @@ import Testing
             (try? FileManager.default.attributesOfItem(atPath: dir.databasePath + suffix)[.size] as? Int64) ?? 0
         }
         let walBefore = size("-wal")
-        let store = try ReadingStore(database: database, clock: ManualDeviceClock())
+        let store = try ReadingWriter(database: database, clock: ManualDeviceClock())
         for i in 0..<200 { try store.append("tank", Double(i), at: ManualDeviceClock().now()) }
         try store.flush()
         #expect(size("-wal") > walBefore)

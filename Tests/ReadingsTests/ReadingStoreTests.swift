@@ -10,7 +10,7 @@ import Testing
     @Test func appendIsBufferedUntilFlushThenCommittedInOrder() throws {
         let dir = try TemporaryDirectory()
         let clock = ManualDeviceClock()
-        let store = try ReadingStore(database: try LocalDatabase.open(path: dir.databasePath), clock: clock)
+        let store = try ReadingWriter(database: try LocalDatabase.open(path: dir.databasePath), clock: clock)
         try store.append("tank", 25.25, at: clock.now())
         clock.advance(by: .seconds(1))
         try store.append("room.humidity", 61.5, unit: "%RH", quality: .filtered, at: clock.now())
@@ -29,7 +29,7 @@ import Testing
     @Test func aFullBufferCommitsWithoutWaitingForTheTimer() throws {
         let dir = try TemporaryDirectory()
         let clock = ManualDeviceClock()
-        let store = try ReadingStore(
+        let store = try ReadingWriter(
             database: try LocalDatabase.open(path: dir.databasePath), clock: clock,
             commit: GroupCommitPolicy(maxRows: 4))
         for i in 1...3 { try store.append("tank", Double(i), at: clock.now()) }
@@ -43,7 +43,7 @@ import Testing
         let dir = try TemporaryDirectory()
         let database = try LocalDatabase.open(path: dir.databasePath)
         let clock = ManualDeviceClock()
-        let store = try ReadingStore(database: database, clock: clock)
+        let store = try ReadingWriter(database: database, clock: clock)
         let counter = CommitCounter()
         database.writer.add(transactionObserver: counter, extent: .databaseLifetime)
         for i in 0..<300 { try store.append("tank", Double(i), at: clock.now()) }
@@ -57,14 +57,14 @@ import Testing
     @Test func sequencesAreNeverReusedAfterEveryRowIsDeleted() throws {
         let dir = try TemporaryDirectory()
         let clock = ManualDeviceClock()
-        let store = try ReadingStore(database: try LocalDatabase.open(path: dir.databasePath), clock: clock)
+        let store = try ReadingWriter(database: try LocalDatabase.open(path: dir.databasePath), clock: clock)
         for i in 0..<5 { try store.append("tank", Double(i), at: clock.now()) }
         try store.flush()
         let report = try store.enforceRetention(RetentionPolicy(byteBudget: 1), syncedThrough: 5)
         #expect(report.droppedSynced == 5)
         #expect(try store.all() == [])
 
-        let reopened = try ReadingStore(database: try LocalDatabase.open(path: dir.databasePath), clock: clock)
+        let reopened = try ReadingWriter(database: try LocalDatabase.open(path: dir.databasePath), clock: clock)
         try reopened.append("tank", 9, at: clock.now())
         try reopened.flush()
         #expect(try reopened.all().map(\.sequence) == [6])
@@ -73,7 +73,7 @@ import Testing
     @Test func runCommitsOnItsTimer() async throws {
         let dir = try TemporaryDirectory()
         let clock = ManualDeviceClock()
-        let store = try ReadingStore(database: try LocalDatabase.open(path: dir.databasePath), clock: clock)
+        let store = try ReadingWriter(database: try LocalDatabase.open(path: dir.databasePath), clock: clock)
         try store.append("tank", 25, at: clock.now())
         try store.append("tank", 26, at: clock.now())
         let start = clock.now().bootNanos
@@ -95,7 +95,7 @@ import Testing
         let dir = try TemporaryDirectory()
         let clock = ManualDeviceClock()
         let database = try LocalDatabase.open(path: dir.databasePath)
-        let store = try ReadingStore(database: database, clock: clock)
+        let store = try ReadingWriter(database: database, clock: clock)
         func mainFileSize() throws -> Int64 {
             try FileManager.default.attributesOfItem(atPath: dir.databasePath)[.size] as! Int64
         }
@@ -120,7 +120,7 @@ import Testing
     @Test func cancellingRunCommitsTheBuffer() async throws {
         let dir = try TemporaryDirectory()
         let clock = StalledClock()
-        let store = try ReadingStore(database: try LocalDatabase.open(path: dir.databasePath), clock: clock)
+        let store = try ReadingWriter(database: try LocalDatabase.open(path: dir.databasePath), clock: clock)
         let task = Task { try await store.run() }
         for i in 1...3 { try store.append("tank", Double(i), at: clock.now()) }
         #expect(try store.all() == [])
@@ -134,13 +134,13 @@ import Testing
     @Test func anotherConnectionSeesEveryFlushedReadingAndNoBufferedOne() throws {
         let dir = try TemporaryDirectory()
         let clock = ManualDeviceClock()
-        let writer = try ReadingStore(database: try LocalDatabase.open(path: dir.databasePath), clock: clock)
+        let writer = try ReadingWriter(database: try LocalDatabase.open(path: dir.databasePath), clock: clock)
         for i in 1...10 { try writer.append("tank", Double(i), at: clock.now()) }
         try writer.flush()
         for i in 11...15 { try writer.append("tank", Double(i), at: clock.now()) }
 
         let other = try LocalDatabase.open(path: dir.databasePath)
-        let reader = try ReadingStore(database: other, clock: clock)
+        let reader = try ReadingWriter(database: other, clock: clock)
         #expect(try reader.all().map(\.sequence) == Array(1...10))
         #expect(other.storeID == writer.database.storeID)
 
@@ -151,10 +151,10 @@ import Testing
     @Test func aReaderReadsWhileAWriteTransactionIsOpen() throws {
         let dir = try TemporaryDirectory()
         let clock = ManualDeviceClock()
-        let writer = try ReadingStore(database: try LocalDatabase.open(path: dir.databasePath), clock: clock)
+        let writer = try ReadingWriter(database: try LocalDatabase.open(path: dir.databasePath), clock: clock)
         try writer.append("tank", 1, at: clock.now())
         try writer.flush()
-        let reader = try ReadingStore(database: try LocalDatabase.open(path: dir.databasePath), clock: clock)
+        let reader = try ReadingWriter(database: try LocalDatabase.open(path: dir.databasePath), clock: clock)
         let seen = try writer.database.writer.write { db in
             try db.execute(sql: "DELETE FROM readings")
             return try reader.all().map(\.sequence)
@@ -167,7 +167,7 @@ import Testing
         let dir = try TemporaryDirectory()
         let clock = ManualDeviceClock()
         let database = try LocalDatabase.open(path: dir.databasePath)
-        let store = try ReadingStore(database: database, clock: clock, commit: GroupCommitPolicy(maxRows: 2))
+        let store = try ReadingWriter(database: database, clock: clock, commit: GroupCommitPolicy(maxRows: 2))
         try database.writer.close()
         for i in 0..<32 { try store.append("tank", Double(i), at: clock.now()) }
         #expect(throws: ReadingStoreError.bufferFull(sensorID: "tank", buffered: 32)) {
@@ -180,7 +180,7 @@ import Testing
     @Test func badInputIsRejectedWithAClearErrorAndNothingStored() throws {
         let dir = try TemporaryDirectory()
         let clock = ManualDeviceClock()
-        let store = try ReadingStore(database: try LocalDatabase.open(path: dir.databasePath), clock: clock)
+        let store = try ReadingWriter(database: try LocalDatabase.open(path: dir.databasePath), clock: clock)
         #expect(throws: ReadingStoreError.nonFiniteValue(sensorID: "tank")) {
             try store.append("tank", .nan, at: clock.now())
         }
@@ -191,7 +191,7 @@ import Testing
         #expect(throws: ReadingStoreError.invalidUnit(sensorID: "tank", unit: longUnit)) {
             try store.append("tank", 1, unit: longUnit, at: clock.now())
         }
-        #expect(throws: ReadingStoreError.invalidLimit(0)) { try store.readings(afterSequence: 0, limit: 0) }
+        #expect(throws: ReadingStoreError.invalidLimit(0)) { try store.queries.readings(afterSequence: 0, limit: 0) }
         try store.flush()
         #expect(try store.all() == [])
         #expect(ReadingStoreError.nonFiniteValue(sensorID: "tank").description
@@ -201,18 +201,18 @@ import Testing
     @Test func readingsAfterASequenceComeInBatchesWithTheBacklog() throws {
         let dir = try TemporaryDirectory()
         let clock = ManualDeviceClock()
-        let store = try ReadingStore(database: try LocalDatabase.open(path: dir.databasePath), clock: clock)
+        let store = try ReadingWriter(database: try LocalDatabase.open(path: dir.databasePath), clock: clock)
         for i in 1...7 {
             try store.append(i.isMultiple(of: 2) ? "ph" : "tank", Double(i), at: clock.now())
             clock.advance(by: .seconds(10))
         }
         try store.flush()
-        #expect(try store.readings(afterSequence: 2, limit: 3).map(\.sequence) == [3, 4, 5])
-        #expect(try store.readings(afterSequence: 5, limit: 3).map(\.sequence) == [6, 7])
-        let backlog = try store.backlog(afterSequence: 4)
+        #expect(try store.queries.readings(afterSequence: 2, limit: 3).map(\.sequence) == [3, 4, 5])
+        #expect(try store.queries.readings(afterSequence: 5, limit: 3).map(\.sequence) == [6, 7])
+        let backlog = try store.queries.backlog(afterSequence: 4)
         #expect(backlog.count == 3)
         #expect(backlog.oldestMillis == epoch + 40_000)
-        let empty = try store.backlog(afterSequence: 7)
+        let empty = try store.queries.backlog(afterSequence: 7)
         #expect(empty.count == 0)
         #expect(empty.oldestMillis == nil)
     }
@@ -220,25 +220,25 @@ import Testing
     @Test func queryFiltersBySensorAndWindowInBothOrders() throws {
         let dir = try TemporaryDirectory()
         let clock = ManualDeviceClock()
-        let store = try ReadingStore(database: try LocalDatabase.open(path: dir.databasePath), clock: clock)
+        let store = try ReadingWriter(database: try LocalDatabase.open(path: dir.databasePath), clock: clock)
         for i in 0..<6 {
             try store.append("tank", Double(i), at: clock.now())
             try store.append("ph", 8 + Double(i) / 10, unit: "pH", at: clock.now())
             clock.advance(by: .seconds(60))
         }
         try store.flush()
-        let window = try store.query(sensorID: "tank", sinceMillis: epoch + 60_000, untilMillis: epoch + 240_000, limit: nil, newestFirst: false)
+        let window = try store.queries.query(sensorID: "tank", sinceMillis: epoch + 60_000, untilMillis: epoch + 240_000, limit: nil, newestFirst: false)
         #expect(window.map(\.value) == [1, 2, 3, 4])
         #expect(window.map(\.sequence) == [3, 5, 7, 9])
-        let newest = try store.query(sensorID: nil, sinceMillis: nil, untilMillis: nil, limit: 3, newestFirst: true)
+        let newest = try store.queries.query(sensorID: nil, sinceMillis: nil, untilMillis: nil, limit: 3, newestFirst: true)
         #expect(newest.map(\.sequence) == [12, 11, 10])
-        #expect(try store.query(sensorID: "absent", sinceMillis: nil, untilMillis: nil, limit: nil, newestFirst: false) == [])
+        #expect(try store.queries.query(sensorID: "absent", sinceMillis: nil, untilMillis: nil, limit: nil, newestFirst: false) == [])
     }
 
     @Test func latestIsTheNewestInsertedReadingOfEachSensor() throws {
         let dir = try TemporaryDirectory()
         let clock = ManualDeviceClock()
-        let store = try ReadingStore(database: try LocalDatabase.open(path: dir.databasePath), clock: clock)
+        let store = try ReadingWriter(database: try LocalDatabase.open(path: dir.databasePath), clock: clock)
         try store.append("tank", 25, at: clock.now())
         try store.append("ph", 8.1, unit: "pH", at: clock.now())
         try store.flush()
@@ -246,7 +246,7 @@ import Testing
         clock.setWallClock(unixMillis: epoch - 86_400_000, synchronized: false)
         try store.append("tank", 26, at: clock.now())
         try store.flush()
-        #expect(try store.latest() == [
+        #expect(try store.queries.latest() == [
             Reading(sequence: 2, sensorID: "ph", timestampMillis: epoch, value: 8.1, unit: "pH", quality: .ok),
             Reading(sequence: 3, sensorID: "tank", timestampMillis: epoch - 86_400_000, value: 26, unit: "°C", quality: .ok, clockSynchronized: false),
         ])
@@ -255,7 +255,7 @@ import Testing
     @Test func statsSummariseEachSensorWithAlignedBuckets() throws {
         let dir = try TemporaryDirectory()
         let clock = ManualDeviceClock()
-        let store = try ReadingStore(database: try LocalDatabase.open(path: dir.databasePath), clock: clock)
+        let store = try ReadingWriter(database: try LocalDatabase.open(path: dir.databasePath), clock: clock)
         // tank: 10, 20, 30, 40 at 0, 10, 20, 30 s; ph: 8.0 at 5 s and 8.4 at 35 s.
         for i in 0..<4 {
             try store.append("tank", Double(10 * (i + 1)), at: clock.now())
@@ -264,7 +264,7 @@ import Testing
             clock.advance(by: .seconds(5))
         }
         try store.flush()
-        let stats = try store.stats(sinceMillis: epoch, untilMillis: epoch + 39_999, buckets: 4)
+        let stats = try store.queries.stats(sinceMillis: epoch, untilMillis: epoch + 39_999, buckets: 4)
         #expect(stats.count == 2)
         let ph = stats[0], tank = stats[1]
         #expect(ph.sensorID == "ph")
@@ -284,11 +284,11 @@ import Testing
         #expect(tank.windowStartMillis == epoch)
         #expect(tank.windowEndMillis == epoch + 39_999)
 
-        let open = try store.stats(sinceMillis: epoch + 20_000, untilMillis: nil, buckets: 2)
+        let open = try store.queries.stats(sinceMillis: epoch + 20_000, untilMillis: nil, buckets: 2)
         #expect(open.map(\.count) == [1, 2])
         #expect(open[1].bucketMeans == [30, 40])
         #expect(open[1].windowEndMillis == epoch + 35_000)
-        #expect(try store.stats(sinceMillis: epoch + 100_000, untilMillis: nil) == [])
+        #expect(try store.queries.stats(sinceMillis: epoch + 100_000, untilMillis: nil) == [])
     }
 }
 

@@ -9,7 +9,7 @@ import Testing
     @Test func ageIsJudgedOnlyBySynchronisedTimestamps() throws {
         let dir = try TemporaryDirectory()
         let clock = ManualDeviceClock()
-        let store = try ReadingStore(database: try LocalDatabase.open(path: dir.databasePath), clock: clock)
+        let store = try ReadingWriter(database: try LocalDatabase.open(path: dir.databasePath), clock: clock)
         for minute in 0..<5 { // sequences 1...5, minutes 0...4
             try store.append("tank", Double(minute), at: DeviceTime(unixMillis: epoch + Int64(minute) * 60_000, bootNanos: 1, synchronized: true))
         }
@@ -37,14 +37,14 @@ import Testing
         clock.setWallClock(unixMillis: epoch + 80 * 60_000, synchronized: true)
         #expect(try store.enforceRetention(hour, syncedThrough: .max).droppedByAge == 7)
         #expect(try store.all() == [])
-        #expect(try store.dropCounts() == [
+        #expect(try store.queries.dropCounts() == [
             DropCount(sensorID: "ph", reason: .age, count: 2, firstMillis: epoch + 300_000, lastMillis: epoch + 360_000),
             DropCount(sensorID: "tank", reason: .age, count: 8, firstMillis: 1_000_000_000_000, lastMillis: epoch + 240_000),
         ])
     }
 
     /// 30 readings alternating tank (odd sequences) and ph (even), one second apart.
-    private func thirtyReadings(_ store: ReadingStore) throws {
+    private func thirtyReadings(_ store: ReadingWriter) throws {
         for sequence in 1...30 {
             let time = DeviceTime(unixMillis: epoch + Int64(sequence) * 1000, bootNanos: 1, synchronized: true)
             if sequence.isMultiple(of: 2) {
@@ -65,7 +65,7 @@ import Testing
 
     @Test func anUnreachableBudgetDropsSyncedThenUnsyncedAndCountsEveryRow() throws {
         let dir = try TemporaryDirectory()
-        let store = try ReadingStore(database: try LocalDatabase.open(path: dir.databasePath), clock: ManualDeviceClock())
+        let store = try ReadingWriter(database: try LocalDatabase.open(path: dir.databasePath), clock: ManualDeviceClock())
         try thirtyReadings(store)
 
         let report = try store.enforceRetention(RetentionPolicy(byteBudget: 1), syncedThrough: 12)
@@ -74,7 +74,7 @@ import Testing
         #expect(report.droppedUnsynced == 18)
         #expect(report.droppedByAge == 0)
         #expect(!report.budgetMet)
-        #expect(try store.dropCounts() == allThirtyDropped)
+        #expect(try store.queries.dropCounts() == allThirtyDropped)
         #expect(report.bytesAfter < report.bytesBefore)
         #expect(report.bytesAfter == store.database.bytesOnDisk())
         // Freed pages went back to the filesystem and the WAL was emptied.
@@ -89,7 +89,7 @@ import Testing
     /// Int64.max and every drop read "budget-synced").
     @Test func withSyncOffBudgetDropsAreLabelledSyncOffNotSynced() throws {
         let dir = try TemporaryDirectory()
-        let store = try ReadingStore(database: try LocalDatabase.open(path: dir.databasePath), clock: ManualDeviceClock())
+        let store = try ReadingWriter(database: try LocalDatabase.open(path: dir.databasePath), clock: ManualDeviceClock())
         try thirtyReadings(store)
 
         let report = try store.enforceRetention(RetentionPolicy(byteBudget: 1), syncedThrough: nil)
@@ -97,7 +97,7 @@ import Testing
         #expect(report.droppedSynced == 0)
         #expect(report.droppedUnsynced == 0)
         #expect(report.droppedSyncOff == 30)
-        #expect(try store.dropCounts() == [
+        #expect(try store.queries.dropCounts() == [
             DropCount(sensorID: "ph", reason: .budgetSyncOff, count: 15, firstMillis: epoch + 2000, lastMillis: epoch + 30_000),
             DropCount(sensorID: "tank", reason: .budgetSyncOff, count: 15, firstMillis: epoch + 1000, lastMillis: epoch + 29_000),
         ])
@@ -107,7 +107,7 @@ import Testing
     @Test func aBudgetDropsTheOldestSyncedPrefixAndEndsWithinIt() throws {
         let dir = try TemporaryDirectory()
         let clock = ManualDeviceClock()
-        let store = try ReadingStore(database: try LocalDatabase.open(path: dir.databasePath), clock: clock)
+        let store = try ReadingWriter(database: try LocalDatabase.open(path: dir.databasePath), clock: clock)
         func fill(_ sequences: ClosedRange<Int>) throws {
             for sequence in sequences {
                 let time = DeviceTime(unixMillis: epoch + Int64(sequence) * 1000, bootNanos: 1, synchronized: true)
@@ -128,7 +128,7 @@ import Testing
         #expect(report.bytesAfter <= budget)
         #expect(store.database.bytesOnDisk() == report.bytesAfter)
         #expect(try store.all().map(\.sequence) == Array(Int64(dropped + 1)...4000))
-        let counts = try store.dropCounts()
+        let counts = try store.queries.dropCounts()
         #expect(counts.map(\.reason) == [.budgetSynced, .budgetSynced])
         #expect(counts.map(\.count).reduce(0, +) == Int64(dropped))
         let lastTank = dropped.isMultiple(of: 2) ? dropped - 1 : dropped
@@ -139,7 +139,7 @@ import Testing
 
     @Test func theFreeSpaceFloorDropsLikeABudget() throws {
         let dir = try TemporaryDirectory()
-        let store = try ReadingStore(database: try LocalDatabase.open(path: dir.databasePath), clock: ManualDeviceClock())
+        let store = try ReadingWriter(database: try LocalDatabase.open(path: dir.databasePath), clock: ManualDeviceClock())
         try thirtyReadings(store)
 
         let roomy = try store.enforceRetention(RetentionPolicy(freeSpaceFloor: 0), syncedThrough: 12)
@@ -150,16 +150,16 @@ import Testing
         #expect(full.droppedSynced == 12)
         #expect(full.droppedUnsynced == 18)
         #expect(!full.budgetMet)
-        #expect(try store.dropCounts() == allThirtyDropped)
+        #expect(try store.queries.dropCounts() == allThirtyDropped)
     }
 
     @Test func noPolicyDropsNothing() throws {
         let dir = try TemporaryDirectory()
-        let store = try ReadingStore(database: try LocalDatabase.open(path: dir.databasePath), clock: ManualDeviceClock())
+        let store = try ReadingWriter(database: try LocalDatabase.open(path: dir.databasePath), clock: ManualDeviceClock())
         try thirtyReadings(store)
         let report = try store.enforceRetention(RetentionPolicy(), syncedThrough: 30)
         #expect(report.droppedByAge + report.droppedSynced + report.droppedUnsynced == 0)
         #expect(report.budgetMet)
-        #expect(try store.dropCounts() == [])
+        #expect(try store.queries.dropCounts() == [])
     }
 }

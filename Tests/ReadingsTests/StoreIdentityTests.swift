@@ -29,7 +29,7 @@ struct DirectorySnapshot: Equatable {
     /// A database the daemon wrote and closed: three readings, no WAL left behind.
     func closedDatabase(_ dir: TemporaryDirectory, clock: ManualDeviceClock) throws -> String {
         let database = try LocalDatabase.open(path: dir.databasePath, clock: clock)
-        let store = try ReadingStore(database: database, clock: clock)
+        let store = try ReadingWriter(database: database, clock: clock)
         for value in [1.5, 2.5, 3.5] { try store.append("tank", value, at: clock.now()) }
         try store.flush()
         try database.writer.close()
@@ -46,7 +46,7 @@ struct DirectorySnapshot: Equatable {
         #expect(before.files["edge.sqlite-wal"]?.bytes == Data())
 
         let database = try LocalDatabase.openReadOnly(path: dir.databasePath)
-        let store = try ReadingStore(database: database, clock: ManualDeviceClock(bootID: "another-boot"))
+        let store = ReadingQueries(database: database, bootID: "another-boot")
         #expect(database.isReadOnly)
         #expect(database.storeID == storeID)
         #expect(try store.all().map(\.value) == [1.5, 2.5, 3.5])
@@ -72,10 +72,10 @@ struct DirectorySnapshot: Equatable {
     @Test func seesWhatARunningWriterCommitted() throws {
         let dir = try TemporaryDirectory()
         let clock = ManualDeviceClock()
-        let writer = try ReadingStore(database: try LocalDatabase.open(path: dir.databasePath), clock: clock)
+        let writer = try ReadingWriter(database: try LocalDatabase.open(path: dir.databasePath), clock: clock)
         try writer.append("tank", 7.25, at: clock.now())
         try writer.flush()
-        let reader = try ReadingStore(database: try LocalDatabase.openReadOnly(path: dir.databasePath), clock: clock)
+        let reader = ReadingQueries(database: try LocalDatabase.openReadOnly(path: dir.databasePath), bootID: clock.bootID)
         #expect(try reader.all().map(\.value) == [7.25])
         try writer.append("tank", 8.25, at: clock.now())
         try writer.flush()
@@ -137,7 +137,7 @@ struct DirectorySnapshot: Equatable {
         let dir = try TemporaryDirectory()
         let clock = ManualDeviceClock(unixMillis: epoch + 3_723_000) // 01:02:03
         let database = try LocalDatabase.open(path: dir.databasePath, clock: clock)
-        let store = try ReadingStore(database: database, clock: clock)
+        let store = try ReadingWriter(database: database, clock: clock)
         try store.append("tank", 1, at: clock.now())
         try store.flush()
         let old = database.storeID
@@ -174,14 +174,14 @@ struct DirectorySnapshot: Equatable {
     @Test func highestSequenceIssuedOutlivesDeletedRows() throws {
         let dir = try TemporaryDirectory()
         let clock = ManualDeviceClock()
-        let store = try ReadingStore(database: try LocalDatabase.open(path: dir.databasePath), clock: clock)
-        #expect(try store.highestSequenceIssued() == 0)
+        let store = try ReadingWriter(database: try LocalDatabase.open(path: dir.databasePath), clock: clock)
+        #expect(try store.queries.highestSequenceIssued() == 0)
         for i in 0..<5 { try store.append("tank", Double(i), at: clock.now()) }
-        #expect(try store.highestSequenceIssued() == 0)
+        #expect(try store.queries.highestSequenceIssued() == 0)
         try store.flush()
-        #expect(try store.highestSequenceIssued() == 5)
+        #expect(try store.queries.highestSequenceIssued() == 5)
         try store.database.writer.write { try $0.execute(sql: "DELETE FROM readings WHERE sequence > 2") }
-        #expect(try store.highestSequenceIssued() == 5)
+        #expect(try store.queries.highestSequenceIssued() == 5)
     }
 }
 
@@ -190,7 +190,7 @@ struct DirectorySnapshot: Equatable {
     func damagedStore(_ dir: TemporaryDirectory) throws -> (damagedThrough: Int64, path: String) {
         let clock = ManualDeviceClock()
         let database = try LocalDatabase.open(path: dir.databasePath, clock: clock)
-        let store = try ReadingStore(database: database, clock: clock)
+        let store = try ReadingWriter(database: database, clock: clock)
         for i in 1...2_000 { try store.append("tank", Double(i), at: clock.now()) }
         try store.flush()
         let (leaf, lastOnLeaf) = try database.writer.writeWithoutTransaction { db in
@@ -210,7 +210,7 @@ struct DirectorySnapshot: Equatable {
     @Test func everyReadableReadingIsExportedAndTheDamagedRangeNamed() throws {
         let dir = try TemporaryDirectory()
         let (damagedThrough, path) = try damagedStore(dir)
-        let store = try ReadingStore(database: try LocalDatabase.openReadOnly(path: path), clock: ManualDeviceClock())
+        let store = ReadingQueries(database: try LocalDatabase.openReadOnly(path: path), bootID: nil)
         #expect(throws: DatabaseError.self) { try store.all() }
 
         var salvaged: [Reading] = []
@@ -225,11 +225,11 @@ struct DirectorySnapshot: Equatable {
     @Test func anUndamagedStoreIsExportedWhole() throws {
         let dir = try TemporaryDirectory()
         let clock = ManualDeviceClock()
-        let store = try ReadingStore(database: try LocalDatabase.open(path: dir.databasePath), clock: clock)
+        let store = try ReadingWriter(database: try LocalDatabase.open(path: dir.databasePath), clock: clock)
         for i in 1...2_500 { try store.append("tank", Double(i), at: clock.now()) }
         try store.flush()
         var batches: [Int] = []
-        let report = try store.salvage { batches.append($0.count) }
+        let report = try store.queries.salvage { batches.append($0.count) }
         #expect(report == { var r = SalvageReport(); r.readings = 2_500; return r }())
         #expect(batches == [1_000, 1_000, 500])
     }

@@ -3,20 +3,6 @@ import EdgeTesting
 import Foundation
 @testable import Readings
 
-/// A fresh directory per test, removed when the value goes away.
-final class TemporaryDirectory {
-    let path: String
-
-    init() throws {
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("readings-tests-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    var databasePath: String { path + "/edge.sqlite" }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-}
-
 /// 2026-01-01T00:00:00Z, ManualDeviceClock's default wall clock.
 let epoch: Int64 = 1_767_225_600_000
 
@@ -30,11 +16,15 @@ struct StalledClock: DeviceClock {
     }
 }
 
-extension ReadingStore {
+extension ReadingQueries {
     /// Every committed reading, ascending.
-    func all() throws -> [Reading] { try readings(afterSequence: 0, limit: ReadingStore.maxLimit) }
+    func all() throws -> [Reading] { try readings(afterSequence: 0, limit: ReadingQueries.maxLimit) }
+}
+
+extension ReadingWriter {
+    func all() throws -> [Reading] { try queries.all() }
 
     func append(_ sensorID: String, _ value: Double, unit: String = "°C", quality: SampleQuality = .ok, at time: DeviceTime) throws {
-        try append(sensorID: sensorID, value: value, unit: unit, quality: quality, takenAt: time)
+        try append(Sample(sensorID: sensorID, value: value, unit: unit, quality: quality, time: time))
     }
 }

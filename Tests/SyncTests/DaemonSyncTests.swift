@@ -58,9 +58,9 @@ import Glibc
             #expect(await push.exited() == 0)
 
             let database = try LocalDatabase.open(path: data + "/edge-agent.sqlite")
-            let store = try ReadingStore(database: database, clock: SystemDeviceClock())
+            let store = try ReadingWriter(database: database, clock: SystemDeviceClock())
             var device: [String: Int] = [:]
-            for reading in try store.readings(afterSequence: 0, limit: 100_000) { device[reading.sensorID, default: 0] += 1 }
+            for reading in try store.queries.readings(afterSequence: 0, limit: 100_000) { device[reading.sensorID, default: 0] += 1 }
             var fleet: [String: Int] = [:]
             let rows = try await server.database.query("SELECT sensor_id, count(*) FROM readings GROUP BY sensor_id")
             for try await (sensor, count) in rows.decode((String, Int).self) { fleet[sensor] = count }

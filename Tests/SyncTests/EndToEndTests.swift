@@ -14,23 +14,23 @@ import Wire
 /// PostgreSQL: the whole path, with an outage in the middle.
 @Suite(.serialized) struct EndToEndTests {
     /// Readings for three sensors, stored and committed on the device.
-    func device(_ directory: URL) throws -> (LocalDatabase, ReadingStore, AlertStore, [String: Int]) {
+    func device(_ directory: URL) throws -> (LocalDatabase, ReadingWriter, AlertStore, [String: Int]) {
         let clock = SystemDeviceClock()
         let database = try LocalDatabase.open(path: directory.appendingPathComponent("edge.sqlite").path, clock: clock)
-        let store = try ReadingStore(database: database, clock: clock)
+        let store = try ReadingWriter(database: database, clock: clock)
         var counts: [String: Int] = [:]
         let start = DeviceTime(unixMillis: 1_767_225_600_000, bootNanos: 1, synchronized: true)
         for i in 0..<1_200 {
             let sensor = ["tank_temp", "ph", "room.humidity"][i % 3]
-            try store.append(sensorID: sensor, value: 25 + Double(i) / 100, unit: "x", quality: .ok,
-                             takenAt: DeviceTime(unixMillis: start.unixMillis + Int64(i) * 1_000, bootNanos: UInt64(i + 1), synchronized: true))
+            try store.append(Sample(sensorID: sensor, value: 25 + Double(i) / 100, unit: "x", quality: .ok,
+                             time: DeviceTime(unixMillis: start.unixMillis + Int64(i) * 1_000, bootNanos: UInt64(i + 1), synchronized: true)))
             counts[sensor, default: 0] += 1
         }
         try store.flush()
         return (database, store, try AlertStore(writer: database.writer), counts)
     }
 
-    func engine(_ server: ServerHarness, _ directory: URL, _ database: LocalDatabase, _ store: ReadingStore,
+    func engine(_ server: ServerHarness, _ directory: URL, _ database: LocalDatabase, _ store: ReadingWriter,
                 _ alerts: AlertStore, token: String? = nil, caFile: String? = nil, deviceID: String? = nil) throws -> SyncEngine {
         let tokenPath = directory.appendingPathComponent("token-\(UUID().uuidString)").path
         FileManager.default.createFile(atPath: tokenPath, contents: Data((token ?? server.deviceToken).utf8), attributes: [.posixPermissions: 0o600])
@@ -38,7 +38,7 @@ import Wire
                                                                caFile: caFile ?? server.certificates.ca))
         let configuration = SyncConfiguration(deviceID: deviceID ?? server.deviceName, maxBatchRows: 250,
                                               backoff: Backoff(base: .milliseconds(20), cap: .milliseconds(100)))
-        return try SyncEngine(configuration: configuration, database: database, readings: store, events: AlertEventFeed(store: alerts),
+        return try SyncEngine(configuration: configuration, database: database, readings: store.queries, events: AlertEventFeed(store: alerts),
                               transport: transport, health: FixedHealth(), clock: SystemDeviceClock())
     }
 
@@ -49,14 +49,9 @@ import Wire
         return counts
     }
 
-    func temporaryDirectory() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("e2e-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
-    }
-
     @Test func anOutageLosesNothingAndDuplicatesNothing() async throws {
-        let directory = try temporaryDirectory()
+        let temporary = try TemporaryDirectory("e2e")
+        let directory = temporary.url
         try await ServerHarness.with { server in
             let (database, store, alerts, deviceCounts) = try device(directory)
             let sync = try engine(server, directory, database, store, alerts)
@@ -64,7 +59,7 @@ import Wire
             await server.stopServer()
             await #expect(throws: SyncError.self) { try await sync.syncOnce(maxConsecutiveFailures: 2) }
             #expect(try await serverCounts(server) == [:])
-            #expect(try store.backlog(afterSequence: 0).count == 1_200)
+            #expect(try store.queries.backlog(afterSequence: 0).count == 1_200)
 
             try await server.startServer()
             let progress = try await sync.syncOnce()
@@ -80,7 +75,8 @@ import Wire
     }
 
     @Test func rejectedCredentialsAndCertificatesKeepTheData() async throws {
-        let directory = try temporaryDirectory()
+        let temporary = try TemporaryDirectory("e2e")
+        let directory = temporary.url
         try await ServerHarness.with { server in
             let (database, store, alerts, _) = try device(directory)
 
@@ -97,7 +93,7 @@ import Wire
             #expect(try await untrusted.status().lastError?.contains("tls") == true)
 
             #expect(try await serverCounts(server) == [:])
-            #expect(try store.backlog(afterSequence: 0).count == 1_200)
+            #expect(try store.queries.backlog(afterSequence: 0).count == 1_200)
             #expect(try await untrusted.status().readings.ackedThrough == 0)
         }
     }
@@ -111,11 +107,12 @@ import Wire
     /// alert store through Sync to PostgreSQL: the server can tell which events must not
     /// wake anyone.
     @Test func alertEventsReachPostgreSQLWhole() async throws {
-        let directory = try temporaryDirectory()
+        let temporary = try TemporaryDirectory("e2e")
+        let directory = temporary.url
         try await ServerHarness.with { server in
             let clock = ManualDeviceClock()
             let database = try LocalDatabase.open(path: directory.appendingPathComponent("edge.sqlite").path, clock: clock)
-            let store = try ReadingStore(database: database, clock: clock)
+            let store = try ReadingWriter(database: database, clock: clock)
             let alerts = try AlertStore(writer: database.writer)
             let hot = AlertRule(id: "tank-hot", sensorID: "tank_temp", condition: .threshold(op: .greater, value: 28, clear: nil),
                                 severity: .critical, description: "Tank at {value} °C", action: .init(output: "heater", state: false))

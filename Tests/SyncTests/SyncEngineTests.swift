@@ -120,7 +120,7 @@ import Wire
         #expect(status.lastError == "quarantined (HTTP 422): invalid_batch: readings.quality[0] = \"odd\" is not one of [...]")
         // Retention must keep the quarantined rows; they are all still in the database.
         #expect(try await fixture.engine.retentionFloor() == 0)
-        #expect(try fixture.store.backlog(afterSequence: 0).count == 7)
+        #expect(try fixture.store.queries.backlog(afterSequence: 0).count == 7)
 
         #expect(try await fixture.engine.step(holdUnsynced: true) == .progressed(sent: 3, quarantined: false))
         #expect(fixture.transport.batches[1].readings?.range == SequenceRange(first: 5, last: 7))
@@ -188,7 +188,7 @@ import Wire
             SequenceRange(first: 1, last: 5), SequenceRange(first: 6, last: 10), SequenceRange(first: 11, last: 15),
         ])
         #expect(status.readings.ackedThrough == 0)
-        #expect(try fixture.store.backlog(afterSequence: 0).count == 15)
+        #expect(try fixture.store.queries.backlog(afterSequence: 0).count == 15)
     }
 
     @Test func aConfigurationThatCannotWorkIsRefusedWithTheFix() throws {
@@ -204,7 +204,7 @@ import Wire
         let fixture = try SyncFixture(readings: 7, events: 2)
         _ = try await fixture.engine.step(holdUnsynced: true)
         let reader = try LocalDatabase.openReadOnly(path: fixture.directory.databasePath)
-        let status = try #require(try SyncStatus.read(database: reader, readings: try ReadingStore(database: reader, clock: fixture.clock),
+        let status = try #require(try SyncStatus.read(database: reader, readings: ReadingQueries(database: reader, bootID: nil),
                                                       events: fixture.events))
         #expect(status == (try await fixture.engine.status()))
         #expect(status.readings.ackedThrough == 3)
@@ -237,7 +237,7 @@ import Wire
         #expect(first.count < 4000)
         #expect(try WireCodec.encode(fixture.transport.batches[0]).count <= 8 * 1024)
         // Halving stops at the first size that fits: twice as many rows did not.
-        let twice = BatchBuilder.readingBlock(try fixture.store.readings(afterSequence: 0, limit: first.count * 2), after: 0)
+        let twice = BatchBuilder.readingBlock(try fixture.store.queries.readings(afterSequence: 0, limit: first.count * 2), after: 0)
         let bigger = SyncBatch(deviceID: "reef-1", storeID: fixture.database.storeID, readings: twice,
                                health: fixture.transport.batches[0].health)
         #expect(try WireCodec.encode(bigger).count > 8 * 1024)
@@ -246,7 +246,7 @@ import Wire
     @Test func unsyncedReadingsOfThisBootWaitForTheirTimestampsButNotForever() async throws {
         let fixture = try SyncFixture(readings: 2, configure: { $0.clockHold = .seconds(30) })
         fixture.clock.base.setWallClock(unixMillis: syncEpoch - 86_400_000, synchronized: false)
-        try fixture.store.append(sensorID: "tank", value: 26, unit: "°C", quality: .ok, takenAt: fixture.clock.now())
+        try fixture.store.append(Sample(sensorID: "tank", value: 26, unit: "°C", quality: .ok, time: fixture.clock.now()))
         try fixture.store.flush()
 
         #expect(try await fixture.engine.step(holdUnsynced: true) == .progressed(sent: 2, quarantined: false))
@@ -265,7 +265,7 @@ import Wire
     @Test func unsyncedReadingsGoProvisionallyAfterTheHold() async throws {
         let fixture = try SyncFixture(readings: 0, configure: { $0.clockHold = .seconds(30) })
         fixture.clock.base.setWallClock(unixMillis: syncEpoch - 86_400_000, synchronized: false)
-        try fixture.store.append(sensorID: "tank", value: 26, unit: "°C", quality: .ok, takenAt: fixture.clock.now())
+        try fixture.store.append(Sample(sensorID: "tank", value: 26, unit: "°C", quality: .ok, time: fixture.clock.now()))
         try fixture.store.flush()
         #expect(try await fixture.engine.step(holdUnsynced: true) == .progressed(sent: 0, quarantined: false))
         #expect(fixture.transport.batches[0].readings == nil)
@@ -279,10 +279,10 @@ import Wire
     @Test func afterSyncOnceSentUnsyncedReadingsNewerOnesAreNotHeld() async throws {
         let fixture = try SyncFixture(readings: 0, configure: { $0.clockHold = .seconds(30) })
         fixture.clock.base.setWallClock(unixMillis: syncEpoch - 86_400_000, synchronized: false)
-        try fixture.store.append(sensorID: "tank", value: 26, unit: "°C", quality: .ok, takenAt: fixture.clock.now())
+        try fixture.store.append(Sample(sensorID: "tank", value: 26, unit: "°C", quality: .ok, time: fixture.clock.now()))
         try fixture.store.flush()
         #expect(try await fixture.engine.syncOnce().rowsSent == 1)
-        try fixture.store.append(sensorID: "tank", value: 26.5, unit: "°C", quality: .ok, takenAt: fixture.clock.now())
+        try fixture.store.append(Sample(sensorID: "tank", value: 26.5, unit: "°C", quality: .ok, time: fixture.clock.now()))
         try fixture.store.flush()
         #expect(try await fixture.engine.step(holdUnsynced: true) == .progressed(sent: 1, quarantined: false))
         #expect(fixture.transport.batches.compactMap { $0.readings?.range } == [
@@ -324,5 +324,36 @@ import Wire
         // Health was stored with that batch: the next one, a minute later, carries none.
         _ = try await fixture.engine.step(holdUnsynced: true)
         #expect(fixture.transport.batches.count == 2)
+    }
+
+    /// The engine carries the agent's report and builds none: without one yet the batch goes
+    /// without health, and the next batch asks again.
+    @Test func aBatchGoesWithoutHealthUntilTheFeedHasAReport() async throws {
+        let fixture = try SyncFixture(readings: 2, configure: { $0.maxBatchRows = 1 })
+        let feed = QueuedHealth([nil, FixedHealth().latestReport()])
+        let transport = ScriptedTransport()
+        let engine = try SyncEngine(configuration: await fixture.engine.configuration, database: fixture.database,
+                                    readings: fixture.store.queries, events: nil, transport: transport, health: feed,
+                                    clock: fixture.clock)
+        #expect(try await engine.step(holdUnsynced: true) == .progressed(sent: 1, quarantined: false))
+        #expect(try await engine.step(holdUnsynced: true) == .progressed(sent: 1, quarantined: false))
+        #expect(transport.batches.map { $0.health } == [nil, FixedHealth().latestReport()])
+        #expect(feed.asked == 2)
+    }
+}
+
+/// Hands out the queued reports one per question, then none.
+final class QueuedHealth: HealthFeed {
+    private let state: Mutex<(queue: [HealthReport?], asked: Int)>
+
+    init(_ queue: [HealthReport?]) { state = Mutex((queue, 0)) }
+
+    var asked: Int { state.withLock { $0.asked } }
+
+    func latestReport() -> HealthReport? {
+        state.withLock { state in
+            state.asked += 1
+            return state.queue.isEmpty ? nil : state.queue.removeFirst()
+        }
     }
 }

@@ -194,7 +194,7 @@ final class SilentListener: Sendable {
             finished.signal()
         }
         reading.wait()
-        try fixture.store.append(sensorID: "tank", value: 31, unit: "°C", quality: .ok, takenAt: fixture.clock.now())
+        try fixture.store.append(Sample(sensorID: "tank", value: 31, unit: "°C", quality: .ok, time: fixture.clock.now()))
         try fixture.store.flush()
         #expect(try await fixture.engine.step(holdUnsynced: true) == .idle)
         #expect(fixture.transport.batches.count == 1)
@@ -214,7 +214,7 @@ final class SilentListener: Sendable {
             try db.execute(sql: "DELETE FROM readings WHERE sequence > 2")
             try db.execute(sql: "UPDATE sqlite_sequence SET seq = 2 WHERE name = 'readings'")
         }
-        try fixture.store.append(sensorID: "tank", value: 99, unit: "°C", quality: .ok, takenAt: fixture.clock.now())
+        try fixture.store.append(Sample(sensorID: "tank", value: 99, unit: "°C", quality: .ok, time: fixture.clock.now()))
         try fixture.store.flush()
 
         #expect(try await fixture.engine.step(holdUnsynced: true) == .progressed(sent: 3, quarantined: false))
@@ -238,10 +238,10 @@ final class SilentListener: Sendable {
             try db.execute(sql: "DELETE FROM readings WHERE sequence > 1")
             try db.execute(sql: "UPDATE sqlite_sequence SET seq = 1 WHERE name = 'readings'")
         }
-        _ = try SyncEngine(configuration: await fixture.engine.configuration, database: fixture.database, readings: fixture.store,
+        _ = try SyncEngine(configuration: await fixture.engine.configuration, database: fixture.database, readings: fixture.store.queries,
                            events: nil, transport: ScriptedTransport(), health: FixedHealth(), clock: fixture.clock)
         #expect(fixture.database.storeID != oldID)
-        #expect(try SyncStatus.read(database: fixture.database, readings: fixture.store, events: nil)?.readings.ackedThrough == 0)
+        #expect(try SyncStatus.read(database: fixture.database, readings: fixture.store.queries, events: nil)?.readings.ackedThrough == 0)
     }
 
     // MARK: - The clock hold survives restarts
@@ -250,7 +250,7 @@ final class SilentListener: Sendable {
         let fixture = try SyncFixture(readings: 0)
         fixture.clock.base.setWallClock(unixMillis: syncEpoch - 86_400_000, synchronized: false)
         for index in 0..<3 {
-            try fixture.store.append(sensorID: "tank", value: 26 + Double(index), unit: "°C", quality: .ok, takenAt: fixture.clock.now())
+            try fixture.store.append(Sample(sensorID: "tank", value: 26 + Double(index), unit: "°C", quality: .ok, time: fixture.clock.now()))
             fixture.clock.base.advance(by: .seconds(1))
         }
         try fixture.store.flush()
@@ -260,9 +260,9 @@ final class SilentListener: Sendable {
         // The agent restarts 9 minutes later, on the same boot, its clock still not synchronised.
         fixture.clock.base.advance(by: .seconds(9 * 60))
         let database = try LocalDatabase.open(path: fixture.directory.databasePath, clock: fixture.clock)
-        let store = try ReadingStore(database: database, clock: fixture.clock)
+        let store = try ReadingWriter(database: database, clock: fixture.clock)
         let transport = ScriptedTransport()
-        let engine = try SyncEngine(configuration: await fixture.engine.configuration, database: database, readings: store,
+        let engine = try SyncEngine(configuration: await fixture.engine.configuration, database: database, readings: store.queries,
                                     events: nil, transport: transport,
                                     health: try SyncTestHealth().feed(database: database, store: store, clock: fixture.clock), clock: fixture.clock)
         #expect(try await engine.step(holdUnsynced: true) == .progressed(sent: 0, quarantined: false))

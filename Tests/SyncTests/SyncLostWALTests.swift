@@ -1,4 +1,5 @@
 import EdgeCore
+import EdgeTesting
 import FleetServerTesting
 import Foundation
 import PostgresNIO
@@ -33,11 +34,11 @@ import Glibc
     /// opened as a whole (database and WAL), like a restart would.
     static func deviceReadings(_ path: String) throws -> [Key: Value] {
         let database = try LocalDatabase.open(path: path)
-        let store = try ReadingStore(database: database, clock: SystemDeviceClock())
+        let store = try ReadingWriter(database: database, clock: SystemDeviceClock())
         var result: [Key: Value] = [:]
         var after: Int64 = 0
         while true {
-            let rows = try store.readings(afterSequence: after, limit: 10_000)
+            let rows = try store.queries.readings(afterSequence: after, limit: 10_000)
             guard let last = rows.last else { return result }
             for row in rows {
                 result[Key(store: database.storeID, sequence: row.sequence)] =
@@ -82,12 +83,6 @@ import Glibc
         return lost.count
     }
 
-    static func temporaryDirectory(_ name: String) throws -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("\(name)-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        return path
-    }
-
     /// The system clocks, reported synchronised: this machine's kernel clock may not be, and
     /// the engine would then hold every reading for `clockHold` (10 min).
     struct SynchronizedClock: DeviceClock {
@@ -101,32 +96,35 @@ import Glibc
         func sleep(for duration: Duration) async throws { try await system.sleep(for: duration) }
     }
 
-    static func engine(_ server: ServerHarness, _ directory: String, _ database: LocalDatabase, _ store: ReadingStore) throws -> SyncEngine {
+    static func engine(_ server: ServerHarness, _ directory: String, _ database: LocalDatabase, _ store: ReadingWriter) throws -> SyncEngine {
         let tokenPath = directory + "/token"
         FileManager.default.createFile(atPath: tokenPath, contents: Data(server.deviceToken.utf8), attributes: [.posixPermissions: 0o600])
         let transport = try CurlTransport(configuration: .init(serverURL: server.url, token: try BearerToken.load(path: tokenPath),
                                                                caFile: server.certificates.ca))
         let configuration = SyncConfiguration(deviceID: server.deviceName, maxBatchRows: 40, idleInterval: .milliseconds(20),
                                               backoff: Backoff(base: .milliseconds(20), cap: .milliseconds(100)))
-        return try SyncEngine(configuration: configuration, database: database, readings: store, events: nil,
+        return try SyncEngine(configuration: configuration, database: database, readings: store.queries, events: nil,
                               transport: transport, health: FixedHealth(), clock: SynchronizedClock())
     }
 
     /// Readings with values unique to this run and its phase.
-    static func append(_ store: ReadingStore, phase: Int, index: Int) throws {
-        try store.append(sensorID: ["tank", "ph", "orp"][index % 3], value: Double(phase * 1_000_000 + index) / 8, unit: "x",
-                         quality: .ok, takenAt: SynchronizedClock().now())
+    static func append(_ store: ReadingWriter, phase: Int, index: Int) throws {
+        try store.append(Sample(sensorID: ["tank", "ph", "orp"][index % 3], value: Double(phase * 1_000_000 + index) / 8, unit: "x",
+                         quality: .ok, time: SynchronizedClock().now()))
     }
 
     @Test(arguments: [UInt64(1), 2, 3])
     func aPowerCutThatLosesTheWALLosesNoAcknowledgedReading(seed: UInt64) async throws {
         var random = SeededRandom(seed: seed)
-        let live = try Self.temporaryDirectory("power-cut-live")
-        let restored = try Self.temporaryDirectory("power-cut-restored")
-        let truth = try Self.temporaryDirectory("power-cut-truth")
+        let liveDirectory = try TemporaryDirectory("power-cut-live")
+        let live = liveDirectory.path
+        let restoredDirectory = try TemporaryDirectory("power-cut-restored")
+        let restored = restoredDirectory.path
+        let truthDirectory = try TemporaryDirectory("power-cut-truth")
+        let truth = truthDirectory.path
         try await ServerHarness.with { server in
             let database = try LocalDatabase.open(path: live + "/edge.sqlite")
-            let store = try ReadingStore(database: database, clock: SynchronizedClock(),
+            let store = try ReadingWriter(database: database, clock: SynchronizedClock(),
                                          commit: GroupCommitPolicy(interval: .milliseconds(20), maxRows: 64, checkpointInterval: .milliseconds(300)))
             let sync = try Self.engine(server, live, database, store)
             let committer = Task { try await store.run() }
@@ -168,7 +166,7 @@ import Glibc
 
             // Power is back: the device starts from what the file held, and goes on.
             let database2 = try LocalDatabase.open(path: restored + "/edge.sqlite")
-            let store2 = try ReadingStore(database: database2, clock: SynchronizedClock())
+            let store2 = try ReadingWriter(database: database2, clock: SynchronizedClock())
             for index in 0..<300 { try Self.append(store2, phase: 2, index: index) }
             try store2.flush()
             _ = try await Self.engine(server, restored, database2, store2).syncOnce()
@@ -196,9 +194,11 @@ import Glibc
 
     @Test func killNineAndADeletedWALLoseNoAcknowledgedReading() async throws {
         var random = SeededRandom(seed: 11)
-        let directory = try Self.temporaryDirectory("kill-nine")
+        let directoryDirectory = try TemporaryDirectory("kill-nine")
+        let directory = directoryDirectory.path
         let data = directory + "/data"
-        let truth = try Self.temporaryDirectory("kill-nine-truth")
+        let truthDirectory = try TemporaryDirectory("kill-nine-truth")
+        let truth = truthDirectory.path
         try await ServerHarness.with { server in
             let tokenPath = directory + "/token"
             FileManager.default.createFile(atPath: tokenPath, contents: Data(server.deviceToken.utf8), attributes: [.posixPermissions: 0o600])

@@ -94,7 +94,7 @@ final class SyncStandInStore: Sendable {
         #expect(status.readings.rowsInserted == 16)
         #expect(status.readings.rowsDuplicate == 7)
         #expect(status.consecutiveFailures == 0)
-        #expect(try fixture.store.backlog(afterSequence: 0).count == 23)
+        #expect(try fixture.store.queries.backlog(afterSequence: 0).count == 23)
     }
 
     @Test func anUntrustedCertificateKeepsEverythingAndSaysWhy() async throws {
@@ -114,6 +114,6 @@ final class SyncStandInStore: Sendable {
         #expect(status.deadLetters == [])
         #expect(status.consecutiveFailures == 2)
         #expect(status.lastError?.hasPrefix("tls error: ") == true)
-        #expect(try fixture.store.backlog(afterSequence: 0).count == 4)
+        #expect(try fixture.store.queries.backlog(afterSequence: 0).count == 4)
     }
 }

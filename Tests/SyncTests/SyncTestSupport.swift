@@ -105,13 +105,13 @@ struct SyncTestHealth {
         SensorHealth(id: "tank", state: .ok, errorCount: 0, errorsByKind: [:], lastError: nil, lastReadingAgeSeconds: 2),
     ]
 
-    func feed(database: LocalDatabase, store: ReadingStore, events: (any SyncEventSource)? = nil,
+    func feed(database: LocalDatabase, store: ReadingWriter, events: (any SyncEventSource)? = nil,
               clock: any DeviceClock) throws -> Feed {
         Feed(agent: AgentHealth(version: "1.0.0-test",
                                 startedAt: DeviceTime(unixMillis: syncEpoch, bootNanos: 4_000_000_000, synchronized: true),
                                 sensors: sensors, firingAlerts: 1),
              monitor: HealthMonitor(clock: clock, syncConfigured: true, staleBacklog: staleBacklog),
-             stores: Stores(database: database, readings: store, alerts: try AlertStore(writer: database.writer)))
+             stores: StoreQueries(database: database, readings: store.queries, alerts: try AlertStore(writer: database.writer)))
     }
 
     /// Refreshes the agent's monitor whenever the engine asks, as if the daemon's timer had
@@ -119,7 +119,7 @@ struct SyncTestHealth {
     struct Feed: HealthFeed {
         let agent: AgentHealth
         let monitor: HealthMonitor
-        let stores: Stores
+        let stores: StoreQueries
 
         func latestReport() -> HealthReport? { try? monitor.refresh(agent: agent, stores: stores) }
     }
@@ -141,7 +141,7 @@ struct SyncFixture {
     let directory: TemporaryDirectory
     let clock: SyncRecordingClock
     let database: LocalDatabase
-    let store: ReadingStore
+    let store: ReadingWriter
     let transport: ScriptedTransport
     let events: SyncTestEvents
     let health: SyncTestHealth.Feed
@@ -155,10 +155,10 @@ struct SyncFixture {
         directory = try TemporaryDirectory("sync-tests")
         clock = SyncRecordingClock(stop: stop)
         database = try LocalDatabase.open(path: directory.databasePath, clock: clock)
-        store = try ReadingStore(database: database, clock: clock)
+        store = try ReadingWriter(database: database, clock: clock)
         for index in 0..<readings {
-            try store.append(sensorID: sensors[index % sensors.count], value: 25 + Double(index) / 100, unit: "°C", quality: .ok,
-                             takenAt: DeviceTime(unixMillis: syncEpoch + Int64(index) * 1000, bootNanos: 1, synchronized: true))
+            try store.append(Sample(sensorID: sensors[index % sensors.count], value: 25 + Double(index) / 100, unit: "°C", quality: .ok,
+                             time: DeviceTime(unixMillis: syncEpoch + Int64(index) * 1000, bootNanos: 1, synchronized: true)))
         }
         try store.flush()
         transport = ScriptedTransport(script)
@@ -168,7 +168,7 @@ struct SyncFixture {
                                               retryAfterCap: .seconds(120), healthInterval: .seconds(3600))
         configure(&configuration)
         self.health = try health.feed(database: database, store: store, events: self.events, clock: clock)
-        engine = try SyncEngine(configuration: configuration, database: database, readings: store, events: self.events,
+        engine = try SyncEngine(configuration: configuration, database: database, readings: store.queries, events: self.events,
                                 transport: realTransport ?? transport, health: self.health, clock: clock, random: SeededRandom(seed: 7))
     }
 }

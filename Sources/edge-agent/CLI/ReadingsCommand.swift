@@ -25,20 +25,20 @@ struct ReadingsCommand: AsyncParsableCommand {
             let now = SystemDeviceClock().now().unixMillis
             _ = try since?.millis("--since", now: now, .ago)
             _ = try until?.millis("--until", now: now, .ago)
-            _ = try limit?.value("--limit", in: 1 ... ReadingStore.maxLimit)
+            _ = try limit?.value("--limit", in: 1 ... ReadingQueries.maxLimit)
         }
 
         func run() async throws {
             let database = try DataPaths(try global.load()).openReadOnly()
-            let store = try ReadingStore(database: database, clock: SystemDeviceClock())
+            let store = ReadingQueries(database: database, bootID: nil)
             try await DataPaths.reading(database) { try await dump(store) }
         }
 
-        private func dump(_ store: ReadingStore) async throws {
+        private func dump(_ store: ReadingQueries) async throws {
             let now = SystemDeviceClock().now().unixMillis
             let sinceMillis = try since?.millis("--since", now: now, .ago)
             let untilMillis = try until?.millis("--until", now: now, .ago)
-            let limit = try limit?.value("--limit", in: 1 ... ReadingStore.maxLimit)
+            let limit = try limit?.value("--limit", in: 1 ... ReadingQueries.maxLimit)
 
             // Newest N, printed oldest first: what `tail` would show.
             var rows = try store.query(sensorID: sensor, sinceMillis: sinceMillis, untilMillis: untilMillis,
@@ -78,11 +78,11 @@ struct ReadingsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let database = try DataPaths(try global.load()).openReadOnly()
-            let store = try ReadingStore(database: database, clock: SystemDeviceClock())
+            let store = ReadingQueries(database: database, bootID: nil)
             try await DataPaths.reading(database) { try stats(store) }
         }
 
-        private func stats(_ store: ReadingStore) throws {
+        private func stats(_ store: ReadingQueries) throws {
             let now = SystemDeviceClock().now().unixMillis
             let stats = try store.stats(sinceMillis: try since.millis("--since", now: now, .ago),
                                         untilMillis: try until?.millis("--until", now: now, .ago))
@@ -111,7 +111,7 @@ struct ReadingsCommand: AsyncParsableCommand {
         func run() async throws {
             guard format == .ndjson || format == .csv else { throw ValidationError("--format must be ndjson or csv: salvage streams") }
             let database = try DataPaths.openReadOnly(path: file)
-            let store = try ReadingStore(database: database, clock: SystemDeviceClock())
+            let store = ReadingQueries(database: database, bootID: nil)
             let printer = RowPrinter(format: format, columns: ReadingRow.columns)
             if format == .csv { Console.write(ReadingRow.columns.joined(separator: ",") + "\n") }
             let report = try await DataPaths.reading(database) {

@@ -31,7 +31,7 @@ struct StatusCommand: AsyncParsableCommand {
         let clock = SystemDeviceClock()
         // Read-only: status never creates, migrates or moves anything, whoever runs it.
         let database = try paths.openReadOnly()
-        let store = try ReadingStore(database: database, clock: clock)
+        let store = ReadingQueries(database: database, bootID: nil)
         let alerts = try AlertStore(writer: database.writer)
         let syncStatus = config.sync.url == nil ? nil : try? SyncStatus.read(database: database, readings: store, events: AlertEventFeed(store: alerts))
         let now = clock.now()
@@ -43,7 +43,7 @@ struct StatusCommand: AsyncParsableCommand {
         ) {
             try HealthMonitor(clock: clock, syncConfigured: config.sync.url != nil)
                 .refresh(agent: AgentHealth(version: EdgeAgent.version, startedAt: now, sensors: [], firingAlerts: firing),
-                         stores: Stores(database: database, readings: store, alerts: alerts))
+                         stores: StoreQueries(database: database, readings: store, alerts: alerts))
         }
 
         if json {
@@ -138,7 +138,7 @@ struct SensorsCommand: AsyncParsableCommand {
     func run() async throws {
         let config = try global.load()
         let paths = DataPaths(config)
-        let store = try ReadingStore(database: try paths.openExisting(), clock: SystemDeviceClock())
+        let store = ReadingQueries(database: try paths.openReadOnly(), bootID: nil)
         let latest = Dictionary(try store.latest().map { ($0.sensorID, $0) }, uniquingKeysWith: { a, _ in a })
         guard let report = try? HealthFile.read(from: paths.health) else {
             throw CLIError("no health report in \(paths.directory): is `edge-agent run` running with this data directory?")

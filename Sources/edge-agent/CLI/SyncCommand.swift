@@ -21,15 +21,15 @@ struct SyncCommand: AsyncParsableCommand {
         guard config.sync.url != nil || !config.sync.problems.isEmpty else { throw CLIError("no sync.url in \(config.source): nothing to sync to") }
         let clock = SystemDeviceClock()
         let database = try DataPaths(config).openExisting()
-        let stores = Stores(database: database, readings: try ReadingStore(database: database, clock: clock),
-                            alerts: try AlertStore(writer: database.writer))
+        let readings = ReadingQueries(database: database, bootID: clock.bootID)
+        let alerts = try AlertStore(writer: database.writer)
         // A one-shot sync reports no sensor state (the daemon owns that) and says who sent it.
         let health = HealthMonitor(clock: clock, syncConfigured: true)
         try health.refresh(agent: AgentHealth(version: EdgeAgent.version, startedAt: clock.now(), sensors: [], firingAlerts: 0,
                                               problems: ["sent by `edge-agent sync --once`, not the daemon"]),
-                           stores: stores)
-        guard let engine = try SyncSetup.engine(config: config, stores: stores, health: health, clock: clock,
-                                                logger: Logger(label: "edge-agent.sync")) else { return }
+                           stores: StoreQueries(database: database, readings: readings, alerts: alerts))
+        guard let engine = try SyncSetup.engine(config: config, database: database, readings: readings, alerts: alerts,
+                                                health: health, clock: clock, logger: Logger(label: "edge-agent.sync")) else { return }
         if requeue {
             let count = try await engine.requeueDeadLetters()
             Console.write("re-queued \(count) quarantined batches\n")

@@ -33,7 +33,7 @@ struct AgentConfig: Sendable, Equatable {
     struct Sync: Sendable, Equatable {
         static let intervalRange = Duration.seconds(1) ... Duration.seconds(86_400)
         static let healthIntervalRange = Duration.seconds(10) ... Duration.seconds(86_400)
-        static let batchRowsRange = 1 ... ReadingStore.maxLimit
+        static let batchRowsRange = 1 ... ReadingQueries.maxLimit
         static let batchBytesRange: ClosedRange<Int64> = 1_024 ... Int64(WireProtocol.defaultMaxBodyBytes)
 
         var url: String?

@@ -163,7 +163,8 @@ final class Daemon: Sendable {
     private func startSync(_ stores: Stores) {
         let engine: SyncEngine?
         do {
-            engine = try SyncSetup.engine(config: config, stores: stores, health: health, clock: clock, logger: logger)
+            engine = try SyncSetup.engine(config: config, database: stores.database, readings: stores.readings.queries,
+                                          alerts: stores.alerts, health: health, clock: clock, logger: logger)
             syncProblem.withLock { $0 = nil }
         } catch {
             logger.error("sync disabled", metadata: ["error": "\(error)"])
@@ -258,7 +259,7 @@ final class Daemon: Sendable {
     /// Refreshes the health report and writes it where `status` reads it.
     private func writeHealth(to path: String) {
         do {
-            try HealthFile.write(try health.refresh(agent: agentHealth(), stores: storage.stores), to: path)
+            try HealthFile.write(try health.refresh(agent: agentHealth(), stores: storage.stores?.queries), to: path)
         } catch {
             logger.error("health report failed", metadata: ["error": "\(error)"])
             storage.reportFailure(error, in: storage.stores?.database, during: "health report")
@@ -281,6 +282,6 @@ extension Daemon {
 /// The stores every stage shares: one SQLite file, one table family per stage.
 struct Stores: Sendable {
     let database: LocalDatabase
-    let readings: ReadingStore
+    let readings: ReadingWriter
     let alerts: AlertStore
 }

@@ -8,7 +8,7 @@ import Synchronization
 /// The daemon's database, kept apart so that a failing one never stops polling, alerting or
 /// GPIO actions (docs/STORAGE.md, "When storage fails").
 ///
-/// - Up: readings go to the `ReadingStore`, committed by its group commit.
+/// - Up: readings go to the `ReadingWriter`, committed by its group commit.
 /// - Down (the file cannot be opened, or commits fail): readings wait in memory, at most
 ///   `memoryCap` (the store's own buffer while it is open), and every reading not kept is
 ///   counted per sensor, recorded as `storage-down` once storage is back. Retried every
@@ -20,7 +20,7 @@ import Synchronization
 ///
 /// Every change of stores is announced on `changes`, so the daemon rebuilds what uses them.
 final class StorageSupervisor: Sendable {
-    /// Readings held while no database is open: as many as a `ReadingStore` buffers while
+    /// Readings held while no database is open: as many as a `ReadingWriter` buffers while
     /// its commits fail (16 × 512), about 1.5 MB.
     static let memoryCap = 8_192
     static let retryInterval: Duration = .seconds(5)
@@ -99,8 +99,7 @@ final class StorageSupervisor: Sendable {
         }
         guard let stores else { return }
         do {
-            try stores.readings.append(sensorID: sample.sensorID, value: sample.value, unit: sample.unit,
-                                       quality: sample.quality, takenAt: sample.time)
+            try stores.readings.append(sample)
         } catch ReadingStoreError.bufferFull {
             state.withLock { Self.countDrop(sample.sensorID, at: sample.time, &$0) }
         }
@@ -239,7 +238,7 @@ final class StorageSupervisor: Sendable {
         do {
             try FileManager.default.createDirectory(atPath: paths.directory, withIntermediateDirectories: true)
             let database = try LocalDatabase.open(path: paths.database, clock: clock)
-            stores = Stores(database: database, readings: try ReadingStore(database: database, clock: clock),
+            stores = Stores(database: database, readings: try ReadingWriter(database: database, clock: clock),
                             alerts: try AlertStore(writer: database.writer))
             if let moved = database.recoveredFrom {
                 recordQuarantine(movedTo: moved, reason: "found unreadable at start")
@@ -263,8 +262,7 @@ final class StorageSupervisor: Sendable {
             guard !held.isEmpty else { break }
             for reading in held {
                 do {
-                    try stores.readings.append(sensorID: reading.sensorID, value: reading.value, unit: reading.unit,
-                                               quality: reading.quality, takenAt: reading.time)
+                    try stores.readings.append(reading)
                 } catch {
                     logger.error("held reading not stored", metadata: ["sensor": "\(reading.sensorID)", "error": "\(error)"])
                 }
@@ -286,7 +284,7 @@ final class StorageSupervisor: Sendable {
         let fresh: Stores
         do {
             let database = try LocalDatabase.recreate(path: paths.database, clock: clock)
-            fresh = Stores(database: database, readings: try ReadingStore(database: database, clock: clock),
+            fresh = Stores(database: database, readings: try ReadingWriter(database: database, clock: clock),
                            alerts: try AlertStore(writer: database.writer))
             recordQuarantine(movedTo: database.recoveredFrom ?? "?", reason: reason)
         } catch {

@@ -1,3 +1,4 @@
+import AlertEngine
 import EdgeCore
 import Logging
 import Readings
@@ -12,8 +13,8 @@ import Sync
 /// `http://`), a setting the engine refuses. The daemon then runs without sync and reports
 /// "sync disabled: <reason>"; polling, storage and alerting go on.
 enum SyncSetup {
-    static func engine(config: AgentConfig, stores: Stores, health: any HealthFeed, clock: any DeviceClock,
-                       logger: Logger) throws -> SyncEngine? {
+    static func engine(config: AgentConfig, database: LocalDatabase, readings: ReadingQueries, alerts: AlertStore,
+                       health: any HealthFeed, clock: any DeviceClock, logger: Logger) throws -> SyncEngine? {
         if !config.sync.problems.isEmpty { throw CLIError(config.sync.problems.joined(separator: "; ")) }
         guard let url = config.sync.url else { return nil }
         let token = try BearerToken.load(path: config.sync.tokenFile)
@@ -24,7 +25,7 @@ enum SyncSetup {
         let configuration = SyncConfiguration(deviceID: config.deviceID, maxBatchRows: config.sync.batchRows,
                                               maxBatchBytes: config.sync.batchBytes, idleInterval: config.sync.interval,
                                               healthInterval: config.sync.healthInterval)
-        return try SyncEngine(configuration: configuration, database: stores.database, readings: stores.readings,
-                              events: AlertEventFeed(store: stores.alerts), transport: transport, health: health, clock: clock, logger: logger)
+        return try SyncEngine(configuration: configuration, database: database, readings: readings,
+                              events: AlertEventFeed(store: alerts), transport: transport, health: health, clock: clock, logger: logger)
     }
 }

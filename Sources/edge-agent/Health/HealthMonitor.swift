@@ -37,7 +37,7 @@ final class HealthMonitor: HealthFeed {
     /// Reading the store can fail (a damaged file): the error is the caller's to report, and
     /// the previous report stays the latest.
     @discardableResult
-    func refresh(agent: AgentHealth, stores: Stores?) throws -> HealthReport {
+    func refresh(agent: AgentHealth, stores: StoreQueries?) throws -> HealthReport {
         let now = clock.now()
         var sync: SyncStatus?
         var store: HealthFacts.StoreFacts?
@@ -60,7 +60,7 @@ final class HealthMonitor: HealthFeed {
         return report
     }
 
-    private static func storeFacts(_ stores: Stores, sync: SyncStatus?, syncConfigured: Bool, now: DeviceTime,
+    private static func storeFacts(_ stores: StoreQueries, sync: SyncStatus?, syncConfigured: Bool, now: DeviceTime,
                                    clockHold: Duration) throws -> HealthFacts.StoreFacts {
         let position = sync.map { max($0.readings.ackedThrough, $0.readings.skippedThrough) } ?? 0
         let backlog: (count: Int, oldestMillis: Int64?) = if let sync {
@@ -74,4 +74,17 @@ final class HealthMonitor: HealthFeed {
             databaseBytes: stores.database.bytesOnDisk(), backlogRows: backlog.count,
             backlogOldestMillis: backlog.oldestMillis, drops: try stores.readings.dropCounts(), clockHold: hold)
     }
+}
+
+/// The read side of the stores: what a health report is gathered from. The daemon's come from
+/// its writable `Stores`; `status` and `sync --once` open the database read-only or for the
+/// ledger alone and build one directly.
+struct StoreQueries: Sendable {
+    let database: LocalDatabase
+    let readings: ReadingQueries
+    let alerts: AlertStore
+}
+
+extension Stores {
+    var queries: StoreQueries { StoreQueries(database: database, readings: readings.queries, alerts: alerts) }
 }
