@@ -97,7 +97,7 @@ struct Reader {
             guard let key = pair.key.string else { continue }
             let keyPath = path.isEmpty ? key : "\(path).\(key)"
             if !allowed.contains(key) {
-                let hint = allowed.min { distance($0, key) < distance($1, key) }.flatMap { distance($0, key) <= 2 ? " (did you mean '\($0)'?)" : nil } ?? ""
+                let hint = Self.nearest(key, among: allowed).map { " (did you mean '\($0)'?)" } ?? ""
                 fail(pair.key, keyPath, "unknown key\(hint); allowed here: \(allowed.joined(separator: ", "))")
                 continue
             }
@@ -189,7 +189,12 @@ struct Reader {
         return Array(sequence)
     }
 
-    private func distance(_ a: String, _ b: String) -> Int {
+    /// The allowed name a mistyped one most likely meant: at most two edits away.
+    static func nearest(_ given: String, among allowed: [String]) -> String? {
+        allowed.min { distance($0, given) < distance($1, given) }.flatMap { distance($0, given) <= 2 ? $0 : nil }
+    }
+
+    private static func distance(_ a: String, _ b: String) -> Int {
         let a = Array(a), b = Array(b)
         var row = Array(0...b.count)
         for i in 1...max(1, a.count) where !a.isEmpty {

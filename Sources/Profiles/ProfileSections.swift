@@ -100,7 +100,9 @@ extension Reader {
         if let text = require(f, "driver", path, in: node).flatMap({ string($0, "\(path).driver") }) {
             driver = DriverKind(rawValue: text)
             if driver == nil {
-                fail(f["driver"], "\(path).driver", "unknown driver '\(text)'; allowed: \(DriverKind.allCases.map(\.rawValue).joined(separator: ", "))")
+                let names = DriverKind.allCases.map(\.rawValue)
+                let hint = Self.nearest(text, among: names).map { "; did you mean '\($0)'?" } ?? ""
+                fail(f["driver"], "\(path).driver", "unknown driver '\(text)'; allowed: \(names.joined(separator: ", "))\(hint)")
             }
         }
         let busID = require(f, "bus", path, in: node).flatMap { string($0, "\(path).bus") }
@@ -120,10 +122,16 @@ extension Reader {
             }
         }
         var address: UInt8? = driver?.defaultAddress
-        if let node = f["address"] { address = int(node, "\(path).address", range: 0x03...0x77).map(UInt8.init) }
+        if let node = f["address"] {
+            if let driver, driver.bus != .i2c {
+                fail(node, "\(path).address", "driver \(driver.rawValue) is on a \(driver.bus.rawValue) bus; only I2C drivers take an address")
+            } else {
+                address = int(node, "\(path).address", range: 0x03...0x77).map(UInt8.init)
+            }
+        }
         let interval = f["interval"].flatMap { duration($0, "\(path).interval", in: ProfileLimits.interval) } ?? .seconds(10)
         if driver?.bus == .gpio, f["line"] == nil { fail(node, "\(path).line", "required key is missing (a GPIO line name or offset)") }
-        if driver == .ds18b20, f["slave"] == nil { fail(node, "\(path).slave", "required key is missing (the 1-Wire id, e.g. 28-0000075a1b2c)") }
+        if driver?.bus == .w1, f["slave"] == nil { fail(node, "\(path).slave", "required key is missing (the 1-Wire id, e.g. 28-0000075a1b2c)") }
         var slave: String?
         if let text = f["slave"].flatMap({ string($0, "\(path).slave") }) {
             if DeviceNames.isOneWireSlave(text) { slave = text } else {
