@@ -67,6 +67,8 @@ public struct OutputSpec: Sendable, Hashable {
     public var description: String
 }
 
+/// One problem in a profile or in agent.yaml, at `file:line:column: key: message`: the one
+/// error both files' readers report.
 public struct ProfileError: Error, Sendable, Hashable, CustomStringConvertible {
     public var file: String
     public var line: Int?
@@ -74,6 +76,10 @@ public struct ProfileError: Error, Sendable, Hashable, CustomStringConvertible {
     /// Key path, e.g. `sensors[2].address`.
     public var key: String
     public var message: String
+
+    public init(file: String, line: Int? = nil, column: Int? = nil, key: String, message: String) {
+        (self.file, self.line, self.column, self.key, self.message) = (file, line, column, key, message)
+    }
 
     public var description: String {
         let place = [file, line.map(String.init), column.map(String.init)].compactMap { $0 }.joined(separator: ":")
@@ -84,5 +90,6 @@ public struct ProfileError: Error, Sendable, Hashable, CustomStringConvertible {
 /// Every problem in a profile, reported at once.
 public struct ProfileErrors: Error, Sendable, CustomStringConvertible {
     public var errors: [ProfileError]
+    public init(errors: [ProfileError]) { self.errors = errors }
     public var description: String { errors.map(\.description).joined(separator: "\n") }
 }
