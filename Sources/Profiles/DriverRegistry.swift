@@ -10,10 +10,10 @@ public enum DriverKind: String, Sendable, CaseIterable {
     case floatSwitch = "float_switch", leakSwitch = "leak_switch", flowMeter = "flow_meter"
 
     /// Everything the registry declares about this driver.
-    public var driver: Driver { DriverRegistry.driver(self) }
-    public var channels: [Channel] { driver.channels }
-    public var bus: BusSpec.Kind { driver.wiring.bus }
-    public var defaultAddress: UInt8? { driver.wiring.defaultAddress }
+    public var declaration: Driver { DriverRegistry.driver(self) }
+    public var channels: [Channel] { declaration.channels }
+    public var bus: BusSpec.Kind { declaration.wiring.bus }
+    public var defaultAddress: UInt8? { declaration.wiring.defaultAddress }
 
     /// Switches report a state, which only `switch:` (and `stale:`) rules read.
     public var isSwitch: Bool { self == .floatSwitch || self == .leakSwitch }

@@ -13,7 +13,7 @@ enum OpenBus {
     /// Puts a sensor's driver on this bus (and its simulated chip, when the bus is simulated),
     /// as the driver registry declares.
     func attach(_ spec: SensorSpec, clock: any DeviceClock) throws -> any Sensor {
-        switch (spec.driver.driver.wiring, self) {
+        switch (spec.driver.declaration.wiring, self) {
         case (.i2c(_, let build, let simulate), .i2c(let bus, let simulated)):
             guard let address = spec.address else { throw BoardError.missing(spec.id, "I2C address") }
             simulated?.attach(simulate(spec, clock), at: address)
