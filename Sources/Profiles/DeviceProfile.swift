@@ -22,6 +22,12 @@ public struct BusSpec: Sendable, Hashable {
     public var device: String
     /// Register- and protocol-level simulated hardware instead of the kernel's devices.
     public var simulated: Bool
+
+    /// The N of an I2C device written `/dev/i2c-N`, `i2c-N` or `N`; nil for anything else.
+    public static func i2cBusNumber(_ device: String) -> Int? {
+        let prefix = ["/dev/i2c-", "i2c-"].first { device.hasPrefix($0) } ?? ""
+        return Int(device.dropFirst(prefix.count))
+    }
 }
 
 public struct SensorSpec: Sendable {

@@ -244,8 +244,7 @@ extension YAMLReader {
     static func deviceProblem(_ device: String, kind: BusSpec.Kind) -> String? {
         switch kind {
         case .i2c:
-            let prefix = ["/dev/i2c-", "i2c-"].first { device.hasPrefix($0) } ?? ""
-            guard let n = Int(device.dropFirst(prefix.count)), ProfileLimits.i2cBus.contains(n) else {
+            guard let n = BusSpec.i2cBusNumber(device), ProfileLimits.i2cBus.contains(n) else {
                 return "'\(device)' is not an I2C bus; write /dev/i2c-N, i2c-N or N with N in \(ProfileLimits.i2cBus.lowerBound)...\(ProfileLimits.i2cBus.upperBound)"
             }
             return nil

@@ -3,8 +3,10 @@ import HAL
 import HALSimulation
 import Profiles
 
-/// Turns a profile into drivers on buses. The one place that knows a bus may be simulated:
-/// drivers get an `I2CBus`, `OneWireBus` or GPIO line either way and cannot tell.
+/// Turns a profile into drivers on buses: opens each bus (the kernel's device or its
+/// simulation) and puts each sensor's driver on it as the driver registry declares
+/// (`OpenBus.attach`). The one place that knows a bus may be simulated: drivers get an
+/// `I2CBus`, `OneWireBus` or GPIO line either way and cannot tell.
 struct BoardBuilder {
     let clock: any DeviceClock
 
@@ -38,7 +40,7 @@ struct BoardBuilder {
             let simulated = SimulatedI2CBus(name: bus.id)
             return .i2c(simulated, simulated: simulated)
         case (.i2c, false):
-            let number = Int(bus.device.split(separator: "-").last ?? Substring(bus.device)) ?? 1
+            guard let number = BusSpec.i2cBusNumber(bus.device) else { throw BoardError.missing(bus.id, "I2C bus number") }
             return .i2c(try LinuxI2CBus(bus: number), simulated: nil)
         case (.w1, true):
             let simulated = try SimulatedOneWire(clock: clock)
