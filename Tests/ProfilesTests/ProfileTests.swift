@@ -1,5 +1,6 @@
 import AlertEngine
 import EdgeCore
+import EdgeTesting
 import Foundation
 import HAL
 import Profiles
@@ -31,8 +32,11 @@ let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().del
 }
 
 @Suite struct BrokenProfileTests {
+    let directory: TemporaryDirectory
+    init() throws { directory = try TemporaryDirectory("broken-profile") }
+
     func errors(_ yaml: String) throws -> [ProfileError] {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("profile-\(UUID().uuidString).yaml").path
+        let path = directory.file("profile-\(UUID().uuidString).yaml")
         try yaml.write(toFile: path, atomically: true, encoding: .utf8)
         do {
             _ = try DeviceProfile.load(path: path)
