@@ -34,6 +34,7 @@ public struct SensorSpec: Sendable {
     public var id: String
     public var driver: DriverKind
     public var bus: String
+    /// The I2C address: the profile's, else the driver's default; nil on other buses.
     public var address: UInt8?
     /// GPIO line: a name (`GPIO17`) or an offset (`17`).
     public var line: String?
