@@ -51,14 +51,6 @@ public struct SensorPoller: Sendable {
         }
     }
 
-    /// The same results as a stream; polling stops when the stream's consumer goes away.
-    public func results(bufferingNewest limit: Int = 256) -> AsyncStream<PollResult> {
-        let (stream, continuation) = AsyncStream.makeStream(of: PollResult.self, bufferingPolicy: .bufferingNewest(limit))
-        let task = Task { await run { continuation.yield($0) } }
-        continuation.onTermination = { _ in task.cancel() }
-        return stream
-    }
-
     private func poll(_ polled: PolledSensor, deliver: @Sendable (PollResult) async -> Void) async {
         let interval = UInt64(max(1, polled.interval.saturatingNanos))
         let origin = clock.now().bootNanos

@@ -3,7 +3,7 @@ import EdgeCore
 import HAL
 import Yams
 
-extension Reader {
+extension YAMLReader {
     /// One `alerts:` entry; checked against the sensors and outputs declared above it.
     mutating func rule(_ node: Node, _ path: String, readings: ReadingIndex, outputs: Set<String>) -> AlertRule? {
         let kinds = ["when", "band", "stale", "rate", "switch"]

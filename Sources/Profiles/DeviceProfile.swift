@@ -22,56 +22,11 @@ public struct BusSpec: Sendable, Hashable {
     public var device: String
     /// Register- and protocol-level simulated hardware instead of the kernel's devices.
     public var simulated: Bool
-}
 
-/// The drivers a profile can name, with the channels each reports (profile validation
-/// checks alert rules against these before any hardware is touched).
-public enum DriverKind: String, Sendable, CaseIterable {
-    case ds18b20, ezo_ph, ezo_orp, ezo_ec, ezo_do, ezo_rtd, bme280, ads1115, float_switch, leak_switch, flow_meter
-
-    public var channels: [Channel] {
-        switch self {
-        case .ds18b20, .ezo_rtd: [Channel(name: "temperature", unit: "°C")]
-        case .ezo_ph: [Channel(name: "ph", unit: "pH")]
-        case .ezo_orp: [Channel(name: "orp", unit: "mV")]
-        case .ezo_do: [Channel(name: "dissolved_oxygen", unit: "mg/L")]
-        case .ezo_ec: [Channel(name: "conductivity", unit: "µS/cm"), Channel(name: "tds", unit: "ppm"),
-                       Channel(name: "salinity", unit: "ppt"), Channel(name: "specific_gravity", unit: "SG")]
-        case .bme280: [Channel(name: "temperature", unit: "°C"), Channel(name: "pressure", unit: "hPa"),
-                       Channel(name: "humidity", unit: "%RH")]
-        case .ads1115: [Channel(name: "voltage", unit: "V")]
-        case .float_switch: [Channel(name: "level", unit: "state")]
-        case .leak_switch: [Channel(name: "wet", unit: "state")]
-        case .flow_meter: [Channel(name: "flow", unit: "L/min")]
-        }
-    }
-
-    public var bus: BusSpec.Kind {
-        switch self {
-        case .ds18b20: .w1
-        case .float_switch, .leak_switch, .flow_meter: .gpio
-        default: .i2c
-        }
-    }
-
-    public var defaultAddress: UInt8? {
-        switch self {
-        case .ezo_ph: 0x63
-        case .ezo_orp: 0x62
-        case .ezo_ec: 0x64
-        case .ezo_do: 0x61
-        case .ezo_rtd: 0x66
-        case .bme280: 0x76
-        case .ads1115: 0x48
-        default: nil
-        }
-    }
-
-    public var isSwitch: Bool { self == .float_switch || self == .leak_switch }
-
-    /// Reading ids: the sensor id for single-channel drivers, `id.channel` otherwise.
-    public func readingID(sensor id: String, channel: String) -> String {
-        channels.count == 1 ? id : "\(id).\(channel)"
+    /// The N of an I2C device written `/dev/i2c-N`, `i2c-N` or `N`; nil for anything else.
+    public static func i2cBusNumber(_ device: String) -> Int? {
+        let prefix = ["/dev/i2c-", "i2c-"].first { device.hasPrefix($0) } ?? ""
+        return Int(device.dropFirst(prefix.count))
     }
 }
 
@@ -79,6 +34,7 @@ public struct SensorSpec: Sendable {
     public var id: String
     public var driver: DriverKind
     public var bus: String
+    /// The I2C address: the profile's, else the driver's default; nil on other buses.
     public var address: UInt8?
     /// GPIO line: a name (`GPIO17`) or an offset (`17`).
     public var line: String?
@@ -118,6 +74,8 @@ public struct OutputSpec: Sendable, Hashable {
     public var description: String
 }
 
+/// One problem in a profile or in agent.yaml, at `file:line:column: key: message`: the one
+/// error both files' readers report.
 public struct ProfileError: Error, Sendable, Hashable, CustomStringConvertible {
     public var file: String
     public var line: Int?
@@ -125,6 +83,10 @@ public struct ProfileError: Error, Sendable, Hashable, CustomStringConvertible {
     /// Key path, e.g. `sensors[2].address`.
     public var key: String
     public var message: String
+
+    public init(file: String, line: Int? = nil, column: Int? = nil, key: String, message: String) {
+        (self.file, self.line, self.column, self.key, self.message) = (file, line, column, key, message)
+    }
 
     public var description: String {
         let place = [file, line.map(String.init), column.map(String.init)].compactMap { $0 }.joined(separator: ":")
@@ -135,5 +97,6 @@ public struct ProfileError: Error, Sendable, Hashable, CustomStringConvertible {
 /// Every problem in a profile, reported at once.
 public struct ProfileErrors: Error, Sendable, CustomStringConvertible {
     public var errors: [ProfileError]
+    public init(errors: [ProfileError]) { self.errors = errors }
     public var description: String { errors.map(\.description).joined(separator: "\n") }
 }

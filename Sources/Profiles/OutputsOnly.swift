@@ -17,7 +17,11 @@ extension DeviceProfile {
     /// valid YAML, each of those two top-level sections is read on its own (a section runs
     /// from its unindented `key:` line to the next unindented key), keeping its line numbers.
     public static func loadOutputs(path: String) throws(ProfileErrors) -> ProfileOutputs {
-        let data = try read(path: path)
+        let data: Data
+        switch YAMLSource.data(path: path, maxBytes: maxFileBytes, noun: "the profile") {
+        case .success(let read): data = read
+        case .failure(let error): throw ProfileErrors(errors: [error])
+        }
         let text = String(decoding: data, as: UTF8.self)
         var sections: [String: Node] = [:]
         if YAMLGuard.nestingProblem(text) == nil, let root = try? Yams.compose(yaml: text), case .mapping(let mapping) = root {
@@ -34,7 +38,7 @@ extension DeviceProfile {
             throw ProfileErrors(errors: [ProfileError(file: path, line: nil, column: nil, key: "outputs",
                                                       message: "no readable outputs: section; nothing to put in a safe state")])
         }
-        var reader = Reader(file: path)
+        var reader = YAMLReader(file: path)
         var buses: [BusSpec] = []
         for (i, node) in reader.list(sections["buses"], "buses").enumerated() {
             if let bus = reader.bus(node, "buses[\(i)]") { buses.append(bus) }

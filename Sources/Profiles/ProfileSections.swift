@@ -4,7 +4,7 @@ import HAL
 import HALSimulation
 import Yams
 
-extension Reader {
+extension YAMLReader {
     mutating func profile(_ root: Node) -> DeviceProfile? {
         guard let top = fields(root, "", allowed: ["name", "board", "buses", "sensors", "outputs", "alerts"]) else { return nil }
         let name = require(top, "name", "", in: root).flatMap { text($0, "name", maxBytes: ProfileLimits.textBytes) } ?? ""
@@ -100,7 +100,9 @@ extension Reader {
         if let text = require(f, "driver", path, in: node).flatMap({ string($0, "\(path).driver") }) {
             driver = DriverKind(rawValue: text)
             if driver == nil {
-                fail(f["driver"], "\(path).driver", "unknown driver '\(text)'; allowed: \(DriverKind.allCases.map(\.rawValue).joined(separator: ", "))")
+                let names = DriverKind.allCases.map(\.rawValue)
+                let hint = Self.nearest(text, among: names).map { "; did you mean '\($0)'?" } ?? ""
+                fail(f["driver"], "\(path).driver", "unknown driver '\(text)'; allowed: \(names.joined(separator: ", "))\(hint)")
             }
         }
         let busID = require(f, "bus", path, in: node).flatMap { string($0, "\(path).bus") }
@@ -120,10 +122,16 @@ extension Reader {
             }
         }
         var address: UInt8? = driver?.defaultAddress
-        if let node = f["address"] { address = int(node, "\(path).address", range: 0x03...0x77).map(UInt8.init) }
+        if let node = f["address"] {
+            if let driver, driver.bus != .i2c {
+                fail(node, "\(path).address", "driver \(driver.rawValue) is on a \(driver.bus.rawValue) bus; only I2C drivers take an address")
+            } else {
+                address = int(node, "\(path).address", range: 0x03...0x77).map(UInt8.init)
+            }
+        }
         let interval = f["interval"].flatMap { duration($0, "\(path).interval", in: ProfileLimits.interval) } ?? .seconds(10)
         if driver?.bus == .gpio, f["line"] == nil { fail(node, "\(path).line", "required key is missing (a GPIO line name or offset)") }
-        if driver == .ds18b20, f["slave"] == nil { fail(node, "\(path).slave", "required key is missing (the 1-Wire id, e.g. 28-0000075a1b2c)") }
+        if driver?.bus == .w1, f["slave"] == nil { fail(node, "\(path).slave", "required key is missing (the 1-Wire id, e.g. 28-0000075a1b2c)") }
         var slave: String?
         if let text = f["slave"].flatMap({ string($0, "\(path).slave") }) {
             if DeviceNames.isOneWireSlave(text) { slave = text } else {
@@ -215,57 +223,6 @@ extension Reader {
         }
     }
 
-    mutating func scenario(_ node: Node, _ path: String) -> Scenario? {
-        let shapes = ["constant", "sine", "ramp", "step", "points"]
-        guard let f = fields(node, path, allowed: shapes + ["noise", "seed"]) else { return nil }
-        guard let (name, value) = exactlyOne(of: shapes, "shape", in: f, path, at: node) else { return nil }
-        let p = "\(path).\(name)"
-        var shape: Scenario.Shape?
-        switch name {
-        case "constant": shape = double(value, p, in: ProfileLimits.value).map(Scenario.Shape.constant)
-        case "sine":
-            let g = fields(value, p, allowed: ["mean", "amplitude", "period"]) ?? [:]
-            if let mean = require(g, "mean", p, in: value).flatMap({ double($0, "\(p).mean", in: ProfileLimits.value) }),
-               let amplitude = require(g, "amplitude", p, in: value).flatMap({ double($0, "\(p).amplitude", in: ProfileLimits.value) }),
-               let period = require(g, "period", p, in: value).flatMap({ duration($0, "\(p).period", in: ProfileLimits.period) }) {
-                shape = .sine(mean: mean, amplitude: amplitude, period: period)
-            }
-        case "ramp":
-            let g = fields(value, p, allowed: ["start", "per_second", "per_minute", "limit"]) ?? [:]
-            let perSecond = g["per_second"].flatMap { double($0, "\(p).per_second", in: ProfileLimits.factor) }
-                ?? g["per_minute"].flatMap { double($0, "\(p).per_minute", in: ProfileLimits.factor) }.map { $0 / 60 }
-            if let start = require(g, "start", p, in: value).flatMap({ double($0, "\(p).start", in: ProfileLimits.value) }) {
-                if let perSecond {
-                    shape = .ramp(start: start, perSecond: perSecond, limit: g["limit"].flatMap { double($0, "\(p).limit", in: ProfileLimits.value) })
-                } else {
-                    fail(value, "\(p).per_second", "required key is missing (or per_minute)")
-                }
-            }
-        case "step":
-            let g = fields(value, p, allowed: ["before", "after", "at"]) ?? [:]
-            if let before = require(g, "before", p, in: value).flatMap({ double($0, "\(p).before", in: ProfileLimits.value) }),
-               let after = require(g, "after", p, in: value).flatMap({ double($0, "\(p).after", in: ProfileLimits.value) }),
-               let at = require(g, "at", p, in: value).flatMap({ duration($0, "\(p).at", in: ProfileLimits.scenarioTime) }) {
-                shape = .step(before: before, after: after, at: at)
-            }
-        default:
-            var points: [Scenario.Point] = []
-            for (i, item) in list(value, p).enumerated() {
-                let g = fields(item, "\(p)[\(i)]", allowed: ["at", "value"]) ?? [:]
-                if let at = require(g, "at", "\(p)[\(i)]", in: item).flatMap({ duration($0, "\(p)[\(i)].at", in: ProfileLimits.scenarioTime) }),
-                   let v = require(g, "value", "\(p)[\(i)]", in: item).flatMap({ double($0, "\(p)[\(i)].value", in: ProfileLimits.value) }) {
-                    if let last = points.last, at <= last.at { fail(item, "\(p)[\(i)].at", "points must be in increasing time") }
-                    points.append(.init(at: at, value: v))
-                }
-            }
-            if points.isEmpty { fail(value, p, "needs at least one point") } else { shape = .points(points) }
-        }
-        let noise = f["noise"].flatMap { double($0, "\(path).noise", in: ProfileLimits.noise) } ?? 0
-        let seed = f["seed"].flatMap { int($0, "\(path).seed", range: 0...Int(Int32.max)) } ?? 1
-        guard let shape else { return nil }
-        return Scenario(shape: shape, noise: noise, seed: UInt64(seed))
-    }
-
     /// A GPIO line: an offset in range, or a plain name (no path, no control characters).
     mutating func gpioLine(_ node: Node, _ path: String) -> String? {
         guard let text = string(node, path) else { return nil }
@@ -287,8 +244,7 @@ extension Reader {
     static func deviceProblem(_ device: String, kind: BusSpec.Kind) -> String? {
         switch kind {
         case .i2c:
-            let prefix = ["/dev/i2c-", "i2c-"].first { device.hasPrefix($0) } ?? ""
-            guard let n = Int(device.dropFirst(prefix.count)), ProfileLimits.i2cBus.contains(n) else {
+            guard let n = BusSpec.i2cBusNumber(device), ProfileLimits.i2cBus.contains(n) else {
                 return "'\(device)' is not an I2C bus; write /dev/i2c-N, i2c-N or N with N in \(ProfileLimits.i2cBus.lowerBound)...\(ProfileLimits.i2cBus.upperBound)"
             }
             return nil

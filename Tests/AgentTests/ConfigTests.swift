@@ -1,11 +1,15 @@
 import EdgeCore
+import EdgeTesting
 import Foundation
 import Testing
 @testable import edge_agent
 
 @Suite struct AgentConfigTests {
+    let directory: TemporaryDirectory
+    init() throws { directory = try TemporaryDirectory("agent-config") }
+
     func write(_ text: String) throws -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("agent-\(UUID().uuidString).yaml").path
+        let path = directory.file("agent-\(UUID().uuidString).yaml")
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         return path
     }
@@ -58,7 +62,7 @@ import Testing
             Issue.record("a broken config loaded")
         } catch {
             #expect(error.errors.map(\.description) == [
-                "\(path):2:11: data_dri: unknown key; allowed here: device_id, profile, data_dir, log_level, retention, sync",
+                "\(path):2:1: data_dri: unknown key (did you mean 'data_dir'?); allowed here: device_id, profile, data_dir, log_level, retention, sync",
                 "\(path):4:12: retention.max_age: 'forever' is not a duration in 1h...3650d; write e.g. 500ms, 10s, 5m, 2h or 7d",
                 "\(path):7:12: log_level: 'loud' is not a level; use trace, debug, info, notice, warning, error or critical",
             ])
@@ -132,8 +136,11 @@ import Testing
 }
 
 @Suite struct SyncSettingsTests {
+    let directory: TemporaryDirectory
+    init() throws { directory = try TemporaryDirectory("agent-config") }
+
     func write(_ text: String) throws -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("agent-\(UUID().uuidString).yaml").path
+        let path = directory.file("agent-\(UUID().uuidString).yaml")
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         return path
     }
@@ -155,7 +162,7 @@ import Testing
             "\(path):5:20: sync.health_interval: '9223372036854775808s' is not a duration in 10s...1d; write e.g. 500ms, 10s, 5m, 2h or 7d",
             "\(path):6:15: sync.batch_rows: '0' is not a whole number in 1...100000",
             "\(path):7:16: sync.batch_bytes: '1e400' is not a size in 1KiB...4MiB; write e.g. 512MB, 2GB or 800kB",
-            "\(path):8:11: sync.colour: unknown key; allowed here: url, token_file, ca_file, client_cert, client_key, interval, health_interval, batch_rows, batch_bytes, allow_insecure_http",
+            "\(path):8:3: sync.colour: unknown key; allowed here: url, token_file, ca_file, client_cert, client_key, interval, health_interval, batch_rows, batch_bytes, allow_insecure_http",
             "environment: EDGE_AGENT_SYNC_INTERVAL: '1000000w' is out of range; allowed: 1s...1d",
             "\(path):3:8: sync.url: http:// sends the device token in clear; use https:// (http is only for a local test server, with sync.allow_insecure_http: true)",
         ])

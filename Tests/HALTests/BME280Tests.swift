@@ -1,58 +1,60 @@
 import EdgeCore
+import Foundation
 import EdgeTesting
 import HAL
 import HALSimulation
-import XCTest
+import Testing
 
 /// Expected numbers come from an independent Python transcription of the datasheet's
 /// integer code (run once; values pasted here), not from this package's Swift.
-final class BME280Tests: XCTestCase {
+@Suite struct BME280Tests {
     static let datasheetCalibration = BME280Calibration(
         t1: 27504, t2: 26435, t3: -1000,
         p1: 36477, p2: -10685, p3: 3024, p4: 2855, p5: 140, p6: -7, p7: 15500, p8: -14600, p9: 6000,
         h1: 75, h2: 362, h3: 0, h4: 313, h5: 0, h6: 30)
 
-    func testDatasheetExampleRawValues() {
+    @Test func datasheetExampleRawValues() throws {
         let cal = Self.datasheetCalibration
         let (tFine, centi) = cal.compensateTemperature(519888)
-        XCTAssertEqual(tFine, 128422)
-        XCTAssertEqual(centi, 2508)
-        XCTAssertEqual(cal.compensatePressure(415148, tFine: tFine), 25767233)
-        XCTAssertEqual(cal.compensateHumidity(30000, tFine: tFine), 57217)
+        #expect(tFine == 128422)
+        #expect(centi == 2508)
+        #expect(cal.compensatePressure(415148, tFine: tFine) == 25767233)
+        #expect(cal.compensateHumidity(30000, tFine: tFine) == 57217)
     }
 
-    func testBelowZeroRawValues() {
+    @Test func belowZeroRawValues() throws {
         let cal = Self.datasheetCalibration
         let (tFine, centi) = cal.compensateTemperature(400000)
-        XCTAssertEqual(tFine, -64736)
-        XCTAssertEqual(centi, -1264)
-        XCTAssertEqual(cal.compensatePressure(300000, tFine: tFine), 29090514)
-        XCTAssertEqual(cal.compensateHumidity(25000, tFine: tFine), 26225)
+        #expect(tFine == -64736)
+        #expect(centi == -1264)
+        #expect(cal.compensatePressure(300000, tFine: tFine) == 29090514)
+        #expect(cal.compensateHumidity(25000, tFine: tFine) == 26225)
     }
 
     /// Negative H4/H5 and an H3 above 127: the decodings popular libraries get wrong.
-    func testCalibrationDecodesSignedH4H5AndUnsignedH3() {
+    @Test func calibrationDecodesSignedH4H5AndUnsignedH3() throws {
         var block1 = [UInt8](repeating: 0, count: 26)
         block1[25] = 75
         let cal = BME280Calibration(block1: block1, block2: [0x6A, 0x01, 0xC8, 0xF3, 0x2A, 0xFD, 0x1E])
-        XCTAssertEqual(cal.h1, 75)
-        XCTAssertEqual(cal.h2, 362)
-        XCTAssertEqual(cal.h3, 200)
-        XCTAssertEqual(cal.h4, -198)
-        XCTAssertEqual(cal.h5, -46)
-        XCTAssertEqual(cal.h6, 30)
+        #expect(cal.h1 == 75)
+        #expect(cal.h2 == 362)
+        #expect(cal.h3 == 200)
+        #expect(cal.h4 == -198)
+        #expect(cal.h5 == -46)
+        #expect(cal.h6 == 30)
         var full = Self.datasheetCalibration
         (full.h2, full.h3, full.h4, full.h5, full.h6) = (cal.h2, cal.h3, cal.h4, cal.h5, cal.h6)
-        XCTAssertEqual(full.compensateHumidity(2000, tFine: 128422), 84999)
+        #expect(full.compensateHumidity(2000, tFine: 128422) == 84999)
     }
 
-    func testResetValuesAreNoData() {
-        XCTAssertThrowsError(try BME280<SimulatedI2CBus>.decode([0x80, 0, 0, 0x80, 0, 0, 0x80, 0], calibration: Self.datasheetCalibration)) {
-            guard case SensorError.noData = $0 else { return XCTFail("\($0)") }
+    @Test func resetValuesAreNoData() throws {
+        let error = #expect(throws: SensorError.self) {
+            try BME280<SimulatedI2CBus>.decode([0x80, 0, 0, 0x80, 0, 0, 0x80, 0], calibration: Self.datasheetCalibration)
         }
+        if case .noData = error {} else { Issue.record("\(String(describing: error))") }
     }
 
-    func testDriverReadsSimulatedChipWithinStatedTolerance() async throws {
+    @Test func driverReadsSimulatedChipWithinStatedTolerance() async throws {
         let clock = ManualDeviceClock()
         let bus = SimulatedI2CBus()
         bus.attach(SimulatedBME280(
@@ -60,14 +62,14 @@ final class BME280Tests: XCTestCase {
             humidity: Scenario(shape: .constant(61.2)), clock: clock), at: 0x76)
         let sensor = BME280(bus: bus, clock: clock)
         let values = try await sensor.read()
-        XCTAssertEqual(values.map(\.channel), ["temperature", "pressure", "humidity"])
-        XCTAssertEqual(values.map(\.unit), ["°C", "hPa", "%RH"])
-        XCTAssertEqual(values[0].value, 24.37, accuracy: 0.005)
-        XCTAssertEqual(values[1].value, 1013.25, accuracy: 0.002)
-        XCTAssertEqual(values[2].value, 61.2, accuracy: 0.002)
+        #expect(values.map(\.channel) == ["temperature", "pressure", "humidity"])
+        #expect(values.map(\.unit) == ["°C", "hPa", "%RH"])
+        #expect(abs((values[0].value) - (24.37)) <= 0.005)
+        #expect(abs((values[1].value) - (1013.25)) <= 0.002)
+        #expect(abs((values[2].value) - (61.2)) <= 0.002)
     }
 
-    func testWrongChipIDIsNoDevice() async throws {
+    @Test func wrongChipIDIsNoDevice() async throws {
         let clock = ManualDeviceClock()
         let bus = SimulatedI2CBus()
         var dump = BME280Fixtures.i2cdump
@@ -75,13 +77,13 @@ final class BME280Tests: XCTestCase {
         bus.attach(try RegisterDumpDevice(i2cdump: dump), at: 0x76)
         do {
             _ = try await BME280(bus: bus, clock: clock).read()
-            XCTFail("read a BMP280 as a BME280")
+            Issue.record("read a BMP280 as a BME280")
         } catch SensorError.noDevice(let message) {
-            XCTAssertTrue(message.contains("0x58 is a BMP280"), message)
+            #expect(message.contains("0x58 is a BMP280"), "\(message)")
         }
     }
 
-    func testBusFaultsReachTheCaller() async throws {
+    @Test func busFaultsReachTheCaller() async throws {
         let clock = ManualDeviceClock()
         let bus = SimulatedI2CBus(name: "i2c-1")
         bus.attach(SimulatedBME280(temperature: Scenario(shape: .constant(20)), pressure: Scenario(shape: .constant(1000)),
@@ -97,7 +99,7 @@ final class BME280Tests: XCTestCase {
         await assertThrows(SensorError.noDevice("chip id 0x61 at 0x76 is not a BME280 (0x60)")) { _ = try await sensor.read() }
     }
 
-    func testDropoutSilencesTheChip() async throws {
+    @Test func dropoutSilencesTheChip() async throws {
         let clock = ManualDeviceClock()
         let bus = SimulatedI2CBus(name: "i2c-1")
         let dropout = Scenario.Dropout(start: .seconds(10), length: .seconds(5))
@@ -109,32 +111,28 @@ final class BME280Tests: XCTestCase {
         await assertThrows(SensorError.busError(.noDevice("i2c-1 address 0x77"))) { _ = try await sensor.read() }
         clock.advance(by: .seconds(5))
         let back = try await sensor.read()
-        XCTAssertEqual(back[0].value, 20, accuracy: 0.005)
+        #expect(abs((back[0].value) - (20)) <= 0.005)
     }
 
     /// A real chip's register dump replayed through the production driver.
-    func testReplayOfI2CDump() async throws {
+    @Test func replayOfI2CDump() async throws {
         let bus = SimulatedI2CBus()
         bus.attach(try RegisterDumpDevice(i2cdump: BME280Fixtures.i2cdump), at: 0x76)
         let values = try await BME280(bus: bus, clock: ManualDeviceClock()).read()
-        XCTAssertEqual(values[0].value, 25.08)
-        XCTAssertEqual(values[1].value, 1006.5325390625)
-        XCTAssertEqual(values[2].value, 55.8759765625)
+        #expect(values[0].value == 25.08)
+        #expect(values[1].value == 1006.5325390625)
+        #expect(values[2].value == 55.8759765625)
     }
 
-    func testI2CDumpParsing() throws {
+    @Test func i2cDumpParsing() throws {
         let device = try RegisterDumpDevice(i2cdump: BME280Fixtures.i2cdump)
         try device.receive([0x88])
-        XCTAssertEqual(try device.transmit(count: 4), [0x70, 0x6B, 0x43, 0x67])
+        #expect(try device.transmit(count: 4) == [0x70, 0x6B, 0x43, 0x67])
         try device.receive([0xD0])
-        XCTAssertEqual(try device.transmit(count: 1), [0x60])
-        XCTAssertThrowsError(try device.transmit(count: 1)) { XCTAssertEqual($0 as? BusError, .io("register 209", errno: 5)) }
-        XCTAssertThrowsError(try RegisterDumpDevice(i2cdump: "hello")) {
-            XCTAssertEqual($0 as? RegisterDumpDevice.ParseError, .noRows)
-        }
-        XCTAssertThrowsError(try RegisterDumpDevice(i2cdump: "00: 12 34 zz")) {
-            XCTAssertEqual($0 as? RegisterDumpDevice.ParseError, .badRow(line: 1, text: "00: 12 34 zz"))
-        }
+        #expect(try device.transmit(count: 1) == [0x60])
+        #expect(throws: BusError.io("register 209", errno: 5)) { try device.transmit(count: 1) }
+        #expect(throws: RegisterDumpDevice.ParseError.noRows) { try RegisterDumpDevice(i2cdump: "hello") }
+        #expect(throws: RegisterDumpDevice.ParseError.badRow(line: 1, text: "00: 12 34 zz")) { try RegisterDumpDevice(i2cdump: "00: 12 34 zz") }
     }
 }
 
@@ -162,14 +160,7 @@ enum BME280Fixtures {
 }
 
 func assertThrows<E: Error & Equatable>(
-    _ expected: E, file: StaticString = #filePath, line: UInt = #line, _ body: () async throws -> Void
+    _ expected: E, sourceLocation: SourceLocation = #_sourceLocation, _ body: () async throws -> Void
 ) async {
-    do {
-        try await body()
-        XCTFail("expected \(expected), got a value", file: file, line: line)
-    } catch let error as E {
-        XCTAssertEqual(error, expected, file: file, line: line)
-    } catch {
-        XCTFail("expected \(expected), got \(error)", file: file, line: line)
-    }
+    await #expect(throws: expected, sourceLocation: sourceLocation) { try await body() }
 }

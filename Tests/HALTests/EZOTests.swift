@@ -1,62 +1,49 @@
 import EdgeCore
+import Foundation
 import EdgeTesting
 import HAL
 import HALSimulation
-import XCTest
+import Testing
 
-final class EZOTests: XCTestCase {
+@Suite struct EZOTests {
     typealias Circuit = EZOCircuit<SimulatedI2CBus>
 
-    func testParseEveryResponseCode() throws {
-        XCTAssertEqual(try Circuit.parseResponse([1] + Array("7.012".utf8) + [0, 0, 0], command: "R"), "7.012")
-        XCTAssertEqual(try Circuit.parseResponse([1, 0, 0], command: "Cal,mid,7.00"), "")
-        XCTAssertNil(try Circuit.parseResponse([254, 0], command: "R"))
-        XCTAssertThrowsError(try Circuit.parseResponse([2, 0], command: "X")) { XCTAssertEqual($0 as? SensorError, .syntaxError(command: "X")) }
-        XCTAssertThrowsError(try Circuit.parseResponse([255, 0], command: "R")) {
-            XCTAssertEqual($0 as? SensorError, .noData("the circuit had no reply pending for 'R'"))
-        }
-        XCTAssertThrowsError(try Circuit.parseResponse([7, 0], command: "R")) {
-            XCTAssertEqual($0 as? SensorError, .corruptResponse("status byte 7 to 'R'"))
-        }
-        XCTAssertThrowsError(try Circuit.parseResponse([], command: "R")) {
-            XCTAssertEqual($0 as? SensorError, .corruptResponse("empty reply to 'R'"))
-        }
-        XCTAssertThrowsError(try Circuit.parseResponse([1, 0x37, 0x01], command: "R")) {
-            XCTAssertEqual($0 as? SensorError, .corruptResponse("non-printable byte 0x01 in reply to 'R'"))
-        }
+    @Test func parseEveryResponseCode() throws {
+        #expect(try Circuit.parseResponse([1] + Array("7.012".utf8) + [0, 0, 0], command: "R") == "7.012")
+        #expect(try Circuit.parseResponse([1, 0, 0], command: "Cal,mid,7.00") == "")
+        #expect(try Circuit.parseResponse([254, 0], command: "R") == nil)
+        #expect(throws: SensorError.syntaxError(command: "X")) { try Circuit.parseResponse([2, 0], command: "X") }
+        #expect(throws: SensorError.noData("the circuit had no reply pending for 'R'")) { try Circuit.parseResponse([255, 0], command: "R") }
+        #expect(throws: SensorError.corruptResponse("status byte 7 to 'R'")) { try Circuit.parseResponse([7, 0], command: "R") }
+        #expect(throws: SensorError.corruptResponse("empty reply to 'R'")) { try Circuit.parseResponse([], command: "R") }
+        #expect(throws: SensorError.corruptResponse("non-printable byte 0x01 in reply to 'R'")) { try Circuit.parseResponse([1, 0x37, 0x01], command: "R") }
     }
 
     /// The Pi's clock-stretching bug sets bit 7 of payload bytes.
-    func testBit7IsCleared() throws {
+    @Test func bit7IsCleared() throws {
         let bytes: [UInt8] = [1] + "8.153".utf8.map { $0 | 0x80 } + [0]
-        XCTAssertEqual(try Circuit.parseResponse(bytes, command: "R"), "8.153")
+        #expect(try Circuit.parseResponse(bytes, command: "R") == "8.153")
     }
 
-    func testParseECMultiValueAndRTDNoProbe() throws {
+    @Test func parseECMultiValueAndRTDNoProbe() throws {
         let ec = try Circuit.parseReading("53000.0,28620,35.01,1.026", kind: .ec)
-        XCTAssertEqual(ec, [
+        #expect(ec == [
             Measurement(channel: "conductivity", value: 53000, unit: "µS/cm"), Measurement(channel: "tds", value: 28620, unit: "ppm"),
             Measurement(channel: "salinity", value: 35.01, unit: "ppt"), Measurement(channel: "specific_gravity", value: 1.026, unit: "SG"),
         ])
-        XCTAssertThrowsError(try Circuit.parseReading("53000.0", kind: .ec)) {
-            guard case SensorError.corruptResponse(let m) = $0 else { return XCTFail("\($0)") }
-            XCTAssertTrue(m.contains("O,EC,1"), m)
-        }
-        XCTAssertThrowsError(try Circuit.parseReading("-1023.000", kind: .rtd)) {
-            XCTAssertEqual($0 as? SensorError, .disconnected("EZO-RTD reports -1023: no probe attached"))
-        }
-        XCTAssertThrowsError(try Circuit.parseReading("abc", kind: .ph)) {
-            XCTAssertEqual($0 as? SensorError, .corruptResponse("'abc' is not a number in 'abc'"))
-        }
+        let error = #expect(throws: SensorError.self) { try Circuit.parseReading("53000.0", kind: .ec) }
+        if case .corruptResponse(let m) = error { #expect(m.contains("O,EC,1"), "\(m)") } else { Issue.record("\(String(describing: error))") }
+        #expect(throws: SensorError.disconnected("EZO-RTD reports -1023: no probe attached")) { try Circuit.parseReading("-1023.000", kind: .rtd) }
+        #expect(throws: SensorError.corruptResponse("'abc' is not a number in 'abc'")) { try Circuit.parseReading("abc", kind: .ph) }
     }
 
-    func testDelaysFollowAtlas() {
-        XCTAssertEqual(EZOKind.ph.delay(for: "R"), .milliseconds(900))
-        XCTAssertEqual(EZOKind.orp.delay(for: "R"), .milliseconds(900))
-        XCTAssertEqual(EZOKind.ec.delay(for: "R"), .milliseconds(600))
-        XCTAssertEqual(EZOKind.dissolvedOxygen.delay(for: "Cal,mid,8.0"), .milliseconds(1300))
-        XCTAssertEqual(EZOKind.ph.delay(for: "Cal,mid,7.00"), .milliseconds(300))
-        XCTAssertEqual(EZOKind.ph.delay(for: "i"), .milliseconds(300))
+    @Test func delaysFollowAtlas() throws {
+        #expect(EZOKind.ph.delay(for: "R") == .milliseconds(900))
+        #expect(EZOKind.orp.delay(for: "R") == .milliseconds(900))
+        #expect(EZOKind.ec.delay(for: "R") == .milliseconds(600))
+        #expect(EZOKind.dissolvedOxygen.delay(for: "Cal,mid,8.0") == .milliseconds(1300))
+        #expect(EZOKind.ph.delay(for: "Cal,mid,7.00") == .milliseconds(300))
+        #expect(EZOKind.ph.delay(for: "i") == .milliseconds(300))
     }
 
     private func circuit(_ kind: EZOKind, _ scenario: Scenario) -> (Circuit, SimulatedEZO, SimulatedI2CBus, ManualDeviceClock) {
@@ -67,7 +54,7 @@ final class EZOTests: XCTestCase {
         return (EZOCircuit(bus: bus, kind: kind, clock: clock), chip, bus, clock)
     }
 
-    func testReadsEachKindFromSimulation() async throws {
+    @Test func readsEachKindFromSimulation() async throws {
         let cases: [(EZOKind, Double, [Double])] = [
             (.ph, 8.153, [8.153]), (.orp, 352.46, [352.5]), (.dissolvedOxygen, 6.784, [6.78]), (.rtd, 25.1234, [25.123]),
             (.ec, 53087, [53087, 28667, 35, 1.026]),
@@ -76,59 +63,59 @@ final class EZOTests: XCTestCase {
             let (sensor, _, _, clock) = circuit(kind, Scenario(shape: .constant(value)))
             let start = clock.now()
             let values = try await sensor.read()
-            XCTAssertEqual(values.map(\.value), expected, "\(kind)")
-            XCTAssertEqual(values.map(\.channel), kind.channels.map(\.name))
-            XCTAssertEqual(clock.elapsed(since: start), kind.delay(for: "R"), "\(kind) waited its delay once")
+            #expect(values.map(\.value) == expected, "\(kind)")
+            #expect(values.map(\.channel) == kind.channels.map(\.name))
+            #expect(clock.elapsed(since: start) == kind.delay(for: "R"), "\(kind) waited its delay once")
         }
     }
 
-    func testCommands() async throws {
+    @Test func commands() async throws {
         let (sensor, chip, bus, _) = circuit(.ph, Scenario(shape: .constant(7)))
         try await sensor.setTemperatureCompensation(26.5)
-        XCTAssertEqual(chip.temperatureCompensation, 26.5)
-        do { let got = try await sensor.calibrationPoints(); XCTAssertEqual(got, 0) }
+        #expect(chip.temperatureCompensation == 26.5)
+        do { let got = try await sensor.calibrationPoints(); #expect(got == 0) }
         try await sensor.calibrate(.mid, value: 7)
         try await sensor.calibrate(.low, value: 4)
-        do { let got = try await sensor.calibrationPoints(); XCTAssertEqual(got, 2) }
+        do { let got = try await sensor.calibrationPoints(); #expect(got == 2) }
         try await sensor.calibrate(.mid, value: 7)
-        do { let got = try await sensor.calibrationPoints(); XCTAssertEqual(got, 1, "Cal,mid clears the other points") }
-        do { let got = try await sensor.info(); XCTAssertEqual(got, "?i,pH,2.16") }
+        do { let got = try await sensor.calibrationPoints(); #expect(got == 1, "Cal,mid clears the other points") }
+        do { let got = try await sensor.info(); #expect(got == "?i,pH,2.16") }
         await assertThrows(SensorError.syntaxError(command: "Bogus")) { _ = try await sensor.command("Bogus") }
         try sensor.sleep()
-        XCTAssertTrue(chip.isAsleep)
-        XCTAssertEqual(try bus.read(count: 3, from: 0x63), [255, 0, 0], "Sleep sends no reply")
-        do { let got = try await sensor.read().first?.value; XCTAssertEqual(got, 7.0, "a command wakes it") }
-        XCTAssertFalse(chip.isAsleep)
+        #expect(chip.isAsleep)
+        #expect(try bus.read(count: 3, from: 0x63) == [255, 0, 0], "Sleep sends no reply")
+        do { let got = try await sensor.read().first?.value; #expect(got == 7.0, "a command wakes it") }
+        #expect(!(chip.isAsleep))
     }
 
-    func testDissolvedOxygenCalibrationWaits1300ms() async throws {
+    @Test func dissolvedOxygenCalibrationWaits1300ms() async throws {
         let (sensor, chip, _, clock) = circuit(.dissolvedOxygen, Scenario(shape: .constant(6.8)))
         let start = clock.now()
-        do { let reply = try await sensor.command("Cal"); XCTAssertEqual(reply, "") }
-        XCTAssertEqual(clock.elapsed(since: start), .milliseconds(1300))
-        XCTAssertEqual(chip.calibrationPoints, 1)
+        do { let reply = try await sensor.command("Cal"); #expect(reply == "") }
+        #expect(clock.elapsed(since: start) == .milliseconds(1300))
+        #expect(chip.calibrationPoints == 1)
     }
 
-    func testEarlyReadGets254AndDriverRetries() async throws {
+    @Test func earlyReadGets254AndDriverRetries() async throws {
         let (_, chip, bus, clock) = circuit(.ph, Scenario(shape: .constant(7.5)))
         try bus.write(Array("R".utf8), to: 0x63)
         clock.advance(by: .milliseconds(899))
-        XCTAssertEqual(try bus.read(count: 2, from: 0x63), [254, 0])
+        #expect(try bus.read(count: 2, from: 0x63) == [254, 0])
         clock.advance(by: .milliseconds(1))
-        XCTAssertEqual(try bus.read(count: 7, from: 0x63), [1] + Array("7.500".utf8) + [0])
-        XCTAssertEqual(try bus.read(count: 2, from: 0x63), [255, 0], "nothing pending after the reply is read")
+        #expect(try bus.read(count: 7, from: 0x63) == [1] + Array("7.500".utf8) + [0])
+        #expect(try bus.read(count: 2, from: 0x63) == [255, 0], "nothing pending after the reply is read")
         _ = chip
     }
 
-    func testStuckProcessingThrowsAfterBoundedRetries() async throws {
+    @Test func stuckProcessingThrowsAfterBoundedRetries() async throws {
         let (sensor, chip, _, clock) = circuit(.orp, Scenario(shape: .constant(300)))
         chip.setStuckProcessing(true)
         let start = clock.now()
         await assertThrows(SensorError.stillProcessing(command: "R", attempts: 4)) { _ = try await sensor.read() }
-        XCTAssertEqual(clock.elapsed(since: start), .milliseconds(900 + 3 * 300))
+        #expect(clock.elapsed(since: start) == .milliseconds(900 + 3 * 300))
     }
 
-    func testBusFaults() async throws {
+    @Test func busFaults() async throws {
         let (sensor, _, bus, _) = circuit(.ph, Scenario(shape: .constant(7)))
         bus.setFault(.absent, at: 0x63)
         await assertThrows(SensorError.busError(.noDevice("i2c-1 address 0x63"))) { _ = try await sensor.read() }
@@ -136,13 +123,13 @@ final class EZOTests: XCTestCase {
         await assertThrows(SensorError.corruptResponse("status byte 65 to 'R'")) { _ = try await sensor.read() }
     }
 
-    func testNoisyScenarioReplaysFromSeed() async throws {
+    @Test func noisyScenarioReplaysFromSeed() async throws {
         let scenario = Scenario(shape: .constant(8.2), noise: 0.05, seed: 42)
         let (a, _, _, _) = circuit(.ph, scenario)
         let (b, _, _, _) = circuit(.ph, scenario)
         let first = try await a.read()[0].value
-        do { let second = try await b.read()[0].value; XCTAssertEqual(first, second) }
-        XCTAssertNotEqual(first, 8.2)
-        XCTAssertEqual(first, 8.2, accuracy: 0.25)
+        do { let second = try await b.read()[0].value; #expect(first == second) }
+        #expect(first != 8.2)
+        #expect(abs((first) - (8.2)) <= 0.25)
     }
 }

@@ -1,13 +1,14 @@
 import EdgeCore
+import Foundation
 import EdgeTesting
 import HAL
 import HALSimulation
 import Synchronization
-import XCTest
+import Testing
 
-final class SensorPollerTests: XCTestCase {
+@Suite struct SensorPollerTests {
     /// An EZO pH read holds its task 900 ms; the ADC's polls, once a second, land on time.
-    func testSlowChipNeverDelaysAnother() async throws {
+    @Test func slowChipNeverDelaysAnother() async throws {
         let clock = SteppingClock(bootNanos: 0)
         let bus = SimulatedI2CBus(name: "i2c-1")
         bus.attach(SimulatedEZO(kind: .ph, scenario: Scenario(shape: .constant(8.1)), clock: clock), at: 0x63)
@@ -30,14 +31,14 @@ final class SensorPollerTests: XCTestCase {
         let ms: UInt64 = 1_000_000
         let adc = results.filter { $0.0 == "adc" }.map(\.1)
         let ph = results.filter { $0.0 == "ph" }.map(\.1)
-        XCTAssertEqual(adc, [7_812_500, 1000 * ms + 7_812_500, 2000 * ms + 7_812_500, 3000 * ms + 7_812_500])
-        XCTAssertEqual(ph, [900 * ms, 2400 * ms])
-        XCTAssertEqual(Set(results.map(\.2)), [1.5, 8.1])
+        #expect(adc == [7_812_500, 1000 * ms + 7_812_500, 2000 * ms + 7_812_500, 3000 * ms + 7_812_500])
+        #expect(ph == [900 * ms, 2400 * ms])
+        #expect(Set(results.map(\.2)) == [1.5, 8.1])
     }
 
     /// A delivery that outlasts the rest of the slot (a slow commit) used to make the wait
     /// negative, which traps on unsigned arithmetic; the poll now goes to the next free slot.
-    func testASlowDeliverySkipsToTheNextSlot() async throws {
+    @Test func aSlowDeliverySkipsToTheNextSlot() async throws {
         struct Instant: Sensor {
             var channels: [Channel] { [Channel(name: "v", unit: "V")] }
             func read() async throws -> [HAL.Measurement] { [HAL.Measurement(channel: "v", value: 1, unit: "V")] }
@@ -53,10 +54,10 @@ final class SensorPollerTests: XCTestCase {
             }
         }
         await task.value
-        XCTAssertEqual(Array(taken.withLock { $0 }.prefix(3)), [0, 2_000_000_000, 3_000_000_000])
+        #expect(Array(taken.withLock { $0 }.prefix(3)) == [0, 2_000_000_000, 3_000_000_000])
     }
 
-    func testFailuresAreReportedAndRetried() async throws {
+    @Test func failuresAreReportedAndRetried() async throws {
         let clock = SteppingClock(bootNanos: 0)
         let bus = SimulatedI2CBus(name: "i2c-1")
         bus.attach(SimulatedADS1115(inputs: [Scenario(shape: .constant(1.5))], clock: clock), at: 0x48)
@@ -70,16 +71,16 @@ final class SensorPollerTests: XCTestCase {
         task.cancel()
         await task.value
         let results = collected.withLock { $0 }
-        XCTAssertEqual(results.count, 2)
-        XCTAssertEqual(results[0].takenAt.bootNanos, 0)
-        guard case .failure(.busError(.noDevice("i2c-1 address 0x48"))) = results[0].result else { return XCTFail("\(results[0].result)") }
-        XCTAssertEqual(results[1].takenAt.bootNanos, 1_007_812_500)
-        XCTAssertEqual(try results[1].result.get(), [Measurement(channel: "voltage", value: 1.5, unit: "V")])
+        #expect(results.count == 2)
+        #expect(results[0].takenAt.bootNanos == 0)
+        guard case .failure(.busError(.noDevice("i2c-1 address 0x48"))) = results[0].result else { Issue.record("\(results[0].result)"); return }
+        #expect(results[1].takenAt.bootNanos == 1_007_812_500)
+        #expect(try results[1].result.get() == [Measurement(channel: "voltage", value: 1.5, unit: "V")])
     }
-}
 
-final class SensorPollerStreamTests: XCTestCase {
-    func testResultsArriveOnSchedule() async throws {
+    /// Results reach `run`'s consumer in poll order and on the schedule: a ramp sampled when
+    /// the chip receives each R.
+    @Test func resultsArriveOnSchedule() async throws {
         let clock = ManualDeviceClock(bootNanos: 0)
         let bus = SimulatedI2CBus()
         bus.attach(SimulatedEZO(kind: .orp, scenario: Scenario(shape: .ramp(start: 300, perSecond: 1, limit: nil)), clock: clock), at: 0x62)
@@ -95,8 +96,8 @@ final class SensorPollerStreamTests: XCTestCase {
             }
         }
         let received = Array(collected.withLock { $0 }.prefix(3))
-        XCTAssertEqual(received.map(\.takenAt.bootNanos), [900_000_000, 5_900_000_000, 10_900_000_000])
+        #expect(received.map(\.takenAt.bootNanos) == [900_000_000, 5_900_000_000, 10_900_000_000])
         // The chip samples when it receives R: at 0 s, 5 s and 10 s of the ramp.
-        XCTAssertEqual(try received.map { try $0.result.get()[0].value }, [300, 305, 310])
+        #expect(try received.map { try $0.result.get()[0].value } == [300, 305, 310])
     }
 }

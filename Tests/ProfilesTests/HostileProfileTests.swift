@@ -13,8 +13,11 @@ import Testing
 /// that silently disable a rule or drop every reading, path traversal, quadratic checks,
 /// non-UTF-8 files and duplicate keys: each refused at load with file:line:column and key.
 @Suite struct HostileProfileTests {
+    let directory: TemporaryDirectory
+    init() throws { directory = try TemporaryDirectory("hostile-profile") }
+
     func write(_ data: Data) throws -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("hostile-\(UUID().uuidString).yaml").path
+        let path = directory.file("hostile-\(UUID().uuidString).yaml")
         try data.write(to: URL(fileURLWithPath: path))
         return path
     }
@@ -227,9 +230,9 @@ import Testing
 
     /// A FIFO would block the reader forever; a directory or a device is not a profile either.
     @Test func onlyRegularFilesAreRead() throws {
-        let fifo = FileManager.default.temporaryDirectory.appendingPathComponent("fifo-\(UUID().uuidString)").path
+        let fifo = directory.file("fifo")
         #expect(mkfifo(fifo, 0o600) == 0)
-        for path in [fifo, "/dev/zero", FileManager.default.temporaryDirectory.path] {
+        for path in [fifo, "/dev/zero", directory.path] {
             #expect(throws: ProfileErrors.self) { try DeviceProfile.load(path: path) }
             do { _ = try DeviceProfile.load(path: path) } catch {
                 #expect(error.description == "\(path): not a regular file")

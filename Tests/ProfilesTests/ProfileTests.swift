@@ -1,5 +1,6 @@
 import AlertEngine
 import EdgeCore
+import EdgeTesting
 import Foundation
 import HAL
 import Profiles
@@ -12,7 +13,7 @@ let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().del
     func loadsWithTheReefSensorsAndRules(file: String) throws {
         let profile = try DeviceProfile.load(path: repository.appendingPathComponent("device-profiles/\(file)").path)
         #expect(profile.sensors.map(\.id) == ["tank_temp", "sump_temp", "room", "ph", "orp", "salinity", "ato_float", "ato_high", "leak", "return_flow"])
-        #expect(profile.sensors.map(\.driver) == [.ds18b20, .ds18b20, .bme280, .ezo_ph, .ezo_orp, .ezo_ec, .float_switch, .float_switch, .leak_switch, .flow_meter])
+        #expect(profile.sensors.map(\.driver) == [.ds18b20, .ds18b20, .bme280, .ezoPH, .ezoORP, .ezoEC, .floatSwitch, .floatSwitch, .leakSwitch, .flowMeter])
         #expect(profile.sensors.first { $0.id == "ph" }?.address == 0x63)
         #expect(profile.outputs.map(\.id) == ["heater_relay", "ato_pump", "return_pump"])
         #expect(profile.buses.allSatisfy { $0.simulated == (file == "reef-sim.yaml") })
@@ -31,8 +32,11 @@ let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().del
 }
 
 @Suite struct BrokenProfileTests {
+    let directory: TemporaryDirectory
+    init() throws { directory = try TemporaryDirectory("broken-profile") }
+
     func errors(_ yaml: String) throws -> [ProfileError] {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("profile-\(UUID().uuidString).yaml").path
+        let path = directory.file("profile-\(UUID().uuidString).yaml")
         try yaml.write(toFile: path, atomically: true, encoding: .utf8)
         do {
             _ = try DeviceProfile.load(path: path)

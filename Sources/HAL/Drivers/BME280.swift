@@ -92,15 +92,19 @@ public struct BME280<Bus: I2CBus>: Sensor {
     /// Datasheet appendix B, maximum measurement time at ×1/×1/×1: 9.3 ms.
     static var measurementTime: Duration { .microseconds(9300) }
 
-    public init(bus: Bus, address: UInt8 = 0x76, clock: any DeviceClock) {
+    /// The chip's address with SDO tied to ground (0x77 with SDO high).
+    public static var defaultAddress: UInt8 { 0x76 }
+    public static var channels: [Channel] {
+        [Channel(name: "temperature", unit: "°C"), Channel(name: "pressure", unit: "hPa"), Channel(name: "humidity", unit: "%RH")]
+    }
+
+    public init(bus: Bus, address: UInt8 = defaultAddress, clock: any DeviceClock) {
         self.bus = bus
         self.address = address
         self.clock = clock
     }
 
-    public var channels: [Channel] {
-        [Channel(name: "temperature", unit: "°C"), Channel(name: "pressure", unit: "hPa"), Channel(name: "humidity", unit: "%RH")]
-    }
+    public var channels: [Channel] { Self.channels }
 
     /// Checks the chip id, soft-resets, waits for the NVM copy, and reads the calibration.
     public func calibration() async throws -> BME280Calibration {
@@ -111,7 +115,9 @@ public struct BME280<Bus: I2CBus>: Sensor {
         }
         try onBus { try bus.write([0xE0, 0xB6], to: address) }
         try await clock.sleep(for: .milliseconds(2))
-        for _ in 0..<5 where try register(0xF3, count: 1)[0] & 0x01 != 0 {
+        // im_update (bit 0) is set while the NVM copy runs; poll it at most five times.
+        for _ in 0..<5 {
+            guard try register(0xF3, count: 1)[0] & 0x01 != 0 else { break }
             try await clock.sleep(for: .milliseconds(1))
         }
         return BME280Calibration(block1: try register(0x88, count: 26), block2: try register(0xE1, count: 7))

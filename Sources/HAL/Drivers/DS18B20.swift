@@ -14,7 +14,8 @@ public struct DS18B20<Bus: OneWireBus>: Sensor {
         self.slave = slave
     }
 
-    public var channels: [Channel] { [Channel(name: "temperature", unit: "°C")] }
+    public static var channels: [Channel] { [Channel(name: "temperature", unit: "°C")] }
+    public var channels: [Channel] { Self.channels }
 
     public func read() async throws -> [Measurement] {
         let text: String

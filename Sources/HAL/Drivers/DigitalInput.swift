@@ -10,6 +10,13 @@ public struct DigitalInput: Sensor {
         case floatSwitch
         /// Channel `wet`: 1 = wet.
         case leakSwitch
+
+        public var channels: [Channel] {
+            switch self {
+            case .floatSwitch: [Channel(name: "level", unit: "state")]
+            case .leakSwitch: [Channel(name: "wet", unit: "state")]
+            }
+        }
     }
 
     public let line: any GPIOInputLine
@@ -31,12 +38,7 @@ public struct DigitalInput: Sensor {
         self.clock = clock
     }
 
-    public var channels: [Channel] {
-        switch kind {
-        case .floatSwitch: [Channel(name: "level", unit: "state")]
-        case .leakSwitch: [Channel(name: "wet", unit: "state")]
-        }
-    }
+    public var channels: [Channel] { kind.channels }
 
     /// Waits out `debounce` once and asks the line's edge queue whether anything moved in
     /// between: the kernel timestamps every edge, so a bounce shorter than any polling

@@ -20,7 +20,8 @@ public final class PulseCounter: Sensor {
         self.clock = clock
     }
 
-    public var channels: [Channel] { [Channel(name: "flow", unit: "L/min")] }
+    public static let channels = [Channel(name: "flow", unit: "L/min")]
+    public var channels: [Channel] { Self.channels }
 
     public func read() async throws -> [Measurement] {
         // A k-factor of 0, negative or not finite would turn every count into ±inf or NaN.

@@ -62,6 +62,9 @@ public final class LinuxGPIOChip: GPIOChip, @unchecked Sendable {
 
     /// Drains the line's kernel event queue (16 events) on a dedicated thread into a bounded
     /// queue, so fast pulses are not lost between polls and no cooperative thread waits.
+    /// The thread is the line's for as long as it is requested: a kernel wait that lasts the
+    /// agent's life, not a blocking call, so it does not go through `BlockingIO` (whose doc
+    /// says why the two differ).
     private final class EdgeReader: GPIOInputLine, @unchecked Sendable {
         // @unchecked: `line` is read by callers for values and by the reader thread for
         // events; libgpiod 1.6 keeps both on the line's one request fd.

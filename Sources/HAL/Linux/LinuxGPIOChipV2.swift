@@ -110,7 +110,8 @@ public final class LinuxGPIOChip: GPIOChip, @unchecked Sendable {
 
     /// Drains the request's kernel event queue on a dedicated thread into a bounded queue, as
     /// the 1.6 backend does, so fast pulses are not lost between polls and no cooperative
-    /// thread waits. The thread releases the request when the reader goes away.
+    /// thread waits. The thread releases the request when the reader goes away. Like the 1.6
+    /// backend's, it is a long-lived kernel wait, not a blocking call: see `BlockingIO`'s doc.
     private final class EdgeReader: GPIOInputLine, @unchecked Sendable {
         // @unchecked: `request` is read by callers for values and by the reader thread for
         // events; both go through the request's one file descriptor.

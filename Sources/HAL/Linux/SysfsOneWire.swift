@@ -1,17 +1,19 @@
+import EdgeCore
 import Foundation
 
 /// The kernel's w1 subsystem through sysfs (`/sys/bus/w1/devices`; root configurable so
 /// tests read a simulated tree through this same code).
 ///
-/// Reading `w1_slave` blocks in the kernel for the 750 ms conversion, so each read runs on
-/// its own thread and the caller's task suspends instead of holding a cooperative thread.
+/// Reading `w1_slave` blocks in the kernel for the 750 ms conversion, so every file access
+/// runs on `BlockingIO.sensorBus` and the caller's task suspends instead of holding a
+/// cooperative thread.
 public struct SysfsOneWire: OneWireBus {
     public let root: String
 
     public init(root: String = "/sys/bus/w1/devices") { self.root = root }
 
     public func slaves() async throws -> [String] {
-        try await Self.offPool { [root] in
+        try await BlockingIO.sensorBus.run { [root] in
             let masters = try Self.contents(of: root).filter { $0.hasPrefix("w1_bus_master") }
             var ids: [String] = []
             for master in masters.sorted() {
@@ -28,7 +30,7 @@ public struct SysfsOneWire: OneWireBus {
             throw BusError.noDevice("invalid 1-Wire name \(slave)/\(file): a slave is 2 hex digits, '-', 12 hex digits")
         }
         let path = "\(root)/\(slave)/\(file)"
-        return try await Self.offPool {
+        return try await BlockingIO.sensorBus.run {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: "\(root)/\(slave)", isDirectory: &isDirectory), isDirectory.boolValue else {
                 throw BusError.noDevice("1-Wire slave \(slave) under \(root)")
@@ -55,14 +57,6 @@ public struct SysfsOneWire: OneWireBus {
             return String(decoding: data, as: UTF8.self)
         } catch {
             throw BusError.io(path, errno: EIO)
-        }
-    }
-
-    private static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            let thread = Thread { continuation.resume(with: Result { try body() }) }
-            thread.stackSize = 256 * 1024
-            thread.start()
         }
     }
 }

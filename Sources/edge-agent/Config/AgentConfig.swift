@@ -70,7 +70,7 @@ struct AgentConfig: Sendable, Equatable {
     static func load(path explicit: String?, environment: [String: String] = ProcessInfo.processInfo.environment,
                      systemPath: String = AgentConfig.systemPath) throws(ConfigErrors) -> AgentConfig {
         let (config, errors) = resolve(path: explicit, environment: environment, systemPath: systemPath)
-        guard errors.isEmpty else { throw ConfigErrors(errors) }
+        guard errors.isEmpty else { throw ConfigErrors(errors: errors) }
         return config
     }
 
@@ -85,7 +85,7 @@ struct AgentConfig: Sendable, Equatable {
         var urlPlace = ConfigError(file: path ?? "built-in defaults", line: nil, key: "sync.url", message: "")
         if let path {
             config.source = path
-            switch ConfigText.read(path: path) {
+            switch YAMLSource.text(path: path, maxBytes: Self.maxFileBytes, noun: "the file") {
             case .success(let text): config.apply(yaml: text, file: path, errors: &errors, syncProblems: &syncProblems, urlPlace: &urlPlace)
             case .failure(let error): errors.append(error)
             }
@@ -96,64 +96,60 @@ struct AgentConfig: Sendable, Equatable {
             urlPlace.message = problem
             syncProblems.append(urlPlace)
         }
-        config.sync.problems = syncProblems.map(\.description)
-        return (config, errors)
+        config.sync.problems = syncProblems.map { SyncURLCheck.maskingCredentials(in: $0).description }
+        return (config, errors.map(SyncURLCheck.maskingCredentials))
     }
 
+    /// agent.yaml is a few hundred bytes; a file this large is not one.
+    static let maxFileBytes = 1 << 20
+
+    /// Reads the file through the profiles' reader: the same limits, the same errors, and a
+    /// "did you mean" for a mistyped key. Problems in `sync:` (and a bad `device_id`, which
+    /// only the fleet server needs) go to `syncProblems`; they disable sync alone.
     private mutating func apply(yaml text: String, file: String, errors: inout [ConfigError],
                                 syncProblems: inout [ConfigError], urlPlace: inout ConfigError) {
-        if let (line, message) = YAMLGuard.nestingProblem(text) {
-            errors.append(ConfigError(file: file, line: line, key: "", message: message))
-            return
-        }
         let root: Node
-        do {
-            guard let node = try Yams.compose(yaml: text) else { return }
-            root = node
-        } catch let error as YamlError {
-            errors.append(ConfigError(yaml: error, file: file))
-            return
-        } catch {
-            errors.append(ConfigError(file: file, line: nil, key: "", message: "not valid YAML: \(error)"))
+        switch YAMLSource.compose(text, file: file) {
+        case .success(let node?): root = node
+        case .success(nil): return
+        case .failure(let error):
+            errors.append(error)
             return
         }
-        let reader = NodeReader(file: file)
-        guard let top = reader.mapping(root, key: "", errors: &errors) else { return }
-        for (key, value) in top {
-            switch key {
-            case "device_id":
-                if let text = reader.string(value, key: key, errors: &syncProblems) {
-                    if let problem = Self.deviceIDProblem(text) { syncProblems.append(reader.error(value, key: key, problem)) } else { deviceID = text }
+        var reader = YAMLReader(file: file)
+        var syncReader = YAMLReader(file: file)
+        // Keys are read in this code's order; errors are reported in the file's.
+        defer {
+            errors += Self.inFileOrder(reader.errors)
+            syncProblems += Self.inFileOrder(syncReader.errors)
+        }
+        guard let top = reader.fields(root, "", allowed: ["device_id", "profile", "data_dir", "log_level", "retention", "sync"]) else { return }
+        if let value = top["device_id"], let text = syncReader.scalar(value, "device_id") {
+            if let problem = Self.deviceIDProblem(text) { syncReader.fail(value, "device_id", problem) } else { deviceID = text }
+        }
+        top["profile"].flatMap { reader.scalar($0, "profile") }.map { profilePath = $0 }
+        top["data_dir"].flatMap { reader.scalar($0, "data_dir") }.map { dataDirectory = $0 }
+        if let value = top["log_level"], let text = reader.scalar(value, "log_level") {
+            if let problem = Self.logLevelProblem(text) { reader.fail(value, "log_level", problem) } else { logLevel = text }
+        }
+        if let value = top["retention"] {
+            let f = reader.fields(value, "retention", allowed: ["max_age", "disk_budget", "free_space_floor"]) ?? [:]
+            if let v = f["max_age"], let text = reader.scalar(v, "retention.max_age") {
+                if text == "none" || text.isEmpty { retention.maxAge = nil } else {
+                    reader.duration(v, "retention.max_age", in: Retention.maxAgeRange).map { retention.maxAge = $0 }
                 }
-            case "profile": reader.string(value, key: key, errors: &errors).map { profilePath = $0 }
-            case "data_dir": reader.string(value, key: key, errors: &errors).map { dataDirectory = $0 }
-            case "log_level":
-                if let text = reader.string(value, key: key, errors: &errors) {
-                    if let problem = Self.logLevelProblem(text) { errors.append(reader.error(value, key: key, problem)) } else { logLevel = text }
-                }
-            case "retention":
-                for (sub, v) in reader.mapping(value, key: key, errors: &errors) ?? [] {
-                    let path = "retention.\(sub)"
-                    switch sub {
-                    case "max_age":
-                        if let text = reader.string(v, key: path, errors: &errors) {
-                            if text == "none" || text.isEmpty { retention.maxAge = nil } else {
-                                reader.duration(v, key: path, in: Retention.maxAgeRange, errors: &errors).map { retention.maxAge = $0 }
-                            }
-                        }
-                    case "disk_budget":
-                        reader.bytes(v, key: path, in: Retention.budgetRange, errors: &errors).map { retention.diskBudgetBytes = $0 }
-                    case "free_space_floor":
-                        reader.bytes(v, key: path, in: Retention.floorRange, errors: &errors).map { retention.freeSpaceFloorBytes = $0 }
-                    default: errors.append(reader.unknown(v, key: path, allowed: ["max_age", "disk_budget", "free_space_floor"]))
-                    }
-                }
-            case "sync":
-                applySync(value, reader: reader, problems: &syncProblems, urlPlace: &urlPlace)
-            default:
-                errors.append(reader.unknown(value, key: key, allowed: ["device_id", "profile", "data_dir", "log_level", "retention", "sync"]))
             }
+            f["disk_budget"].flatMap { reader.bytes($0, "retention.disk_budget", in: Retention.budgetRange) }.map { retention.diskBudgetBytes = $0 }
+            f["free_space_floor"].flatMap { reader.bytes($0, "retention.free_space_floor", in: Retention.floorRange) }
+                .map { retention.freeSpaceFloorBytes = $0 }
         }
+        if let value = top["sync"] { applySync(value, reader: &syncReader, urlPlace: &urlPlace) }
+    }
+
+    private static func inFileOrder(_ errors: [ConfigError]) -> [ConfigError] {
+        errors.enumerated().sorted { a, b in
+            (a.element.line ?? 0, a.element.column ?? 0, a.offset) < (b.element.line ?? 0, b.element.column ?? 0, b.offset)
+        }.map(\.element)
     }
 
     static func logLevelProblem(_ level: String) -> String? {
@@ -166,28 +162,27 @@ struct AgentConfig: Sendable, Equatable {
             : "must be at most 128 bytes without control characters (the fleet server keys the device by it)"
     }
 
-    private mutating func applySync(_ value: Node, reader: NodeReader, problems: inout [ConfigError], urlPlace: inout ConfigError) {
-        for (sub, v) in reader.mapping(value, key: "sync", errors: &problems) ?? [] {
-            let path = "sync.\(sub)"
-            switch sub {
-            case "url":
-                sync.url = reader.string(v, key: path, errors: &problems).flatMap { $0.isEmpty ? nil : $0 }
-                urlPlace = reader.error(v, key: path, "")
-            case "token_file": reader.string(v, key: path, errors: &problems).map { sync.tokenFile = $0 }
-            case "ca_file": sync.caFile = reader.string(v, key: path, errors: &problems).flatMap { $0.isEmpty ? nil : $0 }
-            case "client_cert": sync.clientCertificate = reader.string(v, key: path, errors: &problems).flatMap { $0.isEmpty ? nil : $0 }
-            case "client_key": sync.clientKey = reader.string(v, key: path, errors: &problems).flatMap { $0.isEmpty ? nil : $0 }
-            case "interval": reader.duration(v, key: path, in: Sync.intervalRange, errors: &problems).map { sync.interval = $0 }
-            case "health_interval":
-                reader.duration(v, key: path, in: Sync.healthIntervalRange, errors: &problems).map { sync.healthInterval = $0 }
-            case "batch_rows": reader.int(v, key: path, in: Sync.batchRowsRange, errors: &problems).map { sync.batchRows = $0 }
-            case "batch_bytes": reader.bytes(v, key: path, in: Sync.batchBytesRange, errors: &problems).map { sync.batchBytes = Int($0) }
-            case "allow_insecure_http": reader.bool(v, key: path, errors: &problems).map { sync.allowInsecureHTTP = $0 }
-            default:
-                problems.append(reader.unknown(v, key: path, allowed: ["url", "token_file", "ca_file", "client_cert", "client_key", "interval",
-                                                                      "health_interval", "batch_rows", "batch_bytes", "allow_insecure_http"]))
-            }
+    private mutating func applySync(_ value: Node, reader: inout YAMLReader, urlPlace: inout ConfigError) {
+        let allowed = ["url", "token_file", "ca_file", "client_cert", "client_key", "interval",
+                       "health_interval", "batch_rows", "batch_bytes", "allow_insecure_http"]
+        guard let f = reader.fields(value, "sync", allowed: allowed) else { return }
+        /// An empty value turns an optional setting off.
+        func optional(_ key: String) -> String?? {
+            f[key].flatMap { reader.scalar($0, "sync.\(key)") }.map { $0.isEmpty ? nil : $0 }
         }
+        if let node = f["url"] {
+            optional("url").map { sync.url = $0 }
+            urlPlace = ConfigError(file: reader.file, line: node.mark?.line, column: node.mark?.column, key: "sync.url", message: "")
+        }
+        f["token_file"].flatMap { reader.scalar($0, "sync.token_file") }.map { sync.tokenFile = $0 }
+        optional("ca_file").map { sync.caFile = $0 }
+        optional("client_cert").map { sync.clientCertificate = $0 }
+        optional("client_key").map { sync.clientKey = $0 }
+        f["interval"].flatMap { reader.duration($0, "sync.interval", in: Sync.intervalRange) }.map { sync.interval = $0 }
+        f["health_interval"].flatMap { reader.duration($0, "sync.health_interval", in: Sync.healthIntervalRange) }.map { sync.healthInterval = $0 }
+        f["batch_rows"].flatMap { reader.int($0, "sync.batch_rows", range: Sync.batchRowsRange) }.map { sync.batchRows = $0 }
+        f["batch_bytes"].flatMap { reader.bytes($0, "sync.batch_bytes", in: Sync.batchBytesRange) }.map { sync.batchBytes = Int($0) }
+        f["allow_insecure_http"].flatMap { reader.bool($0, "sync.allow_insecure_http") }.map { sync.allowInsecureHTTP = $0 }
     }
 
     /// Environment wins over the file so a unit's `Environment=` or a test can change one key.
@@ -227,58 +222,12 @@ struct AgentConfig: Sendable, Equatable {
     }
 }
 
-struct ConfigError: Error, Equatable, CustomStringConvertible {
-    var file: String
-    var line: Int?
-    var column: Int? = nil
-    var key: String
-    var message: String
-    /// Credentials of any URL quoted in the message are masked, whichever key it was put under.
-    var description: String {
-        let place = [file, line.map(String.init), line == nil ? nil : column.map(String.init)].compactMap { $0 }.joined(separator: ":")
-        let text = SyncURLCheck.maskingCredentials(in: message)
-        return key.isEmpty ? "\(place): \(text)" : "\(place): \(key): \(text)"
-    }
+/// agent.yaml's errors are the profiles' (file:line:column: key: message); an error about
+/// the environment names the variable as its key and "environment" as its file.
+typealias ConfigError = ProfileError
 
-    init(file: String, line: Int?, column: Int? = nil, key: String, message: String) {
-        (self.file, self.line, self.column, self.key, self.message) = (file, line, column, key, message)
-    }
-
-    init(yaml error: YamlError, file: String) {
-        let problem = YAMLProblem(error)
-        self.init(file: file, line: problem.line, column: problem.column, key: "", message: problem.message)
-    }
-}
-
-struct ConfigErrors: Error, CustomStringConvertible {
-    var errors: [ConfigError]
-    init(_ errors: [ConfigError]) { self.errors = errors }
-    var description: String { errors.map(\.description).joined(separator: "\n") }
-}
-
-/// Reads a config file as UTF-8 text, saying which of "missing", "unreadable" or "not
-/// UTF-8" (with the line and byte offset of the first bad byte) stands in the way.
-enum ConfigText {
-    /// agent.yaml is a few hundred bytes; a file this large is not one.
-    static let maxBytes = 1 << 20
-
-    static func read(path: String) -> Result<String, ConfigError> {
-        let data: Data
-        switch BoundedFile.read(path: path, maxBytes: maxBytes) {
-        case .success(let read): data = read
-        case .failure(.unreadable):
-            return .failure(ConfigError(file: path, line: nil, key: "", message: "cannot read the file (does it exist, and may this user read it?)"))
-        case .failure(.notARegularFile):
-            return .failure(ConfigError(file: path, line: nil, key: "", message: "not a regular file"))
-        case .failure(.tooLarge(let bytes)):
-            return .failure(ConfigError(file: path, line: nil, key: "", message: "the file is \(bytes) bytes; an agent config is at most \(maxBytes)"))
-        }
-        if let text = String(validating: data, as: UTF8.self) { return .success(text) }
-        let (line, offset) = UTF8Check.firstInvalid(data)
-        return .failure(ConfigError(file: path, line: line, key: "",
-                                    message: "the file is not UTF-8 text (invalid byte at offset \(offset)); save it as UTF-8"))
-    }
-}
+/// Every error of a config at once.
+typealias ConfigErrors = ProfileErrors
 
 /// The sync URL's rules: https, or http only when explicitly allowed and to this machine.
 /// What agent.yaml may say as a sync URL; showing one is `Sync.SyncURL`'s.
@@ -307,66 +256,11 @@ enum SyncURLCheck {
     static func maskingCredentials(in text: String) -> String {
         text.replacing(/:\/\/[^\/@\s'"?#]*@/, with: "://***@")
     }
-}
 
-/// Typed reads from a YAML node that record an error (file, line, key, what is allowed)
-/// instead of stopping at the first one.
-private struct NodeReader {
-    let file: String
-
-    func error(_ node: Node, key: String, _ message: String) -> ConfigError {
-        ConfigError(file: file, line: node.mark.map { $0.line }, column: node.mark.map { $0.column }, key: key, message: message)
-    }
-
-    func unknown(_ node: Node, key: String, allowed: [String]) -> ConfigError {
-        error(node, key: key, "unknown key; allowed here: \(allowed.joined(separator: ", "))")
-    }
-
-    func mapping(_ node: Node, key: String, errors: inout [ConfigError]) -> [(String, Node)]? {
-        guard case .mapping(let mapping) = node else {
-            errors.append(error(node, key: key, "expected a mapping of keys to values"))
-            return nil
-        }
-        return mapping.compactMap { pair in pair.key.string.map { ($0, pair.value) } }
-    }
-
-    func string(_ node: Node, key: String, errors: inout [ConfigError]) -> String? {
-        guard case .scalar(let scalar) = node else {
-            errors.append(error(node, key: key, "expected a single value"))
-            return nil
-        }
-        return scalar.string
-    }
-
-    func bool(_ node: Node, key: String, errors: inout [ConfigError]) -> Bool? {
-        guard let text = string(node, key: key, errors: &errors) else { return nil }
-        switch text.lowercased() {
-        case "true", "yes", "on": return true
-        case "false", "no", "off": return false
-        default:
-            errors.append(error(node, key: key, "'\(text)' is not true/false"))
-            return nil
-        }
-    }
-
-    func int(_ node: Node, key: String, in range: ClosedRange<Int>, errors: inout [ConfigError]) -> Int? {
-        parse(node, key: key, errors: &errors) { text throws(QuantityError) in try NumberText.integer(text, in: range) }
-    }
-
-    func duration(_ node: Node, key: String, in range: ClosedRange<Duration>, errors: inout [ConfigError]) -> Duration? {
-        parse(node, key: key, errors: &errors) { text throws(QuantityError) in try DurationText.parse(text, in: range) }
-    }
-
-    func bytes(_ node: Node, key: String, in range: ClosedRange<Int64>, errors: inout [ConfigError]) -> Int64? {
-        parse(node, key: key, errors: &errors) { text throws(QuantityError) in try ByteSizeText.parse(text, in: range) }
-    }
-
-    private func parse<T>(_ node: Node, key: String, errors: inout [ConfigError],
-                          _ body: (String) throws(QuantityError) -> T) -> T? {
-        guard let text = string(node, key: key, errors: &errors) else { return nil }
-        do { return try body(text) } catch {
-            errors.append(self.error(node, key: key, error.description))
-            return nil
-        }
+    /// The error with the credentials of any URL its message quotes masked, whichever key it is under.
+    static func maskingCredentials(in error: ConfigError) -> ConfigError {
+        var masked = error
+        masked.message = maskingCredentials(in: error.message)
+        return masked
     }
 }

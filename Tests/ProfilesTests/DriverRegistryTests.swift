@@ -1,0 +1,65 @@
+import HAL
+import Profiles
+import Testing
+
+/// The registry is what the loader validates against and what the board builds from; these
+/// pin its facts (the driver table in docs/PROFILES.md) and the checks made with them.
+@Suite struct DriverRegistryTests {
+    @Test func everyDriverDeclaresItsBusAddressAndChannels() {
+        let table = DriverKind.allCases.map { kind in
+            let address = kind.defaultAddress.map { "0x" + String($0, radix: 16) } ?? "-"
+            return "\(kind.rawValue) \(kind.bus.rawValue) \(address) " + kind.channels.map { "\($0.name)(\($0.unit))" }.joined(separator: ",")
+        }
+        #expect(table == [
+            "ds18b20 w1 - temperature(°C)",
+            "ezo_ph i2c 0x63 ph(pH)",
+            "ezo_orp i2c 0x62 orp(mV)",
+            "ezo_ec i2c 0x64 conductivity(µS/cm),tds(ppm),salinity(ppt),specific_gravity(SG)",
+            "ezo_do i2c 0x61 dissolved_oxygen(mg/L)",
+            "ezo_rtd i2c 0x66 temperature(°C)",
+            "bme280 i2c 0x76 temperature(°C),pressure(hPa),humidity(%RH)",
+            "ads1115 i2c 0x48 voltage(V)",
+            "float_switch gpio - level(state)",
+            "leak_switch gpio - wet(state)",
+            "flow_meter gpio - flow(L/min)",
+        ])
+    }
+
+    static let header = """
+    name: registry
+    buses:
+      - { id: i2c, kind: i2c, simulated: true }
+      - { id: gpio, kind: gpio, simulated: true }
+    sensors:
+
+    """
+
+    func errors(_ sensors: String) -> [String] {
+        do {
+            _ = try DeviceProfile.parse(yaml: Self.header + sensors, file: "p.yaml")
+            return []
+        } catch {
+            return error.errors.map(\.description)
+        }
+    }
+
+    @Test func anAddressOnlyOnAnI2CDriver() {
+        #expect(errors("  - { id: leak, driver: leak_switch, bus: gpio, line: GPIO5, address: 0x20 }\n") == [
+            "p.yaml:6:71: sensors[0].address: driver leak_switch is on a gpio bus; only I2C drivers take an address",
+        ])
+        #expect(errors("  - { id: ph, driver: ezo_ph, bus: i2c, address: 0x20 }\n") == [])
+    }
+
+    @Test func aMisspeltDriverGetsTheNearestName() {
+        #expect(errors("  - { id: ph, driver: ezo-ph, bus: i2c }\n") == [
+            "p.yaml:6:23: sensors[0].driver: unknown driver 'ezo-ph'; allowed: ds18b20, ezo_ph, ezo_orp, ezo_ec, ezo_do, ezo_rtd, "
+                + "bme280, ads1115, float_switch, leak_switch, flow_meter; did you mean 'ezo_ph'?",
+        ])
+    }
+
+    @Test func theDriverDecidesTheBus() {
+        #expect(errors("  - { id: ph, driver: ezo_ph, bus: gpio }\n") == [
+            "p.yaml:6:36: sensors[0].bus: driver ezo_ph needs a i2c bus; 'gpio' is gpio",
+        ])
+    }
+}
