@@ -126,7 +126,7 @@ if !deviceOnly {
         // The fleet server against a throwaway PostgreSQL over real TLS, for the sync tests
         // and the benchmark (and for anyone testing their own fleet setup).
         .target(name: "FleetServerTesting", dependencies: [
-            "FleetServer", "Wire",
+            "FleetServer", "EdgeTesting", "Wire",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "Logging", package: "swift-log"),
@@ -137,7 +137,7 @@ if !deviceOnly {
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
         .executableTarget(name: "edge-bench", dependencies: [
-            "Readings", "AlertEngine", "Sync", "Wire", "FleetServer", "FleetServerTesting", "Profiles", "EdgeCore",
+            "Readings", "AlertEngine", "Sync", "Wire", "FleetServer", "FleetServerTesting", "Profiles", "EdgeCore", "EdgeTesting",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "GRDB", package: "GRDB.swift"),
             // The raw sqlite3 C API: the baseline local ingest is measured against.
@@ -160,7 +160,7 @@ if !deviceOnly {
         ], swiftSettings: swiftSettings),
         .testTarget(name: "SyncTests", dependencies: [
             "EdgeTesting", "Sync", "Wire", "FleetServer", "FleetServerTesting", "Readings", "AlertEngine", "EdgeCore",
-            // The agent's HealthReporter, which the engine tests' health feed builds reports with,
+            // The agent's HealthMonitor, which the engine tests' health feed builds reports with,
             // and its AlertEventFeed, which carries the real alert events end to end.
             "edge-agent",
             .product(name: "PostgresNIO", package: "postgres-nio"),

@@ -1,3 +1,4 @@
+import EdgeTesting
 import Foundation
 import PostgresNIO
 

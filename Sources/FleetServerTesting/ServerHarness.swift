@@ -1,3 +1,4 @@
+import EdgeTesting
 import FleetServer
 import Foundation
 import Hummingbird

@@ -1,3 +1,4 @@
+import EdgeTesting
 import Foundation
 
 /// Certificates made with the openssl CLI for one test run: a CA, a server certificate

@@ -1,3 +1,4 @@
+import EdgeTesting
 import EdgeCore
 import FleetServerTesting
 import Foundation

@@ -1,3 +1,4 @@
+import EdgeTesting
 import EdgeCore
 import FleetServerTesting
 import Foundation
@@ -11,16 +12,6 @@ import Glibc
 /// `edge-agent run` on reef-sim.yaml, configured for the fleet server, then `edge-agent sync
 /// --once`: PostgreSQL ends up with exactly the readings the device stored, per sensor.
 @Suite(.serialized) struct DaemonSyncTests {
-    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let binary: String = {
-        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for _ in 0..<4 {
-            let candidate = directory.appendingPathComponent("edge-agent").path
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-            directory = directory.deletingLastPathComponent()
-        }
-        return repository.appendingPathComponent(".build/debug/edge-agent").path
-    }()
 
     @Test func reefSimDaemonSyncsEveryStoredReadingOnce() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("daemon-sync-\(UUID().uuidString)")
@@ -36,10 +27,10 @@ import Glibc
             environment["EDGE_AGENT_SYNC_CA_FILE"] = server.certificates.ca
             environment["EDGE_AGENT_SYNC_INTERVAL"] = "1s"
             let data = directory.appendingPathComponent("data").path
-            let profile = Self.repository.appendingPathComponent("device-profiles/reef-sim.yaml").path
+            let profile = Built.repository.appendingPathComponent("device-profiles/reef-sim.yaml").path
 
             let daemon = Process()
-            daemon.executableURL = URL(fileURLWithPath: Self.binary)
+            daemon.executableURL = Built.product("edge-agent")
             daemon.arguments = ["run", "--profile", profile, "--data-dir", data]
             daemon.environment = environment
             daemon.standardError = FileHandle.nullDevice
@@ -49,7 +40,7 @@ import Glibc
             #expect(await daemon.exited() == 0)
 
             let push = Process()
-            push.executableURL = URL(fileURLWithPath: Self.binary)
+            push.executableURL = Built.product("edge-agent")
             push.arguments = ["sync", "--once", "--data-dir", data]
             push.environment = environment
             push.standardError = FileHandle.nullDevice

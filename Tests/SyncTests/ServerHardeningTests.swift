@@ -1,4 +1,5 @@
 @testable import FleetServer
+import EdgeTesting
 import FleetServerTesting
 import Foundation
 import PostgresNIO
@@ -205,16 +206,7 @@ import Wire
 
     // MARK: The command line
 
-    static let fleetServerBinary: String = {
-        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for _ in 0..<4 {
-            let candidate = directory.appendingPathComponent("fleet-server").path
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-            directory = directory.deletingLastPathComponent()
-        }
-        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent(".build/debug/fleet-server").path
-    }()
+    static let fleetServerBinary = Built.product("fleet-server").path
 
     /// `fleet-server migrate` with a wrong password exits at once with PostgreSQL's answer
     /// instead of retrying the login forever.

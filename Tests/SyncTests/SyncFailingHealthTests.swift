@@ -1,3 +1,4 @@
+import EdgeTesting
 import FleetServerTesting
 import Foundation
 import Testing
@@ -39,7 +40,7 @@ import Glibc
             FileManager.default.createFile(atPath: tokenPath, contents: Data(token.utf8), attributes: [.posixPermissions: 0o600])
         }
         let daemon = Process()
-        daemon.executableURL = URL(fileURLWithPath: DaemonSyncTests.binary)
+        daemon.executableURL = Built.product("edge-agent")
         daemon.arguments = ["run", "--profile", directory + "/profile.yaml", "--data-dir", directory + "/data"]
         daemon.environment = environment
         daemon.standardError = FileHandle.nullDevice
@@ -53,7 +54,7 @@ import Glibc
         while ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(500))
             let status = Process()
-            status.executableURL = URL(fileURLWithPath: DaemonSyncTests.binary)
+            status.executableURL = Built.product("edge-agent")
             status.arguments = ["status", "--json", "--data-dir", directory + "/data"]
             status.environment = environment
             let out = Pipe()

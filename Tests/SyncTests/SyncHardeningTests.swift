@@ -1,4 +1,5 @@
 import EdgeCore
+import EdgeTesting
 import Foundation
 import GRDB
 import Readings
@@ -9,58 +10,6 @@ import Wire
 #if canImport(Glibc)
 import Glibc
 #endif
-
-/// A TCP listener on 127.0.0.1 that accepts connections, reads whatever arrives and never
-/// answers: a TLS handshake that stalls, or (over plain HTTP) a server whose answer hangs.
-final class SilentListener: Sendable {
-    let port: Int
-    private let socket: Int32
-    private let received = Received()
-
-    final class Received: Sendable {
-        let counts = Mutex<(connections: Int, bytes: Int)>((0, 0))
-    }
-
-    init() throws {
-        let fd = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-        guard bound == 0, listen(fd, 16) == 0 else { throw POSIXError(.EADDRINUSE) }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        socket = fd
-        port = Int(UInt16(bigEndian: address.sin_port))
-        let listening = fd
-        let received = self.received
-        Thread.detachNewThread {
-            while true {
-                let client = accept(listening, nil, nil)
-                guard client >= 0 else { return }
-                received.counts.withLock { $0.connections += 1 }
-                Thread.detachNewThread {
-                    var buffer = [UInt8](repeating: 0, count: 4096)
-                    while true {
-                        let count = read(client, &buffer, buffer.count)
-                        guard count > 0 else { close(client); return }
-                        received.counts.withLock { $0.bytes += count }
-                    }
-                }
-            }
-        }
-    }
-
-    var connections: Int { received.counts.withLock { $0.connections } }
-    var bytes: Int { received.counts.withLock { $0.bytes } }
-
-    /// Stops accepting; connections already open stay open until their peer leaves.
-    func stop() {
-        shutdown(socket, Int32(SHUT_RDWR))
-        close(socket)
-    }
-}
 
 @Suite(.serialized) struct SyncHardeningTests {
     // MARK: - Stopping never waits for the network

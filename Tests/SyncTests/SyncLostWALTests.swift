@@ -213,7 +213,7 @@ import Glibc
             environment["EDGE_AGENT_SYNC_INTERVAL"] = "1s"
             func daemon() throws -> Process {
                 let process = Process()
-                process.executableURL = URL(fileURLWithPath: DaemonSyncTests.binary)
+                process.executableURL = Built.product("edge-agent")
                 process.arguments = ["run", "--profile", directory + "/profile.yaml", "--data-dir", data]
                 process.environment = environment
                 process.standardError = FileHandle.nullDevice
@@ -224,7 +224,7 @@ import Glibc
 
             func pushOnce() async throws -> Int32 {
                 let push = Process()
-                push.executableURL = URL(fileURLWithPath: DaemonSyncTests.binary)
+                push.executableURL = Built.product("edge-agent")
                 push.arguments = ["sync", "--once", "--data-dir", data]
                 push.environment = environment
                 push.standardError = FileHandle.nullDevice

@@ -172,16 +172,3 @@ struct SyncFixture {
                                 transport: realTransport ?? transport, health: self.health, clock: clock, random: SeededRandom(seed: 7))
     }
 }
-
-extension Process {
-    /// Waits for exit without holding a thread of Swift's cooperative pool. The fleet server
-    /// under test answers on that pool (two threads on a two-core machine), and a child that
-    /// talks to it (`sync --once`, the daemon) would never be answered while the pool's
-    /// threads sat in `waitUntilExit()`: two such waits at once hung CI.
-    func exited() async -> Int32 {
-        while isRunning {
-            do { try await Task.sleep(for: .milliseconds(20)) } catch { waitUntilExit() }
-        }
-        return terminationStatus
-    }
-}

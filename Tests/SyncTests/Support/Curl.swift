@@ -1,3 +1,4 @@
+import EdgeTesting
 import FleetServerTesting
 import Foundation
 import Wire

@@ -1,13 +1,20 @@
 import Foundation
 
-/// Runs command-line tools for the test harness (initdb, pg_ctl, openssl, curl) and fails
-/// with the tool's own output when it fails.
+/// Runs command-line tools for the test harnesses (initdb, pg_ctl, openssl, curl, the built
+/// binaries) without blocking a thread of the cooperative pool, and fails with the tool's own
+/// output when it fails. `Command.run` is the synchronous form for quick CLI calls.
 public enum Processes {
     public struct Failure: Error, CustomStringConvertible {
         public var command: String
         public var status: Int32
         public var output: String
         public var description: String { "`\(command)` exited with \(status):\n\(output)" }
+
+        public init(command: String, status: Int32, output: String) {
+            self.command = command
+            self.status = status
+            self.output = output
+        }
     }
 
     /// Runs `executable` and returns its standard output. As root, `user` switches to
