@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// The one home for blocking calls: SQLite commits, sysfs 1-Wire reads, libcurl transfers.
 ///
@@ -23,6 +24,8 @@ public final class BlockingIO: @unchecked Sendable {
     private let condition = NSCondition()
     private var pending: [@Sendable () -> Void] = []
     private var head = 0
+    /// The lane's own threads, so work can check where it runs (`isCurrent`).
+    private let members = Mutex<Set<ObjectIdentifier>>([])
 
     /// `name` and the thread's index name each thread as `top -H` and a debugger show it; keep
     /// it under 12 characters (Linux cuts thread names at 15).
@@ -31,10 +34,14 @@ public final class BlockingIO: @unchecked Sendable {
         for index in 0 ..< threads {
             Thread.detachNewThread { [self] in
                 Thread.current.name = "\(name)-\(index)"
+                members.withLock { _ = $0.insert(ObjectIdentifier(Thread.current)) }
                 serve()
             }
         }
     }
+
+    /// Whether the caller runs on one of this lane's threads: for assertions and tests.
+    public var isCurrent: Bool { members.withLock { $0.contains(ObjectIdentifier(Thread.current)) } }
 
     /// Runs `body` on one of this lane's threads and returns its result to the caller, which
     /// suspends (it does not block) meanwhile. Work starts in the order it was submitted.

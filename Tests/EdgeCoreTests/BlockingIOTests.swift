@@ -6,7 +6,7 @@ import Testing
 /// Shared state the lane's closures write and the test reads.
 private final class Record: Sendable {
     let order = Mutex<[Int]>([])
-    let names = Mutex<Set<String>>([])
+    let onLane = Mutex<[Bool]>([])
     let released = Mutex(false)
 }
 
@@ -24,14 +24,15 @@ private struct Boom: Error {}
                 group.addTask {
                     try await lane.run {
                         record.order.withLock { $0.append(i) }
-                        record.names.withLock { _ = $0.insert(Thread.current.name ?? "") }
+                        record.onLane.withLock { $0.append(lane.isCurrent) }
                     }
                 }
             }
             try await group.waitForAll()
         }
         #expect(record.order.withLock { $0 } == Array(0 ..< 20))
-        #expect(record.names.withLock { $0 } == ["test-lane-0"])
+        #expect(record.onLane.withLock { $0 } == Array(repeating: true, count: 20))
+        #expect(!lane.isCurrent)
     }
 
     /// Blocking calls on the lane do not hold the cooperative pool: while both lane threads

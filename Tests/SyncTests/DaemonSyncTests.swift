@@ -14,38 +14,19 @@ import Glibc
 @Suite(.serialized) struct DaemonSyncTests {
 
     @Test func reefSimDaemonSyncsEveryStoredReadingOnce() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("daemon-sync-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let scratch = try TemporaryDirectory("daemon-sync")
+        let directory = scratch.url
         try await ServerHarness.with { server in
-            let tokenPath = directory.appendingPathComponent("token").path
-            FileManager.default.createFile(atPath: tokenPath, contents: Data(server.deviceToken.utf8), attributes: [.posixPermissions: 0o600])
-            var environment = ProcessInfo.processInfo.environment
-            environment["EDGE_AGENT_CONFIG"] = ""
-            environment["EDGE_AGENT_DEVICE_ID"] = server.deviceName
-            environment["EDGE_AGENT_SYNC_URL"] = server.url
-            environment["EDGE_AGENT_SYNC_TOKEN_FILE"] = tokenPath
-            environment["EDGE_AGENT_SYNC_CA_FILE"] = server.certificates.ca
-            environment["EDGE_AGENT_SYNC_INTERVAL"] = "1s"
+            let agent = AgentProcesses(server: server, directory: directory.path, overrides: ["EDGE_AGENT_SYNC_INTERVAL": "1s"])
             let data = directory.appendingPathComponent("data").path
             let profile = Built.repository.appendingPathComponent("device-profiles/reef-sim.yaml").path
 
-            let daemon = Process()
-            daemon.executableURL = Built.product("edge-agent")
-            daemon.arguments = ["run", "--profile", profile, "--data-dir", data]
-            daemon.environment = environment
-            daemon.standardError = FileHandle.nullDevice
-            try daemon.run()
+            let daemon = try agent.start(["run", "--profile", profile, "--data-dir", data])
             try await Task.sleep(for: .seconds(6))
             kill(daemon.processIdentifier, SIGTERM)
             #expect(await daemon.exited() == 0)
 
-            let push = Process()
-            push.executableURL = Built.product("edge-agent")
-            push.arguments = ["sync", "--once", "--data-dir", data]
-            push.environment = environment
-            push.standardError = FileHandle.nullDevice
-            push.standardOutput = FileHandle.nullDevice
-            try push.run()
+            let push = try agent.start(["sync", "--once", "--data-dir", data])
             #expect(await push.exited() == 0)
 
             let database = try LocalDatabase.open(path: data + "/edge-agent.sqlite")

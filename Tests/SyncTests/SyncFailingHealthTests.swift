@@ -23,29 +23,14 @@ import Glibc
     /// contents) until `status --json` names a failing sync, and
     /// returns its exit code and reasons.
     func failingStatus(_ server: ServerHarness, _ overrides: [String: String]) async throws -> (Int32, [String]) {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("failing-sync-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let tokenPath = directory + "/token"
-        FileManager.default.createFile(atPath: tokenPath, contents: Data(server.deviceToken.utf8), attributes: [.posixPermissions: 0o600])
+        let scratch = try TemporaryDirectory("failing-sync")
+        let directory = scratch.path
         try Self.profile.write(toFile: directory + "/profile.yaml", atomically: true, encoding: .utf8)
-        var environment = ProcessInfo.processInfo.environment
-        environment["EDGE_AGENT_CONFIG"] = ""
-        environment["NOTIFY_SOCKET"] = ""
-        environment["EDGE_AGENT_DEVICE_ID"] = server.deviceName
-        environment["EDGE_AGENT_SYNC_URL"] = server.url
-        environment["EDGE_AGENT_SYNC_TOKEN_FILE"] = tokenPath
-        environment["EDGE_AGENT_SYNC_CA_FILE"] = server.certificates.ca
-        environment.merge(overrides.filter { $0.key != "TOKEN" }) { $1 }
+        let agent = AgentProcesses(server: server, directory: directory, overrides: overrides.filter { $0.key != "TOKEN" })
         if let token = overrides["TOKEN"] {
-            FileManager.default.createFile(atPath: tokenPath, contents: Data(token.utf8), attributes: [.posixPermissions: 0o600])
+            FileManager.default.createFile(atPath: agent.tokenPath, contents: Data(token.utf8), attributes: [.posixPermissions: 0o600])
         }
-        let daemon = Process()
-        daemon.executableURL = Built.product("edge-agent")
-        daemon.arguments = ["run", "--profile", directory + "/profile.yaml", "--data-dir", directory + "/data"]
-        daemon.environment = environment
-        daemon.standardError = FileHandle.nullDevice
-        daemon.standardOutput = FileHandle.nullDevice
-        try daemon.run()
+        let daemon = try agent.start(["run", "--profile", directory + "/profile.yaml", "--data-dir", directory + "/data"])
         defer {
             kill(daemon.processIdentifier, SIGTERM)
             daemon.waitUntilExit()
@@ -53,14 +38,8 @@ import Glibc
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(500))
-            let status = Process()
-            status.executableURL = Built.product("edge-agent")
-            status.arguments = ["status", "--json", "--data-dir", directory + "/data"]
-            status.environment = environment
             let out = Pipe()
-            status.standardOutput = out
-            status.standardError = FileHandle.nullDevice
-            try status.run()
+            let status = try agent.start(["status", "--json", "--data-dir", directory + "/data"], stdout: out)
             _ = await status.exited()  // its report is far below a pipe's buffer
             let data = out.fileHandleForReading.readDataToEndOfFile()
             let report = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]

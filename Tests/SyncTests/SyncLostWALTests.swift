@@ -200,37 +200,14 @@ import Glibc
         let truthDirectory = try TemporaryDirectory("kill-nine-truth")
         let truth = truthDirectory.path
         try await ServerHarness.with { server in
-            let tokenPath = directory + "/token"
-            FileManager.default.createFile(atPath: tokenPath, contents: Data(server.deviceToken.utf8), attributes: [.posixPermissions: 0o600])
             try Self.profile.write(toFile: directory + "/profile.yaml", atomically: true, encoding: .utf8)
-            var environment = ProcessInfo.processInfo.environment
-            environment["EDGE_AGENT_CONFIG"] = ""
-            environment["NOTIFY_SOCKET"] = ""
-            environment["EDGE_AGENT_DEVICE_ID"] = server.deviceName
-            environment["EDGE_AGENT_SYNC_URL"] = server.url
-            environment["EDGE_AGENT_SYNC_TOKEN_FILE"] = tokenPath
-            environment["EDGE_AGENT_SYNC_CA_FILE"] = server.certificates.ca
-            environment["EDGE_AGENT_SYNC_INTERVAL"] = "1s"
+            let agent = AgentProcesses(server: server, directory: directory, overrides: ["EDGE_AGENT_SYNC_INTERVAL": "1s"])
             func daemon() throws -> Process {
-                let process = Process()
-                process.executableURL = Built.product("edge-agent")
-                process.arguments = ["run", "--profile", directory + "/profile.yaml", "--data-dir", data]
-                process.environment = environment
-                process.standardError = FileHandle.nullDevice
-                process.standardOutput = FileHandle.nullDevice
-                try process.run()
-                return process
+                try agent.start(["run", "--profile", directory + "/profile.yaml", "--data-dir", data])
             }
 
             func pushOnce() async throws -> Int32 {
-                let push = Process()
-                push.executableURL = Built.product("edge-agent")
-                push.arguments = ["sync", "--once", "--data-dir", data]
-                push.environment = environment
-                push.standardError = FileHandle.nullDevice
-                push.standardOutput = FileHandle.nullDevice
-                try push.run()
-                return await push.exited()
+                await (try agent.start(["sync", "--once", "--data-dir", data])).exited()
             }
 
             // This machine's clock may be unsynchronised, and the daemon would then hold every

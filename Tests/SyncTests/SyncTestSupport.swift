@@ -1,6 +1,7 @@
 import AlertEngine
 import EdgeCore
 import EdgeTesting
+import FleetServerTesting
 import Foundation
 import Readings
 import Synchronization
@@ -170,5 +171,39 @@ struct SyncFixture {
         self.health = try health.feed(database: database, store: store, events: self.events, clock: clock)
         engine = try SyncEngine(configuration: configuration, database: database, readings: store.queries, events: self.events,
                                 transport: realTransport ?? transport, health: self.health, clock: clock, random: SeededRandom(seed: 7))
+    }
+}
+
+/// The real `edge-agent` binary configured for the fleet server under test, through the
+/// environment the way a unit file would: device id, URL, CA, and a token file (mode 0600)
+/// written into `directory`. Its commands run as separate processes.
+struct AgentProcesses {
+    let environment: [String: String]
+    let tokenPath: String
+
+    init(server: ServerHarness, directory: String, overrides: [String: String] = [:]) {
+        tokenPath = directory + "/token"
+        FileManager.default.createFile(atPath: tokenPath, contents: Data(server.deviceToken.utf8), attributes: [.posixPermissions: 0o600])
+        var environment = ProcessInfo.processInfo.environment
+        environment["EDGE_AGENT_CONFIG"] = ""
+        environment["NOTIFY_SOCKET"] = ""
+        environment["EDGE_AGENT_DEVICE_ID"] = server.deviceName
+        environment["EDGE_AGENT_SYNC_URL"] = server.url
+        environment["EDGE_AGENT_SYNC_TOKEN_FILE"] = tokenPath
+        environment["EDGE_AGENT_SYNC_CA_FILE"] = server.certificates.ca
+        environment.merge(overrides) { $1 }
+        self.environment = environment
+    }
+
+    /// Starts `edge-agent ARGUMENTS` with its output discarded (or to `stdout`, when given).
+    func start(_ arguments: [String], stdout: Pipe? = nil) throws -> Process {
+        let process = Process()
+        process.executableURL = Built.product("edge-agent")
+        process.arguments = arguments
+        process.environment = environment
+        process.standardError = FileHandle.nullDevice
+        process.standardOutput = stdout ?? FileHandle.nullDevice
+        try process.run()
+        return process
     }
 }
