@@ -9,8 +9,13 @@ import Synchronization
 /// one place for blocking work. Each kind of work has its own lane so that a minute-long
 /// upload cannot delay a commit, and a slow 1-Wire bus cannot delay either.
 ///
-/// Threads that wait on a kernel event for as long as the agent runs (GPIO edge watchers)
-/// are not blocking calls and keep their own thread; see Sources/HAL/Linux.
+/// Who uses which lane: `ReadingWriter` commits and checkpoints on `storage`, `SysfsOneWire`
+/// reads on `sensorBus`, `CurlTransport` transfers on `network`. Two things are deliberately not
+/// here: threads that wait on a kernel event for as long as the agent runs (GPIO edge
+/// watchers, Sources/HAL/Linux) keep their own thread; and an alert transition's commit, which
+/// GRDB's serial writer performs while the poll task that caused it waits — rare (only on a
+/// state change), one small transaction, and required to be durable before `evaluate`
+/// returns (docs/ALERTS.md). A reading that changes no rule does no I/O at all.
 public final class BlockingIO: @unchecked Sendable {
     /// Sensor reads that block in the kernel (sysfs w1: ~750 ms per DS18B20 conversion).
     /// Four threads: a typical tank has up to four probes on one bus.

@@ -99,7 +99,7 @@ final class SyncTestEvents: SyncEventSource {
 }
 
 /// The agent's part of health in the engine tests. `feed` turns it into what the engine is
-/// given: reports built by the agent's own `HealthReporter`, as the daemon builds them.
+/// given: reports built by the agent's own `HealthMonitor`, as the daemon builds them.
 struct SyncTestHealth {
     var staleBacklog: Duration = .seconds(3600)
     var sensors: [SensorHealth] = [

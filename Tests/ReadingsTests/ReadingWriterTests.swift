@@ -6,7 +6,7 @@ import Synchronization
 import Testing
 @testable import Readings
 
-@Suite struct ReadingStoreTests {
+@Suite struct ReadingWriterTests {
     @Test func appendIsBufferedUntilFlushThenCommittedInOrder() throws {
         let dir = try TemporaryDirectory()
         let clock = ManualDeviceClock()
