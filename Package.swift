@@ -117,7 +117,6 @@ if !deviceOnly {
         .target(name: "FleetServer", dependencies: [
             "Wire", "EdgeCore",
             .product(name: "Hummingbird", package: "hummingbird"),
-            .product(name: "HummingbirdTLS", package: "hummingbird"),
             .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Crypto", package: "swift-crypto"),
@@ -164,6 +163,9 @@ if !deviceOnly {
             // and its AlertEventFeed, which carries the real alert events end to end.
             "edge-agent",
             .product(name: "PostgresNIO", package: "postgres-nio"),
+            // SyncCurlTransportTests' echo server speaks TLS through Hummingbird's.
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTLS", package: "hummingbird"),
         ], swiftSettings: swiftSettings),
     ]
 }
