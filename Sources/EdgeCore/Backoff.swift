@@ -1,4 +1,3 @@
-import EdgeCore
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -11,6 +10,9 @@ import Foundation
 ///
 /// Full jitter, not "exponential plus a little noise": a fleet of devices that lost the
 /// server together spreads its retries over the whole window instead of arriving in waves.
+///
+/// It lives in EdgeCore because two stages retry against services they do not control:
+/// Sync (the fleet server) and Notify (ntfy, webhooks, Telegram, Pushover, SMTP).
 public struct Backoff: Sendable, Hashable {
     public var base: Duration
     public var cap: Duration
@@ -92,10 +94,4 @@ public enum RetryAfter {
         parts.tm_sec = Int32(hms[2])
         return Int64(timegm(&parts)) * 1000
     }
-}
-
-/// Holds the injected generator; an existential cannot be passed where `some RandomNumberGenerator` is expected.
-struct Jitter: RandomNumberGenerator, Sendable {
-    var base: any RandomNumberGenerator & Sendable
-    mutating func next() -> UInt64 { base.next() }
 }
