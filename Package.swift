@@ -81,6 +81,9 @@ var targets: [Target] = [
     .target(name: "Wire", dependencies: ["CZlib"], swiftSettings: swiftSettings),
     // → Sync (HTTPS through libcurl)
     .target(name: "Sync", dependencies: ["Readings", "Wire", "EdgeCore", "CCurl", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
+    // → Notify (alert events to a person: ntfy, webhooks, Telegram, Pushover, e-mail through libcurl).
+    // Reads events through NotifyEventSource, not AlertEngine, as Sync does.
+    .target(name: "Notify", dependencies: ["EdgeCore", "Wire", "CCurl", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
     .executableTarget(name: "edge-agent", dependencies: [
         "HAL", "HALSimulation", "Profiles", "Readings", "AlertEngine", "Sync", "Wire", "EdgeCore",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -97,6 +100,7 @@ var targets: [Target] = [
     .testTarget(name: "ReadingsTests", dependencies: ["EdgeTesting", "Readings", "EdgeCore"], swiftSettings: swiftSettings),
     .testTarget(name: "AlertEngineTests", dependencies: ["EdgeTesting", "AlertEngine", "EdgeCore", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),
     .testTarget(name: "WireTests", dependencies: ["Wire"], swiftSettings: swiftSettings),
+    .testTarget(name: "NotifyTests", dependencies: ["Notify", "EdgeTesting", "Wire", "EdgeCore", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),
     .testTarget(name: "AgentTests", dependencies: ["EdgeTesting", "edge-agent", "Readings", "EdgeCore", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),
 ]
 

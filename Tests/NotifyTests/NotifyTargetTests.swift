@@ -1,0 +1,76 @@
+import Notify
+import Testing
+import Wire
+
+@Suite struct NotifyTargetTests {
+    @Test func aTargetGetsTheDocumentedDefaults() {
+        let target = NotifyTarget(id: "phone", kind: .ntfy, url: "https://ntfy.sh/reef-alerts")
+        #expect(target.validationError() == nil)
+        #expect(target.groupingWindow == .seconds(30))
+        #expect(target.repeatInterval == .seconds(7200))
+        #expect(target.maxAge == .seconds(21600))
+        #expect(target.rateCap == NotifyTarget.RateCap(messages: 20, per: .seconds(3600)))
+        #expect(target.filter.minimumSeverity == .warning)
+    }
+
+    @Test func kindsAreSpelledAsInAgentYAML() {
+        #expect(NotifyTarget.Kind.allCases.map(\.rawValue) == ["ntfy", "webhook", "telegram", "pushover", "email"])
+    }
+
+    @Test func plainTextTransportsAreRefusedWithWhatToWrite() {
+        let http = NotifyTarget(id: "phone", kind: .ntfy, url: "http://ntfy.local/reef")
+        #expect(http.validationError()
+            == "notify target 'phone': ntfy needs an https:// url, not http://; alerts are never sent in plain text")
+        let webhook = NotifyTarget(id: "hook", kind: .webhook, url: "ftp://example.org/hook")
+        #expect(webhook.validationError()?.contains("webhook needs an https:// url") == true)
+        let mail = NotifyTarget(id: "mail", kind: .email, url: "https://mail.example.org", recipient: "a@b.c", sender: "d@e.f")
+        #expect(mail.validationError()
+            == "notify target 'mail': email needs smtps://host:465 or smtp://host:587 (STARTTLS is then required), not https://")
+        for url in ["smtps://mail.example.org:465", "smtp://mail.example.org:587"] {
+            #expect(NotifyTarget(id: "mail", kind: .email, url: url, recipient: "a@b.c", sender: "d@e.f").validationError() == nil)
+        }
+    }
+
+    @Test func eachKindAsksForWhatItNeeds() {
+        let telegram = NotifyTarget(id: "tg", kind: .telegram, url: "https://api.telegram.org", credentialFile: "/etc/reef/bot")
+        #expect(telegram.validationError() == "notify target 'tg': telegram needs recipient: the chat id the bot writes to")
+        let pushover = NotifyTarget(id: "po", kind: .pushover, url: "https://api.pushover.net/1/messages.json", recipient: "ukey")
+        #expect(pushover.validationError()
+            == "notify target 'po': pushover needs credential_file: a 0600 file holding the application token")
+        let mail = NotifyTarget(id: "mail", kind: .email, url: "smtps://mail.example.org", recipient: "keeper@example.org")
+        #expect(mail.validationError() == "notify target 'mail': email needs both recipient (To) and sender (From) addresses")
+    }
+
+    @Test func idsAndDurationsAreChecked() {
+        #expect(NotifyTarget(id: "My Phone", kind: .ntfy, url: "https://ntfy.sh/x").validationError()
+            == "notify target 'My Phone': the id must be lower-case letters, digits, '-' or '_'; rename it")
+        #expect(NotifyTarget(id: "p", kind: .ntfy, url: "ntfy.sh/x").validationError()
+            == "notify target 'p': url 'ntfy.sh/x' is not an absolute URL with a host; write it as scheme://host/path")
+        let short = NotifyTarget(id: "p", kind: .ntfy, url: "https://ntfy.sh/x", groupingWindow: .seconds(60), maxAge: .seconds(30))
+        #expect(short.validationError()?.contains("max_age") == true)
+        let capless = NotifyTarget(id: "p", kind: .ntfy, url: "https://ntfy.sh/x", rateCap: .init(messages: 0, per: .seconds(60)))
+        #expect(capless.validationError() == "notify target 'p': the rate cap needs at least 1 message per a positive period")
+    }
+
+    @Test func theFilterAdmitsBySeverityKindRuleAndSensorAndNeverASilencedEvent() {
+        func event(_ kind: AlertEventKind, _ severity: AlertSeverity, rule: String = "temp-high", sensor: String = "temp",
+                   silenced: Bool = false) -> WireAlertEvent {
+            WireAlertEvent(sequence: 1, ruleID: rule, sensorID: sensor, kind: kind, severity: severity, value: nil,
+                           threshold: nil, timestampMillis: 0, activeSinceMillis: nil, message: "m", silenced: silenced)
+        }
+        let all = NotifyTarget.Filter()
+        #expect(all.admits(event(.fired, .warning)))
+        #expect(!all.admits(event(.fired, .info)))
+        #expect(all.admits(event(.failSafe, .info)), "a fail-safe is always news")
+        #expect(!all.admits(event(.fired, .critical, silenced: true)))
+        #expect(!all.admits(event(.acknowledged, .critical)))
+        let narrow = NotifyTarget.Filter(minimumSeverity: .info, kinds: [.fired], rules: ["leak"], sensors: [])
+        #expect(narrow.admits(event(.fired, .info, rule: "leak")))
+        #expect(!narrow.admits(event(.fired, .critical, rule: "temp-high")))
+        #expect(!narrow.admits(event(.resolved, .critical, rule: "leak")))
+        let bySensor = NotifyTarget.Filter(sensors: ["ato-float"])
+        #expect(bySensor.admits(event(.fired, .warning, rule: "ato-stuck", sensor: "ato-float")))
+        #expect(!bySensor.admits(event(.fired, .warning, rule: "temp-high", sensor: "temp")))
+        #expect(bySensor.admits(event(.failSafe, .critical, rule: "*", sensor: "*")), "events for every rule pass rule and sensor filters")
+    }
+}
