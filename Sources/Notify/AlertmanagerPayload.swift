@@ -1,0 +1,105 @@
+import Foundation
+import Wire
+
+/// The generic webhook's body: Alertmanager's webhook payload, version 4, so receivers built
+/// for Alertmanager (Alerta, Grafana OnCall, n8n flows, home-made bridges) work unchanged.
+///
+/// Alertmanager sends alert state, not a log: one alert per rule in a group, carrying its
+/// latest event. A rule that fired and resolved inside one grouping window goes as one
+/// resolved alert with both `startsAt` and `endsAt`, which is how Alertmanager itself reports
+/// it. `fingerprint` depends only on the alert's identity labels, so the firing and the
+/// resolved notification of one episode carry the same one, as receivers expect.
+public struct AlertmanagerPayload: Codable, Sendable, Hashable {
+    public struct Alert: Codable, Sendable, Hashable {
+        public var status: String
+        public var labels: [String: String]
+        public var annotations: [String: String]
+        public var startsAt: String
+        public var endsAt: String
+        public var generatorURL: String
+        public var fingerprint: String
+    }
+
+    public var version = "4"
+    public var groupKey: String
+    public var truncatedAlerts = 0
+    public var status: String
+    public var receiver: String
+    public var groupLabels: [String: String]
+    public var commonLabels: [String: String]
+    public var commonAnnotations: [String: String]
+    public var externalURL: String
+    public var alerts: [Alert]
+
+    /// Alertmanager's zero time, its way of saying "has not ended".
+    public static let notEnded = "0001-01-01T00:00:00Z"
+
+    /// - Parameters:
+    ///   - events: one target's group, ascending sequence.
+    ///   - externalURL: where the receiver can link back to (the device's dashboard), or "".
+    public init(target: String, device: String, events: [WireAlertEvent], externalURL: String = "") {
+        precondition(!events.isEmpty, "a payload needs at least one event")
+        var latest: [String: WireAlertEvent] = [:]
+        var order: [String] = []
+        for event in events {
+            let identity = event.ruleID + "\u{0}" + event.sensorID
+            if latest[identity] == nil { order.append(identity) }
+            latest[identity] = event
+        }
+        alerts = order.map { Self.alert(latest[$0]!, device: device, generatorURL: externalURL) }
+        status = alerts.contains { $0.status == "firing" } ? "firing" : "resolved"
+        receiver = target
+        groupLabels = ["device": device]
+        groupKey = "{}/{notify_target=\"\(target)\"}:{device=\"\(device)\"}"
+        commonLabels = Self.common(alerts.map(\.labels))
+        commonAnnotations = Self.common(alerts.map(\.annotations))
+        self.externalURL = externalURL
+    }
+
+    /// The body as sent: keys sorted and slashes unescaped, so the same group is the same bytes.
+    public func json() -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // Only strings, ints and arrays of them: encoding cannot fail.
+        return try! encoder.encode(self)
+    }
+
+    static func alert(_ event: WireAlertEvent, device: String, generatorURL: String) -> Alert {
+        var labels = ["alertname": event.ruleID, "sensor": event.sensorID, "severity": event.severity.rawValue, "device": device]
+        if let output = event.output { labels["output"] = output }
+        var annotations = ["summary": event.message, "event": event.kind.rawValue, "sequence": String(event.sequence)]
+        if let value = event.value { annotations["value"] = format(value) }
+        if let threshold = event.threshold { annotations["threshold"] = format(threshold) }
+        let ended = event.kind == .resolved || event.kind == .flappingEnded
+        return Alert(
+            status: ended ? "resolved" : "firing", labels: labels, annotations: annotations,
+            startsAt: NotifyTime.rfc3339(event.activeSinceMillis ?? event.timestampMillis),
+            endsAt: ended ? NotifyTime.rfc3339(event.timestampMillis) : notEnded,
+            generatorURL: generatorURL, fingerprint: fingerprint(labels))
+    }
+
+    /// 16 hex digits of FNV-1a 64 over the sorted labels: stable across runs and platforms
+    /// (Swift's `hashValue` is seeded per process and would change on every restart).
+    static func fingerprint(_ labels: [String: String]) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for (name, value) in labels.sorted(by: { $0.key < $1.key }) {
+            for byte in name.utf8 + [0xff] + value.utf8 + [0xff] {
+                hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
+            }
+        }
+        let hex = String(hash, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
+    /// The pairs every dictionary has with the same value.
+    static func common(_ all: [[String: String]]) -> [String: String] {
+        guard var result = all.first else { return [:] }
+        for other in all.dropFirst() { result = result.filter { other[$0.key] == $0.value } }
+        return result
+    }
+
+    /// `27.9`, not `27.899999999999999`: the shortest text that reads back as the same Double.
+    static func format(_ value: Double) -> String {
+        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : "\(value)"
+    }
+}
