@@ -1,0 +1,196 @@
+import GRDB
+import Wire
+
+/// What `edge-agent notify status` shows for one target.
+public struct NotifyCursor: Sendable, Hashable {
+    public var target: String
+    /// The highest event sequence this target is done with (delivered or dead-lettered).
+    public var deliveredThrough: Int64
+    /// The message being attempted; after a restart it is sent again before anything else.
+    public var inFlight: SequenceRange?
+    public var lastDeliveredMillis: Int64?
+    public var messagesSent: Int
+    public var eventsSent: Int
+    public var retries: Int
+    public var lastError: String?
+    public var lastErrorMillis: Int64?
+    public var nextAttemptMillis: Int64?
+}
+
+/// A message a service refused for good (see `DeliveryState`).
+public struct NotifyDeadLetter: Sendable, Hashable {
+    public var id: Int64
+    public var target: String
+    public var range: SequenceRange
+    public var httpStatus: Int
+    public var reason: String
+    public var atMillis: Int64
+    public var requeuedAtMillis: Int64?
+}
+
+public enum NotifyLedgerError: Error, Hashable, CustomStringConvertible {
+    case unknownTarget(String)
+
+    public var description: String {
+        switch self {
+        case .unknownTarget(let target):
+            "no notify target '\(target)' has run on this database; check the id against agent.yaml's notify: section"
+        }
+    }
+}
+
+/// Notify's tables in the shared database, so that the CLI in another process reads and
+/// re-queues the same state the daemon acts on. Every change that moves a cursor is one
+/// transaction with what justifies it (the delivery, or the dead letter): a crash leaves
+/// either both or neither, and at worst the last message is sent once more, under the same
+/// idempotency key (`inFlight`).
+public struct NotifyLedger: Sendable {
+    let writer: any DatabaseWriter
+
+    static let migrator: DatabaseMigrator = {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("notify-v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE notify_cursor (
+                    target TEXT PRIMARY KEY,
+                    delivered_through INTEGER NOT NULL DEFAULT 0,
+                    in_flight_first INTEGER,
+                    in_flight_last INTEGER,
+                    last_delivered_ms INTEGER,
+                    messages_sent INTEGER NOT NULL DEFAULT 0,
+                    events_sent INTEGER NOT NULL DEFAULT 0,
+                    retries INTEGER NOT NULL DEFAULT 0,
+                    last_error TEXT,
+                    last_error_ms INTEGER,
+                    next_attempt_ms INTEGER
+                ) WITHOUT ROWID;
+                CREATE TABLE notify_dead_letter (
+                    id INTEGER PRIMARY KEY,
+                    target TEXT NOT NULL,
+                    first_sequence INTEGER NOT NULL,
+                    last_sequence INTEGER NOT NULL,
+                    http_status INTEGER NOT NULL,
+                    reason TEXT NOT NULL,
+                    at_ms INTEGER NOT NULL,
+                    requeued_at_ms INTEGER,
+                    redelivered_at_ms INTEGER
+                );
+                CREATE INDEX notify_dead_letter_target ON notify_dead_letter (target, requeued_at_ms);
+                """)
+        }
+        return migrator
+    }()
+
+    /// Services' reasons are bounded so that a misbehaving proxy cannot grow the file.
+    static let maxReasonLength = 500
+
+    public init(writer: any DatabaseWriter) throws {
+        self.writer = writer
+        try Self.migrator.migrate(writer)
+    }
+
+    /// Gives `target` a cursor if it has none. A target added to a device with a long history
+    /// starts after `startAfter` (the newest event), rather than paging its owner with the
+    /// history; an existing target keeps its position across restarts.
+    public func register(target: String, startAfter: Int64) throws {
+        try writer.write { db in try NotifyCursorRecord.insertIfMissing(db, target, startAfter: startAfter) }
+    }
+
+    public func cursor(target: String) throws -> NotifyCursor {
+        guard let record = try writer.read({ db in try NotifyCursorRecord.find(db, target) }) else {
+            throw NotifyLedgerError.unknownTarget(target)
+        }
+        return NotifyCursor(
+            target: record.target, deliveredThrough: record.deliveredThrough, inFlight: record.inFlight,
+            lastDeliveredMillis: record.lastDeliveredMillis, messagesSent: record.messagesSent,
+            eventsSent: record.eventsSent, retries: record.retries, lastError: record.lastError,
+            lastErrorMillis: record.lastErrorMillis, nextAttemptMillis: record.nextAttemptMillis)
+    }
+
+    /// Fixes the range of the next message before it is first sent, and returns the range to
+    /// send: the one already in flight if there is one (a restart mid-attempt), else `range`.
+    public func beginAttempt(target: String, range: SequenceRange) throws -> SequenceRange {
+        try writer.write { db in
+            guard let record = try NotifyCursorRecord.find(db, target) else { throw NotifyLedgerError.unknownTarget(target) }
+            if let inFlight = record.inFlight { return inFlight }
+            try NotifyCursorRecord.setInFlight(db, target, range)
+            return range
+        }
+    }
+
+    /// The service accepted the message for `range` (`events` of them after filtering): the
+    /// cursor moves past it and the delivery is counted, in one transaction.
+    public func recordDelivery(target: String, range: SequenceRange, events: Int, nowMillis: Int64) throws {
+        try writer.write { db in
+            try NotifyCursorRecord.advance(db, target, through: range.last, events: events, nowMillis: nowMillis)
+            try NotifyCursorRecord.setOutcome(db, target, error: nil, atMillis: nil, nextAttemptMillis: nil, countRetry: false)
+        }
+    }
+
+    /// The service refused `range` for good: the dead letter is written and the cursor moves
+    /// past the range, in one transaction.
+    public func recordDeadLetter(target: String, range: SequenceRange, httpStatus: Int, reason: String,
+                                 nowMillis: Int64, nextAttemptMillis: Int64?) throws {
+        let reason = String(reason.prefix(Self.maxReasonLength))
+        try writer.write { db in
+            try NotifyDeadLetterRecord.insert(db, target: target, range: range, httpStatus: httpStatus, reason: reason,
+                                              atMillis: nowMillis)
+            try NotifyCursorRecord.advance(db, target, through: range.last, events: 0, nowMillis: nil)
+            try NotifyCursorRecord.setOutcome(db, target, error: "dead-lettered \(range) (HTTP \(httpStatus)): \(reason)",
+                                              atMillis: nowMillis, nextAttemptMillis: nextAttemptMillis, countRetry: false)
+        }
+    }
+
+    /// A retryable failure: the cursor and the in-flight range stay, the error and the next
+    /// attempt are recorded for status.
+    public func recordFailure(target: String, reason: String, nowMillis: Int64, nextAttemptMillis: Int64) throws {
+        try writer.write { db in
+            try NotifyCursorRecord.setOutcome(db, target, error: String(reason.prefix(Self.maxReasonLength)),
+                                              atMillis: nowMillis, nextAttemptMillis: nextAttemptMillis, countRetry: true)
+        }
+    }
+
+    public func openDeadLetters(target: String) throws -> [NotifyDeadLetter] {
+        try writer.read { db in try NotifyDeadLetterRecord.open(db, target).map(\.asDeadLetter) }
+    }
+
+    /// `edge-agent notify requeue TARGET`: every open dead letter of `target` is sent again.
+    /// The cursor does not move back: only the letters' ranges go again, so nothing delivered
+    /// since is sent twice.
+    /// - Returns: how many letters were re-queued.
+    @discardableResult
+    public func requeue(target: String, nowMillis: Int64) throws -> Int {
+        try writer.write { db in
+            guard try NotifyCursorRecord.find(db, target) != nil else { throw NotifyLedgerError.unknownTarget(target) }
+            return try NotifyDeadLetterRecord.requeueAll(db, target, atMillis: nowMillis)
+        }
+    }
+
+    /// Re-queued letters still to send, oldest first; the pipeline sends them before new events.
+    public func requeuedLetters(target: String) throws -> [NotifyDeadLetter] {
+        try writer.read { db in try NotifyDeadLetterRecord.requeued(db, target).map(\.asDeadLetter) }
+    }
+
+    /// A re-queued letter was accepted: marked delivered and counted, in one transaction.
+    public func recordRedelivery(letter: NotifyDeadLetter, events: Int, nowMillis: Int64) throws {
+        try writer.write { db in
+            try NotifyDeadLetterRecord.markRedelivered(db, id: letter.id, atMillis: nowMillis)
+            try NotifyCursorRecord.countRedelivery(db, letter.target, events: events, nowMillis: nowMillis)
+        }
+    }
+
+    /// A re-queued letter was refused again: open again, with the new answer.
+    public func recordRefusedAgain(letter: NotifyDeadLetter, httpStatus: Int, reason: String, nowMillis: Int64) throws {
+        try writer.write { db in
+            try NotifyDeadLetterRecord.reopen(db, id: letter.id, httpStatus: httpStatus,
+                                              reason: String(reason.prefix(Self.maxReasonLength)), atMillis: nowMillis)
+        }
+    }
+}
+
+extension NotifyDeadLetterRecord {
+    var asDeadLetter: NotifyDeadLetter {
+        NotifyDeadLetter(id: id, target: target, range: range, httpStatus: httpStatus, reason: reason,
+                         atMillis: atMillis, requeuedAtMillis: requeuedAtMillis)
+    }
+}
