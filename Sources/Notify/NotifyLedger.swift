@@ -141,6 +141,12 @@ public struct NotifyLedger: Sendable {
         }
     }
 
+    /// Events this target does not want (`NotifyPlan.skip`): the cursor moves past them and
+    /// nothing is counted as sent.
+    public func recordSkip(target: String, through last: Int64) throws {
+        try writer.write { db in try NotifyCursorRecord.advance(db, target, through: last, events: 0, nowMillis: nil) }
+    }
+
     /// A retryable failure: the cursor and the in-flight range stay, the error and the next
     /// attempt are recorded for status.
     public func recordFailure(target: String, reason: String, nowMillis: Int64, nextAttemptMillis: Int64) throws {

@@ -95,6 +95,16 @@ import Wire
         #expect(cursor.messagesSent == 2 && cursor.eventsSent == 4 && cursor.lastDeliveredMillis == 23_000)
     }
 
+    @Test func skippedEventsMoveTheCursorWithoutCountingAsSent() throws {
+        let (ledger, _) = try open()
+        try ledger.register(target: "phone", startAfter: 0)
+        try ledger.recordSkip(target: "phone", through: 7)
+        try ledger.recordSkip(target: "phone", through: 3)
+        let cursor = try ledger.cursor(target: "phone")
+        #expect(cursor.deliveredThrough == 7, "a cursor never moves back")
+        #expect(cursor.messagesSent == 0 && cursor.eventsSent == 0 && cursor.lastDeliveredMillis == nil)
+    }
+
     @Test func anUnknownTargetIsNamedWithWhereToLook() throws {
         let (ledger, _) = try open()
         #expect(throws: NotifyLedgerError.unknownTarget("pager")) { try ledger.requeue(target: "pager", nowMillis: 0) }

@@ -1,0 +1,53 @@
+import Notify
+import Testing
+import Wire
+
+@Suite struct NotifyPlanTests {
+    let target = NotifyTarget(id: "phone", kind: .ntfy, url: "https://ntfy.sh/reef")
+    static let t0: Int64 = 1_796_306_400_000 // 2026-12-03 14:00:00 UTC
+
+    func event(_ sequence: Int64, _ kind: AlertEventKind = .fired, at offsetSeconds: Int64, severity: AlertSeverity = .critical,
+               silenced: Bool = false) -> WireAlertEvent {
+        WireAlertEvent(sequence: sequence, ruleID: "r\(sequence)", sensorID: "temp", kind: kind, severity: severity, value: nil,
+                       threshold: nil, timestampMillis: Self.t0 + offsetSeconds * 1000, activeSinceMillis: nil,
+                       message: "m\(sequence)", silenced: silenced)
+    }
+
+    @Test func nothingPendingIsIdleAndUnwantedEventsAreSkipped() {
+        #expect(NotifyPlan.next(pending: [], target: target, nowMillis: Self.t0) == .idle)
+        let unwanted = [event(1, at: 0, severity: .info), event(2, at: 1, silenced: true), event(3, .acknowledged, at: 2)]
+        #expect(NotifyPlan.next(pending: unwanted, target: target, nowMillis: Self.t0 + 60_000) == .skip(through: 3))
+    }
+
+    @Test func aGroupWaitsForItsWindowThenGoesAsOneMessageWithTheSkippedEventsInItsRange() {
+        let pending = [event(1, at: 0, severity: .info), event(2, at: 5), event(3, at: 10, silenced: true),
+                       event(4, .resolved, at: 30), event(5, at: 35)]
+        #expect(NotifyPlan.next(pending: pending, target: target, nowMillis: Self.t0 + 20_000) == .wait(untilMillis: Self.t0 + 35_000))
+        // At 36 s the window of event 2 (5 s…35 s) is closed: 2 and 4 go, 5 opens the next group.
+        #expect(NotifyPlan.next(pending: pending, target: target, nowMillis: Self.t0 + 36_000)
+            == .send(events: [pending[1], pending[3]], range: SequenceRange(first: 1, last: 4)))
+    }
+
+    @Test func aMessageHoldsABoundedNumberOfEvents() {
+        let pending = (1...10).map { event(Int64($0), at: Int64($0)) }
+        #expect(NotifyPlan.next(pending: pending, target: target, nowMillis: Self.t0 + 60_000, maxEventsPerMessage: 4)
+            == .send(events: Array(pending[0..<4]), range: SequenceRange(first: 1, last: 4)))
+    }
+
+    @Test func eventsOlderThanMaxAgeCollapseIntoOneSummaryWithExactCounts() {
+        // Offline from 14:00 to 22:00; max_age 6 h puts the cutoff at 16:00.
+        let pending = [event(1, at: 0), event(2, .resolved, at: 600), event(3, at: 900, severity: .info),
+                       event(4, .failSafe, at: 1800), event(5, at: 7 * 3600 + 3000)]
+        let now = Self.t0 + 8 * 3_600_000
+        guard case .summary(let summary, let range) = NotifyPlan.next(pending: pending, target: target, nowMillis: now) else {
+            Issue.record("expected a summary")
+            return
+        }
+        #expect(range == SequenceRange(first: 1, last: 4))
+        #expect(summary.count == 3 && summary.byKind == [AlertEventKind.fired: 1, .resolved: 1, .failSafe: 1])
+        #expect(summary.text == "3 alerts from 14:00:00 to 14:30:00 while offline: 1 fired, 1 resolved, 1 fail-safe — edge-agent alerts history")
+        // What is left is fresh and goes as usual.
+        #expect(NotifyPlan.next(pending: [pending[4]], target: target, nowMillis: now)
+            == .send(events: [pending[4]], range: SequenceRange(first: 5, last: 5)))
+    }
+}
