@@ -1,17 +1,36 @@
 import Wire
 
-/// Events too old to be worth a message each, told as one.
-public struct StaleSummary: Sendable, Hashable {
+/// Several events told as one message: after an outage longer than `max_age`, or when the
+/// rate cap leaves a single message for everything pending.
+public struct NotifySummary: Sendable, Hashable {
+    public enum Reason: Sendable, Hashable {
+        case offline, rateCapped
+    }
+
+    public var reason: Reason
     public var count: Int
     public var byKind: [AlertEventKind: Int]
     public var firstMillis: Int64
     public var lastMillis: Int64
 
-    /// "7 alerts from 02:10:00 to 07:55:12 while offline: 5 fired, 2 resolved — edge-agent alerts history"
+    init(_ reason: Reason, events: [WireAlertEvent]) {
+        self.reason = reason
+        count = events.count
+        byKind = Dictionary(grouping: events, by: \.kind).mapValues(\.count)
+        firstMillis = events.map(\.timestampMillis).min() ?? 0
+        lastMillis = events.map(\.timestampMillis).max() ?? 0
+    }
+
+    /// Exact counts and where to read the rest, e.g.
+    /// "7 more alerts since 14:02:00: 2 fired, 5 resolved — edge-agent alerts history".
     public var text: String {
         let parts = AlertEventKind.allCases.compactMap { kind in byKind[kind].map { "\($0) \(kind.verb)" } }
-        return "\(count) alert\(count == 1 ? "" : "s") from \(NotifyTime.clock(firstMillis)) to \(NotifyTime.clock(lastMillis)) "
-            + "while offline: \(parts.joined(separator: ", ")) — edge-agent alerts history"
+        let alerts = "alert\(count == 1 ? "" : "s")"
+        let head = switch reason {
+        case .offline: "\(count) \(alerts) from \(NotifyTime.clock(firstMillis)) to \(NotifyTime.clock(lastMillis)) while offline"
+        case .rateCapped: "\(count) more \(alerts) since \(NotifyTime.clock(firstMillis))"
+        }
+        return "\(head): \(parts.joined(separator: ", ")) — edge-agent alerts history"
     }
 }
 
@@ -30,17 +49,20 @@ public enum NotifyPlan: Sendable, Hashable {
     case wait(untilMillis: Int64)
     /// One message with `events` (the wanted ones), covering `range`.
     case send(events: [WireAlertEvent], range: SequenceRange)
-    /// Wanted events older than `max_age`: one summary instead of a burst of old alarms.
-    case summary(StaleSummary, range: SequenceRange)
+    /// One summary instead of a burst: events older than `max_age`, or everything pending
+    /// when the rate cap allows one more message this period.
+    case summary(NotifySummary, range: SequenceRange)
 
     /// - Parameters:
     ///   - pending: the events after the cursor, ascending sequence, as the source returned them.
+    ///   - rate: the target's recent messages; nil for no cap (`notify test`).
     ///   - maxEventsPerMessage: a bound on one message; the rest goes in the next.
-    public static func next(pending: [WireAlertEvent], target: NotifyTarget, nowMillis: Int64,
+    public static func next(pending: [WireAlertEvent], target: NotifyTarget, nowMillis: Int64, rate: RateWindow? = nil,
                             maxEventsPerMessage: Int = 50) -> NotifyPlan {
         guard let first = pending.first, let last = pending.last else { return .idle }
         let wanted = pending.filter(target.filter.admits)
         guard let oldest = wanted.first else { return .skip(through: last.sequence) }
+        if let blocked = rate?.blockedUntil(nowMillis: nowMillis) { return .wait(untilMillis: blocked) }
 
         // Offline collapse: the leading run of events older than max_age, by sequence (a clock
         // step can make timestamps non-monotonic; the range must stay contiguous).
@@ -49,12 +71,8 @@ public enum NotifyPlan: Sendable, Hashable {
             let stale = pending.prefix { $0.timestampMillis < cutoff }
             let staleWanted = stale.filter(target.filter.admits)
             if let staleLast = stale.last, !staleWanted.isEmpty {
-                let summary = StaleSummary(
-                    count: staleWanted.count,
-                    byKind: Dictionary(grouping: staleWanted, by: \.kind).mapValues(\.count),
-                    firstMillis: staleWanted.map(\.timestampMillis).min()!,
-                    lastMillis: staleWanted.map(\.timestampMillis).max()!)
-                return .summary(summary, range: SequenceRange(first: first.sequence, last: staleLast.sequence))
+                return .summary(NotifySummary(.offline, events: staleWanted),
+                                range: SequenceRange(first: first.sequence, last: staleLast.sequence))
             }
         }
 
@@ -64,6 +82,12 @@ public enum NotifyPlan: Sendable, Hashable {
         for event in wanted {
             guard event.timestampMillis < closes || event.sequence == oldest.sequence, group.count < maxEventsPerMessage else { break }
             group.append(event)
+        }
+        if let rate, rate.remaining(nowMillis: nowMillis) == 1, wanted.count > group.count {
+            // The last message of the period carries everything pending, so nothing waits a
+            // whole period behind the cap and nothing is dropped.
+            return .summary(NotifySummary(.rateCapped, events: wanted),
+                            range: SequenceRange(first: first.sequence, last: wanted.last!.sequence))
         }
         return .send(events: group, range: SequenceRange(first: first.sequence, last: group.last!.sequence))
     }

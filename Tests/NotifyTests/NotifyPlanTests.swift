@@ -50,4 +50,38 @@ import Wire
         #expect(NotifyPlan.next(pending: [pending[4]], target: target, nowMillis: now)
             == .send(events: [pending[4]], range: SequenceRange(first: 5, last: 5)))
     }
+
+    @Test func theRateWindowCountsOnlyItsPeriodAndSaysWhenASlotFrees() {
+        var rate = RateWindow(cap: .init(messages: 3, per: .seconds(60)))
+        for second: Int64 in [0, 10, 20] { rate.record(nowMillis: Self.t0 + second * 1000) }
+        #expect(rate.remaining(nowMillis: Self.t0 + 30_000) == 0)
+        #expect(rate.blockedUntil(nowMillis: Self.t0 + 30_000) == Self.t0 + 60_000)
+        #expect(rate.remaining(nowMillis: Self.t0 + 60_000) == 1 && rate.blockedUntil(nowMillis: Self.t0 + 60_000) == nil)
+        rate.record(nowMillis: Self.t0 + 61_000)
+        #expect(rate.sentMillis == [Self.t0 + 10_000, Self.t0 + 20_000, Self.t0 + 61_000], "never more than the cap is kept")
+    }
+
+    @Test func theLastMessageOfAPeriodSummarisesEverythingPendingAndThenTheTargetWaits() {
+        let capped = NotifyTarget(id: "phone", kind: .ntfy, url: "https://ntfy.sh/reef", groupingWindow: .seconds(10),
+                                  rateCap: .init(messages: 2, per: .seconds(3600)))
+        var rate = RateWindow(cap: capped.rateCap)
+        rate.record(nowMillis: Self.t0)
+        // 200 events in a minute, every third one a resolution.
+        let pending: [WireAlertEvent] = (1...200).map { (index: Int) -> WireAlertEvent in
+            let kind: AlertEventKind = index % 3 == 0 ? .resolved : .fired
+            return event(Int64(index), kind, at: Int64(index * 60 / 200))
+        }
+        let now = Self.t0 + 61_000
+        guard case .summary(let summary, let range) = NotifyPlan.next(pending: pending, target: capped, nowMillis: now, rate: rate) else {
+            Issue.record("expected a summary")
+            return
+        }
+        #expect(range == SequenceRange(first: 1, last: 200))
+        #expect(summary.count == 200 && summary.byKind == [AlertEventKind.fired: 134, .resolved: 66])
+        #expect(summary.text == "200 more alerts since 14:00:00: 134 fired, 66 resolved — edge-agent alerts history")
+        rate.record(nowMillis: now)
+        let next = [event(201, at: 70)]
+        #expect(NotifyPlan.next(pending: next, target: capped, nowMillis: now + 1000, rate: rate)
+            == .wait(untilMillis: Self.t0 + 3_600_000))
+    }
 }
