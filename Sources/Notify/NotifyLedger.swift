@@ -15,6 +15,8 @@ public struct NotifyCursor: Sendable, Hashable {
     public var lastError: String?
     public var lastErrorMillis: Int64?
     public var nextAttemptMillis: Int64?
+    /// Send times the rate cap counts (`RateWindow(cap:sentMillis:)`), ascending.
+    public var recentSentMillis: [Int64]
 }
 
 /// A message a service refused for good (see `DeliveryState`).
@@ -62,7 +64,9 @@ public struct NotifyLedger: Sendable {
                     retries INTEGER NOT NULL DEFAULT 0,
                     last_error TEXT,
                     last_error_ms INTEGER,
-                    next_attempt_ms INTEGER
+                    next_attempt_ms INTEGER,
+                    -- The rate cap's recent send times, comma-separated, at most its message count.
+                    recent_sent_ms TEXT NOT NULL DEFAULT ''
                 ) WITHOUT ROWID;
                 CREATE TABLE notify_dead_letter (
                     id INTEGER PRIMARY KEY,
@@ -104,7 +108,8 @@ public struct NotifyLedger: Sendable {
             target: record.target, deliveredThrough: record.deliveredThrough, inFlight: record.inFlight,
             lastDeliveredMillis: record.lastDeliveredMillis, messagesSent: record.messagesSent,
             eventsSent: record.eventsSent, retries: record.retries, lastError: record.lastError,
-            lastErrorMillis: record.lastErrorMillis, nextAttemptMillis: record.nextAttemptMillis)
+            lastErrorMillis: record.lastErrorMillis, nextAttemptMillis: record.nextAttemptMillis,
+            recentSentMillis: record.recentSentMillis)
     }
 
     /// Fixes the range of the next message before it is first sent, and returns the range to
@@ -120,9 +125,13 @@ public struct NotifyLedger: Sendable {
 
     /// The service accepted the message for `range` (`events` of them after filtering): the
     /// cursor moves past it and the delivery is counted, in one transaction.
-    public func recordDelivery(target: String, range: SequenceRange, events: Int, nowMillis: Int64) throws {
+    /// - Parameter rateCap: the target's cap; the send time is kept for it (at most its
+    ///   message count of times), so a restarted daemon still honours it.
+    public func recordDelivery(target: String, range: SequenceRange, events: Int, nowMillis: Int64,
+                               rateCap: NotifyTarget.RateCap = .default) throws {
         try writer.write { db in
             try NotifyCursorRecord.advance(db, target, through: range.last, events: events, nowMillis: nowMillis)
+            try NotifyCursorRecord.recordSend(db, target, atMillis: nowMillis, keep: rateCap.messages)
             try NotifyCursorRecord.setOutcome(db, target, error: nil, atMillis: nil, nextAttemptMillis: nil, countRetry: false)
         }
     }
@@ -178,9 +187,11 @@ public struct NotifyLedger: Sendable {
     }
 
     /// A re-queued letter was accepted: marked delivered and counted, in one transaction.
-    public func recordRedelivery(letter: NotifyDeadLetter, events: Int, nowMillis: Int64) throws {
+    public func recordRedelivery(letter: NotifyDeadLetter, events: Int, nowMillis: Int64,
+                                 rateCap: NotifyTarget.RateCap = .default) throws {
         try writer.write { db in
             try NotifyDeadLetterRecord.markRedelivered(db, id: letter.id, atMillis: nowMillis)
+            try NotifyCursorRecord.recordSend(db, letter.target, atMillis: nowMillis, keep: rateCap.messages)
             try NotifyCursorRecord.countRedelivery(db, letter.target, events: events, nowMillis: nowMillis)
         }
     }

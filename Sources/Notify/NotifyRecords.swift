@@ -24,6 +24,7 @@ struct NotifyCursorRecord: FetchableRecord, Hashable {
     var lastError: String?
     var lastErrorMillis: Int64?
     var nextAttemptMillis: Int64?
+    var recentSentMillis: [Int64]
 
     init(row: Row) {
         target = row["target"]
@@ -38,6 +39,8 @@ struct NotifyCursorRecord: FetchableRecord, Hashable {
         lastError = row["last_error"]
         lastErrorMillis = row["last_error_ms"]
         nextAttemptMillis = row["next_attempt_ms"]
+        let recent: String = row["recent_sent_ms"]
+        recentSentMillis = recent.split(separator: ",").compactMap { Int64($0) }
     }
 
     static func find(_ db: Database, _ target: String) throws -> NotifyCursorRecord? {
@@ -65,6 +68,14 @@ struct NotifyCursorRecord: FetchableRecord, Hashable {
                 messages_sent = messages_sent + (? > 0), events_sent = events_sent + ?
             WHERE target = ?
             """, arguments: [last, nowMillis, events, events, target])
+    }
+
+    /// Appends a send time for the rate cap, keeping the newest `keep`.
+    static func recordSend(_ db: Database, _ target: String, atMillis: Int64, keep: Int) throws {
+        guard let record = try find(db, target) else { return }
+        let recent = (record.recentSentMillis + [atMillis]).suffix(max(keep, 1))
+        try db.execute(sql: "UPDATE notify_cursor SET recent_sent_ms = ? WHERE target = ?",
+                       arguments: [recent.map(String.init).joined(separator: ","), target])
     }
 
     /// A re-queued dead letter went through: counted, the cursor stays where it is.

@@ -95,6 +95,21 @@ import Wire
         #expect(cursor.messagesSent == 2 && cursor.eventsSent == 4 && cursor.lastDeliveredMillis == 23_000)
     }
 
+    @Test func theRateCapsSendTimesSurviveARestart() throws {
+        let (ledger, _) = try open()
+        try ledger.register(target: "phone", startAfter: 0)
+        let cap = NotifyTarget.RateCap(messages: 2, per: .seconds(60))
+        for (index, at) in [Int64(1_000), 2_000, 3_000].enumerated() {
+            let sequence = Int64(index + 1)
+            try ledger.recordDelivery(target: "phone", range: SequenceRange(first: sequence, last: sequence), events: 1,
+                                      nowMillis: at, rateCap: cap)
+        }
+        let (reopened, _) = try open()
+        let sent = try reopened.cursor(target: "phone").recentSentMillis
+        #expect(sent == [2_000, 3_000])
+        #expect(RateWindow(cap: cap, sentMillis: sent).blockedUntil(nowMillis: 4_000) == 62_000)
+    }
+
     @Test func skippedEventsMoveTheCursorWithoutCountingAsSent() throws {
         let (ledger, _) = try open()
         try ledger.register(target: "phone", startAfter: 0)
