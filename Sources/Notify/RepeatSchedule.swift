@@ -1,0 +1,56 @@
+import Wire
+
+/// A rule that is firing now, as the alert engine's state table knows it. Repeats and the
+/// "still firing" message after an outage come from this state, not from the event log,
+/// which holds no event for "still firing two hours later".
+public struct FiringRule: Sendable, Hashable {
+    public var ruleID: String
+    public var sensorID: String
+    public var severity: AlertSeverity
+    /// When the current episode began; repeats count from here until one is sent.
+    public var firingSinceMillis: Int64
+    public var acknowledged: Bool
+    public var silenced: Bool
+    public var message: String
+
+    public init(ruleID: String, sensorID: String, severity: AlertSeverity, firingSinceMillis: Int64,
+                acknowledged: Bool = false, silenced: Bool = false, message: String) {
+        self.ruleID = ruleID
+        self.sensorID = sensorID
+        self.severity = severity
+        self.firingSinceMillis = firingSinceMillis
+        self.acknowledged = acknowledged
+        self.silenced = silenced
+        self.message = message
+    }
+}
+
+/// Which still-firing critical rules a target reminds its person of now. A reminder is for
+/// what is critical and nobody has taken on: acknowledging a rule stops its repeats, and a
+/// silenced rule (or maintenance) sends none. Each repeat is a message of its own, outside
+/// the cursor's ranges; `key` gives it a stable idempotency key per episode and repeat.
+public enum RepeatSchedule {
+    /// - Parameters:
+    ///   - lastSentMillis: per rule, when this target last told of its current episode
+    ///     (the firing message or a repeat); absent means only the episode start is known.
+    /// - Returns: the due rules, in rule id order, so a restart plans the same ones.
+    public static func due(firing: [FiringRule], target: NotifyTarget, lastSentMillis: [String: Int64],
+                           nowMillis: Int64) -> [FiringRule] {
+        let interval = target.repeatInterval.saturatingMillis
+        return firing.filter { rule in
+            guard rule.severity == .critical, !rule.acknowledged, !rule.silenced else { return false }
+            guard target.filter.rules.isEmpty || target.filter.rules.contains(rule.ruleID),
+                  target.filter.sensors.isEmpty || target.filter.sensors.contains(rule.sensorID) else { return false }
+            let since = max(rule.firingSinceMillis, lastSentMillis[rule.ruleID] ?? rule.firingSinceMillis)
+            return nowMillis - since >= interval
+        }.sorted { $0.ruleID < $1.ruleID }
+    }
+
+    /// `reef-edge/<target>/repeat/<rule>/<due>`, where `due` is when the repeat fell due:
+    /// it depends only on the episode and the last message sent for it, so every retry of one
+    /// repeat carries the same key and the next repeat a new one.
+    public static func key(target: String, rule: FiringRule, lastSentMillis: Int64?, interval: Duration) -> String {
+        let due = max(rule.firingSinceMillis, lastSentMillis ?? rule.firingSinceMillis) + interval.saturatingMillis
+        return "reef-edge/\(target)/repeat/\(rule.ruleID)/\(due)"
+    }
+}
