@@ -80,6 +80,13 @@ public struct NotifyLedger: Sendable {
                     redelivered_at_ms INTEGER
                 );
                 CREATE INDEX notify_dead_letter_target ON notify_dead_letter (target, requeued_at_ms);
+                -- When each target last reminded its person of a still-firing rule.
+                CREATE TABLE notify_repeat (
+                    target TEXT NOT NULL,
+                    rule_id TEXT NOT NULL,
+                    last_sent_ms INTEGER NOT NULL,
+                    PRIMARY KEY (target, rule_id)
+                ) WITHOUT ROWID;
                 """)
         }
         return migrator
@@ -162,6 +169,21 @@ public struct NotifyLedger: Sendable {
         try writer.write { db in
             try NotifyCursorRecord.setOutcome(db, target, error: String(reason.prefix(Self.maxReasonLength)),
                                               atMillis: nowMillis, nextAttemptMillis: nextAttemptMillis, countRetry: true)
+        }
+    }
+
+    /// Per rule, when `target` last sent a repeat (`RepeatSchedule.due`'s `lastSentMillis`).
+    public func repeatsSent(target: String) throws -> [String: Int64] {
+        try writer.read { db in try NotifyRepeatRecord.lastSent(db, target) }
+    }
+
+    /// A repeat was accepted. Repeats cover no event range, so the cursor does not move;
+    /// the send counts toward the rate cap like any message.
+    public func recordRepeat(target: String, ruleID: String, nowMillis: Int64, rateCap: NotifyTarget.RateCap = .default) throws {
+        try writer.write { db in
+            try NotifyRepeatRecord.save(db, target, ruleID, atMillis: nowMillis)
+            try NotifyCursorRecord.countRedelivery(db, target, events: 0, nowMillis: nowMillis)
+            try NotifyCursorRecord.recordSend(db, target, atMillis: nowMillis, keep: rateCap.messages)
         }
     }
 

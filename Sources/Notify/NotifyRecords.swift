@@ -3,7 +3,7 @@ import Wire
 
 // One record type per Notify table, and only it writes there (GRDB's recommended practice,
 // as in AlertEngine): `NotifyCursorRecord` → notify_cursor, `NotifyDeadLetterRecord` →
-// notify_dead_letter. `NotifyLedger` is their only user and owns the transactions.
+// notify_dead_letter, `NotifyRepeatRecord` → notify_repeat. `NotifyLedger` is their only user and owns the transactions.
 
 /// One target's position in the alert event log and its delivery counters.
 ///
@@ -78,7 +78,8 @@ struct NotifyCursorRecord: FetchableRecord, Hashable {
                        arguments: [recent.map(String.init).joined(separator: ","), target])
     }
 
-    /// A re-queued dead letter went through: counted, the cursor stays where it is.
+    /// A message outside the cursor's ranges went through (a re-queued dead letter, a
+    /// repeat): counted, the cursor stays where it is.
     static func countRedelivery(_ db: Database, _ target: String, events: Int, nowMillis: Int64) throws {
         try db.execute(sql: """
             UPDATE notify_cursor SET messages_sent = messages_sent + 1, events_sent = events_sent + ?, last_delivered_ms = ?
@@ -158,5 +159,26 @@ struct NotifyDeadLetterRecord: FetchableRecord, Hashable {
 
     static func markRedelivered(_ db: Database, id: Int64, atMillis: Int64) throws {
         try db.execute(sql: "UPDATE notify_dead_letter SET redelivered_at_ms = ? WHERE id = ?", arguments: [atMillis, id])
+    }
+}
+
+/// When one target last reminded its person of one rule. Only the newest time matters:
+/// `RepeatSchedule` ignores a time from before the current episode began.
+struct NotifyRepeatRecord {
+    static let databaseTableName = "notify_repeat"
+
+    static func lastSent(_ db: Database, _ target: String) throws -> [String: Int64] {
+        var result: [String: Int64] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT rule_id, last_sent_ms FROM notify_repeat WHERE target = ?", arguments: [target]) {
+            result[row[0]] = row[1]
+        }
+        return result
+    }
+
+    static func save(_ db: Database, _ target: String, _ ruleID: String, atMillis: Int64) throws {
+        try db.execute(sql: """
+            INSERT INTO notify_repeat (target, rule_id, last_sent_ms) VALUES (?, ?, ?)
+            ON CONFLICT (target, rule_id) DO UPDATE SET last_sent_ms = max(last_sent_ms, excluded.last_sent_ms)
+            """, arguments: [target, ruleID, atMillis])
     }
 }

@@ -110,6 +110,19 @@ import Wire
         #expect(RateWindow(cap: cap, sentMillis: sent).blockedUntil(nowMillis: 4_000) == 62_000)
     }
 
+    @Test func repeatsAreRememberedPerRuleAndCountAsSentWithoutMovingTheCursor() throws {
+        let (ledger, _) = try open()
+        try ledger.register(target: "phone", startAfter: 9)
+        try ledger.recordRepeat(target: "phone", ruleID: "temp-high", nowMillis: 7_200_000)
+        try ledger.recordRepeat(target: "phone", ruleID: "leak", nowMillis: 7_300_000)
+        try ledger.recordRepeat(target: "phone", ruleID: "temp-high", nowMillis: 14_400_000)
+        let (reopened, _) = try open()
+        #expect(try reopened.repeatsSent(target: "phone") == ["temp-high": 14_400_000, "leak": 7_300_000])
+        let cursor = try reopened.cursor(target: "phone")
+        #expect(cursor.deliveredThrough == 9 && cursor.messagesSent == 3 && cursor.eventsSent == 0)
+        #expect(cursor.recentSentMillis == [7_200_000, 7_300_000, 14_400_000])
+    }
+
     @Test func skippedEventsMoveTheCursorWithoutCountingAsSent() throws {
         let (ledger, _) = try open()
         try ledger.register(target: "phone", startAfter: 0)
