@@ -12,6 +12,10 @@ public enum DeliveryOutcome: Sendable, Hashable {
     /// Any HTTP answer but 2xx, with the service's reason (body or status text) and its
     /// `Retry-After` header if it sent one.
     case http(status: Int, reason: String, retryAfter: String? = nil)
+    /// The SMTP server's last reply (libcurl's CURLINFO_RESPONSE_CODE) and its text. SMTP's
+    /// classes are not HTTP's: 4yz is transient (mailbox busy, greylisting) and retried,
+    /// 5yz is permanent (no such user, relaying denied) and dead-lettered (RFC 5321 §4.2.1).
+    case smtp(code: Int, reason: String)
 }
 
 /// One target's delivery pacing, as a value: the ledger persists what it decides, the
@@ -23,6 +27,7 @@ public enum DeliveryOutcome: Sendable, Hashable {
 /// - network error, timeout, 408, 429, 5xx: the same message again after a full-jitter
 ///   backoff, never earlier than the service's `Retry-After` (capped, so a misbehaving proxy
 ///   cannot silence a target for a week).
+/// - SMTP: 2yz delivered, 4yz retried, 5yz dead-lettered (see `DeliveryOutcome.smtp`).
 /// - any other answer (400, 401, 403, 404, 413, 422, a 3xx Notify does not follow): retrying
 ///   cannot help, so the message is dead-lettered with the service's reason and the cursor
 ///   moves past it. Dead letters in a row are still spaced by the backoff: a service that
@@ -75,6 +80,14 @@ public struct DeliveryState: Sendable, Hashable {
             lastError = "dead-lettered \(range) (\(text))"
             return .deadLetter(range: range, status: status, reason: reason.isEmpty ? "HTTP \(status)" : reason,
                                nextAttemptMillis: next)
+        case .smtp(let code, let reason):
+            if (200...299).contains(code) { return delivered(range) }
+            let text = reason.isEmpty ? "SMTP \(code)" : "SMTP \(code): \(reason)"
+            if (400...499).contains(code) { return retry(text, retryAfter: nil, nowMillis: nowMillis, random: &random) }
+            let next = nowMillis + backoff.nextDelay(using: &random).saturatingMillis
+            nextAttemptMillis = next
+            lastError = "dead-lettered \(range) (\(text))"
+            return .deadLetter(range: range, status: code, reason: reason.isEmpty ? "SMTP \(code)" : reason, nextAttemptMillis: next)
         }
     }
 

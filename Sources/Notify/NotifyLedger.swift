@@ -24,7 +24,8 @@ public struct NotifyDeadLetter: Sendable, Hashable {
     public var id: Int64
     public var target: String
     public var range: SequenceRange
-    public var httpStatus: Int
+    /// The HTTP status, or the SMTP reply code for e-mail.
+    public var status: Int
     public var reason: String
     public var atMillis: Int64
     public var requeuedAtMillis: Int64?
@@ -73,7 +74,7 @@ public struct NotifyLedger: Sendable {
                     target TEXT NOT NULL,
                     first_sequence INTEGER NOT NULL,
                     last_sequence INTEGER NOT NULL,
-                    http_status INTEGER NOT NULL,
+                    status INTEGER NOT NULL,
                     reason TEXT NOT NULL,
                     at_ms INTEGER NOT NULL,
                     requeued_at_ms INTEGER,
@@ -145,14 +146,14 @@ public struct NotifyLedger: Sendable {
 
     /// The service refused `range` for good: the dead letter is written and the cursor moves
     /// past the range, in one transaction.
-    public func recordDeadLetter(target: String, range: SequenceRange, httpStatus: Int, reason: String,
+    public func recordDeadLetter(target: String, range: SequenceRange, status: Int, reason: String,
                                  nowMillis: Int64, nextAttemptMillis: Int64?) throws {
         let reason = String(reason.prefix(Self.maxReasonLength))
         try writer.write { db in
-            try NotifyDeadLetterRecord.insert(db, target: target, range: range, httpStatus: httpStatus, reason: reason,
+            try NotifyDeadLetterRecord.insert(db, target: target, range: range, status: status, reason: reason,
                                               atMillis: nowMillis)
             try NotifyCursorRecord.advance(db, target, through: range.last, events: 0, nowMillis: nil)
-            try NotifyCursorRecord.setOutcome(db, target, error: "dead-lettered \(range) (HTTP \(httpStatus)): \(reason)",
+            try NotifyCursorRecord.setOutcome(db, target, error: "dead-lettered \(range) (\(status)): \(reason)",
                                               atMillis: nowMillis, nextAttemptMillis: nextAttemptMillis, countRetry: false)
         }
     }
@@ -219,9 +220,9 @@ public struct NotifyLedger: Sendable {
     }
 
     /// A re-queued letter was refused again: open again, with the new answer.
-    public func recordRefusedAgain(letter: NotifyDeadLetter, httpStatus: Int, reason: String, nowMillis: Int64) throws {
+    public func recordRefusedAgain(letter: NotifyDeadLetter, status: Int, reason: String, nowMillis: Int64) throws {
         try writer.write { db in
-            try NotifyDeadLetterRecord.reopen(db, id: letter.id, httpStatus: httpStatus,
+            try NotifyDeadLetterRecord.reopen(db, id: letter.id, status: status,
                                               reason: String(reason.prefix(Self.maxReasonLength)), atMillis: nowMillis)
         }
     }
@@ -229,7 +230,7 @@ public struct NotifyLedger: Sendable {
 
 extension NotifyDeadLetterRecord {
     var asDeadLetter: NotifyDeadLetter {
-        NotifyDeadLetter(id: id, target: target, range: range, httpStatus: httpStatus, reason: reason,
+        NotifyDeadLetter(id: id, target: target, range: range, status: status, reason: reason,
                          atMillis: atMillis, requeuedAtMillis: requeuedAtMillis)
     }
 }

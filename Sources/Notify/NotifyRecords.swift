@@ -104,7 +104,7 @@ struct NotifyDeadLetterRecord: FetchableRecord, Hashable {
     var id: Int64
     var target: String
     var range: SequenceRange
-    var httpStatus: Int
+    var status: Int
     var reason: String
     var atMillis: Int64
     var requeuedAtMillis: Int64?
@@ -114,19 +114,19 @@ struct NotifyDeadLetterRecord: FetchableRecord, Hashable {
         id = row["id"]
         target = row["target"]
         range = SequenceRange(first: row["first_sequence"], last: row["last_sequence"])
-        httpStatus = row["http_status"]
+        status = row["status"]
         reason = row["reason"]
         atMillis = row["at_ms"]
         requeuedAtMillis = row["requeued_at_ms"]
         redeliveredAtMillis = row["redelivered_at_ms"]
     }
 
-    static func insert(_ db: Database, target: String, range: SequenceRange, httpStatus: Int, reason: String,
+    static func insert(_ db: Database, target: String, range: SequenceRange, status: Int, reason: String,
                        atMillis: Int64) throws {
         try db.execute(sql: """
-            INSERT INTO notify_dead_letter (target, first_sequence, last_sequence, http_status, reason, at_ms)
+            INSERT INTO notify_dead_letter (target, first_sequence, last_sequence, status, reason, at_ms)
             VALUES (?, ?, ?, ?, ?, ?)
-            """, arguments: [target, range.first, range.last, httpStatus, reason, atMillis])
+            """, arguments: [target, range.first, range.last, status, reason, atMillis])
     }
 
     /// Letters nobody has re-queued yet, oldest first.
@@ -151,10 +151,10 @@ struct NotifyDeadLetterRecord: FetchableRecord, Hashable {
     }
 
     /// A re-queued letter refused again goes back to open, with the new answer.
-    static func reopen(_ db: Database, id: Int64, httpStatus: Int, reason: String, atMillis: Int64) throws {
+    static func reopen(_ db: Database, id: Int64, status: Int, reason: String, atMillis: Int64) throws {
         try db.execute(sql: """
-            UPDATE notify_dead_letter SET requeued_at_ms = NULL, http_status = ?, reason = ?, at_ms = ? WHERE id = ?
-            """, arguments: [httpStatus, reason, atMillis, id])
+            UPDATE notify_dead_letter SET requeued_at_ms = NULL, status = ?, reason = ?, at_ms = ? WHERE id = ?
+            """, arguments: [status, reason, atMillis, id])
     }
 
     static func markRedelivered(_ db: Database, id: Int64, atMillis: Int64) throws {

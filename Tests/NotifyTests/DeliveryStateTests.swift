@@ -32,6 +32,10 @@ import Wire
             (.http(status: 408, reason: "Request Timeout"), .retry(ceilingMillis: 1000)),
             (.http(status: 401, reason: ""), .deadLetter(status: 401, reason: "HTTP 401", ceilingMillis: 2000)),
             (.http(status: 301, reason: "Moved Permanently"), .deadLetter(status: 301, reason: "Moved Permanently", ceilingMillis: 4000)),
+            // SMTP's classes are the other way round: 4yz transient, 5yz permanent.
+            (.smtp(code: 451, reason: "greylisted, try again later"), .retry(ceilingMillis: 8000)),
+            (.smtp(code: 250, reason: "OK queued"), .delivered),
+            (.smtp(code: 550, reason: "no such user"), .deadLetter(status: 550, reason: "no such user", ceilingMillis: 1000)),
         ]
         var state = DeliveryState(backoff: Backoff(base: .seconds(1), cap: .seconds(8)))
         var random = SeededRandom(seed: 7)

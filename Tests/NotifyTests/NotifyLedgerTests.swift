@@ -58,7 +58,7 @@ import Wire
             try db.execute(sql: "CREATE TRIGGER fail_move BEFORE UPDATE OF delivered_through ON notify_cursor BEGIN SELECT RAISE(ABORT, 'disk gone'); END")
         }
         #expect(throws: (any Error).self) {
-            try ledger.recordDeadLetter(target: "phone", range: SequenceRange(first: 41, last: 43), httpStatus: 400,
+            try ledger.recordDeadLetter(target: "phone", range: SequenceRange(first: 41, last: 43), status: 400,
                                         reason: "bad", nowMillis: 2_000, nextAttemptMillis: nil)
         }
         #expect(try ledger.openDeadLetters(target: "phone").isEmpty)
@@ -69,12 +69,12 @@ import Wire
     @Test func aDeadLetterIsRequeuedAndDeliveredWithoutResendingWhatCameAfter() throws {
         let (ledger, _) = try open()
         try ledger.register(target: "hook", startAfter: 0)
-        try ledger.recordDeadLetter(target: "hook", range: SequenceRange(first: 1, last: 3), httpStatus: 400,
+        try ledger.recordDeadLetter(target: "hook", range: SequenceRange(first: 1, last: 3), status: 400,
                                     reason: "unknown field 'severity'", nowMillis: 10_000, nextAttemptMillis: 11_000)
         try ledger.recordDelivery(target: "hook", range: SequenceRange(first: 4, last: 4), events: 1, nowMillis: 12_000)
         let letters = try ledger.openDeadLetters(target: "hook")
         #expect(letters.map(\.range) == [SequenceRange(first: 1, last: 3)])
-        #expect(letters.first?.httpStatus == 400 && letters.first?.reason == "unknown field 'severity'" && letters.first?.atMillis == 10_000)
+        #expect(letters.first?.status == 400 && letters.first?.reason == "unknown field 'severity'" && letters.first?.atMillis == 10_000)
 
         // Another process (the CLI) re-queues.
         let (cli, _) = try open()
@@ -84,7 +84,7 @@ import Wire
         #expect(requeued.map(\.requeuedAtMillis) == [20_000])
 
         // Refused again: open again, with the new answer.
-        try ledger.recordRefusedAgain(letter: requeued[0], httpStatus: 422, reason: "still wrong", nowMillis: 21_000)
+        try ledger.recordRefusedAgain(letter: requeued[0], status: 422, reason: "still wrong", nowMillis: 21_000)
         #expect(try ledger.openDeadLetters(target: "hook").map(\.reason) == ["still wrong"])
         try ledger.requeue(target: "hook", nowMillis: 22_000)
         requeued = try ledger.requeuedLetters(target: "hook")
@@ -143,7 +143,7 @@ import Wire
     @Test func aServicesReasonIsBounded() throws {
         let (ledger, _) = try open()
         try ledger.register(target: "hook", startAfter: 0)
-        try ledger.recordDeadLetter(target: "hook", range: SequenceRange(first: 1, last: 1), httpStatus: 400,
+        try ledger.recordDeadLetter(target: "hook", range: SequenceRange(first: 1, last: 1), status: 400,
                                     reason: String(repeating: "x", count: 10_000), nowMillis: 0, nextAttemptMillis: nil)
         #expect(try ledger.openDeadLetters(target: "hook").first?.reason.count == 500)
     }

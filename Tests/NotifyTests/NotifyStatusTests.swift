@@ -19,7 +19,7 @@ struct ArrayEventSource: NotifyEventSource {
         let ledger = try NotifyLedger(writer: try DatabasePool(path: directory.databasePath))
         let source = ArrayEventSource(events: [Heater.fired, Heater.float, Heater.resolved])
         try ledger.register(target: "phone", startAfter: 40)
-        try ledger.recordDeadLetter(target: "phone", range: SequenceRange(first: 41, last: 41), httpStatus: 403,
+        try ledger.recordDeadLetter(target: "phone", range: SequenceRange(first: 41, last: 41), status: 403,
                                     reason: "forbidden", nowMillis: Heater.fired.timestampMillis, nextAttemptMillis: nil)
         try ledger.recordFailure(target: "phone", reason: "HTTP 503", nowMillis: Heater.float.timestampMillis + 1_000,
                                  nextAttemptMillis: Heater.float.timestampMillis + 5_000)
