@@ -101,6 +101,13 @@ public struct NotifyLedger: Sendable {
         try Self.migrator.migrate(writer)
     }
 
+    /// For reading only (the CLI on a read-only database): nothing is created or migrated.
+    /// Nil when Notify has never run on this database.
+    public init?(existing writer: any DatabaseWriter) throws {
+        guard try writer.read({ db in try db.tableExists("notify_cursor") }) else { return nil }
+        self.writer = writer
+    }
+
     /// Gives `target` a cursor if it has none. A target added to a device with a long history
     /// starts after `startAfter` (the newest event), rather than paging its owner with the
     /// history; an existing target keeps its position across restarts.

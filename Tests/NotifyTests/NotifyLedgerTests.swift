@@ -133,6 +133,15 @@ import Wire
         #expect(cursor.messagesSent == 0 && cursor.eventsSent == 0 && cursor.lastDeliveredMillis == nil)
     }
 
+    @Test func theCLIReadsAnExistingLedgerWithoutCreatingOne() throws {
+        let pool = try DatabasePool(path: directory.databasePath)
+        #expect(try NotifyLedger(existing: pool) == nil)
+        #expect(try pool.read { db in try db.tableExists("notify_cursor") } == false)
+        let (ledger, _) = try open()
+        try ledger.register(target: "phone", startAfter: 5)
+        #expect(try NotifyLedger(existing: pool)?.cursor(target: "phone").deliveredThrough == 5)
+    }
+
     @Test func anUnknownTargetIsNamedWithWhereToLook() throws {
         let (ledger, _) = try open()
         #expect(throws: NotifyLedgerError.unknownTarget("pager")) { try ledger.requeue(target: "pager", nowMillis: 0) }
