@@ -75,6 +75,9 @@ public struct NotifyTarget: Sendable, Hashable {
     public var credentialFile: String?
     /// telegram: the chat id; pushover: the user key; email: the To address. Unused otherwise.
     public var recipient: String?
+    /// PEM bundle of CAs to trust instead of the system store (a self-hosted ntfy or mail
+    /// server with a private CA). Verification is always on.
+    public var caFile: String?
     /// email: the From address. Unused otherwise.
     public var sender: String?
     public var filter: Filter
@@ -87,7 +90,7 @@ public struct NotifyTarget: Sendable, Hashable {
     public var rateCap: RateCap
 
     public init(id: String, kind: Kind, url: String, credentialFile: String? = nil, recipient: String? = nil,
-                sender: String? = nil, filter: Filter = Filter(), groupingWindow: Duration = .seconds(30),
+                sender: String? = nil, caFile: String? = nil, filter: Filter = Filter(), groupingWindow: Duration = .seconds(30),
                 repeatInterval: Duration = .seconds(2 * 3600), maxAge: Duration = .seconds(6 * 3600),
                 rateCap: RateCap = .default) {
         self.id = id
@@ -96,6 +99,7 @@ public struct NotifyTarget: Sendable, Hashable {
         self.credentialFile = credentialFile
         self.recipient = recipient
         self.sender = sender
+        self.caFile = caFile
         self.filter = filter
         self.groupingWindow = groupingWindow
         self.repeatInterval = repeatInterval
