@@ -85,7 +85,7 @@ var targets: [Target] = [
     // Reads events through NotifyEventSource, not AlertEngine, as Sync does.
     .target(name: "Notify", dependencies: ["EdgeCore", "Wire", "CCurl", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
     .executableTarget(name: "edge-agent", dependencies: [
-        "HAL", "HALSimulation", "Profiles", "Readings", "AlertEngine", "Sync", "Wire", "EdgeCore",
+        "HAL", "HALSimulation", "Profiles", "Readings", "AlertEngine", "Sync", "Notify", "Wire", "EdgeCore",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
         "Yams",

@@ -1,9 +1,10 @@
 import AlertEngine
+import Notify
 import Sync
 import Wire
 
-/// The alert store's log as Sync's events stream. It lives in the agent, which owns both
-/// stages, so Sync does not depend on AlertEngine.
+/// The alert store's log as Sync's and Notify's events stream. It lives in the agent, which owns both
+/// stages, so neither Sync nor Notify depends on AlertEngine.
 struct AlertEventFeed: SyncEventSource {
     let store: AlertStore
 
@@ -13,6 +14,16 @@ struct AlertEventFeed: SyncEventSource {
     }
 
     func syncEventBacklog(afterSequence: Int64) throws -> Int {
+        try store.eventBacklog(afterSequence: afterSequence)
+    }
+}
+
+extension AlertEventFeed: NotifyEventSource {
+    func notifyEvents(afterSequence: Int64, limit: Int) throws -> [WireAlertEvent] {
+        try store.events(afterSequence: afterSequence, limit: min(limit, AlertStore.maxLimit))
+    }
+
+    func notifyEventBacklog(afterSequence: Int64) throws -> Int {
         try store.eventBacklog(afterSequence: afterSequence)
     }
 }
