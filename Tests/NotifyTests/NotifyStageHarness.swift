@@ -90,13 +90,13 @@ struct StageHarness {
     var now: Int64 { clock.now().unixMillis }
 
     /// Runs the stage until `body` returns, then stops it.
-    func run(_ transport: ScriptedTransport, window: Int = 1000, _ body: () async throws -> Void) async throws {
+    func run(_ transport: ScriptedTransport, window: Int = 1000, _ body: (NotifyStage) async throws -> Void) async throws {
         let stage = NotifyStage(target: target, settings: .init(device: "reef-1", window: window), ledger: ledger, events: log,
                                 firing: log, transport: transport, clock: clock, random: SeededRandom(seed: 7))
         let task = Task { await stage.run() }
         await clock.waitForSleepers(1)
         do {
-            try await body()
+            try await body(stage)
         } catch {
             task.cancel()
             await task.value

@@ -12,7 +12,7 @@ import Wire
         let h = try StageHarness()
         let transport = ScriptedTransport(clock: h.clock)
         let t0 = h.now
-        try await h.run(transport) {
+        try await h.run(transport) { _ in
             h.log.append("temp-high", .fired, .critical, at: h.now)
             await h.advance(.seconds(5))
             h.log.append("ato-stuck", .fired, at: h.now)
@@ -39,7 +39,7 @@ import Wire
             .http(status: 500, reason: "boom"), .http(status: 429, reason: "slow down", retryAfter: "120"),
         ])
         let t0 = h.now
-        try await h.run(transport) {
+        try await h.run(transport) { _ in
             h.log.append("temp-high", .fired, .critical, at: h.now)
             await h.advance(.seconds(30 + 600 + 600))
         }
@@ -62,7 +62,7 @@ import Wire
     @Test func a400IsDeadLetteredWithTheReasonAndDeliveredAfterRequeue() async throws {
         let h = try StageHarness()
         let transport = ScriptedTransport(clock: h.clock, script: [.http(status: 400, reason: "topic name invalid")])
-        try await h.run(transport) {
+        try await h.run(transport) { _ in
             h.log.append("temp-high", .fired, .critical, at: h.now)
             await h.advance(.seconds(30))
             let letters = try h.ledger.openDeadLetters(target: "phone")
@@ -80,7 +80,7 @@ import Wire
     @Test func aCriticalEventGoesAheadOfABacklogOfWarningsAndNothingGoesTwice() async throws {
         let h = try StageHarness()
         let transport = ScriptedTransport(clock: h.clock)
-        try await h.run(transport) {
+        try await h.run(transport) { _ in
             for _ in 0..<120 { h.log.append("ph-low", .fired, at: h.now) }
             h.log.append("temp-high", .fired, .critical, at: h.now)
             await h.advance(.seconds(31))
@@ -95,7 +95,7 @@ import Wire
     @Test func aFlappingRuleSendsOneFlappingMessage() async throws {
         let h = try StageHarness()
         let transport = ScriptedTransport(clock: h.clock)
-        try await h.run(transport) {
+        try await h.run(transport) { _ in
             for kind: AlertEventKind in [.fired, .resolved, .fired, .resolved, .flapping] {
                 h.log.append("temp-high", kind, .critical, at: h.now)
                 await h.advance(.seconds(2))
@@ -109,7 +109,7 @@ import Wire
     @Test func aSilencedRuleSendsNothing() async throws {
         let h = try StageHarness()
         let transport = ScriptedTransport(clock: h.clock)
-        try await h.run(transport) {
+        try await h.run(transport) { _ in
             h.log.append("temp-high", .fired, .critical, at: h.now, silenced: true)
             h.log.append("temp-high", .resolved, .critical, at: h.now, silenced: true)
             await h.advance(.seconds(120))
@@ -124,7 +124,7 @@ import Wire
         let transport = ScriptedTransport(clock: h.clock)
         let t0 = h.now
         let rule = FiringRule(ruleID: "temp-high", sensorID: "temp", severity: .critical, firingSinceMillis: t0, message: "hot")
-        try await h.run(transport) {
+        try await h.run(transport) { _ in
             h.log.setFiring([rule])
             await h.advance(.seconds(2 * 3600))
             var acknowledged = rule
@@ -143,7 +143,7 @@ import Wire
         let t0 = h.now
         let back = t0 + 2 * 3_600_000
         let transport = ScriptedTransport(clock: h.clock) { now in now < back ? .networkError("connection refused") : nil }
-        try await h.run(transport) {
+        try await h.run(transport) { _ in
             h.log.setFiring([FiringRule(ruleID: "temp-high", sensorID: "temp", severity: .critical, firingSinceMillis: t0,
                                         message: "Tank at 28.4 °C (limit 28.0)")])
             for (rule, kind) in [("temp-high", AlertEventKind.fired), ("ph-low", .fired), ("ph-low", .resolved), ("ato", .fired), ("ato", .resolved)] {
@@ -167,7 +167,7 @@ import Wire
         let h = try StageHarness(target: NotifyTarget(id: "phone", kind: .ntfy, url: "https://ntfy.example.org/reef", maxAge: .seconds(3600)))
         for index in 0..<35 { h.log.append("r\(index % 5)", index % 2 == 0 ? .fired : .resolved, at: h.now - 7 * 3_600_000 + Int64(index)) }
         let transport = ScriptedTransport(clock: h.clock)
-        try await h.run(transport, window: 10) { await h.advance(.seconds(1)) }
+        try await h.run(transport, window: 10) { _ in await h.advance(.seconds(1)) }
         #expect(transport.delivered.map(\.body) == ["35 alerts from 07:00:00 to 07:00:00 while offline: 18 fired, 17 resolved — edge-agent alerts history"])
         #expect(try h.ledger.cursor(target: "phone").deliveredThrough == 35)
     }
@@ -176,7 +176,7 @@ import Wire
         let h = try StageHarness(target: NotifyTarget(id: "phone", kind: .ntfy, url: "https://ntfy.example.org/reef",
                                                       rateCap: .init(messages: 3, per: .seconds(3600))))
         let transport = ScriptedTransport(clock: h.clock)
-        try await h.run(transport) {
+        try await h.run(transport) { _ in
             for index in 0..<200 {
                 h.log.append("r\(index % 10)", index % 2 == 0 ? .fired : .resolved, at: h.now)
                 await h.advance(.milliseconds(300))
@@ -190,5 +190,29 @@ import Wire
         #expect(transport.delivered.last?.body == "100 more alerts since 14:00:30: 50 fired, 50 resolved — edge-agent alerts history")
         let cursor = try h.ledger.cursor(target: "phone")
         #expect(cursor.deliveredThrough == 200 && cursor.eventsSent == 200 && cursor.messagesSent == 3)
+    }
+
+    @Test func aRingFromTheEngineSendsWithoutWaitingForThePoll() async throws {
+        let h = try StageHarness(target: NotifyTarget(id: "phone", kind: .ntfy, url: "https://ntfy.example.org/reef",
+                                                      groupingWindow: .zero))
+        let transport = ScriptedTransport(clock: h.clock)
+        let t0 = h.now
+        try await h.run(transport) { stage in
+            h.log.append("leak", .fired, .critical, at: h.now)
+            stage.wakeup.ring()
+            for _ in 0..<10_000 where transport.attempts.isEmpty { await Task.yield() }
+        }
+        #expect(transport.delivered.map(\.atMillis) == [t0], "sent at once, the clock never moved")
+    }
+
+    @Test func aRestartMidAttemptSendsTheSameRangeUnderTheSameKey() async throws {
+        let h = try StageHarness(target: NotifyTarget(id: "hook", kind: .webhook, url: "https://alerts.example.org/hook"))
+        for kind: AlertEventKind in [.fired, .resolved, .fired] { h.log.append("temp-high", kind, .critical, at: h.now - 60_000) }
+        // The previous run fixed 1...2 and was killed before the answer was committed.
+        #expect(try h.ledger.beginAttempt(target: "hook", range: SequenceRange(first: 1, last: 2)) == SequenceRange(first: 1, last: 2))
+        let transport = ScriptedTransport(clock: h.clock)
+        try await h.run(transport) { _ in await h.advance(.seconds(1)) }
+        #expect(transport.delivered.map { $0.header("Idempotency-Key") } == ["reef-edge/hook/1-2", "reef-edge/hook/3"])
+        #expect(try h.ledger.cursor(target: "hook").deliveredThrough == 3)
     }
 }
