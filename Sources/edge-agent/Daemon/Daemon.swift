@@ -235,12 +235,8 @@ final class Daemon: Sendable {
     /// Per target: sent, retries, dead letters, pending, oldest pending age, last error, next
     /// attempt; for the health report and `edge-agent status`. A target whose figures cannot
     /// be read (storage down) is left out.
-    func notifyStatuses() async -> [NotifyStatus] {
-        var statuses: [NotifyStatus] = []
-        for (stage, _) in notify.withLock({ $0 }) {
-            if let status = try? await stage.status() { statuses.append(status) }
-        }
-        return statuses
+    func notifyStatuses() -> [NotifyStatus] {
+        notify.withLock { $0 }.compactMap { try? $0.stage.status() }
     }
 
     /// Stale-alert timers, filter heartbeats, clock synchronisation, retention and the
