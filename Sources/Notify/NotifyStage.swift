@@ -116,7 +116,11 @@ public actor NotifyStage {
         let cursor = try ledger.cursor(target: target.id)
         if let noAhead = noAheadThrough, cursor.deliveredThrough >= noAhead { noAheadThrough = nil }
         if let inFlight = cursor.inFlight {
-            try await sendCursorMessage(try resend(inFlight: inFlight, after: cursor.deliveredThrough), range: inFlight)
+            if let content = try resend(inFlight: inFlight, after: cursor.deliveredThrough) {
+                try await sendCursorMessage(content, range: inFlight)
+            } else {
+                try ledger.recordSkip(target: target.id, through: inFlight.last)
+            }
             return nil
         }
         let rate = RateWindow(cap: target.rateCap, sentMillis: cursor.recentSentMillis)
@@ -135,9 +139,9 @@ public actor NotifyStage {
         case .send(let content, let range):
             let (whole, wholeRange) = try collapsingTheWholeOutage(content, range: range, pending: pending, sentAhead: sentAhead,
                                                                   now: now)
-            let fixed = try ledger.beginAttempt(target: target.id, range: wholeRange)
-            try await sendCursorMessage(fixed == wholeRange ? whole : try resend(inFlight: fixed, after: cursor.deliveredThrough),
-                                        range: fixed)
+            // No other writer sets the range in flight: this is the range just planned.
+            _ = try ledger.beginAttempt(target: target.id, range: wholeRange)
+            try await sendCursorMessage(whole, range: wholeRange)
             return nil
         case .sendAhead(let content, let sequences):
             try await sendAhead(content, sequences: sequences)
@@ -169,15 +173,16 @@ public actor NotifyStage {
 
     /// The content for a range fixed earlier (a retry, or a restart mid-attempt): the same
     /// range, hence the same key. Re-planned over exactly that range; when that no longer
-    /// gives one message for it (an offline summary read in several windows), its summary.
-    private func resend(inFlight range: SequenceRange, after cursor: Int64) throws -> NotifyContent {
+    /// gives one message for it (an offline summary read in several windows), its summary;
+    /// nil when the target no longer wants any of it (its filter changed).
+    private func resend(inFlight range: SequenceRange, after cursor: Int64) throws -> NotifyContent? {
         let sentAhead = try ledger.sentAhead(target: target.id)
         var inRange = try events.notifyEvents(afterSequence: cursor, limit: settings.window).filter { $0.sequence <= range.last }
         let now = nowMillis()
         if case .send(let content, let planned) = NotifyComposer.next(
             pending: inRange, sentAhead: sentAhead, target: target, nowMillis: now, rate: nil,
             maxEventsPerMessage: settings.maxEventsPerMessage, aheadAllowed: false), planned == range {
-            if case .events(let events, _) = content { return .events(events, range: range) }
+            return content
         }
         var summary: NotifySummary?
         var through = cursor
@@ -192,7 +197,7 @@ public actor NotifyStage {
             guard through < range.last else { break }
             inRange = try events.notifyEvents(afterSequence: through, limit: settings.window).filter { $0.sequence <= range.last }
         }
-        return .summary(summary ?? NotifySummary(.offline, events: []), range: range)
+        return summary.map { .summary($0, range: range) }
     }
 
     /// An offline summary that reaches the end of a full window goes on into the next ones,
