@@ -135,6 +135,15 @@ import Wire
         #expect(try receiver.requests().isEmpty)
     }
 
+    @Test func aPlainHTTPURLIsRefusedBeforeAnythingIsSent() async throws {
+        let certificates = try await TestCertificates.generate()
+        let receiver = try await HTTPSReceiver.start(certificates: certificates)
+        let target = NotifyTarget(id: "phone", kind: .ntfy, url: "http://127.0.0.1:\(receiver.port)/reef")
+        let answer = await transport.send(.http(build(target, credential: "tk")), to: target, credential: "tk")
+        #expect(answer.outcome == .networkError(#"Protocol "http" not supported or disabled in libcurl (curl 1)"#))
+        #expect(try receiver.requests().isEmpty)
+    }
+
     @Test func nothingListeningIsANetworkError() async throws {
         let port = try Processes.freePort()
         let target = NotifyTarget(id: "phone", kind: .ntfy, url: "https://127.0.0.1:\(port)/reef")
@@ -204,7 +213,7 @@ import Wire
         let target = target(receiver)
         let mail = mail(target)
         let answer = await transport.send(.email(mail), to: target, credential: "s3cret")
-        #expect(answer.outcome == .accepted)
+        #expect(answer == NotifyAnswer(outcome: .accepted, text: "250 OK"))
         let received = try #require(try receiver.messages().first)
         #expect(try receiver.messages().count == 1)
         #expect(received.mailFrom == "reef@example.org" && received.recipients == ["keeper@example.org"])

@@ -268,8 +268,10 @@ private final class CurlUpload {
     }
 }
 
-/// The SMTP server's reply lines as libcurl's debug callback sees them; `last` is the reply
-/// that ended the session (a refusal's words), bounded.
+/// The SMTP server's reply lines as libcurl's debug callback sees them (CURLINFO_HEADER_IN
+/// only: what the client sent, AUTH included, is never read). `last` is the reply that
+/// decided the attempt — the DATA answer or a refusal's words — bounded; QUIT's `221` is
+/// skipped, it says nothing about the message.
 private final class SMTPReplies {
     private(set) var last = ""
 
@@ -277,7 +279,7 @@ private final class SMTPReplies {
         guard let data else { return }
         let line = data.withMemoryRebound(to: UInt8.self, capacity: count) {
             String(decoding: UnsafeBufferPointer(start: $0, count: min(count, 512)), as: UTF8.self)
-        }
-        last = line.trimmingCharacters(in: .whitespacesAndNewlines)
+        }.trimmingCharacters(in: .whitespacesAndNewlines)
+        if !line.hasPrefix("221") { last = line }
     }
 }
