@@ -70,6 +70,13 @@ public final class CurlExchange {
     }
 }
 
+/// libcurl's process-wide setup, done once whichever transport starts first (Sync's or
+/// Notify's): `curl_global_init` must not run twice concurrently.
+public enum CurlGlobal {
+    private static let initialized: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
+    public static func initialize() { _ = initialized }
+}
+
 /// Set from the cancelling thread, read by the transfer loop on a `BlockingIO` lane.
 public final class CancelFlag: Sendable {
     private let flag = Atomic<Bool>(false)

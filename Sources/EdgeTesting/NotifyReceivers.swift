@@ -51,8 +51,10 @@ public final class HTTPSReceiver: Sendable {
     /// The CA that signed the receiver's certificate: a target's `caFile`.
     public let caFile: String
 
-    public static func start(certificates: TestCertificates) async throws -> HTTPSReceiver {
-        let process = try await ReceiverProcess.start(mode: "https", certificates: certificates, arguments: [])
+    /// - Parameter port: 0 for any free port; a stopped receiver's port to bring "the
+    ///   service" back where a target already points.
+    public static func start(certificates: TestCertificates, port: Int = 0) async throws -> HTTPSReceiver {
+        let process = try await ReceiverProcess.start(mode: "https", certificates: certificates, port: port, arguments: [])
         return HTTPSReceiver(process: process, caFile: certificates.ca)
     }
 
@@ -146,11 +148,12 @@ public final class SMTPReceiver: Sendable {
     /// - Parameters:
     ///   - user, password: AUTH is required and only these are accepted; nil accepts mail
     ///     without AUTH.
+    ///   - port: 0 for any free port; a stopped receiver's port to bring the server back.
     public static func start(certificates: TestCertificates, security: Security = .starttls,
-                             user: String? = nil, password: String? = nil) async throws -> SMTPReceiver {
+                             user: String? = nil, password: String? = nil, port: Int = 0) async throws -> SMTPReceiver {
         var arguments = ["--tls", security.rawValue]
         if let user { arguments += ["--user", user, "--password", password ?? ""] }
-        let process = try await ReceiverProcess.start(mode: "smtp", certificates: certificates, arguments: arguments)
+        let process = try await ReceiverProcess.start(mode: "smtp", certificates: certificates, port: port, arguments: arguments)
         return SMTPReceiver(process: process, security: security, caFile: certificates.ca)
     }
 
@@ -212,12 +215,12 @@ private final class ReceiverProcess: Sendable {
 
     deinit { stop() }
 
-    static func start(mode: String, certificates: TestCertificates, arguments: [String]) async throws -> ReceiverProcess {
+    static func start(mode: String, certificates: TestCertificates, port: Int, arguments: [String]) async throws -> ReceiverProcess {
         let directory = try TemporaryDirectory("notify-receiver")
         let out = directory.file("stdout"), err = directory.file("stderr")
         let command = [python, script, mode, "--cert", certificates.serverCertificate, "--key", certificates.serverKey,
                        "--record", directory.file("records.jsonl"), "--script", directory.file("script.json"),
-                       "--parent", String(getpid())] + arguments
+                       "--port", String(port), "--parent", String(getpid())] + arguments
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }

@@ -85,10 +85,8 @@ public final class CurlTransport: SyncTransport, CustomStringConvertible, @unche
     private let headers: UnsafeMutablePointer<curl_slist>
     private let url: String
 
-    private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
-
     public init(configuration: Configuration) throws {
-        _ = Self.globalInit
+        CurlGlobal.initialize()
         let base = configuration.serverURL.hasSuffix("/") ? String(configuration.serverURL.dropLast()) : configuration.serverURL
         let scheme = base.prefix { $0 != ":" }.lowercased()
         switch scheme {

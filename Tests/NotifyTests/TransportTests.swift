@@ -156,6 +156,21 @@ import Wire
         #expect(reason.hasSuffix("(curl 7)"), "CURLE_COULDNT_CONNECT: \(reason)")
     }
 
+    @Test func aServiceThatWentAwayIsANetworkErrorUntilItIsBack() async throws {
+        let certificates = try await TestCertificates.generate()
+        let first = try await HTTPSReceiver.start(certificates: certificates)
+        let target = target(.ntfy, first, path: "/reef")
+        let request = build(target, credential: nil)
+        first.stop()
+        guard case .networkError = await transport.send(.http(request), to: target, credential: nil).outcome else {
+            Issue.record("a stopped receiver must be a network error")
+            return
+        }
+        let again = try await HTTPSReceiver.start(certificates: certificates, port: first.port)
+        #expect(await transport.send(.http(request), to: target, credential: nil).outcome == .accepted)
+        #expect(try again.requests().map(\.path) == ["/reef"])
+    }
+
     @Test func aServiceThatNeverAnswersIsATimeout() async throws {
         let certificates = try await TestCertificates.generate()
         let receiver = try await HTTPSReceiver.start(certificates: certificates)

@@ -40,10 +40,8 @@ public struct CurlNotifyTransport: NotifyTransport {
         self.configuration = configuration
     }
 
-    private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
-
     public func send(_ payload: NotifyPayload, to target: NotifyTarget, credential: String?) async -> NotifyAnswer {
-        _ = Self.globalInit
+        CurlGlobal.initialize()
         guard let handles = CurlHandles() else {
             return NotifyAnswer(outcome: .networkError("libcurl could not create a handle"), text: "")
         }
