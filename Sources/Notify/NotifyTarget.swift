@@ -21,6 +21,14 @@ public struct NotifyTarget: Sendable, Hashable {
         public var kinds: Set<AlertEventKind>
         public var rules: Set<String>
         public var sensors: Set<String>
+        /// Whether the fired and resolved events of `staleRules` pass (agent.yaml's kind
+        /// `stale`: a sensor that stopped reporting). For those rules this, not `kinds`,
+        /// decides: `kinds: [stale]` hears only of silent sensors, `kinds: [fired, resolved]`
+        /// of everything else.
+        public var stale: Bool
+        /// The rules whose condition is `stale:`. The profile knows them, not agent.yaml, so
+        /// the daemon fills this in; empty, every event is judged by `kinds` alone.
+        public var staleRules: Set<String>
 
         /// The kinds that ask a person to do something or tell them it is over. Operator
         /// actions (acknowledged, silenced, maintenance) are left out: the person who did
@@ -28,11 +36,13 @@ public struct NotifyTarget: Sendable, Hashable {
         public static let defaultKinds: Set<AlertEventKind> = [.fired, .resolved, .flapping, .failSafe, .actuated]
 
         public init(minimumSeverity: AlertSeverity = .warning, kinds: Set<AlertEventKind> = Filter.defaultKinds,
-                    rules: Set<String> = [], sensors: Set<String> = []) {
+                    rules: Set<String> = [], sensors: Set<String> = [], stale: Bool = true, staleRules: Set<String> = []) {
             self.minimumSeverity = minimumSeverity
             self.kinds = kinds
             self.rules = rules
             self.sensors = sensors
+            self.stale = stale
+            self.staleRules = staleRules
         }
 
         /// Whether `event` is for this target. Silenced events (recorded during a silence or
@@ -40,7 +50,8 @@ public struct NotifyTarget: Sendable, Hashable {
         /// Fail-safe events pass regardless of severity: an output was forced to its safe
         /// state, which a keeper must hear about even from an `info` rule.
         public func admits(_ event: WireAlertEvent) -> Bool {
-            guard !event.silenced, kinds.contains(event.kind) else { return false }
+            let isStale = (event.kind == .fired || event.kind == .resolved) && staleRules.contains(event.ruleID)
+            guard !event.silenced, isStale ? stale : kinds.contains(event.kind) else { return false }
             if event.kind != .failSafe, event.severity.rank < minimumSeverity.rank { return false }
             // `*` events concern every rule (fail-safe, start-up actuation): a rule filter keeps them.
             if !rules.isEmpty, event.ruleID != "*", !rules.contains(event.ruleID) { return false }

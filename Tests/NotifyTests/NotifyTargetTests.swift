@@ -73,4 +73,21 @@ import Wire
         #expect(!bySensor.admits(event(.fired, .warning, rule: "temp-high", sensor: "temp")))
         #expect(bySensor.admits(event(.failSafe, .critical, rule: "*", sensor: "*")), "events for every rule pass rule and sensor filters")
     }
+
+    @Test func staleRulesAreJudgedByTheStaleKindAlone() {
+        func event(_ kind: AlertEventKind, rule: String) -> WireAlertEvent {
+            WireAlertEvent(sequence: 1, ruleID: rule, sensorID: "temp", kind: kind, severity: .critical, value: nil,
+                           threshold: nil, timestampMillis: 0, activeSinceMillis: nil, message: "m", silenced: false)
+        }
+        let onlyStale = NotifyTarget.Filter(kinds: [], stale: true, staleRules: ["temp-silent"])
+        #expect(onlyStale.admits(event(.fired, rule: "temp-silent")))
+        #expect(onlyStale.admits(event(.resolved, rule: "temp-silent")))
+        #expect(!onlyStale.admits(event(.fired, rule: "temp-high")))
+        #expect(!onlyStale.admits(event(.flapping, rule: "temp-silent")), "only fired and resolved are the stale kind")
+        let noStale = NotifyTarget.Filter(kinds: [.fired, .resolved], stale: false, staleRules: ["temp-silent"])
+        #expect(!noStale.admits(event(.fired, rule: "temp-silent")))
+        #expect(noStale.admits(event(.fired, rule: "temp-high")))
+        let unknownRules = NotifyTarget.Filter(kinds: [.fired], stale: false)
+        #expect(unknownRules.admits(event(.fired, rule: "temp-silent")), "without staleRules every event is judged by kinds")
+    }
 }

@@ -17,6 +17,7 @@ struct AgentConfig: Sendable, Equatable {
     var logLevel: String
     var retention = Retention()
     var sync = Sync()
+    var notify = Notify()
     /// Where the values came from, for `check-config` and error messages.
     var source: String
 
@@ -65,8 +66,8 @@ struct AgentConfig: Sendable, Equatable {
     }
 
     /// Resolves the file to read: an explicit path, `EDGE_AGENT_CONFIG`, the system file if it
-    /// exists, or none (defaults). Throws for errors outside `sync:`; those in it land in
-    /// `sync.problems` so that a bad sync setting never stops polling and alerting.
+    /// exists, or none (defaults). Throws for errors outside `sync:` and `notify:`; those land in
+    /// `sync.problems` and `notify.problems` so that a bad setting there never stops polling and alerting.
     static func load(path explicit: String?, environment: [String: String] = ProcessInfo.processInfo.environment,
                      systemPath: String = AgentConfig.systemPath) throws(ConfigErrors) -> AgentConfig {
         let (config, errors) = resolve(path: explicit, environment: environment, systemPath: systemPath)
@@ -118,12 +119,14 @@ struct AgentConfig: Sendable, Equatable {
         }
         var reader = YAMLReader(file: file)
         var syncReader = YAMLReader(file: file)
+        var notifyReader = YAMLReader(file: file)
         // Keys are read in this code's order; errors are reported in the file's.
         defer {
             errors += Self.inFileOrder(reader.errors)
             syncProblems += Self.inFileOrder(syncReader.errors)
+            notify.problems = Self.inFileOrder(notifyReader.errors).map { SyncURLCheck.maskingCredentials(in: $0).description }
         }
-        guard let top = reader.fields(root, "", allowed: ["device_id", "profile", "data_dir", "log_level", "retention", "sync"]) else { return }
+        guard let top = reader.fields(root, "", allowed: ["device_id", "profile", "data_dir", "log_level", "retention", "sync", "notify"]) else { return }
         if let value = top["device_id"], let text = syncReader.scalar(value, "device_id") {
             if let problem = Self.deviceIDProblem(text) { syncReader.fail(value, "device_id", problem) } else { deviceID = text }
         }
@@ -144,6 +147,8 @@ struct AgentConfig: Sendable, Equatable {
                 .map { retention.freeSpaceFloorBytes = $0 }
         }
         if let value = top["sync"] { applySync(value, reader: &syncReader, urlPlace: &urlPlace) }
+        // A broken notify section, like a broken sync section, never stops polling and alerting.
+        if let value = top["notify"] { notify = notifyReader.notify(value) }
     }
 
     private static func inFileOrder(_ errors: [ConfigError]) -> [ConfigError] {

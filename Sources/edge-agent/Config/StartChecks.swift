@@ -7,13 +7,14 @@ import Sync
 /// What the daemon needs at start besides a valid config and profile, checked without
 /// starting anything, so `check-config` reports before a start what would otherwise only show
 /// as a degraded daemon: a data directory it cannot write, a token file it cannot use, TLS
-/// files it cannot read.
+/// files it cannot read, notify credentials anyone may read.
 enum StartChecks {
     static func problems(_ config: AgentConfig) -> [String] {
         var problems: [String] = []
         if let problem = dataDirectoryProblem(config.dataDirectory) {
             problems.append("\(config.source): data_dir: \(problem)")
         }
+        problems += notifyProblems(config)
         guard config.sync.url != nil else { return problems }
         do {
             _ = try BearerToken.load(path: config.sync.tokenFile)
@@ -27,6 +28,36 @@ enum StartChecks {
             }
         }
         return problems
+    }
+
+    /// Each notify target's files: its credential file present, a regular file and readable by
+    /// its owner alone; its CA bundle readable.
+    static func notifyProblems(_ config: AgentConfig) -> [String] {
+        config.notify.targets.flatMap { target in
+            let place = "\(config.source): notify target '\(target.id)'"
+            var problems: [String] = []
+            if let path = target.credentialFile, let problem = credentialProblem(path: path) {
+                problems.append("\(place): credential_file: \(problem)")
+            }
+            if let path = target.caFile, access(path, R_OK) != 0 {
+                problems.append("\(place): ca_file: cannot read \(path): \(String(cString: strerror(errno)))")
+            }
+            return problems
+        }
+    }
+
+    /// What keeps a secret's file from being used, or nil. Stands in for the transport's own
+    /// check until that lands, so the daemon and check-config judge a file one way.
+    static func credentialProblem(path: String) -> String? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return "cannot read \(path): \(String(cString: strerror(errno)))" }
+        guard (info.st_mode & S_IFMT) == S_IFREG else { return "\(path) is not a regular file" }
+        let mode = UInt32(info.st_mode) & 0o777
+        guard mode & 0o077 == 0 else {
+            return "\(path) has mode \(String(mode, radix: 8)); others could read the secret in it. Run `chmod 600 \(path)`"
+        }
+        guard access(path, R_OK) == 0 else { return "cannot read \(path): \(String(cString: strerror(errno)))" }
+        return nil
     }
 
     /// nil when the daemon can create its database in `path`: an existing writable directory,
