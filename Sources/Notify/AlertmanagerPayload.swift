@@ -46,7 +46,40 @@ public struct AlertmanagerPayload: Codable, Sendable, Hashable {
             if latest[identity] == nil { order.append(identity) }
             latest[identity] = event
         }
-        alerts = order.map { Self.alert(latest[$0]!, device: device, generatorURL: externalURL) }
+        self.init(target: target, device: device, alerts: order.map { Self.alert(latest[$0]!, device: device, generatorURL: externalURL) },
+                  externalURL: externalURL)
+    }
+
+    /// Any content: events as above; a still-firing rule (reminder, state after an outage) as
+    /// its firing alert, with the fingerprint of the episode's `fired` alert, so a receiver
+    /// updates the alert it has rather than opening another; a summary or a test message as
+    /// one resolved alert of its own (`reef-edge-summary`, `reef-edge-test`) that a receiver
+    /// shows and never keeps open.
+    public init(target: String, device: String, content: NotifyContent, externalURL: String = "") {
+        if case .events(let events, _) = content {
+            self.init(target: target, device: device, events: events, externalURL: externalURL)
+            return
+        }
+        let text = NtfyMessage(content: content, device: device)
+        let alerts: [Alert] = switch content {
+        case .events: []
+        case .summary(let summary, _):
+            [Self.notice("reef-edge-summary", severity: text.priority >= 4 ? "warning" : "info", event: "summary",
+                         text: summary.text, from: summary.firstMillis, to: summary.lastMillis, device: device,
+                         generatorURL: externalURL)]
+        case .reminder(let rule, _):
+            [Self.alert(firing: rule, event: "repeat", device: device, generatorURL: externalURL)]
+        case .stillFiring(let rules, _, _):
+            rules.map { Self.alert(firing: $0, event: "firing", device: device, generatorURL: externalURL) }
+        case .test(let at):
+            [Self.notice("reef-edge-test", severity: "info", event: "test", text: text.body, from: at, to: at, device: device,
+                         generatorURL: externalURL)]
+        }
+        self.init(target: target, device: device, alerts: alerts, externalURL: externalURL)
+    }
+
+    private init(target: String, device: String, alerts: [Alert], externalURL: String) {
+        self.alerts = alerts
         status = alerts.contains { $0.status == "firing" } ? "firing" : "resolved"
         receiver = target
         groupLabels = ["device": device]
@@ -76,6 +109,21 @@ public struct AlertmanagerPayload: Codable, Sendable, Hashable {
             startsAt: NotifyTime.rfc3339(event.activeSinceMillis ?? event.timestampMillis),
             endsAt: ended ? NotifyTime.rfc3339(event.timestampMillis) : notEnded,
             generatorURL: generatorURL, fingerprint: fingerprint(labels))
+    }
+
+    static func alert(firing rule: FiringRule, event: String, device: String, generatorURL: String) -> Alert {
+        let labels = ["alertname": rule.ruleID, "sensor": rule.sensorID, "severity": rule.severity.rawValue, "device": device]
+        return Alert(status: "firing", labels: labels, annotations: ["summary": rule.message, "event": event],
+                     startsAt: NotifyTime.rfc3339(rule.firingSinceMillis), endsAt: notEnded, generatorURL: generatorURL,
+                     fingerprint: fingerprint(labels))
+    }
+
+    static func notice(_ name: String, severity: String, event: String, text: String, from: Int64, to: Int64, device: String,
+                       generatorURL: String) -> Alert {
+        let labels = ["alertname": name, "severity": severity, "device": device]
+        return Alert(status: "resolved", labels: labels, annotations: ["summary": text, "event": event],
+                     startsAt: NotifyTime.rfc3339(from), endsAt: NotifyTime.rfc3339(to), generatorURL: generatorURL,
+                     fingerprint: fingerprint(labels))
     }
 
     /// 16 hex digits of FNV-1a 64 over the sorted labels: stable across runs and platforms

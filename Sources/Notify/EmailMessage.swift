@@ -22,13 +22,18 @@ public struct EmailMessage: Sendable, Hashable {
     public var dateMillis: Int64
 
     public init(target: NotifyTarget, device: String, events: [WireAlertEvent], range: SequenceRange) {
-        let message = NtfyMessage(events: events, device: device)
+        self.init(target: target, device: device, content: .events(events, range: range))
+    }
+
+    /// Any content (`NotifyContent.payload` is the usual way in).
+    public init(target: NotifyTarget, device: String, content: NotifyContent) {
+        let message = NtfyMessage(content: content, device: device)
         from = target.sender ?? ""
         to = target.recipient ?? ""
         subject = message.title
         text = message.body
-        dateMillis = events.last!.timestampMillis
-        let key = IdempotencyKey.group(target: target.id, range: range).replacingOccurrences(of: "/", with: ".")
+        dateMillis = content.timestampMillis
+        let key = content.idempotencyKey(target: target.id).replacingOccurrences(of: "/", with: ".")
         let domain = String(device.unicodeScalars.filter { CharacterSet.alphanumerics.contains($0) || $0 == "-" || $0 == "." })
         messageID = "<\(key)@\(domain.isEmpty ? "reef-edge" : domain)>"
     }

@@ -13,7 +13,7 @@ public struct NotifySummary: Sendable, Hashable {
     public var firstMillis: Int64
     public var lastMillis: Int64
 
-    init(_ reason: Reason, events: [WireAlertEvent]) {
+    public init(_ reason: Reason, events: [WireAlertEvent]) {
         self.reason = reason
         count = events.count
         byKind = Dictionary(grouping: events, by: \.kind).mapValues(\.count)

@@ -28,8 +28,14 @@ public struct NotifyRequest: Sendable, Hashable {
     ///     ntfy and webhook, bot token for Telegram, application token for Pushover), or nil.
     public static func build(target: NotifyTarget, device: String, events: [WireAlertEvent], range: SequenceRange,
                              credential: String?, click: String? = nil) -> NotifyRequest {
-        let message = NtfyMessage(events: events, device: device, click: click)
-        let key = IdempotencyKey.group(target: target.id, range: range)
+        build(target: target, device: device, content: .events(events, range: range), credential: credential, click: click)
+    }
+
+    /// Any content (`NotifyContent.payload` is the usual way in).
+    public static func build(target: NotifyTarget, device: String, content: NotifyContent, credential: String?,
+                             click: String? = nil) -> NotifyRequest {
+        let message = NtfyMessage(content: content, device: device, click: click)
+        let key = content.idempotencyKey(target: target.id)
         var headers: [Header] = []
         switch target.kind {
         case .ntfy:
@@ -40,7 +46,7 @@ public struct NotifyRequest: Sendable, Hashable {
         case .webhook:
             headers = [Header(name: "Content-Type", value: "application/json"), Header(name: "Idempotency-Key", value: key)]
             if let credential { headers.append(Header(name: "Authorization", value: "Bearer \(credential)")) }
-            let payload = AlertmanagerPayload(target: target.id, device: device, events: events, externalURL: click ?? "")
+            let payload = AlertmanagerPayload(target: target.id, device: device, content: content, externalURL: click ?? "")
             return NotifyRequest(url: target.url, headers: headers, body: Array(payload.json()), redactedURL: target.url)
         case .telegram:
             // The Bot API takes its token in the path: https://api.telegram.org/bot<token>/sendMessage.
@@ -55,7 +61,7 @@ public struct NotifyRequest: Sendable, Hashable {
         case .pushover:
             var fields = [("token", credential ?? ""), ("user", target.recipient ?? ""), ("title", message.title),
                           ("message", message.body), ("priority", String(pushoverPriority(message.priority))),
-                          ("timestamp", String(events.last!.timestampMillis / 1000))]
+                          ("timestamp", String(content.timestampMillis / 1000))]
             if let click { fields.append(("url", click)) }
             let form = fields.map { "\($0.0)=\(formEncode($0.1))" }.joined(separator: "&")
             return NotifyRequest(url: target.url,

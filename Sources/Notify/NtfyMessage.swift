@@ -38,6 +38,54 @@ public struct NtfyMessage: Sendable, Hashable {
         }
     }
 
+    /// Renders any content: events as above, and the messages that tell of no single event
+    /// (summary, reminder, still firing, test) in the same shape, so every kind carries them.
+    public init(content: NotifyContent, device: String, click: String? = nil) {
+        switch content {
+        case .events(let events, _):
+            self.init(events: events, device: device, click: click)
+        case .summary(let summary, _):
+            let alerts = "alert\(summary.count == 1 ? "" : "s")"
+            let urgent = summary.byKind.keys.contains { [.fired, .failSafe, .flapping].contains($0) }
+            let title = switch summary.reason {
+            case .offline: "\(device): \(summary.count) \(alerts) while offline"
+            case .rateCapped: "\(device): \(summary.count) more \(alerts)"
+            }
+            self.init(title: title,
+                      priority: urgent ? 4 : 3, tags: [urgent ? "warning" : "information_source", "summary"], click: click,
+                      body: summary.text)
+        case .reminder(let rule, _):
+            self.init(title: "\(device): \(rule.ruleID) still firing", priority: Self.priority(firing: rule.severity),
+                      tags: ["rotating_light", rule.severity.rawValue, "repeat"], click: click,
+                      body: "\(rule.message)\nFiring since \(NotifyTime.clock(rule.firingSinceMillis)) UTC; "
+                          + "`edge-agent alerts ack \(rule.ruleID)` stops these reminders.")
+        case .stillFiring(let rules, _, _):
+            let priority = rules.map { Self.priority(firing: $0.severity) }.max() ?? 3
+            var tags = [priority == 5 ? "rotating_light" : priority == 4 ? "warning" : "information_source"]
+            for tag in rules.map(\.severity.rawValue) + ["firing"] where !tags.contains(tag) { tags.append(tag) }
+            self.init(title: rules.count == 1 ? "\(device): \(rules[0].ruleID) still firing" : "\(device): \(rules.count) alerts still firing",
+                      priority: priority, tags: tags, click: click,
+                      body: rules.map { "\($0.ruleID) (\($0.severity.rawValue)) firing since \(NotifyTime.clock($0.firingSinceMillis)): \($0.message)" }
+                          .joined(separator: "\n"))
+        case .test(let at):
+            self.init(title: "\(device): test message", priority: 3, tags: ["white_check_mark", "test"], click: click,
+                      body: "Sent by `edge-agent notify test` at \(NotifyTime.clock(at)) UTC: alerts from \(device) reach you here.")
+        }
+    }
+
+    public init(title: String, priority: Int, tags: [String], click: String?, body: String) {
+        self.title = title
+        self.priority = priority
+        self.tags = tags
+        self.click = click
+        self.body = body
+    }
+
+    /// A firing rule's priority by its severity, as `priority(_:)` rates a fired event.
+    static func priority(firing severity: AlertSeverity) -> Int {
+        severity == .critical ? 5 : severity == .warning ? 4 : 3
+    }
+
     /// The request headers, in a fixed order.
     public var headers: [(name: String, value: String)] {
         var result = [("X-Title", title), ("X-Priority", String(priority)), ("X-Tags", tags.joined(separator: ","))]
@@ -52,7 +100,7 @@ public struct NtfyMessage: Sendable, Hashable {
         events.map { event -> Int in
             switch event.kind {
             case .failSafe: 5
-            case .fired, .flapping, .actuated: event.severity == .critical ? 5 : event.severity == .warning ? 4 : 3
+            case .fired, .flapping, .actuated: priority(firing: event.severity)
             default: 3
             }
         }.max() ?? 3

@@ -36,13 +36,11 @@ public enum RepeatSchedule {
     /// - Returns: the due rules, in rule id order, so a restart plans the same ones.
     public static func due(firing: [FiringRule], target: NotifyTarget, lastSentMillis: [String: Int64],
                            nowMillis: Int64) -> [FiringRule] {
-        let interval = target.repeatInterval.saturatingMillis
-        return firing.filter { rule in
+        firing.filter { rule in
             guard rule.severity == .critical, !rule.acknowledged, !rule.silenced else { return false }
             guard target.filter.rules.isEmpty || target.filter.rules.contains(rule.ruleID),
                   target.filter.sensors.isEmpty || target.filter.sensors.contains(rule.sensorID) else { return false }
-            let since = max(rule.firingSinceMillis, lastSentMillis[rule.ruleID] ?? rule.firingSinceMillis)
-            return nowMillis - since >= interval
+            return nowMillis >= dueMillis(rule: rule, lastSentMillis: lastSentMillis[rule.ruleID], interval: target.repeatInterval)
         }.sorted { $0.ruleID < $1.ruleID }
     }
 
@@ -50,7 +48,13 @@ public enum RepeatSchedule {
     /// it depends only on the episode and the last message sent for it, so every retry of one
     /// repeat carries the same key and the next repeat a new one.
     public static func key(target: String, rule: FiringRule, lastSentMillis: Int64?, interval: Duration) -> String {
-        let due = max(rule.firingSinceMillis, lastSentMillis ?? rule.firingSinceMillis) + interval.saturatingMillis
-        return "reef-edge/\(target)/repeat/\(rule.ruleID)/\(due)"
+        IdempotencyKey.reminder(target: target, ruleID: rule.ruleID,
+                                dueMillis: dueMillis(rule: rule, lastSentMillis: lastSentMillis, interval: interval))
+    }
+
+    /// When the next repeat of `rule` falls due: `interval` after the episode began or the
+    /// last message for it, whichever is later (`NotifyContent.reminder`'s `dueMillis`).
+    public static func dueMillis(rule: FiringRule, lastSentMillis: Int64?, interval: Duration) -> Int64 {
+        max(rule.firingSinceMillis, lastSentMillis ?? rule.firingSinceMillis) + interval.saturatingMillis
     }
 }
