@@ -87,7 +87,7 @@ import Wire
         #expect(text.status == 0)
         #expect(text.stdout == """
         phone (ntfy)
-          last delivered: \(TimeArgument.iso(hourAgo + 2_000))   sent 1 messages (2 events), 1 retries
+          last delivered: \(TimeArgument.iso(hourAgo + 2_000))   sent 1 message (2 events), 1 retry
           pending:        2 events, oldest \(DurationText.format(.seconds(age))) old
           dead letters:   1 (edge-agent notify requeue phone sends them again)
             events #3: 400 invalid topic (\(TimeArgument.iso(hourAgo + 3_000)))
@@ -115,7 +115,26 @@ import Wire
 
         let status = try JSONDecoder().decode([NotifyTargetReport].self, from: Data(try agent(["status", "--json"]).stdout.utf8))
         #expect(status.first?.deadLetters == [] && status.first?.requeued == 1)
-        #expect(try agent(["status"]).stdout.contains("  dead letters:   0\n  re-queued:      1 letters waiting to be sent again\n"))
+        #expect(try agent(["status"]).stdout.contains("  dead letters:   0\n  re-queued:      1 letter waiting to be sent again\n"))
+    }
+
+    @Test func edgeAgentStatusCarriesEachTargetsCountsInJSONAndText() throws {
+        _ = try seed()
+        let json = try AgentBinary.run(["status", "--json"], environment: ["EDGE_AGENT_CONFIG": config])
+        #expect(json.status == 2, "no daemon runs: unhealthy")
+        let report = try JSONDecoder().decode(HealthReport.self, from: Data(json.stdout.utf8))
+        let phone = try #require(report.notify?.first)
+        let age = try #require(phone.oldestPendingAgeSeconds)
+        #expect(report.notify == [NotifyTargetHealth(target: "phone", sent: 1, retried: 1, dead: 1, pending: 2, oldestPendingAgeSeconds: age)],
+                "mail has no cursor yet: nothing to count")
+        #expect(report.reasons.contains(
+            "notify target 'phone': 1 message refused by the service; see `edge-agent notify status`, then `edge-agent notify requeue phone`"))
+
+        let text = try AgentBinary.run(["status"], environment: ["EDGE_AGENT_CONFIG": config])
+        #expect(text.stdout.contains("""
+            notify:    phone: sent 1, retried 1, pending 2 (oldest \(DurationText.format(.seconds(Int64(age)))))   1 dead letter (edge-agent notify status)
+
+            """), "\(text.stdout)")
     }
 
     @Test func anUnknownOrMalformedTargetIsRefusedWithTheConfiguredIDs() throws {

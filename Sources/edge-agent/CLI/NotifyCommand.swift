@@ -90,7 +90,7 @@ struct NotifyRequeueCommand: AsyncParsableCommand {
                 return 0  // The daemon has not started this target yet: it has no dead letters.
             }
         }
-        Console.write("re-queued \(count) dead letter\(count == 1 ? "" : "s") of \(target.id)"
+        Console.write("re-queued \(NotifyTargetReport.count(count, "dead letter")) of \(target.id)"
             + (count == 0 ? "\n" : "; the daemon sends them again before new events\n"))
     }
 }
@@ -189,8 +189,8 @@ struct NotifyTargetReport: Codable, Sendable, Equatable {
                 continue
             }
             out += "  last delivered: \(r.lastDeliveredMillis.map(TimeArgument.iso) ?? "never")   "
-                + "sent \(r.messagesSent) messages (\(r.eventsSent) events), \(r.retries) retries\n"
-            out += "  pending:        \(r.pending) events"
+                + "sent \(count(r.messagesSent, "message")) (\(count(r.eventsSent, "event"))), \(count(r.retries, "retry", "retries"))\n"
+            out += "  pending:        \(count(r.pending, "event"))"
                 + (r.oldestPendingAgeSeconds.map { ", oldest \(DurationText.format(.seconds($0))) old" } ?? "") + "\n"
             out += "  dead letters:   \(r.deadLetters.count)"
                 + (r.deadLetters.isEmpty ? "" : " (edge-agent notify requeue \(r.target) sends them again)") + "\n"
@@ -198,10 +198,15 @@ struct NotifyTargetReport: Codable, Sendable, Equatable {
                 let range = letter.firstSequence == letter.lastSequence ? "#\(letter.firstSequence)" : "#\(letter.firstSequence)-#\(letter.lastSequence)"
                 out += "    events \(range): \(letter.status) \(letter.reason) (\(TimeArgument.iso(letter.atMillis)))\n"
             }
-            if r.requeued > 0 { out += "  re-queued:      \(r.requeued) letters waiting to be sent again\n" }
+            if r.requeued > 0 { out += "  re-queued:      \(count(r.requeued, "letter")) waiting to be sent again\n" }
             if let error = r.lastError { out += "  last error:     \(error)\n" }
             if let next = r.nextAttemptMillis { out += "  next attempt:   \(TimeArgument.iso(next))\n" }
         }
         return out
+    }
+
+    /// "1 event", "2 events".
+    static func count(_ n: Int, _ one: String, _ many: String? = nil) -> String {
+        "\(n) \(n == 1 ? one : many ?? one + "s")"
     }
 }
