@@ -92,11 +92,6 @@ public actor NotifyStage {
         }
     }
 
-    /// The target's health as `edge-agent notify status` and the health report show it.
-    public nonisolated func status() throws -> NotifyStatus {
-        try NotifyStatus.read(ledger: ledger, target: target.id, events: events, nowMillis: nowMillis())
-    }
-
     /// One message at most; returns when to look again, nil for at once (there may be more).
     func cycle() async throws -> Int64? {
         if !registered {
@@ -330,7 +325,7 @@ public actor NotifyStage {
         return await transport.send(payload, to: target, credential: credential)
     }
 
-    private nonisolated func nowMillis() -> Int64 { clock.now().unixMillis }
+    private func nowMillis() -> Int64 { clock.now().unixMillis }
 
     /// The range `DeliveryState` is told of for messages that cover none.
     private static let noRange = SequenceRange(first: 0, last: 0)
