@@ -110,17 +110,27 @@ public actor NotifyStage {
         }
         let cursor = try ledger.cursor(target: target.id)
         if let noAhead = noAheadThrough, cursor.deliveredThrough >= noAhead { noAheadThrough = nil }
+        let pending = try events.notifyEvents(afterSequence: cursor.deliveredThrough, limit: settings.window)
+        let sentAhead = try ledger.sentAhead(target: target.id)
         if let inFlight = cursor.inFlight {
-            if let content = try resend(inFlight: inFlight, after: cursor.deliveredThrough) {
-                try await sendCursorMessage(content, range: inFlight)
-            } else {
+            switch try resend(inFlight: inFlight, after: cursor.deliveredThrough) {
+            case nil:
                 try ledger.recordSkip(target: target.id, through: inFlight.last)
+            case .summary(let summary, _)? where summary.reason == .offline:
+                // Stale after an outage: the whole outage goes as one summary, this included.
+                if let whole = try outage(pending: pending, sentAhead: sentAhead, now: now),
+                   whole.range.first == inFlight.first, whole.range.last > inFlight.last {
+                    try ledger.extendAttempt(target: target.id, to: whole.range)
+                    try await sendCursorMessage(whole.content, range: whole.range)
+                } else {
+                    try await sendCursorMessage(.summary(summary, range: inFlight), range: inFlight)
+                }
+            case let content?:
+                try await sendCursorMessage(content, range: inFlight)
             }
             return nil
         }
         let rate = RateWindow(cap: target.rateCap, sentMillis: cursor.recentSentMillis)
-        let pending = try events.notifyEvents(afterSequence: cursor.deliveredThrough, limit: settings.window)
-        let sentAhead = try ledger.sentAhead(target: target.id)
         var waitUntil = Int64.max
         switch NotifyComposer.next(pending: pending, sentAhead: sentAhead, target: target, nowMillis: now, rate: rate,
                                    maxEventsPerMessage: settings.maxEventsPerMessage, aheadAllowed: noAheadThrough == nil) {
@@ -193,6 +203,16 @@ public actor NotifyStage {
             inRange = try events.notifyEvents(afterSequence: through, limit: settings.window).filter { $0.sequence <= range.last }
         }
         return summary.map { .summary($0, range: range) }
+    }
+
+    /// The summary of the outage the cursor is in, if it is in one.
+    private func outage(pending: [WireAlertEvent], sentAhead: Set<Int64>, now: Int64) throws
+        -> (content: NotifyContent, range: SequenceRange)? {
+        guard case .send(let content, let range) = NotifyComposer.next(
+            pending: pending, sentAhead: sentAhead, target: target, nowMillis: now, rate: nil,
+            maxEventsPerMessage: settings.maxEventsPerMessage, aheadAllowed: false),
+            case .summary(let summary, _) = content, summary.reason == .offline else { return nil }
+        return try collapsingTheWholeOutage(content, range: range, pending: pending, sentAhead: sentAhead, now: now)
     }
 
     /// An offline summary that reaches the end of a full window goes on into the next ones,
