@@ -63,6 +63,8 @@ var targets: [Target] = [
     .target(name: "CCurl", linkerSettings: [.linkedLibrary("curl")]),
     .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"])]),
     .target(name: "CTimex"),
+    // The libcurl plumbing Sync and Notify share: answer capture, cancellation, the multi loop.
+    .target(name: "EdgeCurl", dependencies: ["CCurl"], swiftSettings: swiftSettings),
 
     // The vocabulary every stage shares: the sample, clocks, bounded quantities.
     .target(name: "EdgeCore", dependencies: ["CTimex"], swiftSettings: swiftSettings),
@@ -80,10 +82,10 @@ var targets: [Target] = [
     // The wire format shared by agent and server: no package dependencies.
     .target(name: "Wire", dependencies: ["CZlib"], swiftSettings: swiftSettings),
     // → Sync (HTTPS through libcurl)
-    .target(name: "Sync", dependencies: ["Readings", "Wire", "EdgeCore", "CCurl", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
+    .target(name: "Sync", dependencies: ["Readings", "Wire", "EdgeCore", "CCurl", "EdgeCurl", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
     // → Notify (alert events to a person: ntfy, webhooks, Telegram, Pushover, e-mail through libcurl).
     // Reads events through NotifyEventSource, not AlertEngine, as Sync does.
-    .target(name: "Notify", dependencies: ["EdgeCore", "Wire", "CCurl", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
+    .target(name: "Notify", dependencies: ["EdgeCore", "Wire", "CCurl", "EdgeCurl", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
     .executableTarget(name: "edge-agent", dependencies: [
         "HAL", "HALSimulation", "Profiles", "Readings", "AlertEngine", "Sync", "Notify", "Wire", "EdgeCore",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -10,7 +10,9 @@ import Synchronization
 /// upload cannot delay a commit, and a slow 1-Wire bus cannot delay either.
 ///
 /// Who uses which lane: `ReadingWriter` commits and checkpoints on `storage`, `SysfsOneWire`
-/// reads on `sensorBus`, `CurlTransport` transfers on `network`. Two things are deliberately not
+/// reads on `sensorBus`, Sync's `CurlTransport` transfers on `network`, Notify's
+/// `CurlNotifyTransport` transfers on `notify` (a mail server that takes a minute to time out
+/// must delay neither a sync batch nor the phone's message). Two things are deliberately not
 /// here: threads that wait on a kernel event for as long as the agent runs (GPIO edge
 /// watchers, Sources/HAL/Linux) keep their own thread; and an alert transition's commit, which
 /// GRDB's serial writer performs while the poll task that caused it waits — rare (only on a
@@ -22,8 +24,13 @@ public final class BlockingIO: @unchecked Sendable {
     public static let sensorBus = BlockingIO(name: "io-sensor", threads: 4)
     /// SQLite writes and checkpoints. One thread: SQLite has one writer anyway.
     public static let storage = BlockingIO(name: "io-storage", threads: 1)
-    /// libcurl transfers (sync, notifications). One thread: transfers are sequential by design.
+    /// Sync's libcurl transfers. One thread: batches are sequential by design.
     public static let network = BlockingIO(name: "io-network", threads: 1)
+    /// Notify's libcurl transfers, one per target at a time. Four threads: each target sends
+    /// on its own, so a dead mail server holds one thread and the phone's message takes
+    /// another; a fifth target waits for a free thread, never for Sync. Threads start on
+    /// first use, so a device without `notify:` has none.
+    public static let notify = BlockingIO(name: "io-notify", threads: 4)
 
     /// Guards `pending`; signalled when work arrives.
     private let condition = NSCondition()

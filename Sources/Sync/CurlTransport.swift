@@ -1,5 +1,6 @@
 import CCurl
 import EdgeCore
+import EdgeCurl
 import Foundation
 import Wire
 
@@ -84,15 +85,8 @@ public final class CurlTransport: SyncTransport, CustomStringConvertible, @unche
     private let headers: UnsafeMutablePointer<curl_slist>
     private let url: String
 
-    private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_DEFAULT)) }()
-
-    /// The longest one `curl_multi_poll` waits; libcurl returns earlier for its own timers
-    /// (connect and total timeouts) and a cancellation wakes it at once (`curl_multi_wakeup`),
-    /// so this is only a backstop.
-    static let pollMillis: Int32 = 10_000
-
     public init(configuration: Configuration) throws {
-        _ = Self.globalInit
+        CurlGlobal.initialize()
         let base = configuration.serverURL.hasSuffix("/") ? String(configuration.serverURL.dropLast()) : configuration.serverURL
         let scheme = base.prefix { $0 != ":" }.lowercased()
         switch scheme {
@@ -163,12 +157,7 @@ public final class CurlTransport: SyncTransport, CustomStringConvertible, @unche
         if let key = c.clientKey { try check("SSLKEY", reef_curl_setopt_string(handle, CURLOPT_SSLKEY, key)) }
         try check("CONNECTTIMEOUT_MS", reef_curl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Int(c.connectTimeout.saturatingMillis)))
         try check("TIMEOUT_MS", reef_curl_setopt_long(handle, CURLOPT_TIMEOUT_MS, Int(c.totalTimeout.saturatingMillis)))
-        try check("WRITEFUNCTION", reef_curl_setopt_write_function(handle, { data, size, count, context in
-            Unmanaged<CurlExchange>.fromOpaque(context!).takeUnretainedValue().receiveBody(data, size * count)
-        }))
-        try check("HEADERFUNCTION", reef_curl_setopt_header_function(handle, { data, size, count, context in
-            Unmanaged<CurlExchange>.fromOpaque(context!).takeUnretainedValue().receiveHeader(data, size * count)
-        }))
+        try check("WRITEFUNCTION and HEADERFUNCTION", CurlExchange.installCallbacks(on: handle))
     }
 
     public func post(batch body: [UInt8]) async throws(TransportError) -> TransportResponse {
@@ -226,32 +215,12 @@ public final class CurlTransport: SyncTransport, CustomStringConvertible, @unche
     /// Drives the easy handle through the multi handle until it is done or `cancelled` is
     /// set; a cancelled transfer is removed mid-flight, which closes its connection.
     private func transfer(cancelled: CancelFlag) -> Result<CURLcode, TransportError> {
-        let added = curl_multi_add_handle(multi, handle)
-        guard added == CURLM_OK else { return .failure(Self.multiFailure(added)) }
-        defer { _ = curl_multi_remove_handle(multi, handle) }
-        var running: Int32 = 1
-        while true {
-            if cancelled.isSet {
-                return .failure(TransportError(.cancelled, "request abandoned: the sync task was cancelled"))
-            }
-            let performed = curl_multi_perform(multi, &running)
-            guard performed == CURLM_OK else { return .failure(Self.multiFailure(performed)) }
-            if running == 0 { break }
-            let polled = curl_multi_poll(multi, nil, 0, Self.pollMillis, nil)
-            guard polled == CURLM_OK else { return .failure(Self.multiFailure(polled)) }
-        }
-        var queued: Int32 = 0
-        var code = CURLE_OK
-        while let message = curl_multi_info_read(multi, &queued) {
-            if message.pointee.msg == CURLMSG_DONE, message.pointee.easy_handle == handle {
-                code = message.pointee.data.result
+        CurlMultiTransfer.run(handle, in: multi, cancelled: cancelled).mapError { failure in
+            switch failure {
+            case .cancelled: TransportError(.cancelled, "request abandoned: the sync task was cancelled")
+            case .multi(let text): TransportError(.network, text)
             }
         }
-        return .success(code)
-    }
-
-    private static func multiFailure(_ code: CURLMcode) -> TransportError {
-        TransportError(.network, "libcurl multi interface: \(String(cString: curl_multi_strerror(code))) (code \(code.rawValue))")
     }
 
     static func kind(of code: CURLcode) -> TransportError.Kind {

@@ -10,6 +10,8 @@ CURLcode reef_curl_setopt_pointer(CURL *handle, CURLoption option, void *value);
 CURLcode reef_curl_setopt_off_t(CURL *handle, CURLoption option, curl_off_t value);
 CURLcode reef_curl_setopt_write_function(CURL *handle, size_t (*fn)(char *, size_t, size_t, void *));
 CURLcode reef_curl_setopt_header_function(CURL *handle, size_t (*fn)(char *, size_t, size_t, void *));
+CURLcode reef_curl_setopt_read_function(CURL *handle, size_t (*fn)(char *, size_t, size_t, void *));
+CURLcode reef_curl_setopt_debug_function(CURL *handle, int (*fn)(CURL *, curl_infotype, char *, size_t, void *));
 CURLcode reef_curl_getinfo_long(CURL *handle, CURLINFO info, long *value);
 CURLcode reef_curl_getinfo_double(CURL *handle, CURLINFO info, double *value);
 #endif

@@ -1,4 +1,3 @@
-import EdgeTesting
 import Foundation
 
 /// Certificates made with the openssl CLI for one test run: a CA, a server certificate
