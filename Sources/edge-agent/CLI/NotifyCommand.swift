@@ -13,7 +13,7 @@ struct NotifyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "notify",
         abstract: "Notification targets: delivery status, re-queue dead letters, send a test message.",
-        subcommands: [NotifyStatusCommand.self, NotifyRequeueCommand.self])
+        subcommands: [NotifyStatusCommand.self, NotifyRequeueCommand.self, NotifyTestCommand.self])
 }
 
 /// A target id as typed on the command line: the shape agent.yaml allows, so a typo is
@@ -31,16 +31,18 @@ struct NotifyTargetArgument: ExpressibleByArgument, Sendable {
 }
 
 extension AgentConfig.Notify {
-    /// The configured target named `id`, or an error listing the ids there are.
-    func target(_ id: String, source: String) throws -> NotifyTarget {
+    /// The configured target named `id`, or every target without one; an error listing the
+    /// ids there are for an unknown one, and one naming the section's problems without any.
+    func selected(_ id: String?, source: String) throws -> [NotifyTarget] {
         guard !targets.isEmpty else {
             throw CLIError("no notify targets in \(source); add a notify: section (docs/NOTIFY.md)"
                 + (problems.isEmpty ? "" : "; its problems: " + problems.joined(separator: "; ")))
         }
+        guard let id else { return targets }
         guard let target = targets.first(where: { $0.id == id }) else {
             throw CLIError("no notify target '\(id)' in \(source); configured: \(targets.map(\.id).joined(separator: ", "))")
         }
-        return target
+        return [target]
     }
 }
 
@@ -54,12 +56,10 @@ struct NotifyStatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         let config = try global.load()
-        guard !config.notify.targets.isEmpty || !config.notify.problems.isEmpty else {
-            throw CLIError("no notify targets in \(config.source); add a notify: section (docs/NOTIFY.md)")
-        }
+        let targets = try config.notify.selected(nil, source: config.source)
         let database = try DataPaths(config).openReadOnly()
         let reports = try await DataPaths.reading(database) {
-            try NotifyTargetReport.read(config.notify.targets, database: database, nowMillis: SystemDeviceClock().now().unixMillis)
+            try NotifyTargetReport.read(targets, database: database, nowMillis: SystemDeviceClock().now().unixMillis)
         }
         if json {
             Console.write(try NotifyTargetReport.json(reports))
@@ -79,7 +79,7 @@ struct NotifyRequeueCommand: AsyncParsableCommand {
 
     func run() async throws {
         let config = try global.load()
-        let target = try config.notify.target(target.id, source: config.source)
+        let target = try config.notify.selected(target.id, source: config.source)[0]
         // Written while the daemon may run: the busy timeout waits out its transactions (WAL).
         let database = try DataPaths(config).openExisting()
         let count = try await DataPaths.reading(database) { () throws -> Int in
@@ -92,6 +92,55 @@ struct NotifyRequeueCommand: AsyncParsableCommand {
         }
         Console.write("re-queued \(NotifyTargetReport.count(count, "dead letter")) of \(target.id)"
             + (count == 0 ? "\n" : "; the daemon sends them again before new events\n"))
+    }
+}
+
+struct NotifyTestCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "test",
+        abstract: "Send a test message to one target, or every one, and print what each service answered; exit 1 if any failed.")
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The target's id in agent.yaml (default: every target).") var target: NotifyTargetArgument?
+
+    func run() async throws {
+        let config = try global.load()
+        let targets = try config.notify.selected(target?.id, source: config.source)
+        for problem in config.notify.problems { Console.writeError("not configured: \(problem)\n") }
+        // The daemon's transport and the daemon's rendering: a test takes the path an alert takes.
+        let transport = NotifySetup.transport()
+        let content = NotifyContent.test(atMillis: SystemDeviceClock().now().unixMillis)
+        var failed = false
+        for target in targets {
+            let result: (delivered: Bool, text: String)
+            do {
+                let credential = try target.credentialFile.map { path throws(CredentialFile.Failure) in try CredentialFile.read(path: path) }
+                let payload = content.payload(target: target, device: config.deviceID, credential: credential, click: config.notify.click)
+                result = Self.describe(await transport.send(payload, to: target, credential: credential))
+            } catch {
+                result = (false, "not sent: \(error.description)")
+            }
+            failed = failed || !result.delivered
+            Console.write("\(target.id) (\(target.kind.rawValue)): \(result.text)\n")
+        }
+        if failed { throw ExitCode(1) }
+    }
+
+    /// The service's answer on one line: whether it took the message, its status or reply
+    /// code, and its words.
+    static func describe(_ answer: NotifyAnswer) -> (delivered: Bool, text: String) {
+        func words(_ text: String) -> String {
+            let line = text.split(whereSeparator: \.isNewline).joined(separator: " ").trimmingCharacters(in: .whitespaces)
+            return line.isEmpty ? "" : ": \(line)"
+        }
+        switch answer.outcome {
+        case .accepted: return (true, "accepted\(words(answer.text))")
+        case .http(let status, let reason, let retryAfter):
+            return (false, "HTTP \(status)\(words(reason))" + (retryAfter.map { " (Retry-After: \($0))" } ?? ""))
+        case .smtp(let code, let reason): return (false, "SMTP \(code)\(words(reason))")
+        case .networkError(let detail): return (false, "no answer: \(detail)")
+        case .timeout: return (false, "no answer: timed out")
+        }
     }
 }
 

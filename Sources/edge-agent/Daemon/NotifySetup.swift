@@ -26,12 +26,6 @@ enum NotifySetup {
 }
 
 extension NotifySetup {
-    // TODO(merge): the TRANSPORT helper's CurlNotifyTransport replaces this placeholder.
-    static func transport() -> any NotifyTransport { Unbuilt() }
-
-    private struct Unbuilt: NotifyTransport {
-        func send(_ payload: NotifyPayload, to target: NotifyTarget, credential: String?) async -> NotifyAnswer {
-            NotifyAnswer(outcome: .networkError("this build has no notification transport"), text: "")
-        }
-    }
+    /// libcurl: the one transport the daemon and `edge-agent notify test` send through.
+    static func transport() -> any NotifyTransport { CurlNotifyTransport() }
 }
