@@ -145,4 +145,22 @@ import Wire
             "\(directory.file("agent.yaml")):2:10: notify.click: 'reef.local' is not an http(s) URL; write e.g. https://reef.local/alerts",
         ])
     }
+
+    @Test func theStaleKindIsResolvedAgainstTheProfilesStaleRules() throws {
+        let config = try load("""
+        notify:
+          - kind: ntfy
+            url: https://ntfy.sh/my-reef
+            kinds: [stale]
+        """)
+        let profile = try DeviceProfile.load(path: AgentBinary.repository.appendingPathComponent("device-profiles/reef-sim.yaml").path)
+        let target = try #require(config.notify.targets(for: profile).first)
+        #expect(target.filter.staleRules == ["temp_probe_stale"])
+        func event(_ rule: String) -> WireAlertEvent {
+            WireAlertEvent(sequence: 1, ruleID: rule, sensorID: "tank_temp", kind: .fired, severity: .critical, value: nil,
+                           threshold: nil, timestampMillis: 0, activeSinceMillis: nil, message: "m", silenced: false)
+        }
+        #expect(target.filter.admits(event("temp_probe_stale")))
+        #expect(!target.filter.admits(event("ato_high")))
+    }
 }

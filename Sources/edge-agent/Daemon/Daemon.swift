@@ -43,7 +43,7 @@ final class Daemon: Sendable {
         self.notifier = notifier
         self.startedAt = clock.now()
         self.storage = StorageSupervisor(paths: DataPaths(config), clock: clock, logger: logger)
-        self.health = HealthMonitor(clock: clock, syncConfigured: config.sync.url != nil, notifyTargets: config.notify.targets.map(\.id))
+        self.health = HealthMonitor(clock: clock, syncConfigured: config.sync.url != nil, notify: config.notify)
     }
 
     /// Runs until a stop signal; returns the process exit status.

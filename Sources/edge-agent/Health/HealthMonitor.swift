@@ -19,18 +19,19 @@ final class HealthMonitor: HealthFeed {
     private let syncConfigured: Bool
     private let clockHold: Duration
     private let staleBacklog: Duration
-    /// agent.yaml's notify target ids, whose delivery the report counts.
-    private let notifyTargets: [String]
+    /// agent.yaml's notify section: the targets whose delivery the report counts, and the
+    /// problems that left a target out.
+    private let notify: AgentConfig.Notify
     private let state = Mutex<(latest: HealthReport?, sample: ProcessSample?)>((nil, nil))
 
     /// - Parameter staleBacklog: a backlog whose oldest reading is older than this degrades the device.
     init(clock: any DeviceClock, syncConfigured: Bool, clockHold: Duration = SyncConfiguration.defaultClockHold,
-         staleBacklog: Duration = .seconds(3_600), notifyTargets: [String] = []) {
+         staleBacklog: Duration = .seconds(3_600), notify: AgentConfig.Notify = AgentConfig.Notify()) {
         self.clock = clock
         self.syncConfigured = syncConfigured
         self.clockHold = clockHold
         self.staleBacklog = staleBacklog
-        self.notifyTargets = notifyTargets
+        self.notify = notify
     }
 
     /// The report the last `refresh` built; nil before the first.
@@ -45,14 +46,14 @@ final class HealthMonitor: HealthFeed {
         let now = clock.now()
         var sync: SyncStatus?
         var store: HealthFacts.StoreFacts?
-        var notify: [NotifyStatus]?
+        var delivery: [NotifyStatus]?
         if let stores {
             if syncConfigured {
                 sync = try SyncStatus.read(database: stores.database, readings: stores.readings,
                                            events: AlertEventFeed(store: stores.alerts))
             }
             store = try Self.storeFacts(stores, sync: sync, syncConfigured: syncConfigured, now: now, clockHold: clockHold)
-            notify = try Self.notifyStatuses(notifyTargets, stores, nowMillis: now.unixMillis)
+            delivery = try Self.notifyStatuses(notify.targets.map(\.id), stores, nowMillis: now.unixMillis)
         }
         let sample = ProcessSample.read(at: now.bootNanos)
         let previous = state.withLock { $0.sample }
@@ -60,7 +61,7 @@ final class HealthMonitor: HealthFeed {
             previous.map { current.cpuPercent(since: $0, ticksPerSecond: ProcessSample.ticksPerSecond) }
         } ?? 0
         let report = HealthAssessment.report(HealthFacts(
-            agent: agent, now: now, bootID: clock.bootID, store: store, sync: sync, notify: notify,
+            agent: agent, now: now, bootID: clock.bootID, store: store, sync: sync, notify: delivery, notifyProblems: notify.problems,
             rssBytes: sample?.rssBytes ?? 0, cpuPercent: cpu), staleBacklog: staleBacklog)
         state.withLock { $0 = (report, sample ?? $0.sample) }
         return report
