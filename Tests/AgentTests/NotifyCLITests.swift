@@ -155,7 +155,11 @@ import Wire
         #expect(unknown.stderr == "Error: no notify target 'pager' in \(config); configured: phone, mail\n")
         let malformed = try agent(["requeue", "My Phone"])
         #expect(malformed.status == 64)
-        #expect(malformed.stderr.hasPrefix("Error: The value 'My Phone' is invalid for '<target>'"))
+        #expect(malformed.stderr.hasPrefix(
+            "Error: 'My Phone' is not a target id: ids are lower-case letters, digits, '-' or '_' (see `edge-agent notify status`)\n"))
+        let test = try agent(["test", "Phone"])
+        #expect(test.status == 64)
+        #expect(test.stderr.hasPrefix("Error: 'Phone' is not a target id"))
     }
 }
 

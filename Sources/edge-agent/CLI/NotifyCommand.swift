@@ -16,18 +16,18 @@ struct NotifyCommand: AsyncParsableCommand {
         subcommands: [NotifyStatusCommand.self, NotifyRequeueCommand.self, NotifyTestCommand.self])
 }
 
-/// A target id as typed on the command line: the shape agent.yaml allows, so a typo is
-/// refused before anything is opened.
+/// A target id as typed on the command line; `validate()` refuses one agent.yaml could not
+/// hold before anything is opened.
 struct NotifyTargetArgument: ExpressibleByArgument, Sendable {
     let id: String
 
-    init?(argument: String) {
-        let probe = NotifyTarget(id: argument, kind: .ntfy, url: "https://id.check")
-        guard argument.utf8.count <= AgentConfig.Notify.idBytes, probe.validationError() == nil else { return nil }
-        id = argument
-    }
+    init?(argument: String) { id = argument }
 
-    static var defaultCompletionKind: CompletionKind { .default }
+    func validate() throws {
+        guard id.utf8.count <= AgentConfig.Notify.idBytes, NotifyTarget.isValidID(id) else {
+            throw ValidationError("'\(id)' is not a target id: ids are lower-case letters, digits, '-' or '_' (see `edge-agent notify status`)")
+        }
+    }
 }
 
 extension AgentConfig.Notify {
@@ -77,6 +77,8 @@ struct NotifyRequeueCommand: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The target's id in agent.yaml.") var target: NotifyTargetArgument
 
+    func validate() throws { try target.validate() }
+
     func run() async throws {
         let config = try global.load()
         let target = try config.notify.selected(target.id, source: config.source)[0]
@@ -102,6 +104,8 @@ struct NotifyTestCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The target's id in agent.yaml (default: every target).") var target: NotifyTargetArgument?
+
+    func validate() throws { try target?.validate() }
 
     func run() async throws {
         let config = try global.load()
