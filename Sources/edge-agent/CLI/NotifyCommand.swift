@@ -161,69 +161,38 @@ struct NotifyTargetReport: Codable, Sendable, Equatable {
     var target: String
     var kind: String
     /// False until the daemon has started delivering to this target (no cursor yet).
-    var started: Bool
-    var lastDeliveredMillis: Int64?
-    var messagesSent: Int
-    var eventsSent: Int
-    var retries: Int
-    var pending: Int
-    var oldestPendingAgeSeconds: Int64?
+    var started = false
+    var lastDeliveredMillis: Int64? = nil
+    var messagesSent = 0
+    var eventsSent = 0
+    var retries = 0
+    var pending = 0
+    var oldestPendingAgeSeconds: Int64? = nil
     /// Open dead letters: refused, waiting for `notify requeue`.
-    var deadLetters: [DeadLetter]
+    var deadLetters: [DeadLetter] = []
     /// Re-queued letters the daemon has not yet sent again.
-    var requeued: Int
-    var lastError: String?
-    var nextAttemptMillis: Int64?
+    var requeued = 0
+    var lastError: String? = nil
+    var nextAttemptMillis: Int64? = nil
 
     static func read(_ targets: [NotifyTarget], database: LocalDatabase, nowMillis: Int64) throws -> [NotifyTargetReport] {
         let ledger = try NotifyLedger(existing: database.writer)
         let events = AlertEventFeed(store: try AlertStore(writer: database.writer))
         return try targets.map { target in
-            guard let ledger, let status = try Self.status(ledger, target.id, events, nowMillis) else {
-                return NotifyTargetReport(target: target.id, kind: target.kind.rawValue, started: false, messagesSent: 0, eventsSent: 0,
-                                          retries: 0, pending: 0, deadLetters: [], requeued: 0)
+            guard let ledger, let status = try NotifyStatus.ifStarted(ledger: ledger, target: target.id, events: events, nowMillis: nowMillis) else {
+                return NotifyTargetReport(target: target.id, kind: target.kind.rawValue)
             }
-            return NotifyTargetReport(status, kind: target.kind, deadLetters: try ledger.openDeadLetters(target: target.id),
-                                      requeued: try ledger.requeuedLetters(target: target.id).count)
+            return NotifyTargetReport(
+                target: status.target, kind: target.kind.rawValue, started: true, lastDeliveredMillis: status.lastDeliveredMillis,
+                messagesSent: status.messagesSent, eventsSent: status.eventsSent, retries: status.retries, pending: status.pending,
+                oldestPendingAgeSeconds: status.oldestPendingAge?.components.seconds,
+                deadLetters: try ledger.openDeadLetters(target: target.id).map {
+                    DeadLetter(firstSequence: $0.range.first, lastSequence: $0.range.last, status: $0.status, reason: $0.reason,
+                               atMillis: $0.atMillis)
+                },
+                requeued: try ledger.requeuedLetters(target: target.id).count,
+                lastError: status.lastError, nextAttemptMillis: status.nextAttemptMillis)
         }
-    }
-
-    private static func status(_ ledger: NotifyLedger, _ target: String, _ events: AlertEventFeed, _ nowMillis: Int64) throws -> NotifyStatus? {
-        do {
-            return try NotifyStatus.read(ledger: ledger, target: target, events: events, nowMillis: nowMillis)
-        } catch NotifyLedgerError.unknownTarget {
-            return nil
-        }
-    }
-
-    init(_ status: NotifyStatus, kind: NotifyTarget.Kind, deadLetters: [NotifyDeadLetter], requeued: Int) {
-        self.init(target: status.target, kind: kind.rawValue, started: true, lastDeliveredMillis: status.lastDeliveredMillis,
-                  messagesSent: status.messagesSent, eventsSent: status.eventsSent, retries: status.retries, pending: status.pending,
-                  oldestPendingAgeSeconds: status.oldestPendingAge?.components.seconds,
-                  deadLetters: deadLetters.map {
-                      DeadLetter(firstSequence: $0.range.first, lastSequence: $0.range.last, status: $0.status, reason: $0.reason,
-                                 atMillis: $0.atMillis)
-                  },
-                  requeued: requeued,
-                  lastError: status.lastError, nextAttemptMillis: status.nextAttemptMillis)
-    }
-
-    init(target: String, kind: String, started: Bool, lastDeliveredMillis: Int64? = nil, messagesSent: Int, eventsSent: Int,
-         retries: Int, pending: Int, oldestPendingAgeSeconds: Int64? = nil, deadLetters: [DeadLetter], requeued: Int, lastError: String? = nil,
-         nextAttemptMillis: Int64? = nil) {
-        self.target = target
-        self.kind = kind
-        self.started = started
-        self.lastDeliveredMillis = lastDeliveredMillis
-        self.messagesSent = messagesSent
-        self.eventsSent = eventsSent
-        self.retries = retries
-        self.pending = pending
-        self.oldestPendingAgeSeconds = oldestPendingAgeSeconds
-        self.deadLetters = deadLetters
-        self.requeued = requeued
-        self.lastError = lastError
-        self.nextAttemptMillis = nextAttemptMillis
     }
 
     static func json(_ reports: [NotifyTargetReport]) throws -> String {

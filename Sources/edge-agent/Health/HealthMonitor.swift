@@ -75,11 +75,7 @@ final class HealthMonitor: HealthFeed {
         guard let ledger = try NotifyLedger(existing: stores.database.writer) else { return [] }
         let events = AlertEventFeed(store: stores.alerts)
         return try targets.compactMap { target in
-            do {
-                return try NotifyStatus.read(ledger: ledger, target: target, events: events, nowMillis: nowMillis)
-            } catch NotifyLedgerError.unknownTarget {
-                return nil
-            }
+            try NotifyStatus.ifStarted(ledger: ledger, target: target, events: events, nowMillis: nowMillis)
         }
     }
 
@@ -96,6 +92,17 @@ final class HealthMonitor: HealthFeed {
         return HealthFacts.StoreFacts(
             databaseBytes: stores.database.bytesOnDisk(), backlogRows: backlog.count,
             backlogOldestMillis: backlog.oldestMillis, drops: try stores.readings.dropCounts(), clockHold: hold)
+    }
+}
+
+extension NotifyStatus {
+    /// The target's figures, or nil while the daemon has not started it (no cursor yet).
+    static func ifStarted(ledger: NotifyLedger, target: String, events: any NotifyEventSource, nowMillis: Int64) throws -> NotifyStatus? {
+        do {
+            return try read(ledger: ledger, target: target, events: events, nowMillis: nowMillis)
+        } catch NotifyLedgerError.unknownTarget {
+            return nil
+        }
     }
 }
 
