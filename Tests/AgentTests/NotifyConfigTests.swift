@@ -128,6 +128,17 @@ import Wire
         ])
     }
 
+    @Test func targetsAndFilterListsAreBounded() throws {
+        let seventeen = (1...17).map { "  - { id: t\($0), kind: ntfy, url: https://ntfy.sh/t\($0) }" }.joined(separator: "\n")
+        let many = try load("notify:\n" + seventeen + "\n")
+        #expect(many.notify.targets == [])
+        #expect(many.notify.problems == ["\(directory.file("agent.yaml")):2:3: notify: 17 targets; at most 16 are allowed"])
+        let rules = (1...257).map { "r\($0)" }.joined(separator: ", ")
+        let long = try load("notify:\n  - { kind: ntfy, url: https://ntfy.sh/x, rules: [\(rules)] }\n")
+        #expect(long.notify.targets == [])
+        #expect(long.notify.problems == ["\(directory.file("agent.yaml")):2:50: notify[0].rules: 257 entries; at most 256 are allowed"])
+    }
+
     @Test func rateCapsAreMessagesPerPeriod() {
         #expect(YAMLReader.rateCap("20/1h") == .success(NotifyTarget.RateCap(messages: 20, per: .seconds(3600))))
         #expect(YAMLReader.rateCap("0/1h") == .failure(QuantityError("rate cap '0/1h': '0' is not a whole number in 1...1000")))
