@@ -95,15 +95,26 @@ struct StageHarness {
                                 firing: log, transport: transport, clock: clock, random: SeededRandom(seed: 7))
         let task = Task { await stage.run() }
         await clock.waitForSleepers(1)
-        do {
-            try await body(stage)
-        } catch {
-            task.cancel()
-            await task.value
-            throw error
-        }
+        defer { task.cancel() }
+        try await body(stage)
+        await stop(task)
+    }
+
+    /// Cancels the stage and waits for it. A sleep cancelled before the stepping clock
+    /// registered it resumes only at its deadline, so time moves on until the stage is done.
+    private func stop(_ task: Task<Void, Never>) async {
         task.cancel()
-        await task.value
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await task.value }
+            group.addTask {
+                while !Task.isCancelled {
+                    await clock.advance(by: .seconds(3600), settledAt: 0)
+                    await Task.yield()
+                }
+            }
+            await group.next()
+            group.cancelAll()
+        }
     }
 
     func advance(_ duration: Duration) async { await clock.advance(by: duration, settledAt: 1) }

@@ -216,3 +216,37 @@ import Wire
         #expect(try h.ledger.cursor(target: "hook").deliveredThrough == 3)
     }
 }
+
+extension NotifyStageTests {
+    /// A day offline with an alert every 5 minutes and a critical rule firing: what the stage
+    /// keeps stays bounded (one cursor row, the cap's send times, no dead letters, nothing in
+    /// memory but the window it reads), and the service back gets one summary of what went
+    /// stale with exact counts, the still-firing state, then the last six hours within the cap.
+    @Test func aDayOfflineStaysBoundedAndEndsInOneSummary() async throws {
+        let h = try StageHarness(target: NotifyTarget(id: "phone", kind: .ntfy, url: "https://ntfy.example.org/reef",
+                                                      repeatInterval: .seconds(2 * 86_400)))
+        let t0 = h.now
+        let back = t0 + 86_400_000
+        let transport = ScriptedTransport(clock: h.clock) { now in now < back ? .timeout : nil }
+        try await h.run(transport) { _ in
+            h.log.setFiring([FiringRule(ruleID: "temp-high", sensorID: "temp", severity: .critical, firingSinceMillis: t0, message: "hot")])
+            for index in 0..<288 {
+                h.log.append("r\(index % 4)", index % 2 == 0 ? .fired : .resolved, at: h.now)
+                await h.advance(.seconds(300))
+            }
+            let letters = try h.ledger.openDeadLetters(target: "phone")
+            let cursor = try h.ledger.cursor(target: "phone")
+            #expect(letters.isEmpty && cursor.recentSentMillis.isEmpty && cursor.deliveredThrough == 0)
+            await h.advance(.seconds(3600))
+        }
+        let failed = transport.attempts.filter { $0.outcome != .accepted }
+        #expect(failed.count < 8_640 / 10, "spaced by the backoff (2 s … 10 min), not one per poll: \(failed.count)")
+        let delivered = transport.delivered
+        // Back at 14:00 the next day: the events from 14:00 to 08:00 are older than max_age (6 h).
+        #expect(delivered.first?.body == "217 alerts from 14:00:00 to 08:00:00 while offline: 109 fired, 108 resolved — edge-agent alerts history")
+        #expect(delivered.dropFirst().first?.title == "reef-1: temp-high still firing")
+        #expect(delivered.count <= 20, "the rate cap holds: \(delivered.count)")
+        let cursor = try h.ledger.cursor(target: "phone")
+        #expect(cursor.deliveredThrough == 288)
+    }
+}

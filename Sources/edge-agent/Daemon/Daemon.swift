@@ -232,13 +232,6 @@ final class Daemon: Sendable {
         for (stage, _) in notify.withLock({ $0 }) { stage.wakeup.ring() }
     }
 
-    /// Per target: sent, retries, dead letters, pending, oldest pending age, last error, next
-    /// attempt; for the health report and `edge-agent status`. A target whose figures cannot
-    /// be read (storage down) is left out.
-    func notifyStatuses() -> [NotifyStatus] {
-        notify.withLock { $0 }.compactMap { try? $0.stage.status() }
-    }
-
     /// Stale-alert timers, filter heartbeats, clock synchronisation, retention and the
     /// health file: slow, periodic and cheap, on one timer.
     private func housekeeping(healthPath: String) async {
