@@ -110,7 +110,7 @@ struct EdgeBench: ParsableCommand {
         case .alerts:
             figures += try AlertBenchmark(crossings: quick ? 200 : 2000, runs: runs).figures()
         case .notify:
-            figures += try NotifyOfflineBenchmark(hours: quick ? 6 : 72, runs: min(runs, 3)).figures()
+            figures += try NotifyOfflineBenchmark(hours: quick ? 6 : 24, runs: min(runs, 3)).figures()
         }
     }
 }

@@ -10,7 +10,7 @@ import Wire
 /// must wait in SQLite, not in the delivery stage's memory.
 ///
 /// One run is a day on a `SteppingClock`: four critical rules fire and resolve every twenty
-/// minutes on the real `AlertEngine` and `AlertStore` (576 events), while a real
+/// minutes on the real `AlertEngine` and `AlertStore` (576 events a day), while a real
 /// `NotifyStage` tries its ntfy target through libcurl at a port where nothing listens —
 /// every attempt a real connection refused, retried with its backoff, the offline collapse
 /// replanned as the day goes on. The process's RSS is read after the first simulated hour
@@ -94,7 +94,6 @@ struct NotifyOfflineBenchmark {
         let status = notify ? try NotifyStatus.read(ledger: ledger, target: "phone", events: feed, nowMillis: clock.now().unixMillis) : nil
         running?.cancel()
         _ = await running?.value
-        if notify { print("DEBUG", try ledger.cursor(target: "phone"), try ledger.openDeadLetters(target: "phone")) }
         return Day(growthMiB: Double(end - hourOne) / 1024, events: events, pending: status?.pending ?? events,
                    attempts: attempts.count)
     }
