@@ -17,8 +17,8 @@ import Wire
     }
 
     func build(_ target: NotifyTarget, credential: String?, events: [WireAlertEvent] = [Heater.fired]) -> NotifyRequest {
-        NotifyRequest.build(target: target, device: "reef-1", events: events,
-                            range: SequenceRange(first: events.first!.sequence, last: events.last!.sequence),
+        NotifyRequest.build(target: target, device: "reef-1",
+                            content: .events(events, range: SequenceRange(first: events.first!.sequence, last: events.last!.sequence)),
                             credential: credential, click: "https://reef-1.local/alerts")
     }
 
@@ -219,7 +219,7 @@ import Wire
     }
 
     func mail(_ target: NotifyTarget) -> EmailMessage {
-        EmailMessage(target: target, device: "reef-1", events: [Heater.fired], range: SequenceRange(first: 41, last: 41))
+        EmailMessage(target: target, device: "reef-1", content: .events([Heater.fired], range: SequenceRange(first: 41, last: 41)))
     }
 
     @Test func theMailGoesOverSTARTTLSWithAUTHAndArrivesAsRendered() async throws {
