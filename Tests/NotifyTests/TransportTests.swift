@@ -209,7 +209,7 @@ import Wire
         let target = target(.ntfy, receiver, path: "/reef")
         let request = build(target, credential: nil)
         let sender = Task { await transport.send(.http(request), to: target, credential: nil) }
-        while try receiver.requests().isEmpty { try await Task.sleep(for: .milliseconds(20)) }
+        _ = try await receiver.requests(atLeast: 1)
         let cancelled = ContinuousClock.now
         sender.cancel()
         let answer = await sender.value
