@@ -82,6 +82,11 @@ public final class AlertStore: Sendable {
         }
     }
 
+    /// The newest event's sequence, 0 with none: where a new notification target starts.
+    public func newestEventSequence() throws -> Int64 {
+        try writer.read { db in try Int64.fetchOne(db, sql: "SELECT coalesce(max(sequence), 0) FROM alert_events") ?? 0 }
+    }
+
     /// The newest events first, for one rule or all.
     public func history(limit: Int, ruleID: String?) throws -> [AlertEvent] {
         try writer.read { db in

@@ -10,7 +10,8 @@ public enum SampleBatches {
                                lastError: "no device at 0x63", lastReadingAgeSeconds: nil)],
         databaseBytes: 123_456, backlogRows: 10, backlogOldestMillis: 1_700_000_000_000,
         drops: [DropSummary(sensorID: "tank", reason: "budget", count: 4, firstMillis: 1, lastMillis: 2)],
-        deadLetteredBatches: 0, lastSyncMillis: nil, rssBytes: 20_000_000, cpuPercent: 1.5, firingAlerts: 1)
+        deadLetteredBatches: 0, lastSyncMillis: nil, rssBytes: 20_000_000, cpuPercent: 1.5, firingAlerts: 1,
+        notify: [NotifyTargetHealth(target: "phone", sent: 12, retried: 3, dead: 1, pending: 2, oldestPendingAgeSeconds: 58.5)])
 
     /// Readings alternate between two sensors; values are exact in binary (n / 8).
     public static func batch(device: String = "reef-1", readings: ClosedRange<Int64> = 1...5, events: ClosedRange<Int64>? = 1...2,

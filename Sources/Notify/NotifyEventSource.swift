@@ -8,6 +8,26 @@ public protocol NotifyEventSource: Sendable {
     func notifyEvents(afterSequence: Int64, limit: Int) throws -> [WireAlertEvent]
     /// How many events lie beyond `afterSequence` (before filtering), for status and health.
     func notifyEventBacklog(afterSequence: Int64) throws -> Int
+    /// The newest event's sequence (0 with none): where a new target's cursor starts.
+    func notifyNewestSequence() throws -> Int64
+}
+
+extension NotifyEventSource {
+    /// Pages through the log; a source over SQL answers with one `max(sequence)`.
+    public func notifyNewestSequence() throws -> Int64 {
+        var newest: Int64 = 0
+        while let last = try notifyEvents(afterSequence: newest, limit: 1000).last { newest = last.sequence }
+        return newest
+    }
+}
+
+/// The rules firing now, as the alert engine's state knows them (`AlertStore.active()` in
+/// the daemon): what reminders and the state after an outage are made of. A protocol for the
+/// same reason as `NotifyEventSource`.
+public protocol FiringRuleSource: Sendable {
+    /// Rules firing or flapping now, any severity, with whether each is acknowledged and
+    /// whether it is silenced (by a silence or by maintenance) at `nowMillis`.
+    func firingRules(nowMillis: Int64) throws -> [FiringRule]
 }
 
 /// The stable key a receiver can deduplicate on. Delivery is at least once: a crash between

@@ -90,6 +90,16 @@ public struct NotifyLedger: Sendable {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("notify-v2") { db in
+            try db.execute(sql: """
+                -- Critical and fail-safe events sent ahead of a backlog, until the cursor passes them.
+                CREATE TABLE notify_sent_ahead (
+                    target TEXT NOT NULL,
+                    sequence INTEGER NOT NULL,
+                    PRIMARY KEY (target, sequence)
+                ) WITHOUT ROWID;
+                """)
+        }
         return migrator
     }()
 
@@ -146,6 +156,7 @@ public struct NotifyLedger: Sendable {
                                rateCap: NotifyTarget.RateCap = .default) throws {
         try writer.write { db in
             try NotifyCursorRecord.advance(db, target, through: range.last, events: events, nowMillis: nowMillis)
+            try NotifySentAheadRecord.forget(db, target, through: range.last)
             try NotifyCursorRecord.recordSend(db, target, atMillis: nowMillis, keep: rateCap.messages)
             try NotifyCursorRecord.setOutcome(db, target, error: nil, atMillis: nil, nextAttemptMillis: nil, countRetry: false)
         }
@@ -160,6 +171,7 @@ public struct NotifyLedger: Sendable {
             try NotifyDeadLetterRecord.insert(db, target: target, range: range, status: status, reason: reason,
                                               atMillis: nowMillis)
             try NotifyCursorRecord.advance(db, target, through: range.last, events: 0, nowMillis: nil)
+            try NotifySentAheadRecord.forget(db, target, through: range.last)
             try NotifyCursorRecord.setOutcome(db, target, error: "dead-lettered \(range) (\(status)): \(reason)",
                                               atMillis: nowMillis, nextAttemptMillis: nextAttemptMillis, countRetry: false)
         }
@@ -168,7 +180,10 @@ public struct NotifyLedger: Sendable {
     /// Events this target does not want (`NotifyPlan.skip`): the cursor moves past them and
     /// nothing is counted as sent.
     public func recordSkip(target: String, through last: Int64) throws {
-        try writer.write { db in try NotifyCursorRecord.advance(db, target, through: last, events: 0, nowMillis: nil) }
+        try writer.write { db in
+            try NotifyCursorRecord.advance(db, target, through: last, events: 0, nowMillis: nil)
+            try NotifySentAheadRecord.forget(db, target, through: last)
+        }
     }
 
     /// A retryable failure: the cursor and the in-flight range stay, the error and the next
@@ -192,6 +207,45 @@ public struct NotifyLedger: Sendable {
             try NotifyRepeatRecord.save(db, target, ruleID, atMillis: nowMillis)
             try NotifyCursorRecord.countRedelivery(db, target, events: 0, nowMillis: nowMillis)
             try NotifyCursorRecord.recordSend(db, target, atMillis: nowMillis, keep: rateCap.messages)
+        }
+    }
+
+    /// A refused reminder: there is no range to dead-letter, so the refusal is shown as the
+    /// last error and the rule's next reminder is a full interval away, as after a sent one.
+    public func recordRepeatRefused(target: String, ruleID: String, reason: String, nowMillis: Int64,
+                                    nextAttemptMillis: Int64?) throws {
+        try writer.write { db in
+            try NotifyRepeatRecord.save(db, target, ruleID, atMillis: nowMillis)
+            try NotifyCursorRecord.setOutcome(db, target, error: "reminder of \(ruleID) refused: \(reason.prefix(Self.maxReasonLength))",
+                                              atMillis: nowMillis, nextAttemptMillis: nextAttemptMillis, countRetry: false)
+        }
+    }
+
+    /// Events sent ahead of the backlog (critical, fail-safe) that the cursor has not passed:
+    /// the cursor's messages leave them out.
+    public func sentAhead(target: String) throws -> Set<Int64> {
+        try writer.read { db in try NotifySentAheadRecord.sequences(db, target) }
+    }
+
+    /// A message of events sent ahead of the cursor was accepted: they are remembered, so the
+    /// cursor's messages do not send them again, and the send is counted, in one transaction.
+    public func recordSentAhead(target: String, sequences: [Int64], nowMillis: Int64,
+                                rateCap: NotifyTarget.RateCap = .default) throws {
+        try writer.write { db in
+            for sequence in sequences { try NotifySentAheadRecord.insert(db, target, sequence) }
+            try NotifyCursorRecord.recordSend(db, target, atMillis: nowMillis, keep: rateCap.messages)
+            try NotifyCursorRecord.countRedelivery(db, target, events: sequences.count, nowMillis: nowMillis)
+            try NotifyCursorRecord.setOutcome(db, target, error: nil, atMillis: nil, nextAttemptMillis: nil, countRetry: false)
+        }
+    }
+
+    /// Any other message outside the cursor's ranges (the state of what still fires after an
+    /// outage) was accepted: counted toward the sent messages and the rate cap.
+    public func recordNotice(target: String, nowMillis: Int64, rateCap: NotifyTarget.RateCap = .default) throws {
+        try writer.write { db in
+            try NotifyCursorRecord.recordSend(db, target, atMillis: nowMillis, keep: rateCap.messages)
+            try NotifyCursorRecord.countRedelivery(db, target, events: 0, nowMillis: nowMillis)
+            try NotifyCursorRecord.setOutcome(db, target, error: nil, atMillis: nil, nextAttemptMillis: nil, countRetry: false)
         }
     }
 

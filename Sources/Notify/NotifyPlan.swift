@@ -21,6 +21,16 @@ public struct NotifySummary: Sendable, Hashable {
         lastMillis = events.map(\.timestampMillis).max() ?? 0
     }
 
+    /// This summary and `later`'s, for one outage read in several windows.
+    public func merging(_ later: NotifySummary) -> NotifySummary {
+        var merged = self
+        merged.count += later.count
+        merged.byKind.merge(later.byKind, uniquingKeysWith: +)
+        merged.firstMillis = min(firstMillis, later.firstMillis)
+        merged.lastMillis = max(lastMillis, later.lastMillis)
+        return merged
+    }
+
     /// Exact counts and where to read the rest, e.g.
     /// "7 more alerts since 14:02:00: 2 fired, 5 resolved — edge-agent alerts history".
     public var text: String {

@@ -3,7 +3,7 @@ import Wire
 
 // One record type per Notify table, and only it writes there (GRDB's recommended practice,
 // as in AlertEngine): `NotifyCursorRecord` → notify_cursor, `NotifyDeadLetterRecord` →
-// notify_dead_letter, `NotifyRepeatRecord` → notify_repeat. `NotifyLedger` is their only user and owns the transactions.
+// notify_dead_letter, `NotifyRepeatRecord` → notify_repeat, `NotifySentAheadRecord` → notify_sent_ahead. `NotifyLedger` is their only user and owns the transactions.
 
 /// One target's position in the alert event log and its delivery counters.
 ///
@@ -180,5 +180,24 @@ struct NotifyRepeatRecord {
             INSERT INTO notify_repeat (target, rule_id, last_sent_ms) VALUES (?, ?, ?)
             ON CONFLICT (target, rule_id) DO UPDATE SET last_sent_ms = max(last_sent_ms, excluded.last_sent_ms)
             """, arguments: [target, ruleID, atMillis])
+    }
+}
+
+/// An event sent ahead of the cursor (a critical or fail-safe event behind a backlog of
+/// lesser ones). Kept until the cursor passes it, so at most the pending window's worth.
+struct NotifySentAheadRecord {
+    static let databaseTableName = "notify_sent_ahead"
+
+    static func sequences(_ db: Database, _ target: String) throws -> Set<Int64> {
+        Set(try Int64.fetchAll(db, sql: "SELECT sequence FROM notify_sent_ahead WHERE target = ?", arguments: [target]))
+    }
+
+    static func insert(_ db: Database, _ target: String, _ sequence: Int64) throws {
+        try db.execute(sql: "INSERT OR IGNORE INTO notify_sent_ahead (target, sequence) VALUES (?, ?)", arguments: [target, sequence])
+    }
+
+    /// The cursor moved past `last`: those are history now.
+    static func forget(_ db: Database, _ target: String, through last: Int64) throws {
+        try db.execute(sql: "DELETE FROM notify_sent_ahead WHERE target = ? AND sequence <= ?", arguments: [target, last])
     }
 }

@@ -37,11 +37,22 @@ public enum RepeatSchedule {
     public static func due(firing: [FiringRule], target: NotifyTarget, lastSentMillis: [String: Int64],
                            nowMillis: Int64) -> [FiringRule] {
         firing.filter { rule in
-            guard rule.severity == .critical, !rule.acknowledged, !rule.silenced else { return false }
-            guard target.filter.rules.isEmpty || target.filter.rules.contains(rule.ruleID),
-                  target.filter.sensors.isEmpty || target.filter.sensors.contains(rule.sensorID) else { return false }
+            guard repeats(rule, target: target) else { return false }
             return nowMillis >= dueMillis(rule: rule, lastSentMillis: lastSentMillis[rule.ruleID], interval: target.repeatInterval)
         }.sorted { $0.ruleID < $1.ruleID }
+    }
+
+    /// When the next reminder falls due for any rule, nil with none to remind of: the
+    /// delivery stage sleeps until then.
+    public static func nextDueMillis(firing: [FiringRule], target: NotifyTarget, lastSentMillis: [String: Int64]) -> Int64? {
+        firing.filter { repeats($0, target: target) }
+            .map { dueMillis(rule: $0, lastSentMillis: lastSentMillis[$0.ruleID], interval: target.repeatInterval) }.min()
+    }
+
+    private static func repeats(_ rule: FiringRule, target: NotifyTarget) -> Bool {
+        guard rule.severity == .critical, !rule.acknowledged, !rule.silenced else { return false }
+        return (target.filter.rules.isEmpty || target.filter.rules.contains(rule.ruleID))
+            && (target.filter.sensors.isEmpty || target.filter.sensors.contains(rule.sensorID))
     }
 
     /// `reef-edge/<target>/repeat/<rule>/<due>`, where `due` is when the repeat fell due:

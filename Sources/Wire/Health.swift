@@ -27,11 +27,15 @@ public struct HealthReport: Codable, Sendable, Hashable {
     /// Percent of one core since the previous report.
     public var cpuPercent: Double
     public var firingAlerts: Int
+    /// Each notification target's delivery counts, so the fleet sees a device whose alerts
+    /// reach nobody; nil when no target is configured and from agents before notifications.
+    public var notify: [NotifyTargetHealth]?
 
     public init(takenAtMillis: Int64, bootID: String, version: String, uptimeSeconds: Double, status: Status,
                 reasons: [String], clockSynchronized: Bool, sensors: [SensorHealth], databaseBytes: Int64,
                 backlogRows: Int, backlogOldestMillis: Int64?, drops: [DropSummary], deadLetteredBatches: Int,
-                lastSyncMillis: Int64?, rssBytes: Int64, cpuPercent: Double, firingAlerts: Int, eventBacklogRows: Int? = nil) {
+                lastSyncMillis: Int64?, rssBytes: Int64, cpuPercent: Double, firingAlerts: Int, eventBacklogRows: Int? = nil,
+                notify: [NotifyTargetHealth]? = nil) {
         self.takenAtMillis = takenAtMillis
         self.bootID = bootID
         self.version = version
@@ -50,6 +54,31 @@ public struct HealthReport: Codable, Sendable, Hashable {
         self.rssBytes = rssBytes
         self.cpuPercent = cpuPercent
         self.firingAlerts = firingAlerts
+        self.notify = notify
+    }
+}
+
+/// One notification target's delivery, as the health report carries it.
+public struct NotifyTargetHealth: Codable, Sendable, Hashable {
+    /// The target's id in agent.yaml.
+    public var target: String
+    /// Messages the service accepted.
+    public var sent: Int
+    /// Attempts that failed and were tried again (network errors, 5xx, 429).
+    public var retried: Int
+    /// Open dead letters: messages the service refused, waiting for `edge-agent notify requeue`.
+    public var dead: Int
+    /// Alert events not yet dealt with for this target.
+    public var pending: Int
+    public var oldestPendingAgeSeconds: Double?
+
+    public init(target: String, sent: Int, retried: Int, dead: Int, pending: Int, oldestPendingAgeSeconds: Double?) {
+        self.target = target
+        self.sent = sent
+        self.retried = retried
+        self.dead = dead
+        self.pending = pending
+        self.oldestPendingAgeSeconds = oldestPendingAgeSeconds
     }
 }
 

@@ -15,7 +15,7 @@ struct EdgeAgent: AsyncParsableCommand {
         subcommands: [
             RunCommand.self, ReadingsCommand.self, SensorsCommand.self, StatusCommand.self,
             AlertsCommand.self, MaintenanceCommand.self, SyncCommand.self, CheckConfigCommand.self,
-            FailsafeCommand.self, StorageCommand.self,
+            FailsafeCommand.self, StorageCommand.self, NotifyCommand.self,
         ]
     )
 }

@@ -41,7 +41,7 @@ struct StatusCommand: AsyncParsableCommand {
             saved: try? HealthFile.read(from: paths.health), running: DaemonPresence.isRunning(directory: paths.directory),
             nowMillis: now.unixMillis, firingAlerts: firing
         ) {
-            try HealthMonitor(clock: clock, syncConfigured: config.sync.url != nil)
+            try HealthMonitor(clock: clock, syncConfigured: config.sync.url != nil, notifyTargets: config.notify.targets.map(\.id))
                 .refresh(agent: AgentHealth(version: EdgeAgent.version, startedAt: now, sensors: [], firingAlerts: firing),
                          stores: StoreQueries(database: database, readings: store, alerts: alerts))
         }
@@ -121,11 +121,26 @@ struct StatusCommand: AsyncParsableCommand {
         } else {
             out += "sync:      off (no sync.url in the config)\n"
         }
+        out += renderNotify(r.notify)
         out += "process:   RSS \(r.rssBytes / 1024) KiB   CPU \(String(format: "%.2f", r.cpuPercent)) %\n"
         if !r.sensors.isEmpty {
             out += "\n" + SensorsCommand.table(r.sensors, latest: [:])
         }
         return out
+    }
+}
+
+extension StatusCommand {
+    /// One line per notify target: what reached the service, what waits, what was refused.
+    static func renderNotify(_ targets: [NotifyTargetHealth]?) -> String {
+        guard let targets else { return "notify:    off (no notify: targets in the config)\n" }
+        guard !targets.isEmpty else { return "notify:    not started yet\n" }
+        return targets.enumerated().map { index, t in
+            let oldest = t.oldestPendingAgeSeconds.map { " (oldest \(DurationText.format(.seconds(Int64($0)))))" } ?? ""
+            let dead = t.dead == 0 ? "" : "   \(NotifyTargetReport.count(t.dead, "dead letter")) (edge-agent notify status)"
+            return (index == 0 ? "notify:    " : "           ")
+                + "\(t.target): sent \(t.sent), retried \(t.retried), pending \(t.pending)\(oldest)\(dead)\n"
+        }.joined()
     }
 }
 

@@ -3,7 +3,8 @@ import Notify
 import Sync
 import Wire
 
-/// The alert store's log as Sync's and Notify's events stream. It lives in the agent, which owns both
+/// The alert store's log as Sync's and Notify's events stream, and its state as Notify's
+/// firing rules. It lives in the agent, which owns both
 /// stages, so neither Sync nor Notify depends on AlertEngine.
 struct AlertEventFeed: SyncEventSource {
     let store: AlertStore
@@ -25,5 +26,22 @@ extension AlertEventFeed: NotifyEventSource {
 
     func notifyEventBacklog(afterSequence: Int64) throws -> Int {
         try store.eventBacklog(afterSequence: afterSequence)
+    }
+
+    func notifyNewestSequence() throws -> Int64 {
+        try store.newestEventSequence()
+    }
+}
+
+extension AlertEventFeed: FiringRuleSource {
+    /// Firing and flapping rules from the engine's state table; a rule is silenced while its
+    /// silence or the device's maintenance lasts.
+    func firingRules(nowMillis: Int64) throws -> [FiringRule] {
+        let maintenance = try store.maintenanceUntil().map { $0 > nowMillis } ?? false
+        return try store.active().filter { $0.state != .pending }.map { alert in
+            FiringRule(ruleID: alert.ruleID, sensorID: alert.sensorID, severity: alert.severity,
+                       firingSinceMillis: alert.sinceMillis, acknowledged: alert.acknowledged,
+                       silenced: maintenance || (alert.silencedUntilMillis.map { $0 > nowMillis } ?? false), message: alert.message)
+        }
     }
 }

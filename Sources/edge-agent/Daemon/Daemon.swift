@@ -3,6 +3,7 @@ import EdgeCore
 import Foundation
 import HAL
 import Logging
+import Notify
 import Profiles
 import Readings
 import Sync
@@ -27,6 +28,10 @@ final class Daemon: Sendable {
     private let sync = Mutex<(engine: SyncEngine, task: Task<Void, Never>)?>(nil)
     /// Why sync is not running although configured.
     private let syncProblem = Mutex<String?>(nil)
+    /// One delivery stage per notify target, on the stores of the moment.
+    private let notify = Mutex<[(stage: NotifyStage, task: Task<Void, Never>)]>([])
+    /// Why notifications are not running although targets are configured.
+    private let notifyProblem = Mutex<String?>(nil)
     /// Builds the health report on the housekeeping timer; the file and Sync read it.
     let health: HealthMonitor
 
@@ -38,7 +43,7 @@ final class Daemon: Sendable {
         self.notifier = notifier
         self.startedAt = clock.now()
         self.storage = StorageSupervisor(paths: DataPaths(config), clock: clock, logger: logger)
-        self.health = HealthMonitor(clock: clock, syncConfigured: config.sync.url != nil)
+        self.health = HealthMonitor(clock: clock, syncConfigured: config.sync.url != nil, notifyTargets: config.notify.targets.map(\.id))
     }
 
     /// Runs until a stop signal; returns the process exit status.
@@ -60,16 +65,20 @@ final class Daemon: Sendable {
         }
         let session: Session
         do {
-            session = try Session(profile: profile, storage: storage, clock: clock, logger: logger)
+            session = try Session(profile: profile, storage: storage, clock: clock, logger: logger, eventsRecorded: ringNotify)
         } catch where storage.quarantineBeforeStart(after: error) {
-            session = try Session(profile: profile, storage: storage, clock: clock, logger: logger)
+            session = try Session(profile: profile, storage: storage, clock: clock, logger: logger, eventsRecorded: ringNotify)
         }
         current.withLock { $0 = session }
-        if let stores = storage.stores { startSync(stores) }
+        if let stores = storage.stores {
+            startSync(stores)
+            startNotify(stores)
+        }
         notifier.ready(status: session.summary)
         logger.info("agent started", metadata: [
             "profile": "\(config.profilePath)", "sensors": "\(session.board.sensors.count)",
-            "data_dir": "\(paths.directory)", "sync": "\(config.sync.redactedURL ?? "off")"])
+            "data_dir": "\(paths.directory)", "sync": "\(config.sync.redactedURL ?? "off")",
+            "notify_targets": "\(config.notify.targets.map(\.id).joined(separator: ","))"])
 
         let (events, post) = AsyncStream.makeStream(of: Event.self)
         await withTaskGroup(of: Void.self) { group in
@@ -101,6 +110,7 @@ final class Daemon: Sendable {
             storage.finish()
             post.finish()
             await stopSync()
+            await stopNotify()
             group.cancelAll()
         }
         do { try storage.stores?.readings.flush() } catch { logger.error("final flush failed", metadata: ["error": "\(error)"]) }
@@ -139,19 +149,21 @@ final class Daemon: Sendable {
         }
         await stopSync()
         startSync(stores)
+        await stopNotify()
+        startNotify(stores)
     }
 
     private func replaceSession(profile: DeviceProfile, group: inout TaskGroup<Void>) async {
         guard let old = current.withLock({ $0 }) else { return }
         await old.stop()
         do {
-            let session = try Session(profile: profile, storage: storage, clock: clock, logger: logger)
+            let session = try Session(profile: profile, storage: storage, clock: clock, logger: logger, eventsRecorded: ringNotify)
             current.withLock { $0 = session }
             group.addTask { await session.poll() }
             logger.info("session started", metadata: ["sensors": "\(session.board.sensors.count)"])
         } catch {
             logger.error("new session could not start; restarting the previous one", metadata: ["error": "\(error)"])
-            if let again = try? Session(profile: old.profile, storage: storage, clock: clock, logger: logger) {
+            if let again = try? Session(profile: old.profile, storage: storage, clock: clock, logger: logger, eventsRecorded: ringNotify) {
                 current.withLock { $0 = again }
                 group.addTask { await again.poll() }
             }
@@ -190,6 +202,41 @@ final class Daemon: Sendable {
         guard let running = sync.withLock({ state in defer { state = nil }; return state }) else { return }
         running.task.cancel()
         await running.task.value
+    }
+
+    /// Starts one notification stage per configured target on `stores`. Ledger tables that
+    /// cannot be created are reported and the daemon goes on without notifications.
+    private func startNotify(_ stores: Stores) {
+        let stages: [NotifyStage]
+        do {
+            stages = try NotifySetup.stages(config: config, database: stores.database, alerts: stores.alerts,
+                                            transport: NotifySetup.transport(), clock: clock, logger: logger)
+            notifyProblem.withLock { $0 = nil }
+        } catch {
+            logger.error("notifications disabled", metadata: ["error": "\(error)"])
+            notifyProblem.withLock { $0 = "notifications disabled: \(error)" }
+            storage.reportFailure(error, in: stores.database, during: "starting notifications")
+            return
+        }
+        notify.withLock { $0 = stages.map { stage in (stage, Task { await stage.run() }) } }
+    }
+
+    private func stopNotify() async {
+        let running = notify.withLock { state in defer { state = [] }; return state }
+        for (_, task) in running { task.cancel() }
+        for (_, task) in running { await task.value }
+    }
+
+    /// The alert engine recorded events: every stage looks at once instead of at its next poll.
+    @Sendable private func ringNotify() {
+        for (stage, _) in notify.withLock({ $0 }) { stage.wakeup.ring() }
+    }
+
+    /// Per target: sent, retries, dead letters, pending, oldest pending age, last error, next
+    /// attempt; for the health report and `edge-agent status`. A target whose figures cannot
+    /// be read (storage down) is left out.
+    func notifyStatuses() -> [NotifyStatus] {
+        notify.withLock { $0 }.compactMap { try? $0.stage.status() }
     }
 
     /// Stale-alert timers, filter heartbeats, clock synchronisation, retention and the
@@ -274,7 +321,7 @@ extension Daemon {
         return AgentHealth(version: EdgeAgent.version, startedAt: startedAt,
                            sensors: session?.health.snapshot(now: now, startedAt: session?.startedAt ?? startedAt) ?? [],
                            firingAlerts: session?.firingCount() ?? 0,
-                           problems: [syncProblem.withLock { $0 }].compactMap { $0 },
+                           problems: [syncProblem.withLock { $0 }, notifyProblem.withLock { $0 }].compactMap { $0 },
                            criticalProblems: storage.problems())
     }
 }

@@ -16,9 +16,11 @@ final class Pipeline: Sendable {
     private let alertDatabase: LocalDatabase?
     let health: SensorHealthTracker
     private let logger: Logger
+    /// Rings the notification stages when the engine recorded events.
+    private let eventsRecorded: @Sendable () -> Void
 
     init(board: Board, storage: StorageSupervisor, alerts: AlertEngine, alertDatabase: LocalDatabase?,
-         health: SensorHealthTracker, logger: Logger) {
+         health: SensorHealthTracker, logger: Logger, eventsRecorded: @escaping @Sendable () -> Void = {}) {
         var table: [String: [String: ChannelRoute]] = [:]
         for sensor in board.sensors {
             table[sensor.id] = Dictionary(uniqueKeysWithValues: sensor.channels.map { ($0.channel, $0) })
@@ -29,6 +31,7 @@ final class Pipeline: Sendable {
         self.alertDatabase = alertDatabase
         self.health = health
         self.logger = logger
+        self.eventsRecorded = eventsRecorded
     }
 
     func handle(_ poll: PollResult) {
@@ -45,7 +48,7 @@ final class Pipeline: Sendable {
             let readingIDs = routes.withLock { $0[poll.sensorID]?.values.map(\.readingID) ?? [] }
             for readingID in readingIDs.sorted() {
                 do {
-                    Self.log(try alerts.sensorFailed(readingID, error: error.description), logger)
+                    recorded(try alerts.sensorFailed(readingID, error: error.description))
                 } catch {
                     alertFailed(readingID, error)
                 }
@@ -90,7 +93,7 @@ final class Pipeline: Sendable {
             logger.error("reading not stored", metadata: ["sensor": "\(sample.sensorID)", "error": "\(error)"])
         }
         do {
-            Self.log(try alerts.evaluate(sample), logger)
+            recorded(try alerts.evaluate(sample))
         } catch {
             alertFailed(sample.sensorID, error)
         }
@@ -102,8 +105,10 @@ final class Pipeline: Sendable {
     }
 
     /// Alert transitions and output switches go to the log as well as to the store: while
-    /// storage is down, the log is where they can be seen afterwards.
-    static func log(_ events: [AlertEvent], _ logger: Logger) {
+    /// storage is down, the log is where they can be seen afterwards. Notify is rung.
+    func recorded(_ events: [AlertEvent]) {
+        guard !events.isEmpty else { return }
+        eventsRecorded()
         for event in events {
             logger.notice("alert event", metadata: [
                 "rule": "\(event.ruleID)", "kind": "\(event.kind.rawValue)", "message": "\(event.message)"])

@@ -24,7 +24,9 @@ final class Session: Sendable {
 
     /// Alerts go to the storage's alert store of the moment; the daemon builds a new session
     /// when the storage changes (back up, or a new store after a quarantine).
-    init(profile: DeviceProfile, storage: StorageSupervisor, clock: any DeviceClock, logger: Logger) throws {
+    /// - Parameter eventsRecorded: rings the notification stages when the engine records events.
+    init(profile: DeviceProfile, storage: StorageSupervisor, clock: any DeviceClock, logger: Logger,
+         eventsRecorded: @escaping @Sendable () -> Void = {}) throws {
         self.profile = profile
         self.clock = clock
         self.logger = logger
@@ -36,7 +38,8 @@ final class Session: Sendable {
         alerts = try AlertEngine(rules: profile.alerts, store: alertStore, clock: clock, outputs: policies,
                                  driver: BoardOutputDriver(outputs: board.outputs))
         health = SensorHealthTracker(sensors: board.sensors.map { ($0.id, $0.interval) })
-        pipeline = Pipeline(board: board, storage: storage, alerts: alerts, alertDatabase: alertDatabase, health: health, logger: logger)
+        pipeline = Pipeline(board: board, storage: storage, alerts: alerts, alertDatabase: alertDatabase, health: health, logger: logger,
+                            eventsRecorded: eventsRecorded)
     }
 
     var summary: String { "polling \(board.sensors.count) sensors, \(profile.alerts.count) alert rules" }
@@ -64,7 +67,7 @@ final class Session: Sendable {
     func tick(at now: DeviceTime) {
         pipeline.tick(at: now)
         do {
-            Pipeline.log(try alerts.tick(), logger)
+            pipeline.recorded(try alerts.tick())
         } catch {
             logger.error("alert timer failed", metadata: ["error": "\(error)"])
             storage.reportFailure(error, in: alertDatabase, during: "alert timer")

@@ -1,4 +1,5 @@
 import EdgeCore
+import Notify
 import Readings
 import Sync
 import Wire
@@ -12,6 +13,8 @@ struct HealthFacts: Sendable {
     var store: StoreFacts?
     /// Nil when the device runs without a fleet server.
     var sync: SyncStatus?
+    /// Each notification target's delivery; nil when none is configured.
+    var notify: [NotifyStatus]? = nil
     var rssBytes: Int64
     var cpuPercent: Double
 
@@ -33,8 +36,14 @@ struct HealthFacts: Sendable {
 ///   quarantined database not acknowledged);
 /// - degraded: any other finding — a failing sensor, an agent problem, sync failing (at once:
 ///   a wrong CA or token fails every attempt), readings held for the clock, readings dropped
-///   before the server had them, a backlog older than `staleBacklog`, quarantined batches.
+///   before the server had them, a backlog older than `staleBacklog`, quarantined batches,
+///   a notify target's dead letters, a notify target failing for longer than `notifyFailing`.
 enum HealthAssessment {
+    /// How long a notify target may fail (its oldest waiting event this old, its last attempt
+    /// an error) before the device is degraded: longer than a few backoff rounds (at most
+    /// 10 min each), short enough that a dead phone channel shows before the next incident.
+    static let notifyFailing = Duration.seconds(15 * 60)
+
     static func report(_ facts: HealthFacts, staleBacklog: Duration) -> HealthReport {
         let agent = facts.agent
         let now = facts.now
@@ -66,6 +75,7 @@ enum HealthAssessment {
         }
         let deadLetters = status?.deadLetters.count ?? 0
         if deadLetters > 0 { reasons.append("\(deadLetters) batches quarantined; see `edge-agent status`") }
+        reasons += (facts.notify ?? []).flatMap(notifyReasons)
         if level == .healthy && !reasons.isEmpty { level = .degraded }
 
         return HealthReport(
@@ -80,6 +90,25 @@ enum HealthAssessment {
             },
             deadLetteredBatches: deadLetters, lastSyncMillis: status?.lastSuccessMillis,
             rssBytes: facts.rssBytes, cpuPercent: facts.cpuPercent, firingAlerts: agent.firingAlerts,
-            eventBacklogRows: status?.events.backlogRows)
+            eventBacklogRows: status?.events.backlogRows,
+            notify: facts.notify?.map {
+                NotifyTargetHealth(target: $0.target, sent: $0.messagesSent, retried: $0.retries, dead: $0.openDeadLetters,
+                                   pending: $0.pending, oldestPendingAgeSeconds: $0.oldestPendingAge.map { Double($0.saturatingMillis) / 1_000 })
+            })
+    }
+
+    /// Why a target's alerts are not reaching its person, one sentence each.
+    static func notifyReasons(_ status: NotifyStatus) -> [String] {
+        var reasons: [String] = []
+        if status.openDeadLetters > 0 {
+            let count = status.openDeadLetters
+            reasons.append("notify target '\(status.target)': \(count) message\(count == 1 ? "" : "s") refused by the service; "
+                + "see `edge-agent notify status`, then `edge-agent notify requeue \(status.target)`")
+        }
+        if let error = status.lastError, let age = status.oldestPendingAge, age > notifyFailing {
+            reasons.append("notify target '\(status.target)' failing for \(age.saturatingMillis / 60_000) min "
+                + "(\(status.pending) events waiting): \(error)")
+        }
+        return reasons
     }
 }

@@ -1,5 +1,6 @@
 import AlertEngine
 import EdgeCore
+import Notify
 import Readings
 import Sync
 import Synchronization
@@ -18,15 +19,18 @@ final class HealthMonitor: HealthFeed {
     private let syncConfigured: Bool
     private let clockHold: Duration
     private let staleBacklog: Duration
+    /// agent.yaml's notify target ids, whose delivery the report counts.
+    private let notifyTargets: [String]
     private let state = Mutex<(latest: HealthReport?, sample: ProcessSample?)>((nil, nil))
 
     /// - Parameter staleBacklog: a backlog whose oldest reading is older than this degrades the device.
     init(clock: any DeviceClock, syncConfigured: Bool, clockHold: Duration = SyncConfiguration.defaultClockHold,
-         staleBacklog: Duration = .seconds(3_600)) {
+         staleBacklog: Duration = .seconds(3_600), notifyTargets: [String] = []) {
         self.clock = clock
         self.syncConfigured = syncConfigured
         self.clockHold = clockHold
         self.staleBacklog = staleBacklog
+        self.notifyTargets = notifyTargets
     }
 
     /// The report the last `refresh` built; nil before the first.
@@ -41,12 +45,14 @@ final class HealthMonitor: HealthFeed {
         let now = clock.now()
         var sync: SyncStatus?
         var store: HealthFacts.StoreFacts?
+        var notify: [NotifyStatus]?
         if let stores {
             if syncConfigured {
                 sync = try SyncStatus.read(database: stores.database, readings: stores.readings,
                                            events: AlertEventFeed(store: stores.alerts))
             }
             store = try Self.storeFacts(stores, sync: sync, syncConfigured: syncConfigured, now: now, clockHold: clockHold)
+            notify = try Self.notifyStatuses(notifyTargets, stores, nowMillis: now.unixMillis)
         }
         let sample = ProcessSample.read(at: now.bootNanos)
         let previous = state.withLock { $0.sample }
@@ -54,10 +60,26 @@ final class HealthMonitor: HealthFeed {
             previous.map { current.cpuPercent(since: $0, ticksPerSecond: ProcessSample.ticksPerSecond) }
         } ?? 0
         let report = HealthAssessment.report(HealthFacts(
-            agent: agent, now: now, bootID: clock.bootID, store: store, sync: sync,
+            agent: agent, now: now, bootID: clock.bootID, store: store, sync: sync, notify: notify,
             rssBytes: sample?.rssBytes ?? 0, cpuPercent: cpu), staleBacklog: staleBacklog)
         state.withLock { $0 = (report, sample ?? $0.sample) }
         return report
+    }
+
+    /// Each target's delivery from the ledger, the figures `edge-agent notify status` shows.
+    /// A target the daemon has not started yet (no cursor) has nothing to count and is left
+    /// out; nil without targets.
+    private static func notifyStatuses(_ targets: [String], _ stores: StoreQueries, nowMillis: Int64) throws -> [NotifyStatus]? {
+        guard !targets.isEmpty else { return nil }
+        guard let ledger = try NotifyLedger(existing: stores.database.writer) else { return [] }
+        let events = AlertEventFeed(store: stores.alerts)
+        return try targets.compactMap { target in
+            do {
+                return try NotifyStatus.read(ledger: ledger, target: target, events: events, nowMillis: nowMillis)
+            } catch NotifyLedgerError.unknownTarget {
+                return nil
+            }
+        }
     }
 
     private static func storeFacts(_ stores: StoreQueries, sync: SyncStatus?, syncConfigured: Bool, now: DeviceTime,
