@@ -337,9 +337,10 @@ public actor NotifyStage {
     private func send(_ content: NotifyContent) async -> NotifyAnswer {
         let credential: String?
         do {
-            credential = try target.credentialFile.map(readCredential)
+            credential = try target.credentialFile.map { path throws(CredentialFile.Failure) in try CredentialFile.read(path: path) }
         } catch {
-            return NotifyAnswer(outcome: .networkError("cannot read the credential file: \(error)"), text: "")
+            // Retried like a network error: the owner may be fixing the file right now.
+            return NotifyAnswer(outcome: .networkError("\(error)"), text: "")
         }
         let payload = content.payload(target: target, device: settings.device, credential: credential, click: settings.click)
         return await transport.send(payload, to: target, credential: credential)
@@ -355,10 +356,4 @@ public actor NotifyStage {
 struct StageRandom: RandomNumberGenerator, Sendable {
     var base: any RandomNumberGenerator & Sendable
     mutating func next() -> UInt64 { base.next() }
-}
-
-// TODO(merge): replaced by the TRANSPORT helper's CredentialFile once it lands.
-private func readCredential(_ path: String) throws -> String {
-    let text = try String(contentsOfFile: path, encoding: .utf8)
-    return text.trimmingCharacters(in: .whitespacesAndNewlines)
 }

@@ -139,6 +139,11 @@ final class Daemon: Sendable {
             return
         }
         await replaceSession(profile: profile, group: &group)
+        // Which rules are `stale` ones is the new profile's to say.
+        if let stores = storage.stores {
+            await stopNotify()
+            startNotify(stores)
+        }
     }
 
     /// The stores changed (storage came back, or a damaged file was replaced): the session
@@ -209,7 +214,8 @@ final class Daemon: Sendable {
     private func startNotify(_ stores: Stores) {
         let stages: [NotifyStage]
         do {
-            stages = try NotifySetup.stages(config: config, database: stores.database, alerts: stores.alerts,
+            let targets = current.withLock { $0 }.map { config.notify.targets(for: $0.profile) } ?? config.notify.targets
+            stages = try NotifySetup.stages(config: config, targets: targets, database: stores.database, alerts: stores.alerts,
                                             transport: NotifySetup.transport(), clock: clock, logger: logger)
             notifyProblem.withLock { $0 = nil }
         } catch {
