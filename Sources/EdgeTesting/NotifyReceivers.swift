@@ -72,6 +72,12 @@ public final class HTTPSReceiver: Sendable {
         }
     }
 
+    /// The requests once there are at least `count` of them: for a daemon that delivers on its
+    /// own schedule. Throws `ReceiverTimeout` with what did arrive when `within` runs out.
+    public func requests(atLeast count: Int, within limit: Duration = .seconds(20)) async throws -> [Request] {
+        try await waitFor(count, within: limit, what: "requests") { try requests() }
+    }
+
     /// The answers to the next requests, in order; the last one repeats. Replaces any earlier
     /// script. Without one every request is answered 200 "ok".
     public func script(_ answers: [Answer]) throws { try process.script(answers) }
@@ -172,6 +178,11 @@ public final class SMTPReceiver: Sendable {
         }
     }
 
+    /// The messages once there are at least `count` of them (see `HTTPSReceiver.requests(atLeast:within:)`).
+    public func messages(atLeast count: Int, within limit: Duration = .seconds(20)) async throws -> [Message] {
+        try await waitFor(count, within: limit, what: "messages") { try messages() }
+    }
+
     /// The replies to the next DATA commands, e.g. `["451 4.3.0 try again", "250 OK"]`; the
     /// last one repeats. Without a script every message is accepted with "250 OK".
     public func script(_ replies: [String]) throws { try process.script(replies) }
@@ -185,6 +196,24 @@ public final class SMTPReceiver: Sendable {
         var tls: Bool
         var login: String?
         var reply: String
+    }
+}
+
+/// A receiver got fewer requests or messages than a test waited for.
+public struct ReceiverTimeout: Error, CustomStringConvertible {
+    public var description: String
+}
+
+/// Polls `read` until it has `count` items or `limit` runs out.
+private func waitFor<T>(_ count: Int, within limit: Duration, what: String, _ read: () throws -> [T]) async throws -> [T] {
+    let deadline = ContinuousClock.now + limit
+    while true {
+        let items = try read()
+        if items.count >= count { return items }
+        guard ContinuousClock.now < deadline else {
+            throw ReceiverTimeout(description: "expected at least \(count) \(what) within \(limit), got \(items.count)")
+        }
+        try await Task.sleep(for: .milliseconds(20))
     }
 }
 

@@ -78,6 +78,9 @@ struct NotifyOfflineBenchmark {
         let running = notify ? Task { await stage.run() } : nil
         defer { running?.cancel() }
         let sleepers = notify ? 1 : 0
+        // A new target's cursor starts at the newest event (it is not sent the history), so
+        // the day starts once the stage has registered and sleeps.
+        await clock.waitForSleepers(sleepers)
 
         var hourOne = 0
         for minute in 0..<(hours * 60) {

@@ -171,6 +171,14 @@ import Wire
         #expect(try again.requests().map(\.path) == ["/reef"])
     }
 
+    @Test func aTelegramFailureNeverShowsTheBotToken() async throws {
+        let port = try Processes.freePort()
+        let target = NotifyTarget(id: "tg", kind: .telegram, url: "https://127.0.0.1:\(port)", recipient: "-100123")
+        let answer = await transport.send(.http(build(target, credential: "123:SECRET")), to: target, credential: "123:SECRET")
+        #expect(answer.outcome != .accepted)
+        #expect(!"\(answer)".contains("SECRET"))
+    }
+
     @Test func aServiceThatNeverAnswersIsATimeout() async throws {
         let certificates = try await TestCertificates.generate()
         let receiver = try await HTTPSReceiver.start(certificates: certificates)
@@ -201,7 +209,7 @@ import Wire
         let target = target(.ntfy, receiver, path: "/reef")
         let request = build(target, credential: nil)
         let sender = Task { await transport.send(.http(request), to: target, credential: nil) }
-        while try receiver.requests().isEmpty { try await Task.sleep(for: .milliseconds(20)) }
+        _ = try await receiver.requests(atLeast: 1)
         let cancelled = ContinuousClock.now
         sender.cancel()
         let answer = await sender.value
@@ -250,6 +258,40 @@ import Wire
         let answer = await transport.send(.email(mail(target)), to: target, credential: nil)
         #expect(answer.outcome == .accepted)
         #expect(try receiver.messages().map(\.tls) == [true])
+    }
+
+    @Test func aMailServerWithAnUntrustedCertificateGetsNothing() async throws {
+        let certificates = try await TestCertificates.generate()
+        let receiver = try await SMTPReceiver.start(certificates: certificates, user: "reef@example.org", password: "s3cret")
+        var target = target(receiver)
+        target.caFile = certificates.untrustedCA
+        let answer = await transport.send(.email(mail(target)), to: target, credential: "s3cret")
+        guard case .networkError(let reason) = answer.outcome else {
+            Issue.record("expected a network error, got \(answer.outcome)")
+            return
+        }
+        #expect(reason.hasSuffix("(curl 60)"), "CURLE_PEER_FAILED_VERIFICATION: \(reason)")
+        #expect(try receiver.messages().isEmpty)
+    }
+
+    @Test func aMailServerThatNeverAnswersHoldsBackNeitherThePhoneNorItsTimeout() async throws {
+        let certificates = try await TestCertificates.generate()
+        let silent = try SilentListener()
+        defer { silent.stop() }
+        let phone = try await HTTPSReceiver.start(certificates: certificates)
+        let mailTarget = NotifyTarget(id: "mail", kind: .email, url: "smtp://127.0.0.1:\(silent.port)", recipient: "keeper@example.org",
+                                      sender: "reef@example.org")
+        let phoneTarget = NotifyTarget(id: "phone", kind: .ntfy, url: phone.url + "/reef", caFile: phone.caFile)
+        let slow = CurlNotifyTransport(configuration: .init(connectTimeout: .seconds(20), totalTimeout: .seconds(20)))
+        let mailing = Task { await slow.send(.email(mail(mailTarget)), to: mailTarget, credential: nil) }
+        while silent.connections == 0 { try await Task.sleep(for: .milliseconds(20)) }
+        let started = ContinuousClock.now
+        let request = NotifyRequest.build(target: phoneTarget, device: "reef-1", events: [Heater.fired],
+                                          range: SequenceRange(first: 41, last: 41), credential: nil)
+        #expect(await slow.send(.http(request), to: phoneTarget, credential: nil).outcome == .accepted)
+        #expect(ContinuousClock.now - started < .seconds(10), "the phone's message did not wait for the mail server")
+        mailing.cancel()
+        #expect(await mailing.value.outcome == .networkError("attempt abandoned: the notify task was cancelled"))
     }
 
     @Test func theServersRefusalIsItsReplyCodeAndWords() async throws {
