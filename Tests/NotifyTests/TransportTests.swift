@@ -286,8 +286,8 @@ import Wire
         let mailing = Task { await slow.send(.email(mail(mailTarget)), to: mailTarget, credential: nil) }
         while silent.connections == 0 { try await Task.sleep(for: .milliseconds(20)) }
         let started = ContinuousClock.now
-        let request = NotifyRequest.build(target: phoneTarget, device: "reef-1", events: [Heater.fired],
-                                          range: SequenceRange(first: 41, last: 41), credential: nil)
+        let request = NotifyRequest.build(target: phoneTarget, device: "reef-1",
+                                          content: .events([Heater.fired], range: SequenceRange(first: 41, last: 41)), credential: nil)
         #expect(await slow.send(.http(request), to: phoneTarget, credential: nil).outcome == .accepted)
         #expect(ContinuousClock.now - started < .seconds(10), "the phone's message did not wait for the mail server")
         mailing.cancel()
