@@ -100,21 +100,10 @@ struct StageHarness {
         await stop(task)
     }
 
-    /// Cancels the stage and waits for it. A sleep cancelled before the stepping clock
-    /// registered it resumes only at its deadline, so time moves on until the stage is done.
+    /// Cancels the stage and waits for it.
     private func stop(_ task: Task<Void, Never>) async {
         task.cancel()
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await task.value }
-            group.addTask {
-                while !Task.isCancelled {
-                    await clock.advance(by: .seconds(3600), settledAt: 0)
-                    await Task.yield()
-                }
-            }
-            await group.next()
-            group.cancelAll()
-        }
+        await task.value
     }
 
     func advance(_ duration: Duration) async { await clock.advance(by: duration, settledAt: 1) }
