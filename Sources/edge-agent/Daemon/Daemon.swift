@@ -212,6 +212,11 @@ final class Daemon: Sendable {
     /// Starts one notification stage per configured target on `stores`. Ledger tables that
     /// cannot be created are reported and the daemon goes on without notifications.
     private func startNotify(_ stores: Stores) {
+        // A broken target is left out by the config, never silently: logged here each time
+        // the stages start, and a degraded reason in every health report.
+        for problem in config.notify.problems {
+            logger.error("notify target left out", metadata: ["problem": "\(problem)"])
+        }
         let stages: [NotifyStage]
         do {
             let targets = current.withLock { $0 }.map { config.notify.targets(for: $0.profile) } ?? config.notify.targets
