@@ -2,6 +2,7 @@ import AlertEngine
 import EdgeCore
 import EdgeTesting
 import Foundation
+import Logging
 import Notify
 import Readings
 import Wire
@@ -74,7 +75,7 @@ struct NotifyOfflineBenchmark {
         let stage = NotifyStage(
             target: NotifyTarget(id: "phone", kind: .ntfy, url: "https://127.0.0.1:\(port)/reef"),
             settings: NotifyStage.Settings(device: "bench"), ledger: ledger, events: feed, firing: feed,
-            transport: attempts, clock: clock)
+            transport: attempts, clock: clock, logger: quiet)
         let running = notify ? Task { await stage.run() } : nil
         defer { running?.cancel() }
         let sleepers = notify ? 1 : 0
@@ -100,6 +101,13 @@ struct NotifyOfflineBenchmark {
         return Day(growthMiB: Double(end - hourOne) / 1024, events: events, pending: status?.pending ?? events,
                    attempts: attempts.count)
     }
+
+    /// Each refused attempt is a warning in the daemon's log; here they would bury the table.
+    static let quiet: Logger = {
+        var logger = Logger(label: "edge-bench.notify")
+        logger.logLevel = .critical
+        return logger
+    }()
 
     static func rssKiB() -> Int { ProcSample.read(pid: getpid())?.rssKiB ?? 0 }
 }
