@@ -142,7 +142,7 @@ if !deviceOnly {
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
         .executableTarget(name: "edge-bench", dependencies: [
-            "Readings", "AlertEngine", "Sync", "Wire", "FleetServer", "FleetServerTesting", "Profiles", "EdgeCore", "EdgeTesting",
+            "Readings", "AlertEngine", "Sync", "Notify", "Wire", "FleetServer", "FleetServerTesting", "Profiles", "EdgeCore", "EdgeTesting",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "GRDB", package: "GRDB.swift"),
             // The raw sqlite3 C API: the baseline local ingest is measured against.

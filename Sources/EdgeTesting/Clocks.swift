@@ -87,10 +87,15 @@ public final class SteppingClock: DeviceClock {
         let id = state.withLock { s -> UInt64 in s.nextID += 1; return s.nextID }
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                state.withLock { s in
+                // A task cancelled before it got here ran `onCancel` with nothing to remove:
+                // it must not register, or it would sleep until its deadline.
+                let registered = state.withLock { s -> Bool in
+                    guard !Task.isCancelled else { return false }
                     let (deadline, overflow) = s.now.bootNanos.addingReportingOverflow(UInt64(max(0, nanos)))
                     s.sleepers.append(Sleeper(deadline: overflow ? .max : deadline, id: id, continuation: continuation))
+                    return true
                 }
+                if !registered { continuation.resume(throwing: CancellationError()) }
             }
         } onCancel: {
             let cancelled = state.withLock { s -> Sleeper? in

@@ -21,10 +21,6 @@ public struct EmailMessage: Sendable, Hashable {
     public var text: String
     public var dateMillis: Int64
 
-    public init(target: NotifyTarget, device: String, events: [WireAlertEvent], range: SequenceRange) {
-        self.init(target: target, device: device, content: .events(events, range: range))
-    }
-
     /// Any content (`NotifyContent.payload` is the usual way in).
     public init(target: NotifyTarget, device: String, content: NotifyContent) {
         let message = NtfyMessage(content: content, device: device)

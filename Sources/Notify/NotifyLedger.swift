@@ -148,6 +148,13 @@ public struct NotifyLedger: Sendable {
         }
     }
 
+    /// The message in flight went stale during an outage and becomes part of its summary:
+    /// the range in flight grows to the summary's (same first sequence), which is then the
+    /// range a crash resends.
+    public func extendAttempt(target: String, to range: SequenceRange) throws {
+        try writer.write { db in try NotifyCursorRecord.setInFlight(db, target, range) }
+    }
+
     /// The service accepted the message for `range` (`events` of them after filtering): the
     /// cursor moves past it and the delivery is counted, in one transaction.
     /// - Parameter rateCap: the target's cap; the send time is kept for it (at most its

@@ -26,12 +26,7 @@ public struct NotifyRequest: Sendable, Hashable {
     /// - Parameters:
     ///   - credential: the secret read from the target's credential file (bearer token for
     ///     ntfy and webhook, bot token for Telegram, application token for Pushover), or nil.
-    public static func build(target: NotifyTarget, device: String, events: [WireAlertEvent], range: SequenceRange,
-                             credential: String?, click: String? = nil) -> NotifyRequest {
-        build(target: target, device: device, content: .events(events, range: range), credential: credential, click: click)
-    }
-
-    /// Any content (`NotifyContent.payload` is the usual way in).
+    ///   - content: what the message tells (`NotifyContent.payload` is the usual way in).
     public static func build(target: NotifyTarget, device: String, content: NotifyContent, credential: String?,
                              click: String? = nil) -> NotifyRequest {
         let message = NtfyMessage(content: content, device: device, click: click)

@@ -92,11 +92,6 @@ public actor NotifyStage {
         }
     }
 
-    /// The target's health as `edge-agent notify status` and the health report show it.
-    public nonisolated func status() throws -> NotifyStatus {
-        try NotifyStatus.read(ledger: ledger, target: target.id, events: events, nowMillis: nowMillis())
-    }
-
     /// One message at most; returns when to look again, nil for at once (there may be more).
     func cycle() async throws -> Int64? {
         if !registered {
@@ -115,13 +110,27 @@ public actor NotifyStage {
         }
         let cursor = try ledger.cursor(target: target.id)
         if let noAhead = noAheadThrough, cursor.deliveredThrough >= noAhead { noAheadThrough = nil }
+        let pending = try events.notifyEvents(afterSequence: cursor.deliveredThrough, limit: settings.window)
+        let sentAhead = try ledger.sentAhead(target: target.id)
         if let inFlight = cursor.inFlight {
-            try await sendCursorMessage(try resend(inFlight: inFlight, after: cursor.deliveredThrough), range: inFlight)
+            switch try resend(inFlight: inFlight, after: cursor.deliveredThrough) {
+            case nil:
+                try ledger.recordSkip(target: target.id, through: inFlight.last)
+            case .summary(let summary, _)? where summary.reason == .offline:
+                // Stale after an outage: the whole outage goes as one summary, this included.
+                if let whole = try outage(pending: pending, sentAhead: sentAhead, now: now),
+                   whole.range.first == inFlight.first, whole.range.last > inFlight.last {
+                    try ledger.extendAttempt(target: target.id, to: whole.range)
+                    try await sendCursorMessage(whole.content, range: whole.range)
+                } else {
+                    try await sendCursorMessage(.summary(summary, range: inFlight), range: inFlight)
+                }
+            case let content?:
+                try await sendCursorMessage(content, range: inFlight)
+            }
             return nil
         }
         let rate = RateWindow(cap: target.rateCap, sentMillis: cursor.recentSentMillis)
-        let pending = try events.notifyEvents(afterSequence: cursor.deliveredThrough, limit: settings.window)
-        let sentAhead = try ledger.sentAhead(target: target.id)
         var waitUntil = Int64.max
         switch NotifyComposer.next(pending: pending, sentAhead: sentAhead, target: target, nowMillis: now, rate: rate,
                                    maxEventsPerMessage: settings.maxEventsPerMessage, aheadAllowed: noAheadThrough == nil) {
@@ -135,9 +144,9 @@ public actor NotifyStage {
         case .send(let content, let range):
             let (whole, wholeRange) = try collapsingTheWholeOutage(content, range: range, pending: pending, sentAhead: sentAhead,
                                                                   now: now)
-            let fixed = try ledger.beginAttempt(target: target.id, range: wholeRange)
-            try await sendCursorMessage(fixed == wholeRange ? whole : try resend(inFlight: fixed, after: cursor.deliveredThrough),
-                                        range: fixed)
+            // No other writer sets the range in flight: this is the range just planned.
+            _ = try ledger.beginAttempt(target: target.id, range: wholeRange)
+            try await sendCursorMessage(whole, range: wholeRange)
             return nil
         case .sendAhead(let content, let sequences):
             try await sendAhead(content, sequences: sequences)
@@ -169,15 +178,16 @@ public actor NotifyStage {
 
     /// The content for a range fixed earlier (a retry, or a restart mid-attempt): the same
     /// range, hence the same key. Re-planned over exactly that range; when that no longer
-    /// gives one message for it (an offline summary read in several windows), its summary.
-    private func resend(inFlight range: SequenceRange, after cursor: Int64) throws -> NotifyContent {
+    /// gives one message for it (an offline summary read in several windows), its summary;
+    /// nil when the target no longer wants any of it (its filter changed).
+    private func resend(inFlight range: SequenceRange, after cursor: Int64) throws -> NotifyContent? {
         let sentAhead = try ledger.sentAhead(target: target.id)
         var inRange = try events.notifyEvents(afterSequence: cursor, limit: settings.window).filter { $0.sequence <= range.last }
         let now = nowMillis()
         if case .send(let content, let planned) = NotifyComposer.next(
             pending: inRange, sentAhead: sentAhead, target: target, nowMillis: now, rate: nil,
             maxEventsPerMessage: settings.maxEventsPerMessage, aheadAllowed: false), planned == range {
-            if case .events(let events, _) = content { return .events(events, range: range) }
+            return content
         }
         var summary: NotifySummary?
         var through = cursor
@@ -192,7 +202,17 @@ public actor NotifyStage {
             guard through < range.last else { break }
             inRange = try events.notifyEvents(afterSequence: through, limit: settings.window).filter { $0.sequence <= range.last }
         }
-        return .summary(summary ?? NotifySummary(.offline, events: []), range: range)
+        return summary.map { .summary($0, range: range) }
+    }
+
+    /// The summary of the outage the cursor is in, if it is in one.
+    private func outage(pending: [WireAlertEvent], sentAhead: Set<Int64>, now: Int64) throws
+        -> (content: NotifyContent, range: SequenceRange)? {
+        guard case .send(let content, let range) = NotifyComposer.next(
+            pending: pending, sentAhead: sentAhead, target: target, nowMillis: now, rate: nil,
+            maxEventsPerMessage: settings.maxEventsPerMessage, aheadAllowed: false),
+            case .summary(let summary, _) = content, summary.reason == .offline else { return nil }
+        return try collapsingTheWholeOutage(content, range: range, pending: pending, sentAhead: sentAhead, now: now)
     }
 
     /// An offline summary that reaches the end of a full window goes on into the next ones,
@@ -317,15 +337,16 @@ public actor NotifyStage {
     private func send(_ content: NotifyContent) async -> NotifyAnswer {
         let credential: String?
         do {
-            credential = try target.credentialFile.map(readCredential)
+            credential = try target.credentialFile.map { path throws(CredentialFile.Failure) in try CredentialFile.read(path: path) }
         } catch {
-            return NotifyAnswer(outcome: .networkError("cannot read the credential file: \(error)"), text: "")
+            // Retried like a network error: the owner may be fixing the file right now.
+            return NotifyAnswer(outcome: .networkError("\(error)"), text: "")
         }
         let payload = content.payload(target: target, device: settings.device, credential: credential, click: settings.click)
         return await transport.send(payload, to: target, credential: credential)
     }
 
-    private nonisolated func nowMillis() -> Int64 { clock.now().unixMillis }
+    private func nowMillis() -> Int64 { clock.now().unixMillis }
 
     /// The range `DeliveryState` is told of for messages that cover none.
     private static let noRange = SequenceRange(first: 0, last: 0)
@@ -335,10 +356,4 @@ public actor NotifyStage {
 struct StageRandom: RandomNumberGenerator, Sendable {
     var base: any RandomNumberGenerator & Sendable
     mutating func next() -> UInt64 { base.next() }
-}
-
-// TODO(merge): replaced by the TRANSPORT helper's CredentialFile once it lands.
-private func readCredential(_ path: String) throws -> String {
-    let text = try String(contentsOfFile: path, encoding: .utf8)
-    return text.trimmingCharacters(in: .whitespacesAndNewlines)
 }

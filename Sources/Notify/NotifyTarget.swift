@@ -122,7 +122,7 @@ public struct NotifyTarget: Sendable, Hashable {
     /// Plain-text transports are refused outright: an alert says when the tank is unattended.
     public func validationError() -> String? {
         let prefix = "notify target '\(id)'"
-        if id.isEmpty || !id.unicodeScalars.allSatisfy({ Self.idCharacters.contains($0) }) {
+        if !Self.isValidID(id) {
             return "\(prefix): the id must be lower-case letters, digits, '-' or '_'; rename it"
         }
         guard let parsed = URLComponents(string: url), let scheme = parsed.scheme?.lowercased(),
@@ -160,6 +160,11 @@ public struct NotifyTarget: Sendable, Hashable {
             return "\(prefix): the rate cap needs at least 1 message per a positive period"
         }
         return nil
+    }
+
+    /// Whether `id` can name a target: non-empty, lower-case letters, digits, `-` and `_`.
+    public static func isValidID(_ id: String) -> Bool {
+        !id.isEmpty && id.unicodeScalars.allSatisfy { idCharacters.contains($0) }
     }
 
     private static let idCharacters = Set("abcdefghijklmnopqrstuvwxyz0123456789-_".unicodeScalars)

@@ -16,7 +16,7 @@ struct EdgeBench: ParsableCommand {
         abstract: "Benchmarks reef-edge against the physical limits of this machine and prints a table.")
 
     enum Part: String, CaseIterable, ExpressibleByArgument {
-        case ingest, alerts, drain, footprint
+        case ingest, alerts, drain, footprint, notify
     }
 
     @Option(help: "Runs per figure; each figure is the median, with min and max.")
@@ -109,6 +109,8 @@ struct EdgeBench: ParsableCommand {
             figures.append(try DrainBenchmark(backlog: .tenSeconds, runs: runs).agentSideFigure(certificates: server.certificates))
         case .alerts:
             figures += try AlertBenchmark(crossings: quick ? 200 : 2000, runs: runs).figures()
+        case .notify:
+            figures += try NotifyOfflineBenchmark(hours: quick ? 6 : 24, runs: min(runs, 3)).figures()
         }
     }
 }

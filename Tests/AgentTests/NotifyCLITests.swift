@@ -85,10 +85,13 @@ import Wire
 
         let text = try agent(["status"])
         #expect(text.status == 0)
+        // The second run is a moment later: its age is read back and must be JSON's or just after.
+        let textAge = try #require(Self.age(in: text.stdout, between: "oldest ", and: " old"))
+        #expect((age...age + 5).contains(textAge))
         #expect(text.stdout == """
         phone (ntfy)
           last delivered: \(TimeArgument.iso(hourAgo + 2_000))   sent 1 message (2 events), 1 retry
-          pending:        2 events, oldest \(DurationText.format(.seconds(age))) old
+          pending:        2 events, oldest \(DurationText.format(.seconds(textAge))) old
           dead letters:   1 (edge-agent notify requeue phone sends them again)
             events #3: 400 invalid topic (\(TimeArgument.iso(hourAgo + 3_000)))
           last error:     HTTP 503: Service Unavailable
@@ -131,10 +134,18 @@ import Wire
             "notify target 'phone': 1 message refused by the service; see `edge-agent notify status`, then `edge-agent notify requeue phone`"))
 
         let text = try AgentBinary.run(["status"], environment: ["EDGE_AGENT_CONFIG": config])
+        let textAge = try #require(Self.age(in: text.stdout, between: "(oldest ", and: ")"))
+        #expect((Int64(age)...Int64(age) + 5).contains(textAge))
         #expect(text.stdout.contains("""
-            notify:    phone: sent 1, retried 1, pending 2 (oldest \(DurationText.format(.seconds(Int64(age)))))   1 dead letter (edge-agent notify status)
+            notify:    phone: sent 1, retried 1, pending 2 (oldest \(DurationText.format(.seconds(textAge))))   1 dead letter (edge-agent notify status)
 
             """), "\(text.stdout)")
+    }
+
+    /// The whole seconds of the first duration written between `start` and `end` in `text`.
+    static func age(in text: String, between start: String, and end: String) -> Int64? {
+        guard let from = text.range(of: start), let to = text[from.upperBound...].range(of: end) else { return nil }
+        return DurationText.parse(String(text[from.upperBound..<to.lowerBound])).map { $0.components.seconds }
     }
 
     @Test func anUnknownOrMalformedTargetIsRefusedWithTheConfiguredIDs() throws {
@@ -144,6 +155,86 @@ import Wire
         #expect(unknown.stderr == "Error: no notify target 'pager' in \(config); configured: phone, mail\n")
         let malformed = try agent(["requeue", "My Phone"])
         #expect(malformed.status == 64)
-        #expect(malformed.stderr.hasPrefix("Error: The value 'My Phone' is invalid for '<target>'"))
+        #expect(malformed.stderr.hasPrefix(
+            "Error: 'My Phone' is not a target id: ids are lower-case letters, digits, '-' or '_' (see `edge-agent notify status`)\n"))
+        let test = try agent(["test", "Phone"])
+        #expect(test.status == 64)
+        #expect(test.stderr.hasPrefix("Error: 'Phone' is not a target id"))
+    }
+}
+
+/// `edge-agent notify test` through the real binary, libcurl and a real HTTPS receiver with
+/// a certificate the test generates: the request the service saw, the answer printed.
+@Suite struct NotifyTestCommandTests {
+    let directory: TemporaryDirectory
+    init() throws { directory = try TemporaryDirectory("notify-test") }
+
+    func configure(_ receiver: HTTPSReceiver, token: String) throws -> String {
+        let tokenFile = directory.file("ntfy-token")
+        try "\(token)\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        let config = directory.file("agent.yaml")
+        try """
+        device_id: tank-7
+        data_dir: \(directory.file("data"))
+        notify:
+          click: http://reef.local/alerts
+          targets:
+            - id: phone
+              kind: ntfy
+              url: \(receiver.url)/my-reef
+              credential_file: \(tokenFile)
+              ca_file: \(receiver.caFile)
+            - id: hook
+              kind: webhook
+              url: \(receiver.url)/hook
+              ca_file: \(receiver.caFile)
+            - id: tg
+              kind: telegram
+              url: \(receiver.url)
+              recipient: "42"
+              credential_file: \(directory.file("missing-bot-token"))
+              ca_file: \(receiver.caFile)
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+        return config
+    }
+
+    @Test func oneTargetGetsTheTestMessageAndTheAnswerIsPrinted() async throws {
+        let certificates = try await TestCertificates.generate()
+        let receiver = try await HTTPSReceiver.start(certificates: certificates)
+        defer { receiver.stop(); withExtendedLifetime(certificates) {} }
+        let config = try configure(receiver, token: "tk_secret")
+        try receiver.script([.init(status: 200, body: #"{"id":"abc","event":"message"}"#)])
+        let run = try AgentBinary.run(["notify", "test", "phone"], environment: ["EDGE_AGENT_CONFIG": config])
+        #expect(run.stderr == "")
+        #expect(run.status == 0)
+        #expect(run.stdout == #"phone (ntfy): accepted: {"id":"abc","event":"message"}"# + "\n")
+        let requests = try receiver.requests()
+        #expect(requests.count == 1)
+        let request = try #require(requests.first)
+        #expect(request.method == "POST" && request.path == "/my-reef")
+        #expect(request.header("X-Title") == "tank-7: test message")
+        #expect(request.header("Authorization") == "Bearer tk_secret")
+        #expect(request.header("X-Click") == "http://reef.local/alerts")
+        #expect(request.text.hasPrefix("Sent by `edge-agent notify test` at "))
+        #expect(request.text.hasSuffix(" UTC: alerts from tank-7 reach you here."))
+        #expect(!run.stdout.contains("tk_secret"))
+    }
+
+    @Test func everyTargetIsTriedAndARefusalExitsOne() async throws {
+        let certificates = try await TestCertificates.generate()
+        let receiver = try await HTTPSReceiver.start(certificates: certificates)
+        defer { receiver.stop(); withExtendedLifetime(certificates) {} }
+        let config = try configure(receiver, token: "tk_secret")
+        try receiver.script([.init(status: 200, body: "ok"), .init(status: 400, body: "unknown receiver 'hook'\n")])
+        let run = try AgentBinary.run(["notify", "test"], environment: ["EDGE_AGENT_CONFIG": config])
+        #expect(run.status == 1)
+        #expect(run.stdout == """
+            phone (ntfy): accepted: ok
+            hook (webhook): HTTP 400: unknown receiver 'hook'
+            tg (telegram): not sent: credential file \(directory.file("missing-bot-token")) does not exist; create it with the secret on one line, then `chmod 600 \(directory.file("missing-bot-token"))`
+
+            """)
+        #expect(try receiver.requests().map(\.path) == ["/my-reef", "/hook"])
+        #expect(try receiver.requests().last?.header("Idempotency-Key")?.hasPrefix("reef-edge/hook/test/") == true)
     }
 }

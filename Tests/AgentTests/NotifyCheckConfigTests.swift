@@ -53,8 +53,8 @@ import Testing
         #expect(run.stderr == """
         \(config):8:5: notify[1].id: duplicate target id 'phone'; give each target its own id
         \(config):22:5: notify[4]: notify target 'plain': pushover needs an https:// url, not http://; alerts are never sent in plain text
-        \(config): notify target 'phone': credential_file: \(open) has mode 644; others could read the secret in it. Run `chmod 600 \(open)`
-        \(config): notify target 'tg': credential_file: cannot read \(directory.path)/missing-bot-token: No such file or directory
+        \(config): notify target 'phone': credential file \(open) has mode 644; others on the device could read the secret. Run `chmod 600 \(open)`
+        \(config): notify target 'tg': credential file \(directory.path)/missing-bot-token does not exist; create it with the secret on one line, then `chmod 600 \(directory.path)/missing-bot-token`
         \(config): notify target 'tg': ca_file: cannot read \(directory.path)/missing-ca.pem: No such file or directory
 
         """)

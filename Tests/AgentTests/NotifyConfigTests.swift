@@ -128,6 +128,17 @@ import Wire
         ])
     }
 
+    @Test func targetsAndFilterListsAreBounded() throws {
+        let seventeen = (1...17).map { "  - { id: t\($0), kind: ntfy, url: https://ntfy.sh/t\($0) }" }.joined(separator: "\n")
+        let many = try load("notify:\n" + seventeen + "\n")
+        #expect(many.notify.targets == [])
+        #expect(many.notify.problems == ["\(directory.file("agent.yaml")):2:3: notify: 17 targets; at most 16 are allowed"])
+        let rules = (1...257).map { "r\($0)" }.joined(separator: ", ")
+        let long = try load("notify:\n  - { kind: ntfy, url: https://ntfy.sh/x, rules: [\(rules)] }\n")
+        #expect(long.notify.targets == [])
+        #expect(long.notify.problems == ["\(directory.file("agent.yaml")):2:50: notify[0].rules: 257 entries; at most 256 are allowed"])
+    }
+
     @Test func rateCapsAreMessagesPerPeriod() {
         #expect(YAMLReader.rateCap("20/1h") == .success(NotifyTarget.RateCap(messages: 20, per: .seconds(3600))))
         #expect(YAMLReader.rateCap("0/1h") == .failure(QuantityError("rate cap '0/1h': '0' is not a whole number in 1...1000")))
@@ -144,5 +155,23 @@ import Wire
         #expect(config.notify.problems == [
             "\(directory.file("agent.yaml")):2:10: notify.click: 'reef.local' is not an http(s) URL; write e.g. https://reef.local/alerts",
         ])
+    }
+
+    @Test func theStaleKindIsResolvedAgainstTheProfilesStaleRules() throws {
+        let config = try load("""
+        notify:
+          - kind: ntfy
+            url: https://ntfy.sh/my-reef
+            kinds: [stale]
+        """)
+        let profile = try DeviceProfile.load(path: AgentBinary.repository.appendingPathComponent("device-profiles/reef-sim.yaml").path)
+        let target = try #require(config.notify.targets(for: profile).first)
+        #expect(target.filter.staleRules == ["temp_probe_stale"])
+        func event(_ rule: String) -> WireAlertEvent {
+            WireAlertEvent(sequence: 1, ruleID: rule, sensorID: "tank_temp", kind: .fired, severity: .critical, value: nil,
+                           threshold: nil, timestampMillis: 0, activeSinceMillis: nil, message: "m", silenced: false)
+        }
+        #expect(target.filter.admits(event("temp_probe_stale")))
+        #expect(!target.filter.admits(event("ato_high")))
     }
 }

@@ -36,6 +36,10 @@ import Wire
         }
     }
 
+    static func notify(_ ids: [String], problems: [String] = []) -> AgentConfig.Notify {
+        AgentConfig.Notify(targets: ids.map { NotifyTarget(id: $0, kind: .ntfy, url: "https://ntfy.sh/\($0)") }, problems: problems)
+    }
+
     func refresh(_ monitor: HealthMonitor) throws -> HealthReport {
         try monitor.refresh(agent: AgentHealth(version: "t", startedAt: clock.now(), sensors: [], firingAlerts: 0), stores: stores)
     }
@@ -53,7 +57,7 @@ import Wire
                                     nowMillis: start + 2_000, nextAttemptMillis: nil)
         try ledger.register(target: "mail", startAfter: 4)
         clock.advance(by: .seconds(60))
-        let report = try refresh(HealthMonitor(clock: clock, syncConfigured: false, notifyTargets: ["phone", "mail", "spare"]))
+        let report = try refresh(HealthMonitor(clock: clock, syncConfigured: false, notify: Self.notify(["phone", "mail", "spare"])))
         #expect(report.notify == [
             NotifyTargetHealth(target: "phone", sent: 1, retried: 0, dead: 1, pending: 2, oldestPendingAgeSeconds: 58),
             NotifyTargetHealth(target: "mail", sent: 0, retried: 0, dead: 0, pending: 0, oldestPendingAgeSeconds: nil),
@@ -64,13 +68,21 @@ import Wire
         ])
     }
 
+    @Test func aTargetLeftOutForAConfigProblemDegrades() throws {
+        let problem = "/etc/edge-agent/agent.yaml:9:11: notify[1].kind: 'pager' is not a kind; use ntfy, webhook, telegram, pushover, email"
+        let report = try refresh(HealthMonitor(clock: clock, syncConfigured: false, notify: Self.notify(["phone"], problems: [problem])))
+        #expect(report.status == .degraded)
+        #expect(report.reasons == ["a notify target is left out: \(problem)"])
+        #expect(report.notify == [], "phone has no cursor yet")
+    }
+
     @Test func aTargetFailingLongerThanTheBoundDegrades() throws {
         try events(2)
         let ledger = try NotifyLedger(writer: database.writer)
         try ledger.register(target: "phone", startAfter: 0)
         try ledger.recordFailure(target: "phone", reason: "HTTP 503: Service Unavailable", nowMillis: start + 5_000,
                                  nextAttemptMillis: start + 65_000)
-        let monitor = HealthMonitor(clock: clock, syncConfigured: false, notifyTargets: ["phone"])
+        let monitor = HealthMonitor(clock: clock, syncConfigured: false, notify: Self.notify(["phone"]))
         clock.advance(by: HealthAssessment.notifyFailing)
         let within = try refresh(monitor)
         #expect(within.status == .healthy, "the oldest event has waited exactly the bound")

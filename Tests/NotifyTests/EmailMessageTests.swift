@@ -7,7 +7,8 @@ import Wire
                               recipient: "keeper@example.org", sender: "reef@example.org")
 
     @Test func theMailCarriesTheIdempotencyKeyAsItsMessageIDAndABase64Body() {
-        let mail = EmailMessage(target: target, device: "reef-1", events: [Heater.fired], range: SequenceRange(first: 41, last: 41))
+        let mail = EmailMessage(target: target, device: "reef-1",
+                                content: .events([Heater.fired], range: SequenceRange(first: 41, last: 41)))
         #expect(mail.messageID == "<reef-edge.mail.41@reef-1>")
         #expect(mail.rendered == [
             "From: reef@example.org",
@@ -27,14 +28,15 @@ import Wire
     @Test func aSubjectBeyondASCIIIsAnEncodedWord() {
         let kuehlung = WireAlertEvent(sequence: 7, ruleID: "Kühlung", sensorID: "temp", kind: .fired, severity: .warning,
                                       value: nil, threshold: nil, timestampMillis: 0, activeSinceMillis: nil, message: "m")
-        let mail = EmailMessage(target: target, device: "reef-1", events: [kuehlung], range: SequenceRange(first: 7, last: 7))
+        let mail = EmailMessage(target: target, device: "reef-1",
+                                content: .events([kuehlung], range: SequenceRange(first: 7, last: 7)))
         #expect(mail.rendered.contains("\r\nSubject: =?UTF-8?B?cmVlZi0xOiBLw7xobHVuZyBmaXJlZA==?=\r\n"))
         #expect(mail.rendered.contains("\r\nDate: Thu, 01 Jan 1970 00:00:00 +0000\r\n"))
     }
 
     @Test func aLongBodyIsWrappedAt76WithCRLFOnly() {
-        let mail = EmailMessage(target: target, device: "reef-1", events: [Heater.fired, Heater.float, Heater.resolved],
-                                range: SequenceRange(first: 41, last: 43))
+        let mail = EmailMessage(target: target, device: "reef-1",
+                                content: .events([Heater.fired, Heater.float, Heater.resolved], range: SequenceRange(first: 41, last: 43)))
         let lines = mail.rendered.components(separatedBy: "\r\n")
         #expect(!lines.contains { $0.contains("\n") || $0.contains("\r") }, "no bare line end")
         let body = lines.drop { !$0.isEmpty }.dropFirst().filter { !$0.isEmpty }

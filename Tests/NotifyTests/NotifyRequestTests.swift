@@ -6,8 +6,8 @@ import Wire
 @Suite struct NotifyRequestTests {
     @Test func ntfyPostsTheTextWithItsHeadersAndTheBearerToken() {
         let target = NotifyTarget(id: "phone", kind: .ntfy, url: "https://ntfy.example.org/reef")
-        let request = NotifyRequest.build(target: target, device: "reef-1", events: [Heater.fired],
-                                          range: SequenceRange(first: 41, last: 41), credential: "tk_abc",
+        let request = NotifyRequest.build(target: target, device: "reef-1",
+                                          content: .events([Heater.fired], range: SequenceRange(first: 41, last: 41)), credential: "tk_abc",
                                           click: "https://reef-1.local/alerts")
         #expect(request.method == "POST" && request.url == "https://ntfy.example.org/reef")
         #expect(request.headers.map(\.description) == [
@@ -20,8 +20,8 @@ import Wire
     @Test func theWebhookPostsAlertmanagerJSONWithTheIdempotencyKey() {
         let target = NotifyTarget(id: "hook", kind: .webhook, url: "https://alerts.example.org/api/webhooks/prometheus")
         let events = [Heater.fired, Heater.float, Heater.resolved]
-        let request = NotifyRequest.build(target: target, device: "reef-1", events: events, range: SequenceRange(first: 41, last: 43),
-                                          credential: nil, click: "https://reef-1.local")
+        let request = NotifyRequest.build(target: target, device: "reef-1",
+                                          content: .events(events, range: SequenceRange(first: 41, last: 43)), credential: nil, click: "https://reef-1.local")
         #expect(request.headers.map(\.description) == ["Content-Type: application/json", "Idempotency-Key: reef-edge/hook/41-43"])
         #expect(request.body == Array(AlertmanagerPayload(target: "hook", device: "reef-1", events: events,
                                                           externalURL: "https://reef-1.local").json()))
@@ -30,8 +30,8 @@ import Wire
     @Test func telegramCarriesTheTokenInThePathAndNeverInTheLoggedURL() {
         let target = NotifyTarget(id: "tg", kind: .telegram, url: "https://api.telegram.org/", credentialFile: "/etc/reef/bot",
                                   recipient: "-100123")
-        let request = NotifyRequest.build(target: target, device: "reef-1", events: [Heater.resolved],
-                                          range: SequenceRange(first: 43, last: 43), credential: "123:ABC")
+        let request = NotifyRequest.build(target: target, device: "reef-1",
+                                          content: .events([Heater.resolved], range: SequenceRange(first: 43, last: 43)), credential: "123:ABC")
         #expect(request.url == "https://api.telegram.org/bot123:ABC/sendMessage")
         #expect(request.redactedURL == "https://api.telegram.org/bot<redacted>/sendMessage")
         #expect(request.headers.map(\.description) == ["Content-Type: application/json"])
@@ -42,8 +42,8 @@ import Wire
     @Test func pushoverPostsAFormWithItsPriority() {
         let target = NotifyTarget(id: "po", kind: .pushover, url: "https://api.pushover.net/1/messages.json",
                                   credentialFile: "/etc/reef/pushover", recipient: "ukey")
-        let request = NotifyRequest.build(target: target, device: "reef-1", events: [Heater.fired],
-                                          range: SequenceRange(first: 41, last: 41), credential: "atoken")
+        let request = NotifyRequest.build(target: target, device: "reef-1",
+                                          content: .events([Heater.fired], range: SequenceRange(first: 41, last: 41)), credential: "atoken")
         #expect(request.headers.map(\.description) == ["Content-Type: application/x-www-form-urlencoded"])
         #expect(String(decoding: request.body, as: UTF8.self)
             == "token=atoken&user=ukey&title=reef-1%3A%20temp-high%20fired&message=Temperature%2027.9%20%C2%B0C%20above%2027.5%20%C2%B0C&priority=1&timestamp=1796306525")

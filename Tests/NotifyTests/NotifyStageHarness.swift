@@ -90,21 +90,52 @@ struct StageHarness {
     var now: Int64 { clock.now().unixMillis }
 
     /// Runs the stage until `body` returns, then stops it.
-    func run(_ transport: ScriptedTransport, window: Int = 1000, _ body: (NotifyStage) async throws -> Void) async throws {
+    func run(_ transport: any NotifyTransport, window: Int = 1000, _ body: (NotifyStage) async throws -> Void) async throws {
         let stage = NotifyStage(target: target, settings: .init(device: "reef-1", window: window), ledger: ledger, events: log,
                                 firing: log, transport: transport, clock: clock, random: SeededRandom(seed: 7))
         let task = Task { await stage.run() }
         await clock.waitForSleepers(1)
-        do {
-            try await body(stage)
-        } catch {
-            task.cancel()
-            await task.value
-            throw error
-        }
+        defer { task.cancel() }
+        try await body(stage)
+        await stop(task)
+    }
+
+    /// Cancels the stage and waits for it.
+    private func stop(_ task: Task<Void, Never>) async {
         task.cancel()
         await task.value
     }
 
     func advance(_ duration: Duration) async { await clock.advance(by: duration, settledAt: 1) }
+}
+
+/// The libcurl transport, with each attempt's time and outcome noted on the way through (the
+/// receiver sees the requests; this sees when the stage made them).
+final class RecordingTransport: NotifyTransport {
+    let base = CurlNotifyTransport(configuration: .init(connectTimeout: .seconds(5), totalTimeout: .seconds(10)))
+    let clock: any DeviceClock
+    private let state = Mutex<[(atMillis: Int64, outcome: DeliveryOutcome)]>([])
+
+    init(clock: any DeviceClock) { self.clock = clock }
+
+    var attempts: [(atMillis: Int64, outcome: DeliveryOutcome)] { state.withLock { $0 } }
+
+    func send(_ payload: NotifyPayload, to target: NotifyTarget, credential: String?) async -> NotifyAnswer {
+        let at = clock.now().unixMillis
+        let answer = await base.send(payload, to: target, credential: credential)
+        state.withLock { $0.append((at, answer.outcome)) }
+        return answer
+    }
+}
+
+/// What a person's phone shows per ntfy request: one line per event (a group's lines, or a
+/// single event's message), in arrival order.
+func shownEvents(_ requests: [HTTPSReceiver.Request]) -> [String] {
+    requests.flatMap { request -> [String] in
+        let title = request.header("X-Title") ?? ""
+        guard title.contains(" alerts (") else { return [request.text] }
+        return request.text.split(separator: "\n").map { line in
+            String(line[line.range(of: ": ")!.upperBound...])
+        }
+    }
 }

@@ -17,8 +17,8 @@ import Wire
     }
 
     func build(_ target: NotifyTarget, credential: String?, events: [WireAlertEvent] = [Heater.fired]) -> NotifyRequest {
-        NotifyRequest.build(target: target, device: "reef-1", events: events,
-                            range: SequenceRange(first: events.first!.sequence, last: events.last!.sequence),
+        NotifyRequest.build(target: target, device: "reef-1",
+                            content: .events(events, range: SequenceRange(first: events.first!.sequence, last: events.last!.sequence)),
                             credential: credential, click: "https://reef-1.local/alerts")
     }
 
@@ -227,7 +227,7 @@ import Wire
     }
 
     func mail(_ target: NotifyTarget) -> EmailMessage {
-        EmailMessage(target: target, device: "reef-1", events: [Heater.fired], range: SequenceRange(first: 41, last: 41))
+        EmailMessage(target: target, device: "reef-1", content: .events([Heater.fired], range: SequenceRange(first: 41, last: 41)))
     }
 
     @Test func theMailGoesOverSTARTTLSWithAUTHAndArrivesAsRendered() async throws {
@@ -286,8 +286,8 @@ import Wire
         let mailing = Task { await slow.send(.email(mail(mailTarget)), to: mailTarget, credential: nil) }
         while silent.connections == 0 { try await Task.sleep(for: .milliseconds(20)) }
         let started = ContinuousClock.now
-        let request = NotifyRequest.build(target: phoneTarget, device: "reef-1", events: [Heater.fired],
-                                          range: SequenceRange(first: 41, last: 41), credential: nil)
+        let request = NotifyRequest.build(target: phoneTarget, device: "reef-1",
+                                          content: .events([Heater.fired], range: SequenceRange(first: 41, last: 41)), credential: nil)
         #expect(await slow.send(.http(request), to: phoneTarget, credential: nil).outcome == .accepted)
         #expect(ContinuousClock.now - started < .seconds(30), "the phone's message must not wait for the mail server")
         let stopping = ContinuousClock.now

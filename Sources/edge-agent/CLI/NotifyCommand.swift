@@ -13,34 +13,36 @@ struct NotifyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "notify",
         abstract: "Notification targets: delivery status, re-queue dead letters, send a test message.",
-        subcommands: [NotifyStatusCommand.self, NotifyRequeueCommand.self])
+        subcommands: [NotifyStatusCommand.self, NotifyRequeueCommand.self, NotifyTestCommand.self])
 }
 
-/// A target id as typed on the command line: the shape agent.yaml allows, so a typo is
-/// refused before anything is opened.
+/// A target id as typed on the command line; `validate()` refuses one agent.yaml could not
+/// hold before anything is opened.
 struct NotifyTargetArgument: ExpressibleByArgument, Sendable {
     let id: String
 
-    init?(argument: String) {
-        let probe = NotifyTarget(id: argument, kind: .ntfy, url: "https://id.check")
-        guard argument.utf8.count <= AgentConfig.Notify.idBytes, probe.validationError() == nil else { return nil }
-        id = argument
-    }
+    init?(argument: String) { id = argument }
 
-    static var defaultCompletionKind: CompletionKind { .default }
+    func validate() throws {
+        guard id.utf8.count <= AgentConfig.Notify.idBytes, NotifyTarget.isValidID(id) else {
+            throw ValidationError("'\(id)' is not a target id: ids are lower-case letters, digits, '-' or '_' (see `edge-agent notify status`)")
+        }
+    }
 }
 
 extension AgentConfig.Notify {
-    /// The configured target named `id`, or an error listing the ids there are.
-    func target(_ id: String, source: String) throws -> NotifyTarget {
+    /// The configured target named `id`, or every target without one; an error listing the
+    /// ids there are for an unknown one, and one naming the section's problems without any.
+    func selected(_ id: String?, source: String) throws -> [NotifyTarget] {
         guard !targets.isEmpty else {
             throw CLIError("no notify targets in \(source); add a notify: section (docs/NOTIFY.md)"
                 + (problems.isEmpty ? "" : "; its problems: " + problems.joined(separator: "; ")))
         }
+        guard let id else { return targets }
         guard let target = targets.first(where: { $0.id == id }) else {
             throw CLIError("no notify target '\(id)' in \(source); configured: \(targets.map(\.id).joined(separator: ", "))")
         }
-        return target
+        return [target]
     }
 }
 
@@ -54,12 +56,10 @@ struct NotifyStatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         let config = try global.load()
-        guard !config.notify.targets.isEmpty || !config.notify.problems.isEmpty else {
-            throw CLIError("no notify targets in \(config.source); add a notify: section (docs/NOTIFY.md)")
-        }
+        let targets = try config.notify.selected(nil, source: config.source)
         let database = try DataPaths(config).openReadOnly()
         let reports = try await DataPaths.reading(database) {
-            try NotifyTargetReport.read(config.notify.targets, database: database, nowMillis: SystemDeviceClock().now().unixMillis)
+            try NotifyTargetReport.read(targets, database: database, nowMillis: SystemDeviceClock().now().unixMillis)
         }
         if json {
             Console.write(try NotifyTargetReport.json(reports))
@@ -77,9 +77,11 @@ struct NotifyRequeueCommand: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The target's id in agent.yaml.") var target: NotifyTargetArgument
 
+    func validate() throws { try target.validate() }
+
     func run() async throws {
         let config = try global.load()
-        let target = try config.notify.target(target.id, source: config.source)
+        let target = try config.notify.selected(target.id, source: config.source)[0]
         // Written while the daemon may run: the busy timeout waits out its transactions (WAL).
         let database = try DataPaths(config).openExisting()
         let count = try await DataPaths.reading(database) { () throws -> Int in
@@ -92,6 +94,57 @@ struct NotifyRequeueCommand: AsyncParsableCommand {
         }
         Console.write("re-queued \(NotifyTargetReport.count(count, "dead letter")) of \(target.id)"
             + (count == 0 ? "\n" : "; the daemon sends them again before new events\n"))
+    }
+}
+
+struct NotifyTestCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "test",
+        abstract: "Send a test message to one target, or every one, and print what each service answered; exit 1 if any failed.")
+
+    @OptionGroup var global: GlobalOptions
+    @Argument(help: "The target's id in agent.yaml (default: every target).") var target: NotifyTargetArgument?
+
+    func validate() throws { try target?.validate() }
+
+    func run() async throws {
+        let config = try global.load()
+        let targets = try config.notify.selected(target?.id, source: config.source)
+        for problem in config.notify.problems { Console.writeError("not configured: \(problem)\n") }
+        // The daemon's transport and the daemon's rendering: a test takes the path an alert takes.
+        let transport = NotifySetup.transport()
+        let content = NotifyContent.test(atMillis: SystemDeviceClock().now().unixMillis)
+        var failed = false
+        for target in targets {
+            let result: (delivered: Bool, text: String)
+            do {
+                let credential = try target.credentialFile.map { path throws(CredentialFile.Failure) in try CredentialFile.read(path: path) }
+                let payload = content.payload(target: target, device: config.deviceID, credential: credential, click: config.notify.click)
+                result = Self.describe(await transport.send(payload, to: target, credential: credential))
+            } catch {
+                result = (false, "not sent: \(error.description)")
+            }
+            failed = failed || !result.delivered
+            Console.write("\(target.id) (\(target.kind.rawValue)): \(result.text)\n")
+        }
+        if failed { throw ExitCode(1) }
+    }
+
+    /// The service's answer on one line: whether it took the message, its status or reply
+    /// code, and its words.
+    static func describe(_ answer: NotifyAnswer) -> (delivered: Bool, text: String) {
+        func words(_ text: String) -> String {
+            let line = text.split(whereSeparator: \.isNewline).joined(separator: " ").trimmingCharacters(in: .whitespaces)
+            return line.isEmpty ? "" : ": \(line)"
+        }
+        switch answer.outcome {
+        case .accepted: return (true, "accepted\(words(answer.text))")
+        case .http(let status, let reason, let retryAfter):
+            return (false, "HTTP \(status)\(words(reason))" + (retryAfter.map { " (Retry-After: \($0))" } ?? ""))
+        case .smtp(let code, let reason): return (false, "SMTP \(code)\(words(reason))")
+        case .networkError(let detail): return (false, "no answer: \(detail)")
+        case .timeout: return (false, "no answer: timed out")
+        }
     }
 }
 
@@ -108,69 +161,38 @@ struct NotifyTargetReport: Codable, Sendable, Equatable {
     var target: String
     var kind: String
     /// False until the daemon has started delivering to this target (no cursor yet).
-    var started: Bool
-    var lastDeliveredMillis: Int64?
-    var messagesSent: Int
-    var eventsSent: Int
-    var retries: Int
-    var pending: Int
-    var oldestPendingAgeSeconds: Int64?
+    var started = false
+    var lastDeliveredMillis: Int64? = nil
+    var messagesSent = 0
+    var eventsSent = 0
+    var retries = 0
+    var pending = 0
+    var oldestPendingAgeSeconds: Int64? = nil
     /// Open dead letters: refused, waiting for `notify requeue`.
-    var deadLetters: [DeadLetter]
+    var deadLetters: [DeadLetter] = []
     /// Re-queued letters the daemon has not yet sent again.
-    var requeued: Int
-    var lastError: String?
-    var nextAttemptMillis: Int64?
+    var requeued = 0
+    var lastError: String? = nil
+    var nextAttemptMillis: Int64? = nil
 
     static func read(_ targets: [NotifyTarget], database: LocalDatabase, nowMillis: Int64) throws -> [NotifyTargetReport] {
         let ledger = try NotifyLedger(existing: database.writer)
         let events = AlertEventFeed(store: try AlertStore(writer: database.writer))
         return try targets.map { target in
-            guard let ledger, let status = try Self.status(ledger, target.id, events, nowMillis) else {
-                return NotifyTargetReport(target: target.id, kind: target.kind.rawValue, started: false, messagesSent: 0, eventsSent: 0,
-                                          retries: 0, pending: 0, deadLetters: [], requeued: 0)
+            guard let ledger, let status = try NotifyStatus.ifStarted(ledger: ledger, target: target.id, events: events, nowMillis: nowMillis) else {
+                return NotifyTargetReport(target: target.id, kind: target.kind.rawValue)
             }
-            return NotifyTargetReport(status, kind: target.kind, deadLetters: try ledger.openDeadLetters(target: target.id),
-                                      requeued: try ledger.requeuedLetters(target: target.id).count)
+            return NotifyTargetReport(
+                target: status.target, kind: target.kind.rawValue, started: true, lastDeliveredMillis: status.lastDeliveredMillis,
+                messagesSent: status.messagesSent, eventsSent: status.eventsSent, retries: status.retries, pending: status.pending,
+                oldestPendingAgeSeconds: status.oldestPendingAge?.components.seconds,
+                deadLetters: try ledger.openDeadLetters(target: target.id).map {
+                    DeadLetter(firstSequence: $0.range.first, lastSequence: $0.range.last, status: $0.status, reason: $0.reason,
+                               atMillis: $0.atMillis)
+                },
+                requeued: try ledger.requeuedLetters(target: target.id).count,
+                lastError: status.lastError, nextAttemptMillis: status.nextAttemptMillis)
         }
-    }
-
-    private static func status(_ ledger: NotifyLedger, _ target: String, _ events: AlertEventFeed, _ nowMillis: Int64) throws -> NotifyStatus? {
-        do {
-            return try NotifyStatus.read(ledger: ledger, target: target, events: events, nowMillis: nowMillis)
-        } catch NotifyLedgerError.unknownTarget {
-            return nil
-        }
-    }
-
-    init(_ status: NotifyStatus, kind: NotifyTarget.Kind, deadLetters: [NotifyDeadLetter], requeued: Int) {
-        self.init(target: status.target, kind: kind.rawValue, started: true, lastDeliveredMillis: status.lastDeliveredMillis,
-                  messagesSent: status.messagesSent, eventsSent: status.eventsSent, retries: status.retries, pending: status.pending,
-                  oldestPendingAgeSeconds: status.oldestPendingAge?.components.seconds,
-                  deadLetters: deadLetters.map {
-                      DeadLetter(firstSequence: $0.range.first, lastSequence: $0.range.last, status: $0.status, reason: $0.reason,
-                                 atMillis: $0.atMillis)
-                  },
-                  requeued: requeued,
-                  lastError: status.lastError, nextAttemptMillis: status.nextAttemptMillis)
-    }
-
-    init(target: String, kind: String, started: Bool, lastDeliveredMillis: Int64? = nil, messagesSent: Int, eventsSent: Int,
-         retries: Int, pending: Int, oldestPendingAgeSeconds: Int64? = nil, deadLetters: [DeadLetter], requeued: Int, lastError: String? = nil,
-         nextAttemptMillis: Int64? = nil) {
-        self.target = target
-        self.kind = kind
-        self.started = started
-        self.lastDeliveredMillis = lastDeliveredMillis
-        self.messagesSent = messagesSent
-        self.eventsSent = eventsSent
-        self.retries = retries
-        self.pending = pending
-        self.oldestPendingAgeSeconds = oldestPendingAgeSeconds
-        self.deadLetters = deadLetters
-        self.requeued = requeued
-        self.lastError = lastError
-        self.nextAttemptMillis = nextAttemptMillis
     }
 
     static func json(_ reports: [NotifyTargetReport]) throws -> String {

@@ -41,7 +41,7 @@ struct StatusCommand: AsyncParsableCommand {
             saved: try? HealthFile.read(from: paths.health), running: DaemonPresence.isRunning(directory: paths.directory),
             nowMillis: now.unixMillis, firingAlerts: firing
         ) {
-            try HealthMonitor(clock: clock, syncConfigured: config.sync.url != nil, notifyTargets: config.notify.targets.map(\.id))
+            try HealthMonitor(clock: clock, syncConfigured: config.sync.url != nil, notify: config.notify)
                 .refresh(agent: AgentHealth(version: EdgeAgent.version, startedAt: now, sensors: [], firingAlerts: firing),
                          stores: StoreQueries(database: database, readings: store, alerts: alerts))
         }

@@ -43,6 +43,20 @@ extension AgentConfig {
         /// target is left out and the others still deliver; the agent still polls, stores and
         /// alerts, and `check-config` exits 78.
         var problems: [String] = []
+
+        /// The targets with their `stale` kind resolved against `profile`: which rules watch
+        /// for a silent sensor is the profile's to say, so the daemon calls this at start and
+        /// again when SIGHUP brings a new profile.
+        func targets(for profile: DeviceProfile) -> [NotifyTarget] {
+            let staleRules = Set(profile.alerts.compactMap { rule -> String? in
+                if case .stale = rule.condition { rule.id } else { nil }
+            })
+            return targets.map { target in
+                var resolved = target
+                resolved.filter.staleRules = staleRules
+                return resolved
+            }
+        }
     }
 
     static let notifyTargetKeys = ["id", "kind", "url", "credential_file", "recipient", "sender", "ca_file", "min_severity",

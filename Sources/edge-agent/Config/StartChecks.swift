@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import Notify
 import Sync
 
 /// What the daemon needs at start besides a valid config and profile, checked without
@@ -36,28 +37,14 @@ enum StartChecks {
         config.notify.targets.flatMap { target in
             let place = "\(config.source): notify target '\(target.id)'"
             var problems: [String] = []
-            if let path = target.credentialFile, let problem = credentialProblem(path: path) {
-                problems.append("\(place): credential_file: \(problem)")
+            if let path = target.credentialFile, let problem = CredentialFile.problem(path: path) {
+                problems.append("\(place): \(problem)")
             }
             if let path = target.caFile, access(path, R_OK) != 0 {
                 problems.append("\(place): ca_file: cannot read \(path): \(String(cString: strerror(errno)))")
             }
             return problems
         }
-    }
-
-    /// What keeps a secret's file from being used, or nil. Stands in for the transport's own
-    /// check until that lands, so the daemon and check-config judge a file one way.
-    static func credentialProblem(path: String) -> String? {
-        var info = stat()
-        guard stat(path, &info) == 0 else { return "cannot read \(path): \(String(cString: strerror(errno)))" }
-        guard (info.st_mode & S_IFMT) == S_IFREG else { return "\(path) is not a regular file" }
-        let mode = UInt32(info.st_mode) & 0o777
-        guard mode & 0o077 == 0 else {
-            return "\(path) has mode \(String(mode, radix: 8)); others could read the secret in it. Run `chmod 600 \(path)`"
-        }
-        guard access(path, R_OK) == 0 else { return "cannot read \(path): \(String(cString: strerror(errno)))" }
-        return nil
     }
 
     /// nil when the daemon can create its database in `path`: an existing writable directory,

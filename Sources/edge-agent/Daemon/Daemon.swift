@@ -43,7 +43,7 @@ final class Daemon: Sendable {
         self.notifier = notifier
         self.startedAt = clock.now()
         self.storage = StorageSupervisor(paths: DataPaths(config), clock: clock, logger: logger)
-        self.health = HealthMonitor(clock: clock, syncConfigured: config.sync.url != nil, notifyTargets: config.notify.targets.map(\.id))
+        self.health = HealthMonitor(clock: clock, syncConfigured: config.sync.url != nil, notify: config.notify)
     }
 
     /// Runs until a stop signal; returns the process exit status.
@@ -139,6 +139,11 @@ final class Daemon: Sendable {
             return
         }
         await replaceSession(profile: profile, group: &group)
+        // Which rules are `stale` ones is the new profile's to say.
+        if let stores = storage.stores {
+            await stopNotify()
+            startNotify(stores)
+        }
     }
 
     /// The stores changed (storage came back, or a damaged file was replaced): the session
@@ -207,9 +212,15 @@ final class Daemon: Sendable {
     /// Starts one notification stage per configured target on `stores`. Ledger tables that
     /// cannot be created are reported and the daemon goes on without notifications.
     private func startNotify(_ stores: Stores) {
+        // A broken target is left out by the config, never silently: logged here each time
+        // the stages start, and a degraded reason in every health report.
+        for problem in config.notify.problems {
+            logger.error("notify target left out", metadata: ["problem": "\(problem)"])
+        }
         let stages: [NotifyStage]
         do {
-            stages = try NotifySetup.stages(config: config, database: stores.database, alerts: stores.alerts,
+            let targets = current.withLock { $0 }.map { config.notify.targets(for: $0.profile) } ?? config.notify.targets
+            stages = try NotifySetup.stages(config: config, targets: targets, database: stores.database, alerts: stores.alerts,
                                             transport: NotifySetup.transport(), clock: clock, logger: logger)
             notifyProblem.withLock { $0 = nil }
         } catch {
@@ -230,13 +241,6 @@ final class Daemon: Sendable {
     /// The alert engine recorded events: every stage looks at once instead of at its next poll.
     @Sendable private func ringNotify() {
         for (stage, _) in notify.withLock({ $0 }) { stage.wakeup.ring() }
-    }
-
-    /// Per target: sent, retries, dead letters, pending, oldest pending age, last error, next
-    /// attempt; for the health report and `edge-agent status`. A target whose figures cannot
-    /// be read (storage down) is left out.
-    func notifyStatuses() -> [NotifyStatus] {
-        notify.withLock { $0 }.compactMap { try? $0.stage.status() }
     }
 
     /// Stale-alert timers, filter heartbeats, clock synchronisation, retention and the

@@ -12,13 +12,14 @@ import Readings
 /// Throws only when the ledger's tables cannot be created (the daemon then runs without
 /// notifications and reports why); a failing target or service is the stage's own business.
 enum NotifySetup {
-    static func stages(config: AgentConfig, database: LocalDatabase, alerts: AlertStore, transport: any NotifyTransport,
-                       clock: any DeviceClock, logger: Logger) throws -> [NotifyStage] {
-        guard !config.notify.targets.isEmpty else { return [] }
+    /// - Parameter targets: agent.yaml's, resolved against the running profile (`targets(for:)`).
+    static func stages(config: AgentConfig, targets: [NotifyTarget], database: LocalDatabase, alerts: AlertStore,
+                       transport: any NotifyTransport, clock: any DeviceClock, logger: Logger) throws -> [NotifyStage] {
+        guard !targets.isEmpty else { return [] }
         let ledger = try NotifyLedger(writer: database.writer)
         let feed = AlertEventFeed(store: alerts)
         let settings = NotifyStage.Settings(device: config.deviceID, click: config.notify.click)
-        return config.notify.targets.map { target in
+        return targets.map { target in
             NotifyStage(target: target, settings: settings, ledger: ledger, events: feed, firing: feed, transport: transport,
                         clock: clock, logger: logger)
         }
@@ -26,12 +27,6 @@ enum NotifySetup {
 }
 
 extension NotifySetup {
-    // TODO(merge): the TRANSPORT helper's CurlNotifyTransport replaces this placeholder.
-    static func transport() -> any NotifyTransport { Unbuilt() }
-
-    private struct Unbuilt: NotifyTransport {
-        func send(_ payload: NotifyPayload, to target: NotifyTarget, credential: String?) async -> NotifyAnswer {
-            NotifyAnswer(outcome: .networkError("this build has no notification transport"), text: "")
-        }
-    }
+    /// libcurl: the one transport the daemon and `edge-agent notify test` send through.
+    static func transport() -> any NotifyTransport { CurlNotifyTransport() }
 }

@@ -15,6 +15,8 @@ struct HealthFacts: Sendable {
     var sync: SyncStatus?
     /// Each notification target's delivery; nil when none is configured.
     var notify: [NotifyStatus]? = nil
+    /// agent.yaml `notify:` problems, each a target left out.
+    var notifyProblems: [String] = []
     var rssBytes: Int64
     var cpuPercent: Double
 
@@ -37,7 +39,8 @@ struct HealthFacts: Sendable {
 /// - degraded: any other finding — a failing sensor, an agent problem, sync failing (at once:
 ///   a wrong CA or token fails every attempt), readings held for the clock, readings dropped
 ///   before the server had them, a backlog older than `staleBacklog`, quarantined batches,
-///   a notify target's dead letters, a notify target failing for longer than `notifyFailing`.
+///   a notify target left out for a config problem, a notify target's dead letters, a
+///   notify target failing for longer than `notifyFailing`.
 enum HealthAssessment {
     /// How long a notify target may fail (its oldest waiting event this old, its last attempt
     /// an error) before the device is degraded: longer than a few backoff rounds (at most
@@ -75,6 +78,7 @@ enum HealthAssessment {
         }
         let deadLetters = status?.deadLetters.count ?? 0
         if deadLetters > 0 { reasons.append("\(deadLetters) batches quarantined; see `edge-agent status`") }
+        reasons += facts.notifyProblems.map { "a notify target is left out: \($0)" }
         reasons += (facts.notify ?? []).flatMap(notifyReasons)
         if level == .healthy && !reasons.isEmpty { level = .degraded }
 

@@ -19,18 +19,19 @@ final class HealthMonitor: HealthFeed {
     private let syncConfigured: Bool
     private let clockHold: Duration
     private let staleBacklog: Duration
-    /// agent.yaml's notify target ids, whose delivery the report counts.
-    private let notifyTargets: [String]
+    /// agent.yaml's notify section: the targets whose delivery the report counts, and the
+    /// problems that left a target out.
+    private let notify: AgentConfig.Notify
     private let state = Mutex<(latest: HealthReport?, sample: ProcessSample?)>((nil, nil))
 
     /// - Parameter staleBacklog: a backlog whose oldest reading is older than this degrades the device.
     init(clock: any DeviceClock, syncConfigured: Bool, clockHold: Duration = SyncConfiguration.defaultClockHold,
-         staleBacklog: Duration = .seconds(3_600), notifyTargets: [String] = []) {
+         staleBacklog: Duration = .seconds(3_600), notify: AgentConfig.Notify = AgentConfig.Notify()) {
         self.clock = clock
         self.syncConfigured = syncConfigured
         self.clockHold = clockHold
         self.staleBacklog = staleBacklog
-        self.notifyTargets = notifyTargets
+        self.notify = notify
     }
 
     /// The report the last `refresh` built; nil before the first.
@@ -45,14 +46,14 @@ final class HealthMonitor: HealthFeed {
         let now = clock.now()
         var sync: SyncStatus?
         var store: HealthFacts.StoreFacts?
-        var notify: [NotifyStatus]?
+        var delivery: [NotifyStatus]?
         if let stores {
             if syncConfigured {
                 sync = try SyncStatus.read(database: stores.database, readings: stores.readings,
                                            events: AlertEventFeed(store: stores.alerts))
             }
             store = try Self.storeFacts(stores, sync: sync, syncConfigured: syncConfigured, now: now, clockHold: clockHold)
-            notify = try Self.notifyStatuses(notifyTargets, stores, nowMillis: now.unixMillis)
+            delivery = try Self.notifyStatuses(notify.targets.map(\.id), stores, nowMillis: now.unixMillis)
         }
         let sample = ProcessSample.read(at: now.bootNanos)
         let previous = state.withLock { $0.sample }
@@ -60,7 +61,7 @@ final class HealthMonitor: HealthFeed {
             previous.map { current.cpuPercent(since: $0, ticksPerSecond: ProcessSample.ticksPerSecond) }
         } ?? 0
         let report = HealthAssessment.report(HealthFacts(
-            agent: agent, now: now, bootID: clock.bootID, store: store, sync: sync, notify: notify,
+            agent: agent, now: now, bootID: clock.bootID, store: store, sync: sync, notify: delivery, notifyProblems: notify.problems,
             rssBytes: sample?.rssBytes ?? 0, cpuPercent: cpu), staleBacklog: staleBacklog)
         state.withLock { $0 = (report, sample ?? $0.sample) }
         return report
@@ -74,11 +75,7 @@ final class HealthMonitor: HealthFeed {
         guard let ledger = try NotifyLedger(existing: stores.database.writer) else { return [] }
         let events = AlertEventFeed(store: stores.alerts)
         return try targets.compactMap { target in
-            do {
-                return try NotifyStatus.read(ledger: ledger, target: target, events: events, nowMillis: nowMillis)
-            } catch NotifyLedgerError.unknownTarget {
-                return nil
-            }
+            try NotifyStatus.ifStarted(ledger: ledger, target: target, events: events, nowMillis: nowMillis)
         }
     }
 
@@ -95,6 +92,17 @@ final class HealthMonitor: HealthFeed {
         return HealthFacts.StoreFacts(
             databaseBytes: stores.database.bytesOnDisk(), backlogRows: backlog.count,
             backlogOldestMillis: backlog.oldestMillis, drops: try stores.readings.dropCounts(), clockHold: hold)
+    }
+}
+
+extension NotifyStatus {
+    /// The target's figures, or nil while the daemon has not started it (no cursor yet).
+    static func ifStarted(ledger: NotifyLedger, target: String, events: any NotifyEventSource, nowMillis: Int64) throws -> NotifyStatus? {
+        do {
+            return try read(ledger: ledger, target: target, events: events, nowMillis: nowMillis)
+        } catch NotifyLedgerError.unknownTarget {
+            return nil
+        }
     }
 }
 
