@@ -109,6 +109,12 @@ import Wire
             .accepted,
         ])
         #expect(try receiver.requests().count == 4)
+        try receiver.script([.init(status: 503), .init(status: 204)])
+        let again = await transport.send(.http(request), to: target, credential: nil).outcome
+        try receiver.script([.init(status: 503), .init(status: 204)])
+        #expect([again, await transport.send(.http(request), to: target, credential: nil).outcome]
+            == [.http(status: 503, reason: "", retryAfter: nil), .http(status: 503, reason: "", retryAfter: nil)],
+            "the same script written again starts over")
     }
 
     @Test func aLongAnswerIsCutToItsFirstFourKilobytesAndStillAccepted() async throws {
