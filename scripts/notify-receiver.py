@@ -5,8 +5,9 @@ TLS with the certificates the test generated.
 
 Each records what it was sent as JSON lines in --record, so a test asserts the exact bytes that
 crossed the wire, and answers from --script, a JSON list the test may rewrite at any time: one
-entry per request, in order, the last one repeating; a rewritten script starts over. Without a
-script the answer is a success. Once listening, it prints `port N` on standard output.
+entry per request, in order, the last one repeating; a script written again (renamed into place,
+as the Swift wrappers do) starts over, even with the same text. Without a script the answer is a
+success. Once listening, it prints `port N` on standard output.
 
     notify-receiver.py https --cert C --key K --record FILE [--script FILE] [--port N]
         script entries: {"status": 429, "headers": {"Retry-After": "7"}, "body": "slow down",
@@ -48,15 +49,18 @@ class Script:
 
     def next(self):
         with self.lock:
-            text = None
+            text, seen = None, None
             if self.path:
                 try:
                     with open(self.path, encoding="utf-8") as f:
-                        text = f.read()
+                        # The test writes a new file and renames it into place, so the inode
+                        # tells a rewrite from the same script, even one with the same text.
+                        seen = (os.fstat(f.fileno()).st_ino, f.read())
+                        text = seen[1]
                 except FileNotFoundError:
-                    text = None
-            if text != self.seen:
-                self.seen = text
+                    pass
+            if seen != self.seen:
+                self.seen = seen
                 self.index = 0
             entries = json.loads(text) if text else []
             if not entries:

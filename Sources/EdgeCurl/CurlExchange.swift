@@ -108,14 +108,21 @@ public enum CurlMultiTransfer {
     public static let pollMillis: Int32 = 10_000
 
     /// The easy handle's result code. Blocks: call it on a `BlockingIO` lane only.
-    public static func run(_ easy: UnsafeMutableRawPointer, in multi: UnsafeMutableRawPointer,
-                           cancelled: CancelFlag) -> Result<CURLcode, Failure> {
+    /// - Parameter abandon: runs on a cancelled transfer's handle just before it is removed.
+    ///   Removing a transfer mid-flight lets libcurl end it the protocol's way, which for
+    ///   SMTP is a QUIT whose answer it waits for (a hung server's: until the timeout); a
+    ///   single-use handle shortens its timeouts here so that the removal returns at once.
+    public static func run(_ easy: UnsafeMutableRawPointer, in multi: UnsafeMutableRawPointer, cancelled: CancelFlag,
+                           abandon: (UnsafeMutableRawPointer) -> Void = { _ in }) -> Result<CURLcode, Failure> {
         let added = curl_multi_add_handle(multi, easy)
         guard added == CURLM_OK else { return .failure(failure(added)) }
         defer { _ = curl_multi_remove_handle(multi, easy) }
         var running: Int32 = 1
         while true {
-            if cancelled.isSet { return .failure(.cancelled) }
+            if cancelled.isSet {
+                abandon(easy)
+                return .failure(.cancelled)
+            }
             let performed = curl_multi_perform(multi, &running)
             guard performed == CURLM_OK else { return .failure(failure(performed)) }
             if running == 0 { break }

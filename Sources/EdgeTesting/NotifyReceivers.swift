@@ -79,7 +79,8 @@ public final class HTTPSReceiver: Sendable {
     }
 
     /// The answers to the next requests, in order; the last one repeats. Replaces any earlier
-    /// script. Without one every request is answered 200 "ok".
+    /// script and starts from its first answer, even when it is the same script again.
+    /// Without one every request is answered 200 "ok".
     public func script(_ answers: [Answer]) throws { try process.script(answers) }
 
     public func stop() { process.stop() }

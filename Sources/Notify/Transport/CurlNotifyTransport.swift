@@ -203,8 +203,14 @@ private struct CurlAttempt {
 
     /// What every transfer sets: the URL and the only protocols allowed, verification on,
     /// the CA, the timeouts, no signals (threads), no redirects (the default, kept).
+    ///
+    /// FORBID_REUSE closes the connection when the transfer ends, on this lane: the handles
+    /// are used once, and a connection left in the multi handle's cache would be closed (for
+    /// SMTP with a QUIT that waits for the answer) by `curl_multi_cleanup`, wherever the
+    /// last reference to the handles goes — possibly a thread of the cooperative pool.
     private func setCommon(url: String, protocols: String) -> Bool {
         ok(reef_curl_setopt_string(easy, CURLOPT_URL, url))
+            && ok(reef_curl_setopt_long(easy, CURLOPT_FORBID_REUSE, 1))
             && ok(reef_curl_setopt_string(easy, CURLOPT_PROTOCOLS_STR, protocols))
             && ok(reef_curl_setopt_long(easy, CURLOPT_NOSIGNAL, 1))
             && ok(reef_curl_setopt_long(easy, CURLOPT_SSL_VERIFYPEER, 1))
@@ -221,7 +227,12 @@ private struct CurlAttempt {
         let result = errors.withUnsafeMutableBufferPointer { buffer in
             _ = reef_curl_setopt_pointer(easy, CURLOPT_ERRORBUFFER, UnsafeMutableRawPointer(buffer.baseAddress))
             defer { _ = reef_curl_setopt_pointer(easy, CURLOPT_ERRORBUFFER, nil) }
-            return CurlMultiTransfer.run(easy, in: handles.multi, cancelled: cancelled)
+            return CurlMultiTransfer.run(easy, in: handles.multi, cancelled: cancelled) { easy in
+                // These handles are used once: 1 ms timeouts end SMTP's goodbye to a hung
+                // server at once, so stopping never waits for the attempt's timeout.
+                _ = reef_curl_setopt_long(easy, CURLOPT_TIMEOUT_MS, 1)
+                _ = reef_curl_setopt_long(easy, CURLOPT_SERVER_RESPONSE_TIMEOUT, 1)
+            }
         }
         switch result {
         case .failure(.cancelled): return .failure(.cancelled)
