@@ -40,7 +40,7 @@ public struct EmailMessage: Sendable, Hashable {
         return [
             "From: \(from)",
             "To: \(to)",
-            "Subject: \(Self.encodedWord(subject))",
+            "Subject: \(HeaderText.encoded(subject))",
             "Date: \(NotifyTime.rfc5322(dateMillis))",
             "Message-ID: \(messageID)",
             "MIME-Version: 1.0",
@@ -52,11 +52,6 @@ public struct EmailMessage: Sendable, Hashable {
         ].joined(separator: "\r\n")
     }
 
-    /// The text as is when it is printable ASCII, else `=?UTF-8?B?…?=`.
-    static func encodedWord(_ text: String) -> String {
-        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7f }) { return text }
-        return "=?UTF-8?B?\(Data(text.utf8).base64EncodedString())?="
-    }
 }
 
 extension NotifyTime {

@@ -150,6 +150,11 @@ public struct NotifyTarget: Sendable, Hashable {
             return "\(prefix): email needs both recipient (To) and sender (From) addresses"
         default: break
         }
+        if kind == .email {
+            for (key, address) in [("recipient", recipient ?? ""), ("sender", sender ?? "")] where !Self.isBareAddress(address) {
+                return "\(prefix): \(key) '\(address)' is not a bare address like keeper@example.org (no display name, <>, spaces or non-ASCII); SMTP's MAIL FROM and RCPT TO take the address alone"
+            }
+        }
         if groupingWindow < .zero || repeatInterval <= .zero || maxAge <= .zero {
             return "\(prefix): grouping_window must be 0 or more, repeat and max_age more than 0"
         }
@@ -165,6 +170,17 @@ public struct NotifyTarget: Sendable, Hashable {
     /// Whether `id` can name a target: non-empty, lower-case letters, digits, `-` and `_`.
     public static func isValidID(_ id: String) -> Bool {
         !id.isEmpty && id.unicodeScalars.allSatisfy { idCharacters.contains($0) }
+    }
+
+    /// `local@domain` in printable ASCII without the characters that would make it a display
+    /// form or break an SMTP command line: what `MAIL FROM:<…>`, `RCPT TO:<…>` and the
+    /// `From:`/`To:` header lines carry as they are.
+    static func isBareAddress(_ address: String) -> Bool {
+        let parts = address.split(separator: "@", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty, address.utf8.count <= 320 else { return false }
+        return address.utf8.allSatisfy { byte in
+            byte > 0x20 && byte < 0x7f && !"<>()[],;:\\\"".utf8.contains(byte)
+        }
     }
 
     private static let idCharacters = Set("abcdefghijklmnopqrstuvwxyz0123456789-_".unicodeScalars)

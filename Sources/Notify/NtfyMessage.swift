@@ -86,10 +86,11 @@ public struct NtfyMessage: Sendable, Hashable {
         severity == .critical ? 5 : severity == .warning ? 4 : 3
     }
 
-    /// The request headers, in a fixed order.
+    /// The request headers, in a fixed order; the title and click as `HeaderText` (UTF-8
+    /// as an encoded word, which ntfy decodes; never a line break).
     public var headers: [(name: String, value: String)] {
-        var result = [("X-Title", title), ("X-Priority", String(priority)), ("X-Tags", tags.joined(separator: ","))]
-        if let click { result.append(("X-Click", click)) }
+        var result = [("X-Title", HeaderText.encoded(title)), ("X-Priority", String(priority)), ("X-Tags", tags.joined(separator: ","))]
+        if let click { result.append(("X-Click", HeaderText.encoded(click))) }
         return result
     }
 

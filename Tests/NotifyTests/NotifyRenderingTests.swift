@@ -68,6 +68,15 @@ enum Heater {
         #expect(firing.commonAnnotations["value"] == "27.9" && firing.commonAnnotations["threshold"] == "27.5")
     }
 
+    @Test func aTitleBeyondASCIIIsOneEncodedWordAndNeverALineBreak() {
+        let umlaut = NtfyMessage(events: [Heater.fired], device: "Küche")
+        // ntfy decodes RFC 2047 in any header: the phone shows "Küche: temp-high fired".
+        #expect(umlaut.headers.first { $0.name == "X-Title" }?.value == "=?UTF-8?B?S8O8Y2hlOiB0ZW1wLWhpZ2ggZmlyZWQ=?=")
+        let injected = NtfyMessage(events: [Heater.fired], device: "reef-1\r\nAuthorization: Bearer x")
+        #expect(injected.headers.allSatisfy { !$0.value.contains("\r") && !$0.value.contains("\n") })
+        #expect(NtfyMessage(events: [Heater.fired], device: "reef-1").headers.first?.value == "reef-1: temp-high fired")
+    }
+
     @Test func idempotencyKeysDependOnlyOnTheTargetAndTheEvents() {
         #expect(IdempotencyKey.event(target: "phone", sequence: 41) == "reef-edge/phone/41")
         #expect(IdempotencyKey.group(target: "phone", range: SequenceRange(first: 41, last: 41)) == "reef-edge/phone/41")

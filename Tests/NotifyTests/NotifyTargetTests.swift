@@ -41,6 +41,19 @@ import Wire
         #expect(mail.validationError() == "notify target 'mail': email needs both recipient (To) and sender (From) addresses")
     }
 
+    @Test func emailAddressesAreBareAddresses() {
+        func mail(to recipient: String, from sender: String = "reef@example.org") -> String? {
+            NotifyTarget(id: "mail", kind: .email, url: "smtps://mail.example.org", recipient: recipient, sender: sender).validationError()
+        }
+        #expect(mail(to: "keeper@example.org") == nil)
+        #expect(mail(to: "Keeper <keeper@example.org>")
+            == "notify target 'mail': recipient 'Keeper <keeper@example.org>' is not a bare address like keeper@example.org (no display name, <>, spaces or non-ASCII); SMTP's MAIL FROM and RCPT TO take the address alone")
+        #expect(mail(to: "keeper@example.org", from: "reef@example.org\r\nBcc: x@y.z")?.hasPrefix("notify target 'mail': sender ") == true)
+        #expect(mail(to: "köper@example.org")?.contains("recipient 'köper@example.org' is not a bare address") == true)
+        #expect(mail(to: "keeper.example.org")?.contains("is not a bare address") == true)
+        #expect(mail(to: "a@b@c")?.contains("is not a bare address") == true)
+    }
+
     @Test func idsAndDurationsAreChecked() {
         #expect(NotifyTarget(id: "My Phone", kind: .ntfy, url: "https://ntfy.sh/x").validationError()
             == "notify target 'My Phone': the id must be lower-case letters, digits, '-' or '_'; rename it")
