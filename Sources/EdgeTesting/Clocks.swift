@@ -66,6 +66,8 @@ public final class SteppingClock: DeviceClock {
         var now: DeviceTime
         var sleepers: [Sleeper] = []
         var nextID: UInt64 = 0
+        /// Tasks in `waitForSleepers`, each resumed once that many sleep here.
+        var watchers: [(count: Int, continuation: CheckedContinuation<Void, Never>)] = []
     }
 
     private let state: Mutex<State>
@@ -89,13 +91,14 @@ public final class SteppingClock: DeviceClock {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 // A task cancelled before it got here ran `onCancel` with nothing to remove:
                 // it must not register, or it would sleep until its deadline.
-                let registered = state.withLock { s -> Bool in
-                    guard !Task.isCancelled else { return false }
+                let (registered, settled) = state.withLock { s -> (Bool, [CheckedContinuation<Void, Never>]) in
+                    guard !Task.isCancelled else { return (false, []) }
                     let (deadline, overflow) = s.now.bootNanos.addingReportingOverflow(UInt64(max(0, nanos)))
                     s.sleepers.append(Sleeper(deadline: overflow ? .max : deadline, id: id, continuation: continuation))
-                    return true
+                    return (true, s.settledWatchers())
                 }
                 if !registered { continuation.resume(throwing: CancellationError()) }
+                for watcher in settled { watcher.resume() }
             }
         } onCancel: {
             let cancelled = state.withLock { s -> Sleeper? in
@@ -127,14 +130,30 @@ public final class SteppingClock: DeviceClock {
         state.withLock { $0.move(to: target) }
     }
 
-    /// Suspends until at least `count` tasks sleep on this clock.
+    /// Suspends until at least `count` tasks sleep on this clock. A registered waiter, not a
+    /// `Task.yield` loop: on a 2-core machine a spinning test starves every other test's tasks.
     public func waitForSleepers(_ count: Int) async {
-        while sleeperCount < count { await Task.yield() }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let ready = state.withLock { s -> Bool in
+                guard s.sleepers.count < count else { return true }
+                s.watchers.append((count, continuation))
+                return false
+            }
+            if ready { continuation.resume() }
+        }
     }
 
 }
 
 extension SteppingClock.State {
+    /// Removes and returns the watchers whose count of sleepers is reached.
+    fileprivate mutating func settledWatchers() -> [CheckedContinuation<Void, Never>] {
+        let count = sleepers.count
+        let settled = watchers.filter { $0.count <= count }.map(\.continuation)
+        watchers.removeAll { $0.count <= count }
+        return settled
+    }
+
     fileprivate mutating func move(to bootNanos: UInt64) {
         guard bootNanos > now.bootNanos else { return }
         now.bootNanos = bootNanos

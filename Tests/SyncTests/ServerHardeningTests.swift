@@ -144,11 +144,13 @@ import Wire
 
             // The last ones were over the cap: closed by the server without waiting.
             #expect(await sockets[299].waitForClose(within: .seconds(1)))
-            // An early one was admitted (still open above) and is closed by the handshake timeout.
+            // An early one was admitted (still open above) and is closed by the handshake timeout
+            // (2 s; without it the socket would stay open as long as the client keeps it). The
+            // bound leaves room for a 2-core machine running every other suite at once.
             let opened = ContinuousClock.now
-            #expect(await sockets[0].waitForClose(within: .seconds(6)))
+            #expect(await sockets[0].waitForClose(within: .seconds(20)))
             let closedAfter = ContinuousClock.now - opened
-            #expect(closedAfter < .seconds(5))
+            #expect(closedAfter < .seconds(15))
             #expect(try await curl.request("GET", server.url + "/healthz").status == 200)
         }
     }
