@@ -30,3 +30,6 @@ CURLcode reef_curl_getinfo_long(CURL *handle, CURLINFO info, long *value) {
 CURLcode reef_curl_getinfo_double(CURL *handle, CURLINFO info, double *value) {
     return curl_easy_getinfo(handle, info, value);
 }
+long reef_curl_usessl_all(void) {
+    return (long)CURLUSESSL_ALL;
+}

@@ -151,7 +151,7 @@ private struct CurlAttempt {
         let uploadContext = Unmanaged.passRetained(upload), repliesContext = Unmanaged.passRetained(replies)
         defer { uploadContext.release(); repliesContext.release() }
         var set = setCommon(url: url, protocols: "smtp,smtps")
-            && ok(reef_curl_setopt_long(easy, CURLOPT_USE_SSL, Int(CURLUSESSL_ALL.rawValue)))
+            && ok(reef_curl_setopt_long(easy, CURLOPT_USE_SSL, reef_curl_usessl_all()))
             && ok(reef_curl_setopt_string(easy, CURLOPT_MAIL_FROM, "<\(message.from)>"))
             && ok(reef_curl_setopt_pointer(easy, CURLOPT_MAIL_RCPT, UnsafeMutableRawPointer(recipients)))
             && ok(reef_curl_setopt_long(easy, CURLOPT_UPLOAD, 1))
