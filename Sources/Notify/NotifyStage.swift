@@ -152,8 +152,11 @@ public actor NotifyStage {
             try await sendAhead(content, sequences: sequences)
             return nil
         }
-        if rate.blockedUntil(nowMillis: now) == nil, try await sendReminder(now: now) { return nil }
-        return min(waitUntil, try nextReminderMillis(now: now, rate: rate))
+        // One read of the firing rules and the reminders sent serves both questions.
+        let rules = try firing.firingRules(nowMillis: now)
+        let sent = try ledger.repeatsSent(target: target.id)
+        if rate.blockedUntil(nowMillis: now) == nil, try await sendReminder(now: now, rules: rules, sent: sent) { return nil }
+        return min(waitUntil, nextReminderMillis(now: now, rate: rate, rules: rules, sent: sent))
     }
 
     // MARK: - The cursor's messages
@@ -296,18 +299,14 @@ public actor NotifyStage {
     }
 
     /// When the next reminder falls due (`.max` for none).
-    private func nextReminderMillis(now: Int64, rate: RateWindow) throws -> Int64 {
-        let rules = try firing.firingRules(nowMillis: now)
-        let sent = try ledger.repeatsSent(target: target.id)
+    private func nextReminderMillis(now: Int64, rate: RateWindow, rules: [FiringRule], sent: [String: Int64]) -> Int64 {
         guard let next = RepeatSchedule.nextDueMillis(firing: rules, target: target, lastSentMillis: sent) else { return .max }
         if let blocked = rate.blockedUntil(nowMillis: now) { return max(next, blocked) }
         return next
     }
 
     /// Sends the first due reminder, if any is due.
-    private func sendReminder(now: Int64) async throws -> Bool {
-        let rules = try firing.firingRules(nowMillis: now)
-        let sent = try ledger.repeatsSent(target: target.id)
+    private func sendReminder(now: Int64, rules: [FiringRule], sent: [String: Int64]) async throws -> Bool {
         guard let rule = RepeatSchedule.due(firing: rules, target: target, lastSentMillis: sent, nowMillis: now).first else { return false }
         let due = RepeatSchedule.dueMillis(rule: rule, lastSentMillis: sent[rule.ruleID], interval: target.repeatInterval)
         let answer = await send(.reminder(rule, dueMillis: due))
