@@ -1,5 +1,6 @@
 import EdgeCore
 import Foundation
+import Hummingbird
 import Synchronization
 
 /// Failed admin logins per client address: after `maxFailures` within `window`, that
@@ -52,6 +53,33 @@ final class AdminGuard: Sendable {
             record.failures += 1
             records[address] = record
             return record.failures
+        }
+    }
+}
+
+/// The admin token check every admin route makes. Failures are logged with the client's
+/// address (never the token) and counted per address; past `adminFailuresAllowed` in a
+/// window the address gets 429 without its token being looked at.
+public struct AdminAuthenticator: Sendable {
+    let tokenHash: TokenHash?
+    let `guard`: AdminGuard
+
+    public func require(_ request: Request, context: FleetRequestContext) throws {
+        guard let expected = tokenHash else {
+            throw FleetError(.forbidden, "forbidden", "the admin API is off; start the server with --admin-token-file")
+        }
+        let address = context.clientAddress
+        if let wait = `guard`.retryAfter(address) {
+            throw FleetError(.tooManyRequests, "too_many_attempts",
+                             "too many failed admin logins from \(address); retry in \(wait) s", retryAfter: wait)
+        }
+        guard let token = DeviceToken.bearer(request.headers[.authorization]), TokenHash(of: token).matches(expected) else {
+            let failures = `guard`.recordFailure(address)
+            context.logger.warning("admin authentication failed", metadata: [
+                "client": "\(address)", "path": "\(request.uri.path)", "failures": "\(failures)",
+                "token": "\(request.headers[.authorization] == nil ? "none" : "wrong")",
+            ])
+            throw FleetError(.unauthorized, "unauthorized", "the admin API needs Authorization: Bearer <admin token>")
         }
     }
 }

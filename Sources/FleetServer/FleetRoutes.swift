@@ -12,13 +12,16 @@ public struct FleetRoutes: Sendable {
     let store: any FleetStoring
     let configuration: FleetServerConfiguration
     let gate: AdmissionGate
-    let adminGuard: AdminGuard
+    /// Every admin route's token check; the worker and notification routes share it, so
+    /// failed logins count once per address whichever route they hit.
+    public let admin: AdminAuthenticator
 
     public init(store: any FleetStoring, configuration: FleetServerConfiguration) {
         self.store = store
         self.configuration = configuration
         gate = AdmissionGate(limit: configuration.maxConcurrentBatches, perDeviceLimit: configuration.maxConcurrentBatchesPerDevice)
-        adminGuard = AdminGuard(maxFailures: configuration.adminFailuresAllowed, window: configuration.adminFailureWindow)
+        admin = AdminAuthenticator(tokenHash: configuration.adminTokenHash,
+                                   guard: AdminGuard(maxFailures: configuration.adminFailuresAllowed, window: configuration.adminFailureWindow))
     }
 
     /// Adds the error middleware and the routes. Middleware the router already has wraps them.

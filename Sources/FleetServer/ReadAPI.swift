@@ -7,12 +7,12 @@ extension FleetRoutes {
     static let maxReadLimit = 10_000
 
     func devices(_ request: Request, context: FleetRequestContext) async throws -> [DeviceSummary] {
-        try requireAdmin(request, context: context)
+        try admin.require(request, context: context)
         return try await fetching(context) { try await store.devices() }
     }
 
     func readings(_ request: Request, context: FleetRequestContext) async throws -> [StoredReading] {
-        try requireAdmin(request, context: context)
+        try admin.require(request, context: context)
         let device = try await namedDevice(context)
         let query = request.uri.queryParameters
         let (sensor, from, to, limit) = (query.get("sensor"), try millis(query, "from"), try millis(query, "to"), try limit(query))
@@ -22,33 +22,11 @@ extension FleetRoutes {
     }
 
     func events(_ request: Request, context: FleetRequestContext) async throws -> [StoredEvent] {
-        try requireAdmin(request, context: context)
+        try admin.require(request, context: context)
         let device = try await namedDevice(context)
         let query = request.uri.queryParameters
         let (from, to, limit) = (try millis(query, "from"), try millis(query, "to"), try limit(query))
         return try await fetching(context) { try await store.events(of: device, fromMillis: from, toMillis: to, limit: limit) }
-    }
-
-    /// Checks the admin token. Failures are logged with the client's address (never the
-    /// token) and counted per address; past `adminFailuresAllowed` in a window the address
-    /// gets 429 without its token being looked at.
-    private func requireAdmin(_ request: Request, context: FleetRequestContext) throws {
-        guard let expected = configuration.adminTokenHash else {
-            throw FleetError(.forbidden, "forbidden", "the read API is off; start the server with --admin-token-file")
-        }
-        let address = context.clientAddress
-        if let wait = adminGuard.retryAfter(address) {
-            throw FleetError(.tooManyRequests, "too_many_attempts",
-                             "too many failed admin logins from \(address); retry in \(wait) s", retryAfter: wait)
-        }
-        guard let token = DeviceToken.bearer(request.headers[.authorization]), TokenHash(of: token).matches(expected) else {
-            let failures = adminGuard.recordFailure(address)
-            context.logger.warning("admin authentication failed", metadata: [
-                "client": "\(address)", "path": "\(request.uri.path)", "failures": "\(failures)",
-                "token": "\(request.headers[.authorization] == nil ? "none" : "wrong")",
-            ])
-            throw FleetError(.unauthorized, "unauthorized", "the read API needs Authorization: Bearer <admin token>")
-        }
     }
 
     private func namedDevice(_ context: FleetRequestContext) async throws -> Device {

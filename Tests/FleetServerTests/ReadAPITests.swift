@@ -19,7 +19,7 @@ struct ReadAPITests {
             #expect(badFrom.wireError == WireError(error: "bad_query", reason: "from=yesterday is not a Unix time in milliseconds"))
             let deviceToken = try await client.get("/v1/devices", token: server.deviceToken)
             #expect(deviceToken.status.code == 401)
-            #expect(deviceToken.wireError == WireError(error: "unauthorized", reason: "the read API needs Authorization: Bearer <admin token>"))
+            #expect(deviceToken.wireError == WireError(error: "unauthorized", reason: "the admin API needs Authorization: Bearer <admin token>"))
             let health = try await client.get("/healthz")
             #expect(health.status.code == 200)
             #expect(health.text == #"{"status":"ok"}"#)
@@ -38,7 +38,7 @@ struct ReadAPITests {
         try await InProcessServer.with(configure: { $0.adminTokenHash = nil }) { _, client in
             let response = try await client.get("/v1/devices", token: InProcessServer.adminToken)
             #expect(response.status.code == 403)
-            #expect(response.wireError == WireError(error: "forbidden", reason: "the read API is off; start the server with --admin-token-file"))
+            #expect(response.wireError == WireError(error: "forbidden", reason: "the admin API is off; start the server with --admin-token-file"))
         }
     }
 
