@@ -69,9 +69,11 @@ struct Serve: AsyncParsableCommand {
         var maxConnectionsPerAddress: Int?
         var healthReportsKept: Int?
         var adminTokenFile: String?
+        /// Receivers, routes and defaults (docs/NOTIFICATIONS.md, "Routes and receivers").
+        var notifications: NotificationSettings?
     }
 
-    @Option(help: "JSON file with any of: host, port, tlsCert, tlsKey, clientCA, plainHTTP, postgresURL, maxBodyBytes, maxBatchRows, maxConcurrentBatches, maxConcurrentBatchesPerDevice, retryAfterSeconds, databaseTimeoutSeconds, storeTimeoutSeconds, bodyTimeoutSeconds, idleTimeoutSeconds, handshakeTimeoutSeconds, maxConnections, maxConnectionsPerAddress, healthReportsKept, adminTokenFile")
+    @Option(help: "JSON file with any of: host, port, tlsCert, tlsKey, clientCA, plainHTTP, postgresURL, maxBodyBytes, maxBatchRows, maxConcurrentBatches, maxConcurrentBatchesPerDevice, retryAfterSeconds, databaseTimeoutSeconds, storeTimeoutSeconds, bodyTimeoutSeconds, idleTimeoutSeconds, handshakeTimeoutSeconds, maxConnections, maxConnectionsPerAddress, healthReportsKept, adminTokenFile, notifications")
     var config: String?
     @Option(help: "Address to listen on (default 0.0.0.0).") var host: String?
     @Option(help: "Port to listen on (default 8443).") var port: Int?
@@ -113,7 +115,10 @@ struct Serve: AsyncParsableCommand {
         if let value = file?.maxConnections { configuration.connections.maxConnections = value }
         if let value = file?.maxConnectionsPerAddress { configuration.connections.maxConnectionsPerAddress = value }
         if let value = file?.healthReportsKept { configuration.healthReportsKept = value }
+        if let value = file?.notifications { configuration.notifications = value }
         if let problem = configuration.validationError() { throw ValidationError(problem) }
+        let notificationProblems = configuration.notifications.validationErrors()
+        if !notificationProblems.isEmpty { throw ValidationError(notificationProblems.joined(separator: "\n")) }
         if let path = adminTokenFile ?? file?.adminTokenFile {
             configuration.adminTokenHash = TokenHash(of: try AdminToken.load(path: path))
         }
