@@ -37,7 +37,8 @@ public struct NotificationLedger: Sendable {
             }
             if over, args.groupID != 0 {
                 try await client.query("""
-                    UPDATE notify_groups SET in_flight = NULL WHERE id = \(args.groupID) AND in_flight = \(args.uniqueKey)
+                    UPDATE notify_groups SET in_flight = NULL, in_flight_since_ms = NULL
+                    WHERE id = \(args.groupID) AND in_flight = \(args.uniqueKey)
                     """, logger: logger)
             }
         } catch {

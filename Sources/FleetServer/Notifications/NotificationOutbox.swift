@@ -85,14 +85,18 @@ public struct NotificationOutbox: Sendable {
                 let groupLabels = String(decoding: try encoder.encode(group.labels), as: UTF8.self)
                 let json = String(decoding: try encoder.encode(notice), as: UTF8.self)
                 for receiver in route.receivers {
+                    // Two statements: a data-modifying WITH does not see the rows its siblings insert.
+                    let rows = try await connection.query("""
+                        INSERT INTO notify_groups (route_id, receiver, group_key, group_labels)
+                        VALUES (\(route.id), \(receiver), \(group.key), \(groupLabels)::jsonb)
+                        ON CONFLICT (route_id, receiver, group_key) DO UPDATE SET group_labels = EXCLUDED.group_labels
+                        RETURNING id
+                        """, logger: logger)
+                    var groupID: Int64 = 0
+                    for try await id in rows.decode(Int64.self) { groupID = id }
                     try await connection.query("""
-                        WITH g AS (
-                            INSERT INTO notify_groups (route_id, receiver, group_key, group_labels)
-                            VALUES (\(route.id), \(receiver), \(group.key), \(groupLabels)::jsonb)
-                            ON CONFLICT (route_id, receiver, group_key) DO UPDATE SET group_labels = EXCLUDED.group_labels
-                            RETURNING id),
-                        o AS (
-                            INSERT INTO notify_outbox (group_id, event_key, notice) SELECT g.id, \(key), \(json)::jsonb FROM g
+                        WITH o AS (
+                            INSERT INTO notify_outbox (group_id, event_key, notice) VALUES (\(groupID), \(key), \(json)::jsonb)
                             ON CONFLICT (group_id, event_key) DO NOTHING
                             RETURNING group_id)
                         UPDATE notify_groups SET pending_since_ms = COALESCE(pending_since_ms,

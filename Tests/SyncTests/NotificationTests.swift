@@ -1,0 +1,319 @@
+import EdgeTesting
+import FleetServer
+import FleetServerTesting
+import Foundation
+import Logging
+import NotifyDelivery
+import PostgresNIO
+import Synchronization
+import Testing
+import Wire
+
+/// The fleet server's notifications against a real PostgreSQL and real HTTPS and SMTP
+/// receivers: the outbox written in the batch's transaction, grouping, offline detection and
+/// the notify handler. Jobs are recorded as the queue would insert them and handed to the
+/// handler as a worker would claim them.
+@Suite(.serialized) struct NotificationTests {
+    static let logger = Logger(label: "notification-tests")
+
+    /// The jobs the flusher inserted, in order.
+    final class Jobs: Sendable {
+        let jobs = Mutex<[NewJob]>([])
+        var all: [NewJob] { jobs.withLock { $0 } }
+        var insert: JobInsert { { job, _ in self.jobs.withLock { $0.append(job) } } }
+        var args: [NotifyJobArgs] { get throws { try all.map { try NotifyJobArgs.decode($0.args) } } }
+    }
+
+    /// One device's store, flusher and detector on the harness's database.
+    struct Fleet {
+        let server: ServerHarness
+        let settings: NotificationSettings
+        let jobs = Jobs()
+        var store: PostgresFleetStore { PostgresFleetStore(client: server.database, logger: logger, notifications: settings) }
+        var flusher: NotificationFlusher { NotificationFlusher(settings: settings, insert: jobs.insert, logger: logger) }
+        var detector: DeviceOfflineDetector { DeviceOfflineDetector(settings: settings, logger: logger) }
+
+        func send(_ events: [WireAlertEvent], device name: String? = nil, store storeID: String = "store-a") async throws -> SyncAck {
+            let device = try #require(try await store.device(named: name ?? server.deviceName))
+            let range = SequenceRange(first: events.first!.sequence, last: events.last!.sequence)
+            let batch = SyncBatch(deviceID: device.name, storeID: storeID, events: EventBlock(range: range, events: events))
+            return try await store.store(batch, from: device, statementTimeout: .seconds(30), healthReportsKept: 10, starting: {})
+        }
+
+        /// Flushes at `offset` past the database's now; returns the new jobs' arguments.
+        @discardableResult
+        func flush(after offset: Duration) async throws -> [NotifyJobArgs] {
+            let before = jobs.all.count
+            try await server.database.withTransaction(logger: logger) { connection in
+                let now = try await Self.now(connection)
+                try await flusher.flush(on: connection, nowMillis: now + offset.saturatingMillis)
+            }
+            return try Array(jobs.args.dropFirst(before))
+        }
+
+        @discardableResult
+        func detect(after offset: Duration) async throws -> [String] {
+            try await server.database.withTransaction(logger: logger) { connection in
+                try await detector.detect(on: connection, nowMillis: try await Self.now(connection) + offset.saturatingMillis)
+            }
+        }
+
+        static func now(_ connection: PostgresConnection) async throws -> Int64 {
+            let rows = try await connection.query("SELECT (extract(epoch FROM clock_timestamp()) * 1000)::int8", logger: logger)
+            for try await value in rows.decode(Int64.self) {
+                return value
+            }
+            return 0
+        }
+
+        /// Runs the job as a worker would (first attempt, its unique key as idempotency key).
+        func perform(_ job: NewJob, id: Int64 = 1, attempt: Int = 1, transport: any NotifyTransport = CurlNotifyTransport())
+            async -> JobResult {
+            let handler = NotifyJobHandler(settings: settings, transport: transport,
+                                           ledger: NotificationLedger(client: server.database, logger: logger), logger: logger)
+            return await handler.perform(ClaimedJob(id: id, kind: job.kind, receiver: job.receiver, args: job.args, attempt: attempt,
+                                                    maxAttempts: job.maxAttempts, idempotencyKey: job.uniqueKey))
+        }
+
+        func count(_ sql: String) async throws -> Int {
+            for try await value in try await server.database.query(PostgresQuery(unsafeSQL: sql)).decode(Int64.self) { return Int(value) }
+            return -1
+        }
+    }
+
+    static func withFleet(_ settings: NotificationSettings, _ body: (Fleet) async throws -> Void) async throws {
+        try await ServerHarness.with(configure: { $0.notifications = settings }) { server in
+            try await body(Fleet(server: server, settings: settings))
+        }
+    }
+
+    static func event(_ sequence: Int64, _ kind: AlertEventKind = .fired, rule: String = "temp-high", severity: AlertSeverity = .critical,
+                      silenced: Bool = false, at millis: Int64 = 1_796_306_400_000) -> WireAlertEvent {
+        WireAlertEvent(sequence: sequence, ruleID: rule, sensorID: "tank", kind: kind, severity: severity, value: 28.5, threshold: 28,
+                       timestampMillis: millis + sequence * 1000, activeSinceMillis: millis, message: "\(rule) #\(sequence)",
+                       silenced: silenced)
+    }
+
+    static func hook(_ url: String = "https://127.0.0.1:1/hook", caFile: String? = nil) -> NotificationReceiver {
+        NotificationReceiver(id: "hook", kind: .webhook, url: url, caFile: caFile)
+    }
+
+    static func settings(_ receivers: [NotificationReceiver] = [hook()], route: NotificationRoute? = nil) -> NotificationSettings {
+        NotificationSettings(receivers: receivers,
+                             routes: [route ?? NotificationRoute(id: "tanks", receivers: receivers.map(\.id), groupWaitSeconds: 30)])
+    }
+
+    @Test func aBatchSentThreeTimesEnqueuesOnce() async throws {
+        try await Self.withFleet(Self.settings()) { fleet in
+            for _ in 1...3 { _ = try await fleet.send([Self.event(1)]) }
+            #expect(try await fleet.count("SELECT count(*) FROM notify_outbox") == 1)
+            let jobs = try await fleet.flush(after: .seconds(31))
+            #expect(jobs.map(\.notices.count) == [1])
+            #expect(jobs.first?.uniqueKey == "notify/1/hook/1")
+            _ = try await fleet.send([Self.event(1)])
+            #expect(try await fleet.flush(after: .seconds(3600)) == [])
+            #expect(fleet.jobs.all.count == 1)
+        }
+    }
+
+    @Test func twentyAlertsWithinGroupWaitAreOneNotificationListingAll() async throws {
+        let certificates = try await TestCertificates.generate()
+        let receiver = try await HTTPSReceiver.start(certificates: certificates)
+        defer { receiver.stop() }
+        let phone = NotificationReceiver(id: "phone", kind: .ntfy, url: receiver.url + "/reef", caFile: receiver.caFile)
+        try await Self.withFleet(Self.settings([phone])) { fleet in
+            let events = (1...20).map { Self.event(Int64($0), rule: "rule-\($0)") }
+            for chunk in stride(from: 0, to: 20, by: 5) { _ = try await fleet.send(Array(events[chunk..<chunk + 5])) }
+            #expect(try await fleet.flush(after: .seconds(10)) == [], "group_wait has not passed")
+            let jobs = try await fleet.flush(after: .seconds(31))
+            #expect(jobs.count == 1)
+            #expect(await fleet.perform(try #require(fleet.jobs.all.first)) == .completed)
+            let request = try #require(try receiver.requests().first)
+            #expect(try receiver.requests().count == 1)
+            #expect(request.path == "/reef")
+            #expect(request.header("X-Title") == "reef-1: 20 alerts (20 fired)")
+            let lines = (1...20).map { n in
+                let seconds = 1_796_306_400 + n
+                let clock = String(format: "%02d:%02d:%02d", (seconds / 3600) % 24, (seconds / 60) % 60, seconds % 60)
+                return "\(clock) rule-\(n) fired: rule-\(n) #\(n)"
+            }
+            #expect(request.text == lines.joined(separator: "\n"))
+            #expect(try await fleet.flush(after: .seconds(400)) == [], "nothing new, nothing repeated before repeat_interval")
+        }
+    }
+
+    @Test func aResolutionFollowsAfterGroupIntervalWithTheSameFingerprint() async throws {
+        let certificates = try await TestCertificates.generate()
+        let receiver = try await HTTPSReceiver.start(certificates: certificates)
+        defer { receiver.stop() }
+        let settings = Self.settings([Self.hook(receiver.url + "/hook", caFile: receiver.caFile)],
+                                     route: NotificationRoute(id: "tanks", receivers: ["hook"], groupWaitSeconds: 30, groupIntervalSeconds: 300))
+        try await Self.withFleet(settings) { fleet in
+            _ = try await fleet.send([Self.event(1)])
+            let first = try await fleet.flush(after: .seconds(31))
+            _ = try await fleet.send([Self.event(2, .resolved)])
+            #expect(try await fleet.flush(after: .seconds(200)) == [], "the first message's job is not over yet")
+            #expect(await fleet.perform(try #require(fleet.jobs.all.first)) == .completed)
+            #expect(try await fleet.flush(after: .seconds(200)) == [], "group_interval has not passed since the first message")
+            let second = try await fleet.flush(after: .seconds(331))
+            #expect(first.map(\.flush) == [1] && second.map(\.flush) == [2])
+            #expect(await fleet.perform(try #require(fleet.jobs.all.last), id: 2) == .completed)
+            let requests = try receiver.requests()
+            #expect(requests.count == 2)
+            let bodies = try requests.map { try JSONDecoder().decode(AlertmanagerPayload.self, from: Data($0.body)) }
+            #expect(bodies.map(\.status) == ["firing", "resolved"])
+            #expect(bodies[0].alerts[0].fingerprint == bodies[1].alerts[0].fingerprint)
+            #expect(bodies.map(\.groupKey) == [#"{}/{route="tanks"}:{device="reef-1"}"#, #"{}/{route="tanks"}:{device="reef-1"}"#])
+            #expect(bodies[1].groupLabels == ["device": "reef-1"] && bodies[1].receiver == "hook")
+            #expect(requests.map { $0.header("Idempotency-Key") } == ["notify/1/hook/1", "notify/1/hook/2"])
+            // All resolved: the group starts over and repeats nothing.
+            #expect(try await fleet.flush(after: .seconds(5 * 3600)) == [])
+        }
+    }
+
+    @Test func aRouteWithoutSendResolvedHearsNoResolution() async throws {
+        let route = NotificationRoute(id: "quiet", receivers: ["hook"], groupWaitSeconds: 0, sendResolved: false)
+        try await Self.withFleet(Self.settings(route: route)) { fleet in
+            _ = try await fleet.send([Self.event(1), Self.event(2, .resolved)])
+            let jobs = try await fleet.flush(after: .seconds(1))
+            #expect(jobs.map { $0.notices.map(\.event.kind) } == [[.fired]])
+        }
+    }
+
+    @Test func aReceiversRefusalMakesTheJobDeadWithItsReasonAndA503IsRetriedAfterItsRetryAfter() async throws {
+        let certificates = try await TestCertificates.generate()
+        let receiver = try await HTTPSReceiver.start(certificates: certificates)
+        defer { receiver.stop() }
+        try receiver.script([.init(status: 400, body: "unknown receiver 'hook'"),
+                             .init(status: 503, headers: ["Retry-After": "7"], body: "busy")])
+        try await Self.withFleet(Self.settings([Self.hook(receiver.url + "/hook", caFile: receiver.caFile)])) { fleet in
+            _ = try await fleet.send([Self.event(1)])
+            try await fleet.flush(after: .seconds(31))
+            let job = try #require(fleet.jobs.all.first)
+            #expect(await fleet.perform(job) == .dead(error: "HTTP 400: unknown receiver 'hook'"))
+            #expect(await fleet.perform(job, attempt: 2) == .retry(error: "HTTP 503: busy", notBeforeSeconds: 7))
+            let rows = try await fleet.server.database.query("SELECT last_error FROM notify_receivers WHERE receiver = 'hook'")
+            var errors: [String?] = []
+            for try await error in rows.decode(String?.self) { errors.append(error) }
+            #expect(errors == ["HTTP 503: busy"])
+        }
+    }
+
+    @Test func silencedEventsAndMaintenanceEnqueueNothing() async throws {
+        try await Self.withFleet(Self.settings()) { fleet in
+            _ = try await fleet.send([
+                Self.event(1, silenced: true),
+                Self.event(2, .maintenanceStarted, rule: "*"),
+                Self.event(3),
+                Self.event(4, .maintenanceEnded, rule: "*"),
+                Self.event(5, rule: "after"),
+            ])
+            let jobs = try await fleet.flush(after: .seconds(31))
+            #expect(jobs.map { $0.notices.map(\.event.sequence) } == [[5]])
+            _ = try await fleet.send([Self.event(6, .maintenanceStarted, rule: "*")])
+            #expect(try await fleet.detect(after: .seconds(3600)) == [], "a device in maintenance is never offline")
+        }
+    }
+
+    @Test func anOfflineDeviceIsNoticedOnceAndComesBackOnce() async throws {
+        try await Self.withFleet(Self.settings(route: NotificationRoute(id: "tanks", receivers: ["hook"], groupWaitSeconds: 0))) { fleet in
+            _ = try await fleet.send([Self.event(1, .resolved, severity: .info)])
+            #expect(try await fleet.detect(after: .seconds(299)) == [])
+            #expect(try await fleet.detect(after: .seconds(301)) == ["reef-1"])
+            #expect(try await fleet.detect(after: .seconds(900)) == [], "one notice per episode")
+            let offline = try await fleet.flush(after: .seconds(302))
+            #expect(offline.map { $0.notices.map { "\($0.device) \($0.event.ruleID) \($0.event.kind)" } } == [["reef-1 device_offline fired"]])
+            #expect(offline.first?.priority == 0)
+            _ = try await fleet.send([Self.event(2, .resolved, severity: .info)])
+            _ = try await fleet.send([Self.event(3, .resolved, severity: .info)])
+            #expect(await fleet.perform(try #require(fleet.jobs.all.first), transport: Accepting()) == .completed)
+            let back = try await fleet.flush(after: .seconds(3600))
+            #expect(back.map { $0.notices.map { "\($0.device) \($0.event.ruleID) \($0.event.kind)" } } == [["reef-1 device_offline resolved"]])
+            #expect(try await fleet.detect(after: .seconds(10)) == [])
+        }
+    }
+
+    @Test func aDevicesOwnThresholdAndItsSyncIntervalDecide() async throws {
+        try await Self.withFleet(Self.settings()) { fleet in
+            _ = try await fleet.send([Self.event(1)])
+            try await DeviceNotificationSettings.setOfflineThreshold(1200, device: "reef-1", client: fleet.server.database, logger: Self.logger)
+            #expect(try await fleet.detect(after: .seconds(600)) == [])
+            #expect(try await fleet.detect(after: .seconds(1201)) == ["reef-1"])
+            await #expect(throws: DeviceNotificationSettings.Refusal.self) {
+                try await DeviceNotificationSettings.setOfflineThreshold(0, device: "reef-1", client: fleet.server.database, logger: Self.logger)
+            }
+        }
+    }
+
+    @Test func routesMatchLabelGlobsAndGroupBySite() async throws {
+        let route = NotificationRoute(id: "garage", labels: ["site": "garage*"], receivers: ["hook"], groupBy: "site", groupWaitSeconds: 0)
+        try await Self.withFleet(Self.settings(route: route)) { fleet in
+            for name in ["reef-2", "reef-3"] { _ = try await fleet.server.addDevice(name) }
+            let client = fleet.server.database
+            try await DeviceNotificationSettings.setLabels(["site": "garage-1"], device: "reef-1", client: client, logger: Self.logger)
+            try await DeviceNotificationSettings.setLabels(["site": "garage-1"], device: "reef-2", client: client, logger: Self.logger)
+            try await DeviceNotificationSettings.setLabels(["site": "house"], device: "reef-3", client: client, logger: Self.logger)
+            for name in ["reef-1", "reef-2", "reef-3"] { _ = try await fleet.send([Self.event(1)], device: name) }
+            let jobs = try await fleet.flush(after: .seconds(1))
+            #expect(jobs.count == 1)
+            #expect(jobs.first?.notices.map(\.device) == ["reef-1", "reef-2"])
+            #expect(jobs.first?.groupKey == #"{}/{route="garage"}:{site="garage-1"}"#)
+            #expect(jobs.first?.message.text.title == "site=garage-1: 2 alerts (2 fired)")
+        }
+    }
+
+    @Test func eachReceiverKindGetsItsRequest() async throws {
+        let certificates = try await TestCertificates.generate()
+        let http = try await HTTPSReceiver.start(certificates: certificates)
+        let smtp = try await SMTPReceiver.start(certificates: certificates, user: "reef@example.net", password: "smtp-secret")
+        defer { http.stop(); smtp.stop() }
+        let directory = try TemporaryDirectory()
+        func secret(_ name: String, _ value: String) throws -> String {
+            let path = directory.path + "/" + name
+            try value.write(toFile: path, atomically: true, encoding: .utf8)
+            try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
+            return path
+        }
+        let receivers = [
+            NotificationReceiver(id: "phone", kind: .ntfy, url: http.url + "/reef", credentialFile: try secret("ntfy", "tk_1\n"), caFile: http.caFile),
+            NotificationReceiver(id: "hook", kind: .webhook, url: http.url + "/hook", caFile: http.caFile),
+            NotificationReceiver(id: "tg", kind: .telegram, url: http.url, credentialFile: try secret("tg", "123:ABC"), recipient: "-100",
+                                 caFile: http.caFile),
+            NotificationReceiver(id: "po", kind: .pushover, url: http.url + "/1/messages.json", credentialFile: try secret("po", "apptoken"),
+                                 recipient: "userkey", caFile: http.caFile),
+            NotificationReceiver(id: "mail", kind: .email, url: smtp.url, credentialFile: try secret("mail", "smtp-secret"),
+                                 recipient: "keeper@example.net", sender: "reef@example.net", caFile: smtp.caFile),
+        ]
+        try await Self.withFleet(Self.settings(receivers)) { fleet in
+            #expect(fleet.settings.validationErrors() == [])
+            _ = try await fleet.send([Self.event(1)])
+            let jobs = try await fleet.flush(after: .seconds(31))
+            #expect(jobs.map(\.receiver) == ["phone", "hook", "tg", "po", "mail"])
+            for (index, job) in fleet.jobs.all.enumerated() {
+                #expect(await fleet.perform(job, id: Int64(index + 1)) == .completed, "\(job.receiver)")
+            }
+            let requests = try http.requests()
+            #expect(requests.map(\.path) == ["/reef", "/hook", "/bot123:ABC/sendMessage", "/1/messages.json"])
+            #expect(requests[0].header("Authorization") == "Bearer tk_1" && requests[0].header("X-Title") == "reef-1: temp-high fired")
+            #expect(requests[0].text == "temp-high #1")
+            #expect(requests[1].header("Idempotency-Key") == "notify/2/hook/1")
+            #expect(requests[2].text == #"{"chat_id":"-100","disable_notification":false,"text":"reef-1: temp-high fired\n\ntemp-high #1"}"#)
+            #expect(requests[3].text.hasPrefix("token=apptoken&user=userkey&title=reef-1%3A%20temp-high%20fired&message=temp-high%20%231&priority=1"))
+            let mail = try #require(try smtp.messages().first)
+            #expect(mail.mailFrom == "reef@example.net" && mail.recipients == ["keeper@example.net"] && mail.tls)
+            #expect(mail.login == "reef@example.net")
+            #expect(mail.header("Subject") == "reef-1: temp-high fired")
+            #expect(mail.header("Message-ID") == "<notify.5.mail.1@reef-fleet>")
+            #expect(mail.body == "temp-high #1")
+            // The secrets are in no job.
+            #expect(fleet.jobs.all.allSatisfy { !$0.args.contains("tk_1") && !$0.args.contains("123:ABC") && !$0.args.contains("smtp-secret") })
+        }
+    }
+}
+
+/// A transport that accepts everything, for tests about what happens after a delivery.
+struct Accepting: NotifyTransport {
+    func send(_ payload: NotifyPayload, to target: NotifyTarget, credential: String?) async -> NotifyAnswer {
+        NotifyAnswer(outcome: .accepted, text: "ok")
+    }
+}
