@@ -59,6 +59,8 @@ public struct FleetServerConfiguration: Sendable {
     public var connections: ConnectionLimits
     /// SHA-256 of the token that opens the read API; `nil` closes the read API.
     public var adminTokenHash: TokenHash?
+    /// The job workers every `serve` runs (the queue, retries, health thresholds).
+    public var worker = WorkerSettings()
 
     public init(host: String = "0.0.0.0", port: Int = 8443, tls: TLSFiles?, database: PostgresClient.Configuration,
                 maxBodyBytes: Int = WireProtocol.defaultMaxBodyBytes,
@@ -107,7 +109,7 @@ extension FleetServerConfiguration {
         for (name, value) in durations where value <= .zero || value > .seconds(86_400) {
             return "\(name) is \(value.secondsText); it must be above 0 and at most 86400 (a day)"
         }
-        return nil
+        return worker.validationErrors().first
     }
 }
 
