@@ -61,6 +61,8 @@ public struct FleetServerConfiguration: Sendable {
     public var adminTokenHash: TokenHash?
     /// Receivers, routes and timing for the server's notifications (none by default).
     public var notifications: NotificationSettings
+    /// The job workers every `serve` runs (the queue, retries, health thresholds).
+    public var worker = WorkerSettings()
 
     public init(host: String = "0.0.0.0", port: Int = 8443, tls: TLSFiles?, database: PostgresClient.Configuration,
                 maxBodyBytes: Int = WireProtocol.defaultMaxBodyBytes,
@@ -110,7 +112,7 @@ extension FleetServerConfiguration {
         for (name, value) in durations where value <= .zero || value > .seconds(86_400) {
             return "\(name) is \(value.secondsText); it must be above 0 and at most 86400 (a day)"
         }
-        return nil
+        return worker.validationErrors().first
     }
 }
 

@@ -16,25 +16,26 @@ import Wire
 @Suite(.serialized) struct NotificationTests {
     static let logger = Logger(label: "notification-tests")
 
-    /// The jobs the flusher inserted, in order.
-    final class Jobs: Sendable {
-        let jobs = Mutex<[NewJob]>([])
-        var all: [NewJob] { jobs.withLock { $0 } }
-        var insert: JobInsert { { job, _ in self.jobs.withLock { $0.append(job) } } }
-        var args: [NotifyJobArgs] { get throws { try all.map { try NotifyJobArgs.decode($0.args) } } }
-    }
-
-    /// One device's store, flusher and detector on the harness's database.
-    struct Fleet {
-        let server: ServerHarness
+    /// One database with the schema, device `reef-1`, its store, flusher, detector and queue.
+    final class Fleet: Sendable {
+        let client: PostgresClient
         let settings: NotificationSettings
-        let jobs = Jobs()
-        var store: PostgresFleetStore { PostgresFleetStore(client: server.database, logger: logger, notifications: settings) }
-        var flusher: NotificationFlusher { NotificationFlusher(settings: settings, insert: jobs.insert, logger: logger) }
-        var detector: DeviceOfflineDetector { DeviceOfflineDetector(settings: settings, logger: logger) }
+        /// Every job the flusher made, in order.
+        let flushed = Mutex<[NotifyJobArgs]>([])
 
-        func send(_ events: [WireAlertEvent], device name: String? = nil, store storeID: String = "store-a") async throws -> SyncAck {
-            let device = try #require(try await store.device(named: name ?? server.deviceName))
+        init(client: PostgresClient, settings: NotificationSettings) {
+            self.client = client
+            self.settings = settings
+        }
+
+        var store: PostgresFleetStore { PostgresFleetStore(client: client, logger: logger, notifications: settings) }
+        var flusher: NotificationFlusher { NotificationFlusher(settings: settings, logger: logger) }
+        var detector: DeviceOfflineDetector { DeviceOfflineDetector(settings: settings, logger: logger) }
+        var queue: JobQueue { JobQueue(client: client, logger: logger) }
+        var jobs: [NotifyJobArgs] { flushed.withLock { $0 } }
+
+        func send(_ events: [WireAlertEvent], device name: String = "reef-1", store storeID: String = "store-a") async throws -> SyncAck {
+            let device = try #require(try await store.device(named: name))
             let range = SequenceRange(first: events.first!.sequence, last: events.last!.sequence)
             let batch = SyncBatch(deviceID: device.name, storeID: storeID, events: EventBlock(range: range, events: events))
             return try await store.store(batch, from: device, statementTimeout: .seconds(30), healthReportsKept: 10, starting: {})
@@ -43,17 +44,16 @@ import Wire
         /// Flushes at `offset` past the database's now; returns the new jobs' arguments.
         @discardableResult
         func flush(after offset: Duration) async throws -> [NotifyJobArgs] {
-            let before = jobs.all.count
-            try await server.database.withTransaction(logger: logger) { connection in
-                let now = try await Self.now(connection)
-                try await flusher.flush(on: connection, nowMillis: now + offset.saturatingMillis)
+            let made = try await client.withTransaction(logger: logger) { connection in
+                try await flusher.flush(on: connection, nowMillis: try await Self.now(connection) + offset.saturatingMillis)
             }
-            return try Array(jobs.args.dropFirst(before))
+            flushed.withLock { $0 += made }
+            return made
         }
 
         @discardableResult
         func detect(after offset: Duration) async throws -> [String] {
-            try await server.database.withTransaction(logger: logger) { connection in
+            try await client.withTransaction(logger: logger) { connection in
                 try await detector.detect(on: connection, nowMillis: try await Self.now(connection) + offset.saturatingMillis)
             }
         }
@@ -66,25 +66,50 @@ import Wire
             return 0
         }
 
-        /// Runs the job as a worker would (first attempt, its unique key as idempotency key).
-        func perform(_ job: NewJob, id: Int64 = 1, attempt: Int = 1, transport: any NotifyTransport = CurlNotifyTransport())
-            async -> JobResult {
-            let handler = NotifyJobHandler(settings: settings, transport: transport,
-                                           ledger: NotificationLedger(client: server.database, logger: logger), logger: logger)
-            return await handler.perform(ClaimedJob(id: id, kind: job.kind, receiver: job.receiver, args: job.args, attempt: attempt,
-                                                    maxAttempts: job.maxAttempts, idempotencyKey: job.uniqueKey))
+        func handler(_ transport: any NotifyTransport) -> NotifyJobHandler {
+            NotifyJobHandler(settings: settings, transport: transport, ledger: NotificationLedger(client: client, logger: logger), logger: logger)
+        }
+
+        /// Runs one job's attempt with the handler alone, as a worker holding it would.
+        func perform(_ args: NotifyJobArgs, attempt: Int = 1, transport: any NotifyTransport = CurlNotifyTransport()) async -> JobResult {
+            await handler(transport).perform(ClaimedJob(id: 1, kind: args.newJob.kind, receiver: args.receiver, args: args.json,
+                                                        attempt: attempt, maxAttempts: 10, idempotencyKey: args.uniqueKey))
+        }
+
+        /// Claims every due job and works it through the queue, as the worker pool does.
+        @discardableResult
+        func work(transport: any NotifyTransport = CurlNotifyTransport()) async throws -> [JobResult] {
+            var results: [JobResult] = []
+            for job in try await queue.claim(100, owner: "test", lease: .seconds(60)) {
+                let result = await handler(transport).perform(job)
+                try await queue.finish(job, owner: "test", result: result, latency: .milliseconds(1), policy: WorkerSettings().retryPolicy)
+                results.append(result)
+            }
+            return results
         }
 
         func count(_ sql: String) async throws -> Int {
-            for try await value in try await server.database.query(PostgresQuery(unsafeSQL: sql)).decode(Int64.self) { return Int(value) }
+            for try await value in try await client.query(PostgresQuery(unsafeSQL: sql)).decode(Int64.self) { return Int(value) }
             return -1
         }
     }
 
     static func withFleet(_ settings: NotificationSettings, _ body: (Fleet) async throws -> Void) async throws {
-        try await ServerHarness.with(configure: { $0.notifications = settings }) { server in
-            try await body(Fleet(server: server, settings: settings))
+        let cluster = try await PostgresCluster.start()
+        let client = PostgresClient(configuration: cluster.clientConfiguration, backgroundLogger: logger)
+        let running = Task { await client.run() }
+        do {
+            try await Schema.migrate(client, logger: logger)
+            let fleet = Fleet(client: client, settings: settings)
+            _ = try await fleet.store.addDevice(name: "reef-1")
+            try await body(fleet)
+        } catch {
+            running.cancel()
+            await cluster.destroy()
+            throw error
         }
+        running.cancel()
+        await cluster.destroy()
     }
 
     static func event(_ sequence: Int64, _ kind: AlertEventKind = .fired, rule: String = "temp-high", severity: AlertSeverity = .critical,
@@ -111,8 +136,9 @@ import Wire
             #expect(jobs.map(\.notices.count) == [1])
             #expect(jobs.first?.uniqueKey == "notify/1/hook/1")
             _ = try await fleet.send([Self.event(1)])
+            #expect(try await fleet.work(transport: Accepting()) == [.completed])
             #expect(try await fleet.flush(after: .seconds(3600)) == [])
-            #expect(fleet.jobs.all.count == 1)
+            #expect(try await fleet.count("SELECT count(*) FROM jobs") == 1)
         }
     }
 
@@ -127,7 +153,7 @@ import Wire
             #expect(try await fleet.flush(after: .seconds(10)) == [], "group_wait has not passed")
             let jobs = try await fleet.flush(after: .seconds(31))
             #expect(jobs.count == 1)
-            #expect(await fleet.perform(try #require(fleet.jobs.all.first)) == .completed)
+            #expect(try await fleet.work() == [.completed])
             let request = try #require(try receiver.requests().first)
             #expect(try receiver.requests().count == 1)
             #expect(request.path == "/reef")
@@ -153,11 +179,11 @@ import Wire
             let first = try await fleet.flush(after: .seconds(31))
             _ = try await fleet.send([Self.event(2, .resolved)])
             #expect(try await fleet.flush(after: .seconds(200)) == [], "the first message's job is not over yet")
-            #expect(await fleet.perform(try #require(fleet.jobs.all.first)) == .completed)
+            #expect(try await fleet.work() == [.completed])
             #expect(try await fleet.flush(after: .seconds(200)) == [], "group_interval has not passed since the first message")
             let second = try await fleet.flush(after: .seconds(331))
             #expect(first.map(\.flush) == [1] && second.map(\.flush) == [2])
-            #expect(await fleet.perform(try #require(fleet.jobs.all.last), id: 2) == .completed)
+            #expect(try await fleet.work() == [.completed])
             let requests = try receiver.requests()
             #expect(requests.count == 2)
             let bodies = try requests.map { try JSONDecoder().decode(AlertmanagerPayload.self, from: Data($0.body)) }
@@ -189,10 +215,10 @@ import Wire
         try await Self.withFleet(Self.settings([Self.hook(receiver.url + "/hook", caFile: receiver.caFile)])) { fleet in
             _ = try await fleet.send([Self.event(1)])
             try await fleet.flush(after: .seconds(31))
-            let job = try #require(fleet.jobs.all.first)
+            let job = try #require(fleet.jobs.first)
             #expect(await fleet.perform(job) == .dead(error: "HTTP 400: unknown receiver 'hook'"))
             #expect(await fleet.perform(job, attempt: 2) == .retry(error: "HTTP 503: busy", notBeforeSeconds: 7))
-            let rows = try await fleet.server.database.query("SELECT last_error FROM notify_receivers WHERE receiver = 'hook'")
+            let rows = try await fleet.client.query("SELECT last_error FROM notify_receivers WHERE receiver = 'hook'")
             var errors: [String?] = []
             for try await error in rows.decode(String?.self) { errors.append(error) }
             #expect(errors == ["HTTP 503: busy"])
@@ -226,7 +252,7 @@ import Wire
             #expect(offline.first?.priority == 0)
             _ = try await fleet.send([Self.event(2, .resolved, severity: .info)])
             _ = try await fleet.send([Self.event(3, .resolved, severity: .info)])
-            #expect(await fleet.perform(try #require(fleet.jobs.all.first), transport: Accepting()) == .completed)
+            #expect(try await fleet.work(transport: Accepting()) == [.completed])
             let back = try await fleet.flush(after: .seconds(3600))
             #expect(back.map { $0.notices.map { "\($0.device) \($0.event.ruleID) \($0.event.kind)" } } == [["reef-1 device_offline resolved"]])
             #expect(try await fleet.detect(after: .seconds(10)) == [])
@@ -236,11 +262,11 @@ import Wire
     @Test func aDevicesOwnThresholdAndItsSyncIntervalDecide() async throws {
         try await Self.withFleet(Self.settings()) { fleet in
             _ = try await fleet.send([Self.event(1)])
-            try await DeviceNotificationSettings.setOfflineThreshold(1200, device: "reef-1", client: fleet.server.database, logger: Self.logger)
+            try await DeviceNotificationSettings.setOfflineThreshold(1200, device: "reef-1", client: fleet.client, logger: Self.logger)
             #expect(try await fleet.detect(after: .seconds(600)) == [])
             #expect(try await fleet.detect(after: .seconds(1201)) == ["reef-1"])
             await #expect(throws: DeviceNotificationSettings.Refusal.self) {
-                try await DeviceNotificationSettings.setOfflineThreshold(0, device: "reef-1", client: fleet.server.database, logger: Self.logger)
+                try await DeviceNotificationSettings.setOfflineThreshold(0, device: "reef-1", client: fleet.client, logger: Self.logger)
             }
         }
     }
@@ -248,8 +274,8 @@ import Wire
     @Test func routesMatchLabelGlobsAndGroupBySite() async throws {
         let route = NotificationRoute(id: "garage", labels: ["site": "garage*"], receivers: ["hook"], groupBy: "site", groupWaitSeconds: 0)
         try await Self.withFleet(Self.settings(route: route)) { fleet in
-            for name in ["reef-2", "reef-3"] { _ = try await fleet.server.addDevice(name) }
-            let client = fleet.server.database
+            for name in ["reef-2", "reef-3"] { _ = try await fleet.store.addDevice(name: name) }
+            let client = fleet.client
             try await DeviceNotificationSettings.setLabels(["site": "garage-1"], device: "reef-1", client: client, logger: Self.logger)
             try await DeviceNotificationSettings.setLabels(["site": "garage-1"], device: "reef-2", client: client, logger: Self.logger)
             try await DeviceNotificationSettings.setLabels(["site": "house"], device: "reef-3", client: client, logger: Self.logger)
@@ -289,9 +315,7 @@ import Wire
             _ = try await fleet.send([Self.event(1)])
             let jobs = try await fleet.flush(after: .seconds(31))
             #expect(jobs.map(\.receiver) == ["phone", "hook", "tg", "po", "mail"])
-            for (index, job) in fleet.jobs.all.enumerated() {
-                #expect(await fleet.perform(job, id: Int64(index + 1)) == .completed, "\(job.receiver)")
-            }
+            for job in jobs { #expect(await fleet.perform(job) == .completed, "\(job.receiver)") }
             let requests = try http.requests()
             #expect(requests.map(\.path) == ["/reef", "/hook", "/bot123:ABC/sendMessage", "/1/messages.json"])
             #expect(requests[0].header("Authorization") == "Bearer tk_1" && requests[0].header("X-Title") == "reef-1: temp-high fired")
@@ -306,7 +330,8 @@ import Wire
             #expect(mail.header("Message-ID") == "<notify.5.mail.1@reef-fleet>")
             #expect(mail.body == "temp-high #1")
             // The secrets are in no job.
-            #expect(fleet.jobs.all.allSatisfy { !$0.args.contains("tk_1") && !$0.args.contains("123:ABC") && !$0.args.contains("smtp-secret") })
+            #expect(try await fleet.count("SELECT count(*) FROM jobs WHERE args::text ~ '(tk_1|123:ABC|apptoken|smtp-secret)'") == 0)
+            #expect(try await fleet.count("SELECT count(*) FROM jobs") == 5)
         }
     }
 }

@@ -19,14 +19,12 @@ public struct NotificationAdminAPI: Sendable {
     let routes: FleetRoutes
     let client: PostgresClient
     let settings: NotificationSettings
-    let insert: JobInsert
     let logger: Logger
 
-    public init(routes: FleetRoutes, client: PostgresClient, settings: NotificationSettings, insert: @escaping JobInsert, logger: Logger) {
+    public init(routes: FleetRoutes, client: PostgresClient, settings: NotificationSettings, logger: Logger) {
         self.routes = routes
         self.client = client
         self.settings = settings
-        self.insert = insert
         self.logger = logger
     }
 
@@ -60,7 +58,7 @@ public struct NotificationAdminAPI: Sendable {
             }
             let args = NotifyJobArgs(receiver: id, route: "", groupID: 0, flush: 0, groupKey: "{}/{test=\"\(id)\"}:{}", groupLabels: [:],
                                      notices: [], testAtMillis: Int64(Date().timeIntervalSince1970 * 1000))
-            try await routes.fetching(context) { try await client.withTransaction(logger: logger) { try await insert(args.newJob, $0) } }
+            try await routes.fetching(context) { try await client.withTransaction(logger: logger) { try await JobQueue.insert([args.newJob], on: $0, logger: logger) } }
             var response = Response(status: .accepted)
             response.headers[.contentType] = "application/json"
             response.body = .init(byteBuffer: ByteBuffer(string: #"{"job":"\#(args.uniqueKey)"}"#))

@@ -4,34 +4,25 @@ import NotifyDelivery
 import PostgresNIO
 import Wire
 
-/// Puts a job on the queue inside the caller's transaction (the queue's insert; tests may
-/// record the jobs instead).
-public typealias JobInsert = @Sendable (NewJob, PostgresConnection) async throws -> Void
-
 /// The duty that turns groups that fell due (`GroupSchedule`) into one `notify` job each:
 /// the waiting notices (at most `maxNotices`, oldest first; the rest wait for the next
 /// flush) or, for a repeat, the group's still-firing alerts. The job's arguments and unique
-/// key are fixed here, in the same transaction that marks the notices flushed, so a crash
-/// either sends them in this flush or leaves them waiting.
+/// key are fixed here, in the same transaction that marks the notices flushed and inserts the
+/// job (`JobQueue.insert`), so a crash either sends them in this flush or leaves them waiting.
+/// A group whose last job is not finished (waiting, running, retrying) does not flush, so its
+/// messages never overtake each other; a dead job that an operator retries holds it again.
 public struct NotificationFlusher: PeriodicDuty {
     public let name = "notification-flush"
     public let lockKey: Int64 = 7_270_214
     public let interval: Duration
     let settings: NotificationSettings
-    let insert: JobInsert
     let logger: Logger
-    /// A flush whose job has not reported back for this long (its ledger write lost) no
-    /// longer holds the group back.
-    let inFlightLimitMillis: Int64
     let maxNotices: Int
 
-    public init(settings: NotificationSettings, insert: @escaping JobInsert, logger: Logger, interval: Duration = .seconds(1),
-                inFlightLimit: Duration = .seconds(3600), maxNotices: Int = 200) {
+    public init(settings: NotificationSettings, logger: Logger, interval: Duration = .seconds(1), maxNotices: Int = 200) {
         self.settings = settings
-        self.insert = insert
         self.logger = logger
         self.interval = interval
-        inFlightLimitMillis = inFlightLimit.saturatingMillis
         self.maxNotices = maxNotices
     }
 
@@ -46,23 +37,23 @@ public struct NotificationFlusher: PeriodicDuty {
         let routes = Dictionary(try await NotificationRouteStore(settings: settings, logger: logger).all(on: connection)
             .map { ($0.route.id, $0.route) }, uniquingKeysWith: { first, _ in first })
         let rows = try await connection.query("""
-            SELECT id, route_id, receiver, group_key, group_labels::text, pending_since_ms, last_flush_ms, flushes,
-                   in_flight_since_ms, firing::text
-            FROM notify_groups WHERE pending_since_ms IS NOT NULL OR firing <> '[]'::jsonb
-            ORDER BY id FOR UPDATE SKIP LOCKED
+            SELECT g.id, g.route_id, g.receiver, g.group_key, g.group_labels::text, g.pending_since_ms, g.last_flush_ms, g.flushes,
+                   j.state IS NOT NULL AND j.state NOT IN ('completed', 'dead', 'cancelled'), g.firing::text
+            FROM notify_groups g LEFT JOIN jobs j ON j.unique_key = g.last_job
+            WHERE g.pending_since_ms IS NOT NULL OR g.firing <> '[]'::jsonb
+            ORDER BY g.id FOR UPDATE OF g SKIP LOCKED
             """, logger: logger)
         var groups: [Group] = []
-        for try await row in rows.decode((Int64, String, String, String, String, Int64?, Int64?, Int64, Int64?, String).self) {
+        for try await row in rows.decode((Int64, String, String, String, String, Int64?, Int64?, Int64, Bool, String).self) {
             groups.append(Group(id: row.0, route: row.1, receiver: row.2, key: row.3, labels: NotificationOutbox.labels(row.4),
-                                pendingSince: row.5, lastFlush: row.6, flushes: row.7, inFlightSince: row.8,
+                                pendingSince: row.5, lastFlush: row.6, flushes: row.7, inFlight: row.8,
                                 firing: (try? JSONDecoder().decode([FleetNotice].self, from: Data(row.9.utf8))) ?? []))
         }
         var sent: [NotifyJobArgs] = []
         for group in groups {
             let (wait, every, again) = (routes[group.route] ?? NotificationRoute(id: group.route, receivers: [])).timing(settings.defaults)
-            let inFlight = group.inFlightSince.map { nowMillis - $0 < inFlightLimitMillis } ?? false
             let decision = GroupSchedule.decide(
-                pendingSinceMillis: group.pendingSince, lastFlushMillis: group.lastFlush, firing: group.firing.count, inFlight: inFlight,
+                pendingSinceMillis: group.pendingSince, lastFlushMillis: group.lastFlush, firing: group.firing.count, inFlight: group.inFlight,
                 timing: .init(groupWaitSeconds: wait, groupIntervalSeconds: every, repeatIntervalSeconds: again), nowMillis: nowMillis)
             switch decision {
             case .wait: continue
@@ -82,7 +73,8 @@ public struct NotificationFlusher: PeriodicDuty {
         var pendingSince: Int64?
         var lastFlush: Int64?
         var flushes: Int64
-        var inFlightSince: Int64?
+        /// The last flush's job is not finished.
+        var inFlight: Bool
         var firing: [FleetNotice]
     }
 
@@ -112,7 +104,7 @@ public struct NotificationFlusher: PeriodicDuty {
         let number = group.flushes + 1
         let args = NotifyJobArgs(receiver: group.receiver, route: group.route, groupID: group.id, flush: number, groupKey: group.key,
                                  groupLabels: group.labels, notices: notices)
-        try await insert(args.newJob, connection)
+        try await JobQueue.insert([args.newJob], on: connection, logger: logger)
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         let firingJSON = String(decoding: try encoder.encode(firing), as: UTF8.self)
@@ -121,7 +113,7 @@ public struct NotificationFlusher: PeriodicDuty {
         let pending: Int64? = more ? nowMillis : nil
         try await connection.query("""
             UPDATE notify_groups SET flushes = \(number), last_flush_ms = \(lastFlush), pending_since_ms = \(pending),
-                in_flight = \(args.uniqueKey), in_flight_since_ms = \(nowMillis), firing = \(firingJSON)::jsonb
+                last_job = \(args.uniqueKey), firing = \(firingJSON)::jsonb
             WHERE id = \(group.id)
             """, logger: logger)
         logger.debug("notification group flushed", metadata: [

@@ -2,9 +2,8 @@ import Logging
 import PostgresNIO
 
 /// What the notify handler writes after each attempt: the receiver's last delivery or last
-/// error (`GET /v1/admin/receivers`), and, once the job is over (delivered, dead, or failed
-/// its last attempt), that its group may flush again, so a group's messages never overtake
-/// each other. Its failures are logged, never raised: the delivery already happened.
+/// error (`GET /v1/admin/receivers`), kept beyond the queue's retention of finished jobs.
+/// Its failures are logged, never raised: the delivery already happened.
 public struct NotificationLedger: Sendable {
     let client: PostgresClient
     let logger: Logger
@@ -19,10 +18,6 @@ public struct NotificationLedger: Sendable {
         case .completed: nil
         case .retry(let error, _), .dead(let error): String(error.prefix(500))
         }
-        let over: Bool = switch result {
-        case .completed, .dead: true
-        case .retry: job.attempt >= job.maxAttempts
-        }
         do {
             if let error {
                 try await client.query("""
@@ -33,12 +28,6 @@ public struct NotificationLedger: Sendable {
                 try await client.query("""
                     INSERT INTO notify_receivers (receiver, last_delivered_ms) VALUES (\(args.receiver), (extract(epoch FROM clock_timestamp()) * 1000)::int8)
                     ON CONFLICT (receiver) DO UPDATE SET last_delivered_ms = EXCLUDED.last_delivered_ms
-                    """, logger: logger)
-            }
-            if over, args.groupID != 0 {
-                try await client.query("""
-                    UPDATE notify_groups SET in_flight = NULL, in_flight_since_ms = NULL
-                    WHERE id = \(args.groupID) AND in_flight = \(args.uniqueKey)
                     """, logger: logger)
             }
         } catch {

@@ -13,7 +13,7 @@ enum NotificationSchema {
         // Routes added through the admin API (the configuration's are not stored).
         "CREATE TABLE notify_routes (id text PRIMARY KEY, spec jsonb NOT NULL, updated timestamptz NOT NULL DEFAULT now())",
         // One row per (route, receiver, group): what waits, when it began waiting, the last
-        // flush, the job of that flush until it is over, and what is still firing (repeats).
+        // flush, that flush's job (its unique key in `jobs`), and what is still firing (repeats).
         """
         CREATE TABLE notify_groups (
             id bigserial PRIMARY KEY,
@@ -24,8 +24,7 @@ enum NotificationSchema {
             pending_since_ms bigint,
             last_flush_ms bigint,
             flushes bigint NOT NULL DEFAULT 0,
-            in_flight text,
-            in_flight_since_ms bigint,
+            last_job text,
             firing jsonb NOT NULL DEFAULT '[]'::jsonb,
             UNIQUE (route_id, receiver, group_key)
         )
