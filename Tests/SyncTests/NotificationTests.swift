@@ -342,3 +342,76 @@ struct Accepting: NotifyTransport {
         NotifyAnswer(outcome: .accepted, text: "ok")
     }
 }
+
+/// The whole server: a device's batch over HTTPS, the server's own worker pool flushing and
+/// delivering it, and the notification admin routes.
+@Suite(.serialized) struct NotificationServerTests {
+    @Test func aBatchOverHTTPSReachesTheReceiverThroughTheServersOwnWorkers() async throws {
+        let certificates = try await TestCertificates.generate()
+        let receiver = try await HTTPSReceiver.start(certificates: certificates)
+        defer { receiver.stop() }
+        let settings = NotificationSettings(
+            receivers: [NotificationReceiver(id: "hook", kind: .webhook, url: receiver.url + "/hook", caFile: receiver.caFile)],
+            routes: [NotificationRoute(id: "tanks", receivers: ["hook"], groupWaitSeconds: 0)])
+        try await ServerHarness.with(configure: { $0.notifications = settings }) { server in
+            let curl = Curl(caFile: server.certificates.ca)
+            let admin = ["Authorization": "Bearer \(server.adminToken)"]
+            let event = NotificationTests.event(1)
+            let batch = SyncBatch(deviceID: "reef-1", storeID: "store-a",
+                                  events: EventBlock(range: SequenceRange(first: 1, last: 1), events: [event]))
+            for _ in 1...3 { #expect(try await curl.post(batch, to: server.url, token: server.deviceToken).status == 200) }
+            let delivered = try await receiver.requests(atLeast: 1)
+            #expect(delivered.map(\.path) == ["/hook"])
+            let body = try JSONDecoder().decode(AlertmanagerPayload.self, from: Data(delivered[0].body))
+            #expect(body.alerts.map { $0.labels["alertname"] } == ["temp-high"] && body.groupKey == #"{}/{route="tanks"}:{device="reef-1"}"#)
+
+            // Receivers with their last delivery; the worker records it just after the answer.
+            var status: [NotificationAdminAPI.ReceiverStatus] = []
+            for _ in 0..<50 {
+                status = try await curl.request("GET", server.url + "/v1/admin/receivers", headers: admin)
+                    .decode([NotificationAdminAPI.ReceiverStatus].self)
+                if status.first?.lastDeliveredMillis != nil { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(status.map(\.id) == ["hook"] && status[0].lastDeliveredMillis != nil && status[0].lastError == nil)
+            #expect(try await curl.request("GET", server.url + "/v1/admin/receivers").status == 401)
+
+            // Routes: the configuration's cannot be changed here; API routes come and go.
+            let configured = try await curl.request("PUT", server.url + "/v1/admin/routes/tanks", headers: admin, body: Array(#"{"receivers":["hook"]}"#.utf8))
+            #expect(configured.status == 409 && configured.wireError?.error == "configured_route")
+            let bad = try await curl.request("PUT", server.url + "/v1/admin/routes/pager", headers: admin, body: Array(#"{"receivers":["pager"]}"#.utf8))
+            #expect(bad.status == 422 && bad.wireError?.reason == #"route.receivers[0]: no receiver named "pager"; configured: hook"#)
+            let put = try await curl.request("PUT", server.url + "/v1/admin/routes/offline", headers: admin,
+                                             body: Array(#"{"receivers":["hook"],"kinds":["device_offline","device_back"],"groupBy":"site"}"#.utf8))
+            #expect(put.status == 204)
+            let routes = try await curl.request("GET", server.url + "/v1/admin/routes", headers: admin).decode([NotificationRouteStore.Entry].self)
+            #expect(routes.map { "\($0.source.rawValue) \($0.route.id)" } == ["configuration tanks", "api offline"])
+            #expect(routes.last?.route == NotificationRoute(id: "offline", kinds: ["device_offline", "device_back"], receivers: ["hook"], groupBy: "site"))
+            #expect(try await curl.request("DELETE", server.url + "/v1/admin/routes/offline", headers: admin).status == 204)
+            #expect(try await curl.request("DELETE", server.url + "/v1/admin/routes/offline", headers: admin).status == 404)
+
+            // Device labels and threshold.
+            #expect(try await curl.request("PUT", server.url + "/v1/admin/devices/reef-1/labels", headers: admin,
+                                           body: Array(#"{"site":"garage"}"#.utf8)).status == 204)
+            #expect(try await curl.request("PUT", server.url + "/v1/admin/devices/nobody/labels", headers: admin,
+                                           body: Array(#"{"site":"garage"}"#.utf8)).status == 404)
+            #expect(try await curl.request("PUT", server.url + "/v1/admin/devices/reef-1/offline-threshold", headers: admin,
+                                           body: Array(#"{"seconds":0}"#.utf8)).status == 400)
+            #expect(try await curl.request("PUT", server.url + "/v1/admin/devices/reef-1/offline-threshold", headers: admin,
+                                           body: Array(#"{"seconds":900}"#.utf8)).status == 204)
+            let rows = try await server.database.query("SELECT labels::text, offline_after_seconds FROM devices WHERE name = 'reef-1'")
+            for try await (labels, seconds) in rows.decode((String, Int?).self) {
+                #expect(labels == #"{"site": "garage"}"# && seconds == 900)
+            }
+
+            // A test message goes through the queue to the receiver.
+            let test = try await curl.request("POST", server.url + "/v1/admin/receivers/hook/test", headers: admin)
+            #expect(test.status == 202)
+            #expect(try await curl.request("POST", server.url + "/v1/admin/receivers/pager/test", headers: admin).status == 404)
+            let both = try await receiver.requests(atLeast: 2)
+            let testBody = try JSONDecoder().decode(AlertmanagerPayload.self, from: Data(both[1].body))
+            #expect(testBody.alerts.map { $0.labels["alertname"] } == ["reef-edge-test"] && testBody.receiver == "hook")
+            #expect(try receiver.requests().count == 2, "the batch sent three times was delivered once")
+        }
+    }
+}
