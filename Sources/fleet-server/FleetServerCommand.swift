@@ -144,7 +144,7 @@ struct Migrate: AsyncParsableCommand {
 }
 
 struct Devices: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Register and list devices.", subcommands: [Add.self, List.self])
+    static let configuration = CommandConfiguration(abstract: "Register and list devices.", subcommands: [Add.self, List.self, Label.self, OfflineAfter.self])
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Register a device and print its token once; only its hash is kept.")

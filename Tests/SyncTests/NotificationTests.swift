@@ -20,11 +20,14 @@ import Wire
     final class Fleet: Sendable {
         let client: PostgresClient
         let settings: NotificationSettings
+        /// The database's URL, for the command line.
+        let url: String
         /// Every job the flusher made, in order.
         let flushed = Mutex<[NotifyJobArgs]>([])
 
-        init(client: PostgresClient, settings: NotificationSettings) {
+        init(client: PostgresClient, settings: NotificationSettings, url: String) {
             self.client = client
+            self.url = url
             self.settings = settings
         }
 
@@ -100,7 +103,7 @@ import Wire
         let running = Task { await client.run() }
         do {
             try await Schema.migrate(client, logger: logger)
-            let fleet = Fleet(client: client, settings: settings)
+            let fleet = Fleet(client: client, settings: settings, url: cluster.url)
             _ = try await fleet.store.addDevice(name: "reef-1")
             try await body(fleet)
         } catch {
@@ -332,6 +335,30 @@ import Wire
             // The secrets are in no job.
             #expect(try await fleet.count("SELECT count(*) FROM jobs WHERE args::text ~ '(tk_1|123:ABC|apptoken|smtp-secret)'") == 0)
             #expect(try await fleet.count("SELECT count(*) FROM jobs") == 5)
+        }
+    }
+}
+
+extension NotificationTests {
+    /// `fleet-server devices label` and `devices offline-after`, the real binary against the database.
+    @Test func theCommandLineSetsLabelsAndThresholds() async throws {
+        try await Self.withFleet(Self.settings()) { fleet in
+            let binary = Built.product("fleet-server").path
+            let url = fleet.url
+            #expect(try await Processes.run(binary, ["devices", "label", "reef-1", "site=garage", "room=cellar", "--postgres-url", url])
+                == "reef-1: room=cellar site=garage\n")
+            #expect(try await Processes.run(binary, ["devices", "offline-after", "reef-1", "600", "--postgres-url", url])
+                == "reef-1: offline after 600 s of silence\n")
+            let refused = await #expect(throws: Processes.Failure.self) {
+                try await Processes.run(binary, ["devices", "label", "nobody", "site=x", "--postgres-url", url])
+            }
+            #expect(refused?.output.contains("no device named \"nobody\"") == true)
+            let rows = try await fleet.client.query("SELECT labels::text, offline_after_seconds FROM devices WHERE name = 'reef-1'")
+            for try await (labels, seconds) in rows.decode((String, Int?).self) {
+                #expect(labels == #"{"room": "cellar", "site": "garage"}"# && seconds == 600)
+            }
+            #expect(try await Processes.run(binary, ["devices", "offline-after", "reef-1", "default", "--postgres-url", url])
+                == "reef-1: offline after the server's default\n")
         }
     }
 }
