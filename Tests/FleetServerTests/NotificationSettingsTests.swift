@@ -51,6 +51,21 @@ import Wire
         #expect(settings.routes[0].timing(settings.defaults) == (10, 300, 14_400))
     }
 
+    @Test func unknownKeysAreNamedByTheirPathInsteadOfTakingDefaults() throws {
+        let json = #"""
+        {"receivers": [{"id": "hook", "kind": "webhook", "url": "https://hooks.example.net/am", "token": "x"}],
+         "routes": [{"id": "a", "receivers": ["hook"]}, {"id": "b", "receivers": ["hook"], "groupWait": 10}],
+         "default": {}, "defaults": {"offlineAfter": 60}}
+        """#
+        let settings = try JSONDecoder().decode(NotificationSettings.self, from: Data(json.utf8))
+        #expect(settings.validationErrors() == [
+            "notifications.default: unknown key; allowed here: receivers, routes, defaults",
+            "notifications.receivers[0].token: unknown key; allowed here: id, kind, url, credentialFile, recipient, sender, caFile",
+            "notifications.defaults.offlineAfter: unknown key; allowed here: groupWaitSeconds, groupIntervalSeconds, repeatIntervalSeconds, offlineAfterSeconds",
+            "notifications.routes[1].groupWait: unknown key; allowed here: id, devices, labels, minSeverity, rules, kinds, receivers, groupBy, groupWaitSeconds, groupIntervalSeconds, repeatIntervalSeconds, sendResolved",
+        ])
+    }
+
     @Test func routesMatchOnDeviceGlobsLabelGlobsSeverityRulesAndKinds() {
         let route = NotificationRoute(id: "r", devices: ["reef-*"], labels: ["site": "garage-?"], minSeverity: .warning,
                                       rules: ["temp-high"], receivers: ["hook"])

@@ -11,6 +11,11 @@ public struct NotificationSettings: Codable, Sendable, Hashable {
     public var receivers: [NotificationReceiver]
     public var routes: [NotificationRoute]
     public var defaults: NotificationDefaults
+    /// Keys the decoded JSON had that this type does not know (`validationErrors()` names them).
+    var unknownKeys: [String] = []
+
+    private enum CodingKeys: String, CodingKey, CaseIterable { case receivers, routes, defaults }
+    static let keys = CodingKeys.allCases.map(\.rawValue)
 
     public init(receivers: [NotificationReceiver] = [], routes: [NotificationRoute] = [], defaults: NotificationDefaults = .init()) {
         self.receivers = receivers
@@ -23,6 +28,7 @@ public struct NotificationSettings: Codable, Sendable, Hashable {
         receivers = try container.decodeIfPresent([NotificationReceiver].self, forKey: .receivers) ?? []
         routes = try container.decodeIfPresent([NotificationRoute].self, forKey: .routes) ?? []
         defaults = try container.decodeIfPresent(NotificationDefaults.self, forKey: .defaults) ?? .init()
+        unknownKeys = try UnknownKeys.names(in: decoder, allowed: Self.keys)
     }
 
     public func receiver(_ id: String) -> NotificationReceiver? { receivers.first { $0.id == id } }
@@ -30,7 +36,7 @@ public struct NotificationSettings: Codable, Sendable, Hashable {
     /// Every problem, each named by its path (`notifications.routes[2].receivers[0]: no
     /// receiver named "x"`), so one `check-config` run lists all of them.
     public func validationErrors() -> [String] {
-        var errors: [String] = []
+        var errors = UnknownKeys.problems(unknownKeys, path: "notifications", allowed: Self.keys)
         var seen = Set<String>()
         for (index, receiver) in receivers.enumerated() {
             let path = "notifications.receivers[\(index)]"
@@ -59,6 +65,22 @@ public struct NotificationReceiver: Codable, Sendable, Hashable {
     public var recipient: String?
     public var sender: String?
     public var caFile: String?
+    var unknownKeys: [String] = []
+
+    private enum CodingKeys: String, CodingKey, CaseIterable { case id, kind, url, credentialFile, recipient, sender, caFile }
+    static let keys = CodingKeys.allCases.map(\.rawValue)
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        id = try container.decode(String.self, forKey: .id)
+        kind = try container.decode(NotifyTarget.Kind.self, forKey: .kind)
+        url = try container.decode(String.self, forKey: .url)
+        credentialFile = try container.decodeIfPresent(String.self, forKey: .credentialFile)
+        recipient = try container.decodeIfPresent(String.self, forKey: .recipient)
+        sender = try container.decodeIfPresent(String.self, forKey: .sender)
+        caFile = try container.decodeIfPresent(String.self, forKey: .caFile)
+        unknownKeys = try UnknownKeys.names(in: decoder, allowed: Self.keys)
+    }
 
     public init(id: String, kind: NotifyTarget.Kind, url: String, credentialFile: String? = nil, recipient: String? = nil,
                 sender: String? = nil, caFile: String? = nil) {
@@ -77,7 +99,7 @@ public struct NotificationReceiver: Codable, Sendable, Hashable {
     }
 
     func validationErrors(path: String) -> [String] {
-        var errors: [String] = []
+        var errors = UnknownKeys.problems(unknownKeys, path: path, allowed: Self.keys)
         if let problem = target.validationError() {
             // The device's rules, with its prefix swapped for the path.
             let prefix = "notify target '\(id)': "
@@ -105,6 +127,12 @@ public struct NotificationDefaults: Codable, Sendable, Hashable {
     public var repeatIntervalSeconds: Int
     /// A device silent this long (at least; 3 × its sync interval when its health says) is offline.
     public var offlineAfterSeconds: Int
+    var unknownKeys: [String] = []
+
+    private enum CodingKeys: String, CodingKey, CaseIterable {
+        case groupWaitSeconds, groupIntervalSeconds, repeatIntervalSeconds, offlineAfterSeconds
+    }
+    static let keys = CodingKeys.allCases.map(\.rawValue)
 
     public init(groupWaitSeconds: Int = 30, groupIntervalSeconds: Int = 300, repeatIntervalSeconds: Int = 4 * 3600,
                 offlineAfterSeconds: Int = 300) {
@@ -121,10 +149,12 @@ public struct NotificationDefaults: Codable, Sendable, Hashable {
         groupIntervalSeconds = try container.decodeIfPresent(Int.self, forKey: .groupIntervalSeconds) ?? fallback.groupIntervalSeconds
         repeatIntervalSeconds = try container.decodeIfPresent(Int.self, forKey: .repeatIntervalSeconds) ?? fallback.repeatIntervalSeconds
         offlineAfterSeconds = try container.decodeIfPresent(Int.self, forKey: .offlineAfterSeconds) ?? fallback.offlineAfterSeconds
+        unknownKeys = try UnknownKeys.names(in: decoder, allowed: Self.keys)
     }
 
     func validationErrors(path: String) -> [String] {
-        var errors = NotificationRoute.timingErrors(path: path, groupWait: groupWaitSeconds, groupInterval: groupIntervalSeconds,
+        var errors = UnknownKeys.problems(unknownKeys, path: path, allowed: Self.keys)
+        errors += NotificationRoute.timingErrors(path: path, groupWait: groupWaitSeconds, groupInterval: groupIntervalSeconds,
                                                     repeatInterval: repeatIntervalSeconds)
         if !(1...7 * 86_400).contains(offlineAfterSeconds) {
             errors.append("\(path).offlineAfterSeconds: \(offlineAfterSeconds); allowed 1 … 604800 (a week)")
@@ -153,6 +183,13 @@ public struct NotificationRoute: Codable, Sendable, Hashable {
     public var repeatIntervalSeconds: Int?
     /// Whether resolutions (and `device_back`) are sent; Alertmanager's send_resolved.
     public var sendResolved: Bool
+    var unknownKeys: [String] = []
+
+    private enum CodingKeys: String, CodingKey, CaseIterable {
+        case id, devices, labels, minSeverity, rules, kinds, receivers, groupBy, groupWaitSeconds, groupIntervalSeconds
+        case repeatIntervalSeconds, sendResolved
+    }
+    static let keys = CodingKeys.allCases.map(\.rawValue)
 
     public static let offlineKind = "device_offline"
     public static let backKind = "device_back"
@@ -191,6 +228,7 @@ public struct NotificationRoute: Codable, Sendable, Hashable {
         groupIntervalSeconds = try container.decodeIfPresent(Int.self, forKey: .groupIntervalSeconds)
         repeatIntervalSeconds = try container.decodeIfPresent(Int.self, forKey: .repeatIntervalSeconds)
         sendResolved = try container.decodeIfPresent(Bool.self, forKey: .sendResolved) ?? true
+        unknownKeys = try UnknownKeys.names(in: decoder, allowed: Self.keys)
     }
 
     /// The route's timing, its own or the defaults.
@@ -233,7 +271,7 @@ public struct NotificationRoute: Codable, Sendable, Hashable {
     static let knownKinds = Set(AlertEventKind.allCases.map(\.rawValue) + [offlineKind, backKind])
 
     public func validationErrors(path: String, receivers known: Set<String>) -> [String] {
-        var errors: [String] = []
+        var errors = UnknownKeys.problems(unknownKeys, path: path, allowed: Self.keys)
         if id.isEmpty || id.utf8.count > 64 || !id.unicodeScalars.allSatisfy(Self.idCharacters.contains) {
             errors.append("\(path).id: \"\(id)\" must be 1–64 lower-case letters, digits, '-' or '_'")
         }
@@ -306,5 +344,26 @@ public enum DeviceLabels {
     public static func isValidName(_ name: String) -> Bool {
         (1...64).contains(name.utf8.count)
             && name.unicodeScalars.allSatisfy { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "_-.".unicodeScalars.contains($0)) }
+    }
+}
+
+/// Keys the `notifications` object does not know (`groupWait` for `groupWaitSeconds`), found
+/// while decoding so `validationErrors()` names them with their path instead of the value
+/// silently taking its default.
+enum UnknownKeys {
+    struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    /// The keys of the object being decoded that are not `allowed`, sorted.
+    static func names(in decoder: any Decoder, allowed: [String]) throws -> [String] {
+        try decoder.container(keyedBy: AnyKey.self).allKeys.map(\.stringValue).filter { !allowed.contains($0) }.sorted()
+    }
+
+    static func problems(_ names: [String], path: String, allowed: [String]) -> [String] {
+        names.map { "\(path).\($0): unknown key; allowed here: \(allowed.joined(separator: ", "))" }
     }
 }
