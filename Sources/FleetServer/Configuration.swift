@@ -59,10 +59,10 @@ public struct FleetServerConfiguration: Sendable {
     public var connections: ConnectionLimits
     /// SHA-256 of the token that opens the read API; `nil` closes the read API.
     public var adminTokenHash: TokenHash?
-    /// Receivers, routes and timing for the server's notifications (none by default).
-    public var notifications: NotificationSettings
     /// The job workers every `serve` runs (the queue, retries, health thresholds).
     public var worker = WorkerSettings()
+    /// Receivers, routes and timing for the server's notifications (none by default).
+    public var notifications: NotificationSettings
 
     public init(host: String = "0.0.0.0", port: Int = 8443, tls: TLSFiles?, database: PostgresClient.Configuration,
                 maxBodyBytes: Int = WireProtocol.defaultMaxBodyBytes,

@@ -17,14 +17,16 @@ public enum FleetServer {
     ///
     /// The application also runs a `WorkerPool` doing `handlers`' jobs and `duties` (with
     /// none it still rescues expired leases and keeps the queue's tables bounded), and
-    /// serves the worker's health and admin routes.
+    /// serves the worker's health and admin routes. By default (nil) they are the
+    /// notifications' from the configuration: the `notify` job handler, the group flusher
+    /// and the device-offline detector.
     ///
     /// - Parameter onServerRunning: receives the bound port (useful with port 0).
     public static func makeApplication(
         configuration: FleetServerConfiguration,
         logger: Logger,
-        handlers: [any JobHandler] = [],
-        duties: [any PeriodicDuty] = [],
+        handlers: [any JobHandler]? = nil,
+        duties: [any PeriodicDuty]? = nil,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws -> Application<RouterResponder<FleetRequestContext>> {
         if let problem = configuration.validationError() { throw ConfigurationError(problem) }
@@ -33,12 +35,13 @@ public enum FleetServer {
         let routes = FleetRoutes(store: PostgresFleetStore(client: client, logger: logger, notifications: configuration.notifications),
                                  configuration: configuration)
         routes.register(on: router)
-        // The workers start once the schema is migrated (their tables exist).
-        let migrated = AsyncStream<Void>.makeStream()
         let notifications = NotificationWiring(settings: configuration.notifications, client: client, logger: logger)
         notifications.adminAPI(routes).register(on: router)
-        let pool = WorkerPool(client: client, settings: configuration.worker, handlers: notifications.handlers(with: handlers),
-                              duties: duties + notifications.duties, logger: logger,
+        let handlers = handlers ?? notifications.handlers
+        let duties = duties ?? notifications.duties
+        // The workers start once the schema is migrated (their tables exist).
+        let migrated = AsyncStream<Void>.makeStream()
+        let pool = WorkerPool(client: client, settings: configuration.worker, handlers: handlers, duties: duties, logger: logger,
                               ready: { for await _ in migrated.stream { return }; throw CancellationError() })
         WorkerRoutes(fleet: routes, pool: pool, settings: configuration.worker).register(on: router)
 
