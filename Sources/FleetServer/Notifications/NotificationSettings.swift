@@ -276,6 +276,7 @@ public struct NotificationRoute: Codable, Sendable, Hashable {
             errors.append("\(path).id: \"\(id)\" must be 1–64 lower-case letters, digits, '-' or '_'")
         }
         if receivers.isEmpty { errors.append("\(path).receivers: name at least one receiver") }
+        if receivers.count > 32 || kinds.count > 32 { errors.append("\(path): at most 32 receivers and 32 kinds") }
         for (index, receiver) in receivers.enumerated() where !known.contains(receiver) {
             errors.append("\(path).receivers[\(index)]: no receiver named \"\(receiver)\"; configured: \(known.sorted().joined(separator: ", "))")
         }
