@@ -3,12 +3,15 @@ import Foundation
 import HAL
 import Synchronization
 
-/// An Atlas Scientific EZO circuit's I2C command/response state machine.
+/// An Atlas Scientific EZO circuit's I2C command/response state machine, from the EZO
+/// datasheets (not from the driver's tables).
 ///
-/// A command's reply reads 254 until the command's delay has passed on the clock, then
-/// 1 + ASCII + NUL padding (or 2 for a command the circuit does not know); after that,
-/// and before any command, a read gets 255. `Sleep` produces no reply; the next command wakes it.
-/// The scenario gives the measured quantity: pH, mV, µS/cm, mg/L or °C.
+/// A command's reply reads 254 until the datasheet's processing delay for that command on
+/// this circuit has passed on the clock, then 1 + ASCII + NUL padding (or 2 for a command the
+/// circuit does not know); after that, and before any command, a read gets 255. `Sleep`
+/// produces no reply; the next command wakes it. The scenario gives the measured quantity:
+/// pH, mV, µS/cm, mg/L or °C. The EC circuit leaves the factory with only its EC output
+/// enabled (firmware 2.10 and later); `O,TDS,1` and the like switch outputs on and off.
 public final class SimulatedEZO: SimulatedI2CDevice {
     private struct State {
         var reply: (ready: UInt64, bytes: [UInt8])?
@@ -17,6 +20,40 @@ public final class SimulatedEZO: SimulatedI2CDevice {
         var calibrationPoints = 0
         /// Replies "processing" forever: a hung circuit.
         var stuckProcessing = false
+        /// The EC circuit's enabled outputs, in its reporting order.
+        var outputs: Set<String> = ["EC"]
+        /// Replies of 254 so far: a driver that waits the datasheet's time sees none.
+        var busyReplies = 0
+        /// The RTD circuit with no PT-1000 attached.
+        var probeOpen = false
+    }
+
+    /// The EC circuit's outputs, in the order `O,?` and `R` report them.
+    static let ecOutputs = ["EC", "TDS", "S", "SG"]
+
+    /// Processing delays from the datasheets, in ms: (read, calibration); anything else is 300.
+    static func processingMillis(_ kind: EZOKind, verb: String) -> Int64 {
+        let (read, calibration): (Int64, Int64) = switch kind {
+        case .ph, .orp: (900, 900)
+        case .ec, .rtd: (600, 600)
+        case .dissolvedOxygen: (600, 1300)
+        }
+        switch verb {
+        case "r", "rt": return read
+        case "cal": return calibration
+        default: return 300
+        }
+    }
+
+    /// The name `i` reports for the circuit.
+    static func deviceName(_ kind: EZOKind) -> String {
+        switch kind {
+        case .ph: "pH"
+        case .orp: "ORP"
+        case .ec: "EC"
+        case .dissolvedOxygen: "DO"
+        case .rtd: "RTD"
+        }
     }
 
     public let kind: EZOKind
@@ -36,11 +73,20 @@ public final class SimulatedEZO: SimulatedI2CDevice {
     public var calibrationPoints: Int { state.withLock { $0.calibrationPoints } }
     public var temperatureCompensation: Double { state.withLock { $0.temperatureCompensation } }
     public var isAsleep: Bool { state.withLock { $0.asleep } }
+    /// How many reads were answered 254 (still processing).
+    public var busyReplies: Int { state.withLock { $0.busyReplies } }
+    /// The EC outputs enabled on the circuit, in reporting order.
+    public var enabledOutputs: [String] { state.withLock { s in Self.ecOutputs.filter { s.outputs.contains($0) } } }
+    /// Fault injection: the RTD circuit's probe is unplugged.
+    public func setProbeOpen(_ open: Bool) { state.withLock { $0.probeOpen = open } }
 
     public func receive(_ bytes: [UInt8]) throws {
         let command = String(decoding: bytes, as: UTF8.self)
         let now = scenario.clock.now().bootNanos
-        let ready = now + UInt64(max(0, kind.delay(for: command).saturatingNanos))
+        let parts = command.split(separator: ",", omittingEmptySubsequences: false).map { $0.lowercased() }
+        // Querying (`Cal,?`) or erasing (`Cal,clear`) a calibration is not calibrating.
+        let verb = parts == ["cal", "?"] || parts == ["cal", "clear"] ? "query" : parts.first ?? ""
+        let ready = now + UInt64(Self.processingMillis(kind, verb: verb)) * 1_000_000
         state.withLock { s in
             s.asleep = false
             if command.lowercased() == "sleep" {
@@ -57,7 +103,10 @@ public final class SimulatedEZO: SimulatedI2CDevice {
         let now = scenario.clock.now().bootNanos
         let bytes: [UInt8] = state.withLock { s in
             guard let reply = s.reply, !s.asleep else { return [255] }
-            if s.stuckProcessing || now < reply.ready { return [254] }
+            if s.stuckProcessing || now < reply.ready {
+                s.busyReplies += 1
+                return [254]
+            }
             s.reply = nil
             return reply.bytes
         }
@@ -69,7 +118,17 @@ public final class SimulatedEZO: SimulatedI2CDevice {
         let parts = command.split(separator: ",", omittingEmptySubsequences: false).map { $0.lowercased() }
         switch parts.first {
         case "r" where parts.count == 1:
-            return reading(scenario.value)
+            return reading(scenario.value, state: s)
+        case "rt" where parts.count == 2 && kind != .orp && kind != .rtd:
+            guard let celsius = Double(parts[1]) else { return nil }
+            s.temperatureCompensation = celsius
+            return reading(scenario.value, state: s)
+        case "o" where kind == .ec && parts.count == 2 && parts[1] == "?":
+            return "?O," + Self.ecOutputs.filter { s.outputs.contains($0) }.joined(separator: ",")
+        case "o" where kind == .ec && parts.count == 3 && (parts[2] == "0" || parts[2] == "1"):
+            guard let output = Self.ecOutputs.first(where: { $0.lowercased() == parts[1] }) else { return nil }
+            if parts[2] == "1" { s.outputs.insert(output) } else { s.outputs.remove(output) }
+            return ""
         case "t" where parts.count == 2 && kind != .orp && kind != .rtd:
             if parts[1] == "?" { return "?T," + String(format: "%.2f", s.temperatureCompensation) }
             guard let celsius = Double(parts[1]) else { return nil }
@@ -84,29 +143,42 @@ public final class SimulatedEZO: SimulatedI2CDevice {
         case "cal" where parts.count == 2 && parts[1] == "clear":
             s.calibrationPoints = 0
             return ""
+        case "cal" where kind == .ec && parts == ["cal", "dry"]:
+            s.calibrationPoints = 0
+            return ""
+        case "cal" where parts.count == 2 && (kind == .orp || kind == .rtd || kind == .ec) && Double(parts[1]) != nil:
+            // One-point calibration: ORP, RTD, and EC's single point.
+            s.calibrationPoints = 1
+            return ""
         case "cal" where parts.count == 3 && Double(parts[2]) != nil:
-            switch parts[1] {
-            case "mid": s.calibrationPoints = 1
-            case "low", "high": s.calibrationPoints = min(3, s.calibrationPoints + 1)
+            switch (kind, parts[1]) {
+            case (.ph, "mid"): s.calibrationPoints = 1
+            case (.ph, "low"), (.ph, "high"): s.calibrationPoints = min(3, s.calibrationPoints + 1)
+            case (.ec, "low"), (.ec, "high"): s.calibrationPoints = min(2, s.calibrationPoints + 1)
             default: return nil
             }
             return ""
         case "i" where parts.count == 1:
-            return "?i,\(["ph": "pH", "orp": "ORP", "ec": "EC", "dissolvedOxygen": "DO", "rtd": "RTD"][kind.rawValue]!),2.16"
+            return "?I,\(Self.deviceName(kind)),2.16"
         default:
             return nil
         }
     }
 
-    private func reading(_ value: Double) -> String {
+    private func reading(_ value: Double, state s: State) -> String {
         switch kind {
-        case .ph, .rtd: return String(format: "%.3f", value)
+        case .ph: return String(format: "%.3f", value)
+        case .rtd: return s.probeOpen ? "-1023.000" : String(format: "%.3f", value)
         case .orp: return String(format: "%.1f", value)
         case .dissolvedOxygen: return String(format: "%.2f", value)
         case .ec:
             let salinity = Self.practicalSalinity(microsiemens: value)
             // TDS with the circuit's default factor 0.54; SG from a linear seawater fit at 25 °C.
-            return String(format: "%.1f,%.0f,%.2f,%.3f", value, value * 0.54, salinity, 1 + 0.000_753 * salinity)
+            let fields = [
+                "EC": String(format: "%.1f", value), "TDS": String(format: "%.0f", value * 0.54),
+                "S": String(format: "%.2f", salinity), "SG": String(format: "%.3f", 1 + 0.000_753 * salinity),
+            ]
+            return Self.ecOutputs.filter { s.outputs.contains($0) }.compactMap { fields[$0] }.joined(separator: ",")
         }
     }
 

@@ -1,6 +1,7 @@
 import EdgeCore
 import HAL
 import HALSimulation
+import Logging
 
 /// The drivers a profile can name; the raw value is the profile's spelling.
 public enum DriverKind: String, Sendable, CaseIterable {
@@ -8,6 +9,7 @@ public enum DriverKind: String, Sendable, CaseIterable {
     case ezoPH = "ezo_ph", ezoORP = "ezo_orp", ezoEC = "ezo_ec", ezoDO = "ezo_do", ezoRTD = "ezo_rtd"
     case bme280, ads1115
     case floatSwitch = "float_switch", leakSwitch = "leak_switch", flowMeter = "flow_meter"
+    case ds1822, ds18s20, max31850
 
     /// Everything the registry declares about this driver.
     public var declaration: Driver { DriverRegistry.driver(self) }
@@ -40,8 +42,10 @@ public struct Driver: Sendable {
         case i2c(defaultAddress: UInt8,
                  build: @Sendable (any I2CBus, _ address: UInt8, SensorSpec, any DeviceClock) -> any Sensor,
                  simulate: @Sendable (SensorSpec, any DeviceClock) -> any SimulatedI2CDevice)
-        /// A slave on a 1-Wire bus: `simulate` is the value the simulated slave reports.
-        case oneWire(build: @Sendable (any OneWireBus, _ slave: String) -> any Sensor,
+        /// A slave of one family on a 1-Wire bus (its id must start with the family code):
+        /// `simulate` is the value the simulated slave reports.
+        case oneWire(family: OneWireFamily,
+                     build: @Sendable (any OneWireBus, _ slave: String) -> any Sensor,
                      simulate: @Sendable (SensorSpec) -> Scenario)
         /// An input line (requested with a pull-up and the spec's polarity): `simulate` is
         /// how a simulated chip drives it.
@@ -56,6 +60,11 @@ public struct Driver: Sendable {
             }
         }
 
+        /// The 1-Wire family a slave must belong to, for 1-Wire drivers.
+        public var family: OneWireFamily? {
+            if case .oneWire(let family, _, _) = self { family } else { nil }
+        }
+
         public var defaultAddress: UInt8? {
             if case .i2c(let address, _, _) = self { address } else { nil }
         }
@@ -66,10 +75,10 @@ public struct Driver: Sendable {
 public enum DriverRegistry {
     public static func driver(_ kind: DriverKind) -> Driver {
         switch kind {
-        case .ds18b20:
-            Driver(channels: DS18B20<SysfsOneWire>.channels, wiring: .oneWire(
-                build: { bus, slave in ds18b20(bus, slave: slave) },
-                simulate: { scenario($0, "temperature", default: 25) }))
+        case .ds18b20: thermometer(.ds18b20)
+        case .ds1822: thermometer(.ds1822)
+        case .ds18s20: thermometer(.ds18s20)
+        case .max31850: thermometer(.max31850)
         case .ezoPH: ezo(.ph, simulated: 8.1)
         case .ezoORP: ezo(.orp, simulated: 380)
         case .ezoEC: ezo(.ec, simulated: 53_087)
@@ -106,10 +115,17 @@ public enum DriverRegistry {
         }
     }
 
+    private static func thermometer(_ family: OneWireFamily) -> Driver {
+        Driver(channels: OneWireThermometer<SysfsOneWire>.channels, wiring: .oneWire(
+            family: family,
+            build: { bus, slave in thermometer(bus, slave: slave) },
+            simulate: { scenario($0, "temperature", default: 25) }))
+    }
+
     private static func ezo(_ kind: EZOKind, simulated value: Double) -> Driver {
         Driver(channels: kind.channels, wiring: .i2c(
             defaultAddress: kind.defaultAddress,
-            build: { bus, address, _, clock in ezo(bus, address: address, kind: kind, clock: clock) },
+            build: { bus, address, spec, clock in ezo(bus, address: address, kind: kind, sensor: spec.id, clock: clock) },
             simulate: { spec, clock in
                 SimulatedEZO(kind: kind, scenario: scenario(spec, kind.channels[0].name, default: value), clock: clock)
             }))
@@ -131,9 +147,11 @@ public enum DriverRegistry {
     }
 
     // Drivers are generic over their bus; these open the existential bus for them.
-    private static func ds18b20<B: OneWireBus>(_ bus: B, slave: String) -> any Sensor { DS18B20(bus: bus, slave: slave) }
-    private static func ezo<B: I2CBus>(_ bus: B, address: UInt8, kind: EZOKind, clock: any DeviceClock) -> any Sensor {
-        EZOCircuit(bus: bus, address: address, kind: kind, clock: clock)
+    private static func thermometer<B: OneWireBus>(_ bus: B, slave: String) -> any Sensor { OneWireThermometer(bus: bus, slave: slave) }
+    private static func ezo<B: I2CBus>(_ bus: B, address: UInt8, kind: EZOKind, sensor: String, clock: any DeviceClock) -> any Sensor {
+        var logger = Logger(label: "edge-agent.hal")
+        logger[metadataKey: "sensor"] = "\(sensor)"
+        return EZOCircuit(bus: bus, address: address, kind: kind, clock: clock, logger: logger)
     }
     private static func bme280<B: I2CBus>(_ bus: B, address: UInt8, clock: any DeviceClock) -> any Sensor {
         BME280(bus: bus, address: address, clock: clock)

@@ -134,7 +134,10 @@ extension YAMLReader {
         if driver?.bus == .w1, f["slave"] == nil { fail(node, "\(path).slave", "required key is missing (the 1-Wire id, e.g. 28-0000075a1b2c)") }
         var slave: String?
         if let text = f["slave"].flatMap({ string($0, "\(path).slave") }) {
-            if DeviceNames.isOneWireSlave(text) { slave = text } else {
+            if DeviceNames.isOneWireSlave(text) {
+                slave = text
+                if let driver, let problem = Self.familyProblem(slave: text, driver: driver) { fail(f["slave"], "\(path).slave", problem) }
+            } else {
                 fail(f["slave"], "\(path).slave", "'\(text)' is not a 1-Wire id; write the kernel's form: 2 hex digits, '-', 12 hex digits (e.g. 28-0000075a1b2c)")
             }
         }
@@ -238,6 +241,16 @@ extension YAMLReader {
             return nil
         }
         return text
+    }
+
+    /// Why `driver` cannot read `slave`, or nil: the slave id's family code must be the driver's.
+    static func familyProblem(slave: String, driver: DriverKind) -> String? {
+        guard let family = driver.declaration.wiring.family else { return nil }
+        let actual = OneWireFamily(slave: slave)
+        guard actual != family else { return nil }
+        let fix = actual.flatMap { found in DriverKind.allCases.first { $0.declaration.wiring.family == found } }
+            .map { "; it is a \(actual?.name ?? ""): use driver \($0.rawValue)" } ?? "; no driver reads that family"
+        return "'\(slave)' is 1-Wire family \(slave.prefix(2)), driver \(driver.rawValue) reads family \(family.code) (\(family.name))\(fix)"
     }
 
     /// Why a bus's `device` cannot be used, or nil: names go into device paths.
