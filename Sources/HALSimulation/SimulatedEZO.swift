@@ -26,6 +26,8 @@ public final class SimulatedEZO: SimulatedI2CDevice {
         var busyReplies = 0
         /// The RTD circuit with no PT-1000 attached.
         var probeOpen = false
+        /// How often each command was sent, for a replayed circuit.
+        var sent: [String: Int] = [:]
     }
 
     /// The EC circuit's outputs, in the order `O,?` and `R` report them.
@@ -60,9 +62,22 @@ public final class SimulatedEZO: SimulatedI2CDevice {
     private let scenario: ScenarioClock
     private let state = Mutex(State())
 
+    /// A replayed circuit's transcript: every reply comes from it instead of the state machine.
+    private let transcript: EZOTranscript?
+
     public init(kind: EZOKind, scenario: Scenario, clock: any DeviceClock) {
         self.kind = kind
         self.scenario = ScenarioClock(scenario, clock: clock)
+        self.transcript = nil
+    }
+
+    /// A circuit replayed from a transcript: each command gets its captured replies in order
+    /// (the last one repeating), after this circuit's datasheet delay; a command the transcript
+    /// never saw answers 2 (syntax error).
+    public init(kind: EZOKind, replaying transcript: EZOTranscript, clock: any DeviceClock) {
+        self.kind = kind
+        self.scenario = ScenarioClock(Scenario(shape: .constant(0)), clock: clock)
+        self.transcript = transcript
     }
 
     public var isAnswering: Bool { !scenario.droppedOut }
@@ -92,6 +107,13 @@ public final class SimulatedEZO: SimulatedI2CDevice {
             if command.lowercased() == "sleep" {
                 s.asleep = true
                 s.reply = nil
+                return
+            }
+            if let transcript {
+                let occurrence = s.sent[command.lowercased(), default: 0]
+                s.sent[command.lowercased()] = occurrence + 1
+                let exchange = transcript.reply(to: command, occurrence: occurrence)
+                s.reply = (ready, exchange.map { [$0.status] + Array($0.payload.utf8) } ?? [2])
                 return
             }
             let payload = respond(to: command, state: &s)

@@ -17,6 +17,18 @@ public enum DriverKind: String, Sendable, CaseIterable {
     public var bus: BusSpec.Kind { declaration.wiring.bus }
     public var defaultAddress: UInt8? { declaration.wiring.defaultAddress }
 
+    /// The circuit an `ezo_` driver talks to.
+    public var ezoKind: EZOKind? {
+        switch self {
+        case .ezoPH: .ph
+        case .ezoORP: .orp
+        case .ezoEC: .ec
+        case .ezoDO: .dissolvedOxygen
+        case .ezoRTD: .rtd
+        default: nil
+        }
+    }
+
     /// Switches report a state, which only `switch:` (and `stale:`) rules read.
     public var isSwitch: Bool { self == .floatSwitch || self == .leakSwitch }
 
@@ -33,6 +45,14 @@ public enum DriverKind: String, Sendable, CaseIterable {
 public struct Driver: Sendable {
     public let channels: [Channel]
     public let wiring: Wiring
+    /// How the chip is captured for replay (`capture:` in a profile), nil when it cannot be.
+    public let capture: CaptureFormat?
+
+    public init(channels: [Channel], wiring: Wiring, capture: CaptureFormat? = nil) {
+        self.channels = channels
+        self.wiring = wiring
+        self.capture = capture
+    }
 
     /// How a driver sits on its bus. Each case carries the bus kind's own inputs, so a driver
     /// can only ever be built on the bus it declares.
@@ -87,24 +107,28 @@ public enum DriverRegistry {
         case .bme280:
             Driver(channels: BME280<SimulatedI2CBus>.channels, wiring: .i2c(
                 defaultAddress: BME280<SimulatedI2CBus>.defaultAddress,
-                build: { bus, address, _, clock in bme280(bus, address: address, clock: clock) },
+                build: { bus, address, spec, clock in shared(bme280(bus, address: address, clock: clock), bus, spec, clock) },
                 simulate: { spec, clock in
-                    SimulatedBME280(temperature: scenario(spec, "temperature", default: 22),
-                                    pressure: scenario(spec, "pressure", default: 1013.25),
-                                    humidity: scenario(spec, "humidity", default: 50), clock: clock)
-                }))
+                    if case .registerBytes(let image)? = spec.capture { return ReplayedBME280(image: image, clock: clock) }
+                    return SimulatedBME280(temperature: scenario(spec, "temperature", default: 22),
+                                           pressure: scenario(spec, "pressure", default: 1013.25),
+                                           humidity: scenario(spec, "humidity", default: 50), clock: clock)
+                }), capture: .byteDump)
         case .ads1115:
             Driver(channels: ADS1115<SimulatedI2CBus>.channels, wiring: .i2c(
                 defaultAddress: ADS1115<SimulatedI2CBus>.defaultAddress,
                 build: { bus, address, spec, clock in
-                    ads1115(bus, address: address, input: ADS1115Input.singleEnded[spec.adcInput],
-                            fullScale: .nearest(volts: spec.fullScale), clock: clock)
+                    shared(ads1115(bus, address: address, input: ADS1115Input.singleEnded[spec.adcInput],
+                                   fullScale: .nearest(volts: spec.fullScale), clock: clock), bus, spec, clock)
                 },
                 simulate: { spec, clock in
+                    if case .registerWords(let words)? = spec.capture, let replayed = try? SimulatedADS1115(replaying: words, clock: clock) {
+                        return replayed
+                    }
                     var inputs = Array(repeating: Scenario(shape: .constant(0)), count: 4)
                     inputs[spec.adcInput] = scenario(spec, "voltage", default: 1.0)
                     return SimulatedADS1115(inputs: inputs, clock: clock)
-                }))
+                }), capture: .wordCapture(required: [0, 1]))
         case .floatSwitch: digitalInput(.floatSwitch, simulated: 1)
         case .leakSwitch: digitalInput(.leakSwitch, simulated: 0)
         case .flowMeter:
@@ -125,10 +149,13 @@ public enum DriverRegistry {
     private static func ezo(_ kind: EZOKind, simulated value: Double) -> Driver {
         Driver(channels: kind.channels, wiring: .i2c(
             defaultAddress: kind.defaultAddress,
-            build: { bus, address, spec, clock in ezo(bus, address: address, kind: kind, sensor: spec.id, clock: clock) },
+            build: { bus, address, spec, clock in
+                shared(ezo(bus, address: address, kind: kind, sensor: spec.id, clock: clock), bus, spec, clock)
+            },
             simulate: { spec, clock in
-                SimulatedEZO(kind: kind, scenario: scenario(spec, kind.channels[0].name, default: value), clock: clock)
-            }))
+                if case .ezoTranscript(let transcript)? = spec.capture { return SimulatedEZO(kind: kind, replaying: transcript, clock: clock) }
+                return SimulatedEZO(kind: kind, scenario: scenario(spec, kind.channels[0].name, default: value), clock: clock)
+            }), capture: .ezoTranscript)
     }
 
     private static func digitalInput(_ kind: DigitalInput.Kind, simulated value: Double) -> Driver {
@@ -144,6 +171,12 @@ public enum DriverRegistry {
     /// The profile's scenario for a channel, or a constant at a plausible value.
     private static func scenario(_ spec: SensorSpec, _ channel: String, default value: Double) -> Scenario {
         spec.simulation[channel] ?? Scenario(shape: .constant(value))
+    }
+
+    /// An I2C sensor as the daemon reads it: under its bus's lock on hardware (a simulated bus
+    /// belongs to one process), and not while `edge-agent calibrate` has it paused.
+    private static func shared(_ sensor: any Sensor, _ bus: any I2CBus, _ spec: SensorSpec, _ clock: any DeviceClock) -> any Sensor {
+        SharedBusSensor(sensor: sensor, lock: bus is SimulatedI2CBus ? nil : BusLock(bus: spec.bus), pause: SensorPause(sensor: spec.id), clock: clock)
     }
 
     // Drivers are generic over their bus; these open the existential bus for them.
