@@ -10,7 +10,12 @@ public final class SimulatedADS1115: SimulatedI2CDevice {
         var pointer: UInt8 = 0
         var registers: [UInt16] = [0, 0x8583, 0x8000, 0x7FFF]
         var conversion: (done: UInt64, code: Int16)?
+        /// Volts a test put on an input, over its scenario.
+        var applied: [Int: Double] = [:]
     }
+
+    /// Puts `volts` on input `index` (0–3) instead of its scenario; nil: the scenario again.
+    public func apply(volts: Double?, input index: Int) { state.withLock { $0.applied[index] = volts } }
 
     private let inputs: [ScenarioClock]
     private let clock: any DeviceClock
@@ -59,7 +64,7 @@ public final class SimulatedADS1115: SimulatedI2CDevice {
             let value = UInt16(bytes[1]) << 8 | UInt16(bytes[2])
             s.registers[Int(s.pointer)] = s.pointer == 1 ? value & 0x7FFF : value
             if s.pointer == 1, value & 0x8000 != 0 {
-                s.conversion = (now + Self.periodNanos(value), sample(config: value))
+                s.conversion = (now + Self.periodNanos(value), sample(config: value, applied: s.applied))
             }
         }
     }
@@ -78,9 +83,9 @@ public final class SimulatedADS1115: SimulatedI2CDevice {
         1_000_000_000 / [8, 16, 32, 64, 128, 250, 475, 860][Int((config >> 5) & 0x07)]
     }
 
-    private func sample(config: UInt16) -> Int16 {
+    private func sample(config: UInt16, applied: [Int: Double]) -> Int16 {
         if let replayedCode { return replayedCode }
-        func volts(_ i: Int) -> Double { i < inputs.count ? inputs[i].value : 0 }
+        func volts(_ i: Int) -> Double { applied[i] ?? (i < inputs.count ? inputs[i].value : 0) }
         let mux = Int((config >> 12) & 0x07)
         let v = switch mux {
         case 0: volts(0) - volts(1)

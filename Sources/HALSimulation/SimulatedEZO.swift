@@ -28,6 +28,11 @@ public final class SimulatedEZO: SimulatedI2CDevice {
         var probeOpen = false
         /// How often each command was sent, for a replayed circuit.
         var sent: [String: Int] = [:]
+        /// The liquid the probe is in now, when a test moved it out of the scenario's.
+        var liquid: Double?
+        /// Calibration points by name (`mid`, `low`, `high`, `dry`, `one`): the probe's raw
+        /// value when the point was taken, and the value it was told.
+        var points: [String: (raw: Double, value: Double)] = [:]
     }
 
     /// The EC circuit's outputs, in the order `O,?` and `R` report them.
@@ -64,11 +69,62 @@ public final class SimulatedEZO: SimulatedI2CDevice {
 
     /// A replayed circuit's transcript: every reply comes from it instead of the state machine.
     private let transcript: EZOTranscript?
+    /// How far the probe is from ideal, which calibration corrects.
+    public let probe: ProbeError
 
-    public init(kind: EZOKind, scenario: Scenario, clock: any DeviceClock) {
+    /// A probe's error before calibration: the raw value is `gain` × the true one plus
+    /// `offset` (about pH 7 for a pH probe, whose gain is its slope).
+    public struct ProbeError: Sendable, Hashable {
+        public var offset: Double
+        public var gain: Double
+        public init(offset: Double = 0, gain: Double = 1) {
+            self.offset = offset
+            self.gain = gain
+        }
+        public static let ideal = ProbeError()
+    }
+
+    public init(kind: EZOKind, scenario: Scenario, clock: any DeviceClock, probe: ProbeError = .ideal) {
         self.kind = kind
         self.scenario = ScenarioClock(scenario, clock: clock)
         self.transcript = nil
+        self.probe = probe
+    }
+
+    /// The probe moves into a liquid of `value` (pH, mV, µS/cm, mg/L, °C); nil: back to the scenario's.
+    public func immerse(in value: Double?) { state.withLock { $0.liquid = value } }
+
+    /// What the uncalibrated circuit reads in the liquid.
+    private func raw(_ s: State) -> Double {
+        let truth = s.liquid ?? scenario.value
+        return kind == .ph ? 7 + (truth - 7) * probe.gain + probe.offset : truth * probe.gain + probe.offset
+    }
+
+    /// The raw value through the circuit's calibration: pH piecewise-linear through mid and the
+    /// low or high point on each side; EC through dry (zero) and one point or low and high;
+    /// ORP and RTD one offset.
+    private func calibrated(_ raw: Double, _ s: State) -> Double {
+        let p = s.points
+        switch kind {
+        case .ph:
+            guard let mid = p["mid"] else { return raw }
+            let side = raw < mid.raw ? p["low"] : p["high"]
+            let slope = side.map { ($0.value - mid.value) / ($0.raw - mid.raw) } ?? 1
+            return mid.value + (raw - mid.raw) * (slope.isFinite ? slope : 1)
+        case .ec:
+            let zero = p["dry"]?.raw ?? 0
+            if let low = p["low"], let high = p["high"], high.raw != low.raw {
+                return low.value + (raw - low.raw) * (high.value - low.value) / (high.raw - low.raw)
+            }
+            if let one = p["one"] ?? p["high"] ?? p["low"], one.raw != zero {
+                return (raw - zero) * one.value / (one.raw - zero)
+            }
+            return raw - zero
+        case .orp, .rtd:
+            return p["one"].map { raw + $0.value - $0.raw } ?? raw
+        case .dissolvedOxygen:
+            return raw
+        }
     }
 
     /// A circuit replayed from a transcript: each command gets its captured replies in order
@@ -78,6 +134,7 @@ public final class SimulatedEZO: SimulatedI2CDevice {
         self.kind = kind
         self.scenario = ScenarioClock(Scenario(shape: .constant(0)), clock: clock)
         self.transcript = transcript
+        self.probe = .ideal
     }
 
     public var isAnswering: Bool { !scenario.droppedOut }
@@ -140,11 +197,20 @@ public final class SimulatedEZO: SimulatedI2CDevice {
         let parts = command.split(separator: ",", omittingEmptySubsequences: false).map { $0.lowercased() }
         switch parts.first {
         case "r" where parts.count == 1:
-            return reading(scenario.value, state: s)
+            return reading(calibrated(raw(s), s), state: s)
         case "rt" where parts.count == 2 && kind != .orp && kind != .rtd:
             guard let celsius = Double(parts[1]) else { return nil }
             s.temperatureCompensation = celsius
-            return reading(scenario.value, state: s)
+            return reading(calibrated(raw(s), s), state: s)
+        case "slope" where kind == .ph && parts == ["slope", "?"]:
+            // Acid and base slopes in % of the ideal probe, and the probe's mV at pH 7.
+            guard let mid = s.points["mid"] else { return "?Slope,100.0,100.0,0.00" }
+            func percent(_ point: (raw: Double, value: Double)?) -> Double {
+                guard let point, point.value != mid.value else { return 100 }
+                return 100 * (point.raw - mid.raw) / (point.value - mid.value)
+            }
+            return String(format: "?Slope,%.1f,%.1f,%.2f", percent(s.points["low"]), percent(s.points["high"]),
+                          -(mid.raw - mid.value) * 59.16)
         case "o" where kind == .ec && parts.count == 2 && parts[1] == "?":
             return "?O," + Self.ecOutputs.filter { s.outputs.contains($0) }.joined(separator: ",")
         case "o" where kind == .ec && parts.count == 3 && (parts[2] == "0" || parts[2] == "1"):
@@ -164,21 +230,29 @@ public final class SimulatedEZO: SimulatedI2CDevice {
             return ""
         case "cal" where parts.count == 2 && parts[1] == "clear":
             s.calibrationPoints = 0
+            s.points = [:]
             return ""
         case "cal" where kind == .ec && parts == ["cal", "dry"]:
             s.calibrationPoints = 0
+            s.points = ["dry": (raw(s), 0)]
             return ""
         case "cal" where parts.count == 2 && (kind == .orp || kind == .rtd || kind == .ec) && Double(parts[1]) != nil:
             // One-point calibration: ORP, RTD, and EC's single point.
             s.calibrationPoints = 1
+            s.points["one"] = (raw(s), Double(parts[1])!)
             return ""
         case "cal" where parts.count == 3 && Double(parts[2]) != nil:
+            let point = (raw: raw(s), value: Double(parts[2])!)
             switch (kind, parts[1]) {
-            case (.ph, "mid"): s.calibrationPoints = 1
+            case (.ph, "mid"):
+                // Datasheet: a mid-point calibration clears the other points.
+                s.calibrationPoints = 1
+                s.points = ["mid": point]
             case (.ph, "low"), (.ph, "high"): s.calibrationPoints = min(3, s.calibrationPoints + 1)
             case (.ec, "low"), (.ec, "high"): s.calibrationPoints = min(2, s.calibrationPoints + 1)
             default: return nil
             }
+            s.points[parts[1]] = point
             return ""
         case "i" where parts.count == 1:
             return "?I,\(Self.deviceName(kind)),2.16"

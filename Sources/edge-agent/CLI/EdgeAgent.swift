@@ -17,6 +17,7 @@ struct EdgeAgent: AsyncParsableCommand {
             AlertsCommand.self, MaintenanceCommand.self, SyncCommand.self, CheckConfigCommand.self,
             FailsafeCommand.self, StorageCommand.self, NotifyCommand.self,
             CaptureCommand.self,
+            CalibrateCommand.self,
         ]
     )
 }
