@@ -6,6 +6,9 @@ import HALSimulation
 import Profiles
 import Synchronization
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 @testable import edge_agent
 
 /// `edge-agent calibrate` sessions against simulated circuits whose readings follow their
@@ -224,5 +227,67 @@ import Testing
         }
         try await second?.value
         #expect(order.all == "first second ")
+    }
+}
+
+/// The real binary, its answers typed on standard input, while the daemon runs.
+@Suite(.serialized) struct CalibrateProcessTests {
+    @Test func calibrateThroughStandardInputWhileTheDaemonRuns() async throws {
+        let directory = try TemporaryDirectory("calibrate-daemon")
+        let locks = directory.file("locks")
+        try FileManager.default.createDirectory(atPath: locks, withIntermediateDirectories: true)
+        let profile = directory.file("p.yaml")
+        try """
+        name: p
+        buses:
+          - { id: i2c, kind: i2c, simulated: true }
+        sensors:
+          - { id: ph, driver: ezo_ph, bus: i2c, interval: 300ms, simulation: { ph: { constant: 7.1 } } }
+        """.write(toFile: profile, atomically: true, encoding: .utf8)
+        let data = directory.file("data")
+        let environment = ["EDGE_AGENT_CONFIG": "", "NOTIFY_SOCKET": "", "EDGE_AGENT_LOCK_DIR": locks]
+        let daemon = try Daemon(arguments: ["run", "--profile", profile, "--data-dir", data], environment: environment,
+                                logURL: directory.url.appendingPathComponent("agent.log"))
+        func count() -> Int {
+            let out = try? AgentBinary.run(["readings", "dump", "--data-dir", data, "--format", "json"])
+            return ((try? JSONSerialization.jsonObject(with: Data((out?.stdout ?? "").utf8))) as? [[String: Any]])?.count ?? 0
+        }
+        #expect(try await Daemon.eventually(timeout: .seconds(30)) { count() >= 2 }, "\(daemon.log)")
+
+        let session = Process()
+        session.executableURL = AgentBinary.url
+        session.arguments = ["calibrate", "ph", "--profile", profile, "--data-dir", data, "--stable-readings", "2"]
+        session.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let input = Pipe()
+        let outputURL = directory.url.appendingPathComponent("calibrate.out")
+        FileManager.default.createFile(atPath: outputURL.path, contents: nil)
+        session.standardInput = input
+        session.standardOutput = try FileHandle(forWritingTo: outputURL)
+        session.standardError = session.standardOutput
+        try session.run()
+        #expect(try await Daemon.eventually(timeout: .seconds(10)) { FileManager.default.fileExists(atPath: locks + "/edge-agent.paused.ph") })
+        try await Task.sleep(for: .seconds(2)) // a read in flight when the pause began, and its commit, land
+        let paused = count()
+        try await Task.sleep(for: .seconds(2))
+        #expect(count() == paused, "the daemon stores no reading of a sensor being calibrated")
+
+        input.fileHandleForWriting.write(Data("\ny\nskip\nskip\n".utf8))
+        try input.fileHandleForWriting.close()
+        #expect(try await Daemon.eventually(timeout: .seconds(30)) { !session.isRunning })
+        let output = try String(contentsOf: outputURL, encoding: .utf8)
+        #expect(session.terminationStatus == 0, "\(output)")
+        #expect(output.contains("reading 7.1 pH   drift 0.0 over the last 2 (stable within 0.02 over 2)   stable\n"), "\(output)")
+        #expect(output.contains("Sent Cal,mid,7.00.\n"), "\(output)")
+        #expect(output.hasSuffix("Read back: ?CAL,1; ?Slope,100.0,100.0,-5.92\n"), "\(output)")
+        #expect(!FileManager.default.fileExists(atPath: locks + "/edge-agent.paused.ph"))
+        #expect(try await Daemon.eventually(timeout: .seconds(10)) { count() > paused }, "readings resume")
+        daemon.signal(SIGTERM)
+        #expect(await daemon.wait(timeout: .seconds(10)) == 0, "\(daemon.log)")
+
+        let list = try AgentBinary.run(["calibrate", "--list", "--data-dir", data], environment: environment)
+        #expect(list.status == 0, "\(list.stderr)")
+        let rows = list.stdout.split(separator: "\n")
+        #expect(rows.count == 2 && rows[1].contains(" ph ") && rows[1].contains("ezo_ph") && rows[1].contains("mid 7.0")
+                && rows[1].contains("?CAL,1; ?Slope,100.0,100.0,-5.92"), "\(list.stdout)")
     }
 }
