@@ -9,7 +9,9 @@ import Glibc
 /// whole exchange (an EZO command and its reply), so their commands never interleave.
 ///
 /// The lock is polled without blocking a thread. The directory is `$EDGE_AGENT_LOCK_DIR`,
-/// else `/run/lock` (world-writable on Debian, emptied at boot).
+/// else `/run/lock` (world-writable on Debian, emptied at boot). A process that can neither
+/// open nor create the file (the daemon under `ProtectSystem=strict` before any command
+/// created it) runs unlocked: no other process holds a lock on a file that does not exist.
 public struct BusLock: Sendable {
     public static var directory: String { ProcessInfo.processInfo.environment["EDGE_AGENT_LOCK_DIR"] ?? "/run/lock" }
 
@@ -23,10 +25,18 @@ public struct BusLock: Sendable {
     /// Runs `body` holding the lock; waits (polling every 10 ms) at most `timeout` for it.
     public func holding<T>(clock: any DeviceClock, timeout: Duration = .seconds(30),
                            _ body: () async throws -> T) async throws -> T {
-        let fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0o666)
-        guard fd >= 0 else { throw BusError.opening(path, errno: errno, group: "root", enableHint: "create the lock directory") }
+        var fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0, errno == ENOENT {
+            fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0o666)
+            if fd >= 0 { fchmod(fd, 0o666) } // whoever creates it, the daemon's user and a person at the device both lock it
+        }
+        guard fd >= 0 else {
+            // No lock file and no way to create one (the daemon's read-only /run under
+            // ProtectSystem=strict): nobody holds a lock on a file that does not exist.
+            if errno == ENOENT || errno == EROFS || errno == EACCES { return try await body() }
+            throw BusError.io("lock \(path)", errno: errno)
+        }
         defer { close(fd) }
-        fchmod(fd, 0o666) // whoever created it, the daemon's user and a person at the device both lock it
         let start = clock.now()
         while flock(fd, LOCK_EX | LOCK_NB) != 0 {
             guard errno == EWOULDBLOCK || errno == EINTR else { throw BusError.io("lock \(path)", errno: errno) }

@@ -41,27 +41,18 @@ struct CalibrateCommand: AsyncParsableCommand {
         if let stableReadings, !(2...100).contains(stableReadings) { throw CLIError("--stable-readings is 2…100") }
         if let epsilon, !(epsilon.isFinite && epsilon > 0 && epsilon < 1e6) { throw CLIError("--epsilon is a positive number") }
 
-        let loaded: DeviceProfile
-        do { loaded = try DeviceProfile.load(path: config.profilePath) } catch { throw CLIError(error.description) }
-        guard let spec = loaded.sensors.first(where: { $0.id == sensor }) else {
-            throw CLIError("no sensor '\(sensor)' in \(config.profilePath); sensors: \(loaded.sensors.map(\.id).joined(separator: ", "))")
-        }
-        guard spec.driver.ezoKind != nil || spec.driver == .ads1115 else {
-            throw CLIError("\(spec.driver.rawValue) is not calibrated here: EZO circuits and ADS1115 probes are; "
-                + "for others add an offset or calibrate_linear filter (docs/PROFILES.md)")
-        }
-        guard let busSpec = loaded.buses.first(where: { $0.id == spec.bus }), let address = spec.address else {
-            throw CLIError("\(sensor): no I2C bus or address in the profile")
-        }
         let clock = SystemDeviceClock()
-        let opened = try BoardBuilder(clock: clock).open(busSpec, loaded)
-        guard case .i2c(let bus, _) = opened else { throw CLIError("\(sensor): bus '\(busSpec.id)' is not an I2C bus") }
-        _ = try opened.attach(spec, clock: clock) // on a simulated bus, this puts the simulated chip there
-        let lock = busSpec.simulated ? nil : BusLock(bus: busSpec.id)
+        let opened = try OpenedSensor.open(sensor, profilePath: config.profilePath, clock: clock) { spec in
+            guard spec.driver.ezoKind != nil || spec.driver == .ads1115 else {
+                throw CLIError("\(spec.driver.rawValue) is not calibrated here: EZO circuits and ADS1115 probes are; "
+                    + "for others add an offset or calibrate_linear filter (docs/PROFILES.md)")
+            }
+        }
+        let (spec, bus, address) = (opened.spec, opened.bus, opened.address)
         let pause = SensorPause(sensor: spec.id)
         try pause.pause()
         defer { pause.resume() }
-        let calibration = Calibration(spec: spec, lock: lock, clock: clock, write: { Console.write($0) })
+        let calibration = Calibration(spec: spec, lock: opened.lock, clock: clock, write: { Console.write($0) })
         let event: CalibrationEvent
         if let kind = spec.driver.ezoKind {
             event = try await calibration.circuit(on: bus, address: address, kind: kind, clear: clear, onePoint: onePoint,

@@ -20,25 +20,18 @@ struct CaptureCommand: AsyncParsableCommand {
     func run() async throws {
         var config = try global.load()
         if let profile { config.profilePath = profile }
-        let loaded: DeviceProfile
-        do { loaded = try DeviceProfile.load(path: config.profilePath) } catch { throw CLIError(error.description) }
-        guard let spec = loaded.sensors.first(where: { $0.id == sensor }) else {
-            throw CLIError("no sensor '\(sensor)' in \(config.profilePath); sensors: \(loaded.sensors.map(\.id).joined(separator: ", "))")
-        }
-        guard let format = spec.driver.declaration.capture else {
-            throw CLIError("\(spec.driver.rawValue) has no capture: for a 1-Wire probe copy the kernel's files instead "
-                + "(cp -rL /sys/bus/w1/devices w1-copy) and point a w1 bus's device at the copy (docs/REPLAY.md)")
-        }
-        guard let busSpec = loaded.buses.first(where: { $0.id == spec.bus }), let address = spec.address else {
-            throw CLIError("\(sensor): no I2C bus or address in the profile")
-        }
         let clock = SystemDeviceClock()
-        let opened = try BoardBuilder(clock: clock).open(busSpec, loaded)
-        guard case .i2c(let bus, _) = opened else { throw CLIError("\(sensor): bus '\(busSpec.id)' is not an I2C bus") }
-        let driver = try opened.attach(spec, clock: clock)
-        let chip = ChipCapture(bus: bus, address: address, spec: spec, driver: driver, clock: clock)
-        let capture = busSpec.simulated ? try await chip.take(format, bus: busSpec)
-            : try await BusLock(bus: busSpec.id).holding(clock: clock) { try await chip.take(format, bus: busSpec) }
+        var format: CaptureFormat?
+        let opened = try OpenedSensor.open(sensor, profilePath: config.profilePath, clock: clock) { spec in
+            format = spec.driver.declaration.capture
+            guard format != nil else {
+                throw CLIError("\(spec.driver.rawValue) has no capture: for a 1-Wire probe copy each slave's w1_slave file "
+                    + "and point a w1 bus's device at the copy (docs/REPLAY.md)")
+            }
+        }
+        guard let format else { return } // `open` refused a driver without one
+        let chip = ChipCapture(bus: opened.bus, address: opened.address, spec: opened.spec, driver: opened.driver, clock: clock)
+        let capture = try await opened.locked(clock: clock) { try await chip.take(format, bus: opened.busSpec) }
         if let out {
             do { try capture.write(toFile: out, atomically: true, encoding: .utf8) } catch {
                 throw CLIError("cannot write \(out): \(error.localizedDescription)")
