@@ -259,8 +259,14 @@ extension YAMLReader {
             fail(node, path, "a capture replays on a simulated bus: set 'simulated: true' on bus '\(bus?.id ?? "")'")
             return nil
         }
+        // Only files beside the profile or below its directory: a profile cannot make the agent
+        // read (and quote in errors) a file elsewhere.
+        guard !name.hasPrefix("/"), name.split(separator: "/", omittingEmptySubsequences: false).allSatisfy({ DeviceNames.isPlainName(String($0)) }) else {
+            fail(node, path, "'\(name)' is not a file beside the profile: write a relative path of plain names, without '..' (e.g. captures/bme280.i2cdump)")
+            return nil
+        }
         let directory = (file as NSString).deletingLastPathComponent
-        let full = name.hasPrefix("/") ? name : (directory.isEmpty ? name : directory + "/" + name)
+        let full = directory.isEmpty ? name : directory + "/" + name
         switch YAMLSource.text(path: full, maxBytes: 65_536, noun: "the capture") {
         case .failure(let error):
             fail(node, path, "\(full): \(error.message)")

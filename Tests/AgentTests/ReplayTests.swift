@@ -104,6 +104,20 @@ extension ReplayTests {
         sensors:
           - { id: volts, driver: ads1115, bus: i2c, capture: bytes.i2cdump }
         """)
+        let outside = try write("outside.yaml", """
+        name: outside
+        buses:
+          - { id: i2c, kind: i2c, simulated: true }
+        sensors:
+          - { id: a, driver: bme280, bus: i2c, capture: ../../etc/passwd }
+          - { id: b, driver: bme280, bus: i2c, capture: /etc/passwd }
+        """)
+        let escaped = try AgentBinary.run(["check-config", outside], environment: ["EDGE_AGENT_CONFIG": ""])
+        #expect(escaped.status == 78)
+        #expect(escaped.stderr.contains("sensors[0].capture: '../../etc/passwd' is not a file beside the profile"), "\(escaped.stderr)")
+        #expect(escaped.stderr.contains("sensors[1].capture: '/etc/passwd' is not a file beside the profile"), "\(escaped.stderr)")
+        #expect(!escaped.stderr.contains("root:"))
+
         let refused = try AgentBinary.run(["check-config", wrong], environment: ["EDGE_AGENT_CONFIG": ""])
         #expect(refused.status != 0)
         #expect((refused.stdout + refused.stderr).contains("sensors[0].capture: \(directory.file("bytes.i2cdump")): this is a byte dump (i2cdump … b), "
