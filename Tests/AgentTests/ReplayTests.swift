@@ -12,6 +12,14 @@ import Glibc
 
     init() throws { directory = try TemporaryDirectory("replay") }
 
+    /// The agent with no config file of its own, as a keeper runs it on a laptop.
+    func agent(_ arguments: [String]) throws -> Command.Output {
+        try AgentBinary.run(arguments, environment: ["EDGE_AGENT_CONFIG": ""])
+    }
+
+    /// `edge-agent run --once --profile PROFILE`.
+    func once(_ profile: String) throws -> Command.Output { try agent(["run", "--once", "--profile", profile]) }
+
     func write(_ name: String, _ text: String) throws -> String {
         let path = directory.file(name)
         try text.write(toFile: path, atomically: true, encoding: .utf8)
@@ -56,7 +64,7 @@ import Glibc
         sensors:
           - { id: salinity, driver: ezo_ec, bus: i2c, simulation: { conductivity: { constant: 53087 } } }
         """)
-        let out = try AgentBinary.run(["run", "--once", "--profile", profile], environment: ["EDGE_AGENT_CONFIG": ""])
+        let out = try once(profile)
         #expect(out.status == 0, "\(out.stderr)")
         #expect(out.stdout.contains("salinity.conductivity  53087.000  µS/cm"), "\(out.stdout)")
     }
@@ -66,7 +74,7 @@ import Glibc
 extension ReplayTests {
     @Test func theExampleCapturesReplayWithRunOnce() throws {
         let profile = AgentBinary.repository.appendingPathComponent("device-profiles/examples/replay.yaml").path
-        let out = try AgentBinary.run(["run", "--once", "--profile", profile], environment: ["EDGE_AGENT_CONFIG": ""])
+        let out = try once(profile)
         #expect(out.status == 0, "\(out.stderr)")
         #expect(out.stdout == """
             sensor            value     unit  error
@@ -93,7 +101,7 @@ extension ReplayTests {
         sensors:
           - { id: room, driver: bme280, bus: i2c, capture: measuring.i2cdump }
         """)
-        let out = try AgentBinary.run(["run", "--once", "--profile", profile], environment: ["EDGE_AGENT_CONFIG": ""])
+        let out = try once(profile)
         #expect(out.status == 0, "\(out.stderr)")
         #expect(out.stdout.contains("room.temperature  25.080    °C"), "\(out.stdout)")
 
@@ -112,13 +120,13 @@ extension ReplayTests {
           - { id: a, driver: bme280, bus: i2c, capture: ../../etc/passwd }
           - { id: b, driver: bme280, bus: i2c, capture: /etc/passwd }
         """)
-        let escaped = try AgentBinary.run(["check-config", outside], environment: ["EDGE_AGENT_CONFIG": ""])
+        let escaped = try agent(["check-config", outside])
         #expect(escaped.status == 78)
         #expect(escaped.stderr.contains("sensors[0].capture: '../../etc/passwd' is not a file beside the profile"), "\(escaped.stderr)")
         #expect(escaped.stderr.contains("sensors[1].capture: '/etc/passwd' is not a file beside the profile"), "\(escaped.stderr)")
         #expect(!escaped.stderr.contains("root:"))
 
-        let refused = try AgentBinary.run(["check-config", wrong], environment: ["EDGE_AGENT_CONFIG": ""])
+        let refused = try agent(["check-config", wrong])
         #expect(refused.status != 0)
         #expect((refused.stdout + refused.stderr).contains("sensors[0].capture: \(directory.file("bytes.i2cdump")): this is a byte dump (i2cdump … b), "
             + "which holds only the first byte of each 16-bit register"), "\(refused.stdout)\(refused.stderr)")
@@ -136,9 +144,8 @@ extension ReplayTests {
           - { id: volts, driver: ads1115, bus: i2c, simulation: { voltage: { constant: 2.5 } } }
           - { id: salinity, driver: ezo_ec, bus: i2c, simulation: { conductivity: { constant: 53087 } } }
         """)
-        let env = ["EDGE_AGENT_CONFIG": ""]
         for sensor in ["room", "volts", "salinity"] {
-            let out = try AgentBinary.run(["capture", sensor, "--profile", original, "--out", directory.file("\(sensor).capture")], environment: env)
+            let out = try agent(["capture", sensor, "--profile", original, "--out", directory.file("\(sensor).capture")])
             #expect(out.status == 0, "\(out.stderr)")
         }
         let transcript = try String(contentsOfFile: directory.file("salinity.capture"), encoding: .utf8)
@@ -152,8 +159,8 @@ extension ReplayTests {
           - { id: volts, driver: ads1115, bus: i2c, capture: volts.capture }
           - { id: salinity, driver: ezo_ec, bus: i2c, capture: salinity.capture }
         """)
-        let before = try AgentBinary.run(["run", "--once", "--profile", original], environment: env)
-        let after = try AgentBinary.run(["run", "--once", "--profile", replay], environment: env)
+        let before = try once(original)
+        let after = try once(replay)
         #expect(after.status == 0, "\(after.stderr)")
         #expect(after.stdout == before.stdout)
         #expect(after.stdout.contains("volts                  2.500"), "\(after.stdout)")
@@ -171,7 +178,7 @@ extension ReplayTests {
         sensors:
           - { id: tank, driver: ds18b20, bus: w1, slave: \(id) }
         """)
-        let out = try AgentBinary.run(["run", "--once", "--profile", profile], environment: ["EDGE_AGENT_CONFIG": ""])
+        let out = try once(profile)
         #expect(out.status == 0, "\(out.stderr)")
         #expect(out.stdout.contains("tank    25.062  °C"), "\(out.stdout)")
     }
