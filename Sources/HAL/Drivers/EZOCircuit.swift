@@ -228,8 +228,8 @@ public struct EZOCircuit<Bus: I2CBus>: Sensor {
         }
         // The RTD circuit reports -1023 when no probe is attached.
         if kind == .rtd, measurements[0].value == -1023 { throw .disconnected("EZO-RTD reports -1023: no probe attached") }
-        if let first = measurements.first, first.channel == channels.first?.name, kind.channels.first == channels.first,
-           !kind.range.contains(first.value) {
+        // The range is the primary quantity's (an EC circuit with EC disabled reports TDS first).
+        if let first = measurements.first, channels.first == kind.channels.first, !kind.range.contains(first.value) {
             throw .outOfRange("\(first.value) \(first.unit) is outside the EZO \(kind.rawValue) circuit's range "
                 + "\(kind.range.lowerBound)…\(kind.range.upperBound): check the probe and its calibration")
         }
