@@ -63,10 +63,10 @@ import Wire
 
         static func now(_ connection: PostgresConnection) async throws -> Int64 {
             let rows = try await connection.query("SELECT (extract(epoch FROM clock_timestamp()) * 1000)::int8", logger: logger)
-            for try await value in rows.decode(Int64.self) {
-                return value
-            }
-            return 0
+            // Read to the end: a half-read sequence keeps the connection busy for the next statement.
+            var now: Int64 = 0
+            for try await value in rows.decode(Int64.self) { now = value }
+            return now
         }
 
         func handler(_ transport: any NotifyTransport) -> NotifyJobHandler {
@@ -92,8 +92,9 @@ import Wire
         }
 
         func count(_ sql: String) async throws -> Int {
-            for try await value in try await client.query(PostgresQuery(unsafeSQL: sql)).decode(Int64.self) { return Int(value) }
-            return -1
+            var count = -1
+            for try await value in try await client.query(PostgresQuery(unsafeSQL: sql)).decode(Int64.self) { count = Int(value) }
+            return count
         }
     }
 
