@@ -62,7 +62,7 @@ import Testing
             Issue.record("a broken config loaded")
         } catch {
             #expect(error.errors.map(\.description) == [
-                "\(path):2:1: data_dri: unknown key (did you mean 'data_dir'?); allowed here: device_id, profile, data_dir, log_level, retention, sync, notify",
+                "\(path):2:1: data_dri: unknown key (did you mean 'data_dir'?); allowed here: device_id, profile, data_dir, log_level, retention, sync, notify, metrics",
                 "\(path):4:12: retention.max_age: 'forever' is not a duration in 1h...3650d; write e.g. 500ms, 10s, 5m, 2h or 7d",
                 "\(path):7:12: log_level: 'loud' is not a level; use trace, debug, info, notice, warning, error or critical",
             ])
