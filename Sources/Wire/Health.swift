@@ -30,6 +30,10 @@ public struct HealthReport: Codable, Sendable, Hashable {
     /// Each notification target's delivery counts, so the fleet sees a device whose alerts
     /// reach nobody; nil when no target is configured and from agents before notifications.
     public var notify: [NotifyTargetHealth]?
+    /// How often the device syncs (agent.yaml `sync.interval`), so the fleet server can tell
+    /// "silent" from "not due yet": it counts a device offline after max(5 min, 3 × this).
+    /// nil without sync and from agents before it was reported.
+    public var syncIntervalSeconds: Double?
 
     public init(takenAtMillis: Int64, bootID: String, version: String, uptimeSeconds: Double, status: Status,
                 reasons: [String], clockSynchronized: Bool, sensors: [SensorHealth], databaseBytes: Int64,

@@ -68,6 +68,9 @@ extension HealthReport {
         if encodedBytes > WireLimits.maxHealthBytes {
             return "health is \(encodedBytes) bytes as JSON; the limit is \(WireLimits.maxHealthBytes)"
         }
+        if let interval = syncIntervalSeconds, !(1...86_400).contains(interval) {
+            return "health.syncIntervalSeconds is \(interval); the agent syncs every 1 s to 1 day"
+        }
         var strings: [(String, String)] = [(bootID, "health.bootID"), (version, "health.version")]
         strings += reasons.enumerated().map { ($1, "health.reasons[\($0)]") }
         for (index, sensor) in sensors.enumerated() {

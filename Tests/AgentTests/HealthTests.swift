@@ -98,6 +98,20 @@ import Wire
         #expect(second.status == .unhealthy || second.status == .healthy)
         #expect(second.backlogRows == 0 && second.databaseBytes == 0)
         #expect(second.takenAtMillis == first.takenAtMillis + 5_000)
+        #expect(second.syncIntervalSeconds == nil)  // no sync: nothing to judge silence by
+    }
+
+    /// The fleet server counts a device offline after max(5 min, 3 × its sync interval): the
+    /// report says the interval, and the wire refuses one the agent could not have.
+    @Test func theReportCarriesTheSyncIntervalForOfflineDetection() throws {
+        let clock = ManualDeviceClock()
+        let monitor = HealthMonitor(clock: clock, syncConfigured: false, syncInterval: .milliseconds(2_500))
+        let report = try monitor.refresh(agent: AgentHealth(version: "t", startedAt: clock.now(), sensors: [], firingAlerts: 0), stores: nil)
+        #expect(report.syncIntervalSeconds == 2.5)
+        #expect(report.validationError(encodedBytes: 100) == nil)
+        var broken = report
+        broken.syncIntervalSeconds = 0
+        #expect(broken.validationError(encodedBytes: 100) == "health.syncIntervalSeconds is 0.0; the agent syncs every 1 s to 1 day")
     }
 }
 

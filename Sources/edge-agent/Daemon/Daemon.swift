@@ -46,7 +46,8 @@ final class Daemon: Sendable {
         self.notifier = notifier
         self.startedAt = clock.now()
         self.storage = StorageSupervisor(paths: DataPaths(config), clock: clock, logger: logger)
-        self.health = HealthMonitor(clock: clock, syncConfigured: config.sync.url != nil, notify: config.notify)
+        self.health = HealthMonitor(clock: clock, syncConfigured: config.sync.url != nil, notify: config.notify,
+                                    syncInterval: config.sync.url != nil ? config.sync.interval : nil)
     }
 
     /// Runs until a stop signal; returns the process exit status.

@@ -23,11 +23,15 @@ final class HealthMonitor: HealthFeed {
     /// agent.yaml's notify section: the targets whose delivery the report counts, and the
     /// problems that left a target out.
     private let notify: AgentConfig.Notify
+    private let syncInterval: Duration?
     private let state = Mutex<(latest: HealthReport?, sync: SyncStatus?, sample: ProcessSample?)>((nil, nil, nil))
 
     /// - Parameter staleBacklog: a backlog whose oldest reading is older than this degrades the device.
+    /// - Parameter syncInterval: reported so the fleet server judges this device's silence by
+    ///   its own pace (nil without sync).
     init(clock: any DeviceClock, syncConfigured: Bool, clockHold: Duration = SyncConfiguration.defaultClockHold,
-         staleBacklog: Duration = .seconds(3_600), notify: AgentConfig.Notify = AgentConfig.Notify()) {
+         staleBacklog: Duration = .seconds(3_600), notify: AgentConfig.Notify = AgentConfig.Notify(), syncInterval: Duration? = nil) {
+        self.syncInterval = syncInterval
         self.clock = clock
         self.syncConfigured = syncConfigured
         self.clockHold = clockHold
@@ -65,9 +69,10 @@ final class HealthMonitor: HealthFeed {
         let cpu = sample.flatMap { current in
             previous.map { current.cpuPercent(since: $0, ticksPerSecond: ProcessSample.ticksPerSecond) }
         } ?? 0
-        let report = HealthAssessment.report(HealthFacts(
+        var report = HealthAssessment.report(HealthFacts(
             agent: agent, now: now, bootID: clock.bootID, store: store, sync: sync, notify: delivery, notifyProblems: notify.problems,
             rssBytes: sample?.rssBytes ?? 0, cpuPercent: cpu), staleBacklog: staleBacklog)
+        report.syncIntervalSeconds = syncInterval?.inSeconds
         state.withLock { $0 = (report, sync, sample ?? $0.sample) }
         return report
     }
