@@ -226,7 +226,9 @@ public struct Settlement: Sendable, Hashable {
     /// Until the next attempt (retryable only).
     public var delay: Duration?
     public var error: String?
+}
 
+extension Settlement {
     public init(_ job: ClaimedJob, _ result: JobResult, policy: RetryPolicy, using random: inout some RandomNumberGenerator) {
         switch result {
         case .completed:

@@ -97,6 +97,8 @@ public final class WorkerPool: Service, Sendable {
                 if free > 0 && !handlers.isEmpty {
                     do {
                         let jobs = try await queue.claim(free, owner: owner, lease: settings.leaseDuration)
+                        // Claimed as the pool was cancelled: the leases expire and others take them.
+                        if Task.isCancelled { break }
                         state.withLock { state in for job in jobs { state.held[job.id] = job } }
                         for job in jobs { group.addTask { await self.perform(job) } }
                         if jobs.count == free { continue }
@@ -125,6 +127,12 @@ public final class WorkerPool: Service, Sendable {
         let latency = start.duration(to: clock.now)
         heartbeat.cancel()
         let metadata: Logger.Metadata = ["job": "\(job.id)", "kind": "\(job.kind)", "receiver": "\(job.receiver)", "attempt": "\(job.attempt)"]
+        // Cancelled, the database client is going away with the pool: a query now could wait
+        // for ever. The lease expires and the rescuer hands the job on.
+        guard !Task.isCancelled else {
+            state.withLock { _ = $0.held.removeValue(forKey: job.id) }
+            return
+        }
         do {
             if let settlement = try await queue.finish(job, owner: owner, result: result, latency: latency, policy: settings.retryPolicy) {
                 if settlement.state == .dead {
@@ -175,6 +183,7 @@ public final class WorkerPool: Service, Sendable {
         while !Task.isCancelled, ContinuousClock.now < deadline, state.withLock({ !$0.held.isEmpty }) {
             try? await Task.sleep(for: .milliseconds(20))
         }
+        guard !Task.isCancelled else { return }
         for job in state.withLock({ Array($0.held.values) }) {
             let released = (try? await queue.release(job, owner: owner)) ?? false
             logger.info("released a held job at shutdown", metadata: ["job": "\(job.id)", "released": "\(released)"])
@@ -183,6 +192,7 @@ public final class WorkerPool: Service, Sendable {
 
     private func repeating(_ name: String, every interval: Duration, _ operation: @Sendable () async throws -> Void) async {
         repeat {
+            if stopping { return }
             do { try await operation() } catch {
                 logger.warning("a periodic worker duty failed", metadata: ["duty": "\(name)", "error": "\(String(reflecting: error))"])
             }
