@@ -3,14 +3,14 @@
 # PostgreSQL (the throwaway clusters), openssl (certificates), curl, systemd (unit checks),
 # libseccomp-dev and gcc (scripts/unit-sandbox.sh runs the agent under the unit's syscall filter).
 # python3 and python3-aiosmtpd run scripts/notify-receiver.py, the HTTPS and SMTP services the
-# notification tests deliver to.
+# notification tests deliver to; python3-prometheus-client parses the agent's metrics textfile in its tests.
 # Does nothing when they are all there; needs root otherwise.
 set -euo pipefail
 
 packages=(libsqlite3-dev libgpiod-dev libi2c-dev libcurl4-openssl-dev zlib1g-dev
           postgresql openssl curl ca-certificates systemd binutils
           libseccomp-dev gcc
-          python3 python3-aiosmtpd)
+          python3 python3-aiosmtpd python3-prometheus-client)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -61,6 +61,8 @@ public struct FleetServerConfiguration: Sendable {
     public var adminTokenHash: TokenHash?
     /// The job workers every `serve` runs (the queue, retries, health thresholds).
     public var worker = WorkerSettings()
+    /// Receivers, routes and timing for the server's notifications (none by default).
+    public var notifications: NotificationSettings
 
     public init(host: String = "0.0.0.0", port: Int = 8443, tls: TLSFiles?, database: PostgresClient.Configuration,
                 maxBodyBytes: Int = WireProtocol.defaultMaxBodyBytes,
@@ -85,6 +87,7 @@ public struct FleetServerConfiguration: Sendable {
         self.adminFailureWindow = .seconds(60)
         self.connections = ConnectionLimits()
         self.adminTokenHash = adminTokenHash
+        self.notifications = NotificationSettings()
     }
 }
 

@@ -18,6 +18,8 @@ struct AgentConfig: Sendable, Equatable {
     var retention = Retention()
     var sync = Sync()
     var notify = Notify()
+    /// Where the Prometheus textfile goes (`metrics.textfile`); nil writes none.
+    var metricsTextfile: String?
     /// Where the values came from, for `check-config` and error messages.
     var source: String
 
@@ -126,7 +128,7 @@ struct AgentConfig: Sendable, Equatable {
             syncProblems += Self.inFileOrder(syncReader.errors)
             notify.problems = Self.inFileOrder(notifyReader.errors).map { SyncURLCheck.maskingCredentials(in: $0).description }
         }
-        guard let top = reader.fields(root, "", allowed: ["device_id", "profile", "data_dir", "log_level", "retention", "sync", "notify"]) else { return }
+        guard let top = reader.fields(root, "", allowed: ["device_id", "profile", "data_dir", "log_level", "retention", "sync", "notify", "metrics"]) else { return }
         if let value = top["device_id"], let text = syncReader.scalar(value, "device_id") {
             if let problem = Self.deviceIDProblem(text) { syncReader.fail(value, "device_id", problem) } else { deviceID = text }
         }
@@ -146,6 +148,12 @@ struct AgentConfig: Sendable, Equatable {
             f["free_space_floor"].flatMap { reader.bytes($0, "retention.free_space_floor", in: Retention.floorRange) }
                 .map { retention.freeSpaceFloorBytes = $0 }
         }
+        if let value = top["metrics"], let f = reader.fields(value, "metrics", allowed: ["textfile"]),
+           let node = f["textfile"], let path = reader.scalar(node, "metrics.textfile") {
+            if let problem = Self.metricsTextfileProblem(path) { reader.fail(node, "metrics.textfile", problem) } else {
+                metricsTextfile = path.isEmpty ? nil : path
+            }
+        }
         if let value = top["sync"] { applySync(value, reader: &syncReader, urlPlace: &urlPlace) }
         // A broken notify section, like a broken sync section, never stops polling and alerting.
         if let value = top["notify"] { notify = notifyReader.notify(value) }
@@ -159,6 +167,12 @@ struct AgentConfig: Sendable, Equatable {
 
     static func logLevelProblem(_ level: String) -> String? {
         logLevels.contains(level) ? nil : "'\(level)' is not a level; use trace, debug, info, notice, warning, error or critical"
+    }
+
+    /// node_exporter reads only `*.prom` files; anything else would be written and never scraped.
+    static func metricsTextfileProblem(_ path: String) -> String? {
+        path.isEmpty || path.hasSuffix(".prom") ? nil
+            : "'\(path)' does not end in .prom, so node_exporter's textfile collector would never read it; name it e.g. edge_agent.prom"
     }
 
     /// The fleet server keys the device by its id (empty means the host name).
@@ -202,6 +216,13 @@ struct AgentConfig: Sendable, Equatable {
         }
         if let v = env["EDGE_AGENT_PROFILE"] { profilePath = v }
         if let v = env["EDGE_AGENT_DATA_DIR"] { dataDirectory = v }
+        if let v = env["EDGE_AGENT_METRICS_TEXTFILE"] {
+            if let problem = Self.metricsTextfileProblem(v) {
+                errors.append(ConfigError(file: "environment", line: nil, key: "EDGE_AGENT_METRICS_TEXTFILE", message: problem))
+            } else {
+                metricsTextfile = v.isEmpty ? nil : v
+            }
+        }
         if let v = env["EDGE_AGENT_LOG_LEVEL"] {
             if let problem = Self.logLevelProblem(v) {
                 errors.append(ConfigError(file: "environment", line: nil, key: "EDGE_AGENT_LOG_LEVEL", message: problem))

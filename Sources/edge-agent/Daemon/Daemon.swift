@@ -4,6 +4,7 @@ import Foundation
 import HAL
 import Logging
 import Notify
+import NotifyDelivery
 import Profiles
 import Readings
 import Sync
@@ -32,6 +33,8 @@ final class Daemon: Sendable {
     private let notify = Mutex<[(stage: NotifyStage, task: Task<Void, Never>)]>([])
     /// Why notifications are not running although targets are configured.
     private let notifyProblem = Mutex<String?>(nil)
+    /// The last reason the metrics textfile could not be written, so it is logged once.
+    private let metricsProblem = Mutex<String?>(nil)
     /// Builds the health report on the housekeeping timer; the file and Sync read it.
     let health: HealthMonitor
 
@@ -309,11 +312,34 @@ final class Daemon: Sendable {
 
     /// Refreshes the health report and writes it where `status` reads it.
     private func writeHealth(to path: String) {
+        let report: HealthReport
         do {
-            try HealthFile.write(try health.refresh(agent: agentHealth(), stores: storage.stores?.queries), to: path)
+            report = try health.refresh(agent: agentHealth(), stores: storage.stores?.queries)
+            try HealthFile.write(report, to: path)
         } catch {
             logger.error("health report failed", metadata: ["error": "\(error)"])
             storage.reportFailure(error, in: storage.stores?.database, during: "health report")
+            return
+        }
+        writeMetrics(report)
+    }
+
+    /// The Prometheus textfile, when agent.yaml names one. A failure (the collector's
+    /// directory missing or full) is logged once per cause and never touches polling.
+    private func writeMetrics(_ report: HealthReport) {
+        guard let path = config.metricsTextfile else { return }
+        let inputs = MetricsTextfile.Inputs(report: report, sync: health.latestSync(),
+                                            readsOK: current.withLock { $0 }?.health.readsOK() ?? [:], board: BoardFacts.read())
+        do {
+            try MetricsTextfile.write(MetricsTextfile.render(inputs), to: path)
+            metricsProblem.withLock { $0 = nil }
+        } catch {
+            let text = "\(error)"
+            let first = metricsProblem.withLock { previous in
+                defer { previous = text }
+                return previous != text
+            }
+            if first { logger.warning("metrics textfile not written", metadata: ["path": "\(path)", "error": "\(text)"]) }
         }
     }
 }

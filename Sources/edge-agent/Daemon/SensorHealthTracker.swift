@@ -8,6 +8,7 @@ final class SensorHealthTracker: Sendable {
     private struct Entry {
         var interval: Duration
         var lastSuccess: DeviceTime?
+        var readsOK = 0
         var errorCount = 0
         var consecutiveFailures = 0
         var errorsByKind: [String: Int] = [:]
@@ -28,6 +29,7 @@ final class SensorHealthTracker: Sendable {
     func recordSuccess(_ sensorID: String, at time: DeviceTime) {
         state.withLock {
             $0[sensorID]?.lastSuccess = time
+            $0[sensorID]?.readsOK += 1
             $0[sensorID]?.consecutiveFailures = 0
         }
     }
@@ -39,6 +41,11 @@ final class SensorHealthTracker: Sendable {
             $0[sensorID]?.errorsByKind[kind, default: 0] += 1
             $0[sensorID]?.lastError = message
         }
+    }
+
+    /// Successful polls per sensor since the agent started (the metrics file's `sensor_reads_total`).
+    func readsOK() -> [String: Int] {
+        state.withLock { $0.mapValues(\.readsOK) }
     }
 
     /// A sensor is failing while its latest poll failed; stale when it has not produced a

@@ -1,6 +1,7 @@
 import AlertEngine
 import EdgeCore
 import Notify
+import NotifyDelivery
 import Readings
 import Sync
 import Synchronization
@@ -22,7 +23,7 @@ final class HealthMonitor: HealthFeed {
     /// agent.yaml's notify section: the targets whose delivery the report counts, and the
     /// problems that left a target out.
     private let notify: AgentConfig.Notify
-    private let state = Mutex<(latest: HealthReport?, sample: ProcessSample?)>((nil, nil))
+    private let state = Mutex<(latest: HealthReport?, sync: SyncStatus?, sample: ProcessSample?)>((nil, nil, nil))
 
     /// - Parameter staleBacklog: a backlog whose oldest reading is older than this degrades the device.
     init(clock: any DeviceClock, syncConfigured: Bool, clockHold: Duration = SyncConfiguration.defaultClockHold,
@@ -36,6 +37,10 @@ final class HealthMonitor: HealthFeed {
 
     /// The report the last `refresh` built; nil before the first.
     func latestReport() -> HealthReport? { state.withLock { $0.latest } }
+
+    /// The sync figures the last `refresh` read (nil without sync or storage): the metrics
+    /// file's counters, from the same moment as the report.
+    func latestSync() -> SyncStatus? { state.withLock { $0.sync } }
 
     /// Builds the report now and keeps it as the latest. `stores` is nil while storage is
     /// down: the report is then unhealthy with the agent's reasons and no store figures.
@@ -63,7 +68,7 @@ final class HealthMonitor: HealthFeed {
         let report = HealthAssessment.report(HealthFacts(
             agent: agent, now: now, bootID: clock.bootID, store: store, sync: sync, notify: delivery, notifyProblems: notify.problems,
             rssBytes: sample?.rssBytes ?? 0, cpuPercent: cpu), staleBacklog: staleBacklog)
-        state.withLock { $0 = (report, sample ?? $0.sample) }
+        state.withLock { $0 = (report, sync, sample ?? $0.sample) }
         return report
     }
 
