@@ -75,7 +75,7 @@ struct Serve: AsyncParsableCommand {
         var notifications: NotificationSettings?
     }
 
-    @Option(help: "JSON file with any of: host, port, tlsCert, tlsKey, clientCA, plainHTTP, postgresURL, maxBodyBytes, maxBatchRows, maxConcurrentBatches, maxConcurrentBatchesPerDevice, retryAfterSeconds, databaseTimeoutSeconds, storeTimeoutSeconds, bodyTimeoutSeconds, idleTimeoutSeconds, handshakeTimeoutSeconds, maxConnections, maxConnectionsPerAddress, healthReportsKept, adminTokenFile, worker (an object: concurrency, pollIntervalSeconds, leaseSeconds, heartbeatSeconds, rescueIntervalSeconds, retryBaseSeconds, retryCapSeconds, maxRetryAfterSeconds, shutdownGraceSeconds, finishedRetentionSeconds, statsRetentionSeconds, retentionIntervalSeconds, health), notifications (an object: receivers, routes, defaults)")
+    @Option(help: "JSON file with any of: host, port, tlsCert, tlsKey, clientCA, plainHTTP, postgresURL, maxBodyBytes, maxBatchRows, maxConcurrentBatches, maxConcurrentBatchesPerDevice, retryAfterSeconds, databaseTimeoutSeconds, storeTimeoutSeconds, bodyTimeoutSeconds, idleTimeoutSeconds, handshakeTimeoutSeconds, maxConnections, maxConnectionsPerAddress, healthReportsKept, adminTokenFile, worker (an object: concurrency, pollIntervalSeconds, leaseSeconds, heartbeatSeconds, attemptTimeoutSeconds, rescueIntervalSeconds, retryBaseSeconds, retryCapSeconds, maxRetryAfterSeconds, shutdownGraceSeconds, finishedRetentionSeconds, statsRetentionSeconds, retentionIntervalSeconds, health), notifications (an object: receivers, routes, defaults)")
     var config: String?
     @Option(help: "Address to listen on (default 0.0.0.0).") var host: String?
     @Option(help: "Port to listen on (default 8443).") var port: Int?

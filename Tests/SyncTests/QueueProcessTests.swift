@@ -22,15 +22,15 @@ import Glibc
             let jobs = (1...1_000).map { fleet.testJob(at: Int64($0)) }
             #expect(try await fleet.queue.insert(jobs) == 1_000)
             _ = try await fleet.receiver.requests(atLeast: 1_000, within: .seconds(180))
-            try await fleet.waitUntil("1000 jobs completed") { try await fleet.rows("SELECT count(*)::text FROM jobs WHERE state = 'completed'") == ["1000"] }
+            try await fleet.database.waitUntil("1000 jobs completed") { try await fleet.database.rows("SELECT count(*)::text FROM jobs WHERE state = 'completed'") == ["1000"] }
             try await Task.sleep(for: .milliseconds(500))
             let keys = try fleet.receiver.requests().map { $0.header("Idempotency-Key") ?? "none" }
             #expect(keys.count == 1_000)
             #expect(Set(keys) == Set(jobs.map(\.uniqueKey)))
-            let byWorker = try await fleet.rows("SELECT count(*)::text FROM job_attempts WHERE outcome = 'completed' GROUP BY worker ORDER BY worker")
+            let byWorker = try await fleet.database.rows("SELECT count(*)::text FROM job_attempts WHERE outcome = 'completed' GROUP BY worker ORDER BY worker")
             #expect(byWorker.count == 2)
             #expect(byWorker.compactMap(Int.init).reduce(0, +) == 1_000)
-            #expect(try await fleet.rows("SELECT receiver || ' ' || sent || ' ' || failed || ' ' || rescued FROM job_counters") == ["hook 1000 0 0"])
+            #expect(try await fleet.database.rows("SELECT receiver || ' ' || sent || ' ' || failed || ' ' || rescued FROM job_counters") == ["hook 1000 0 0"])
             #expect(await a.stop() == 0)
             #expect(await b.stop() == 0)
         }
@@ -46,15 +46,15 @@ import Glibc
             _ = try await fleet.receiver.requests(atLeast: 1, within: .seconds(30))
             doomed.kill()
             let survivor = try await fleet.serve()
-            try await fleet.waitUntil("the job completed") { try await fleet.rows("SELECT state FROM jobs") == ["completed"] }
+            try await fleet.database.waitUntil("the job completed") { try await fleet.database.rows("SELECT state FROM jobs") == ["completed"] }
             let requests = try fleet.receiver.requests()
             #expect(requests.count == 2)
             #expect(requests.map { $0.header("Idempotency-Key") } == [job.uniqueKey, job.uniqueKey])
-            let lastError = try await fleet.rows("SELECT attempt || ' ' || last_error FROM jobs")
+            let lastError = try await fleet.database.rows("SELECT attempt || ' ' || last_error FROM jobs")
             #expect(lastError.count == 1 && lastError[0].hasPrefix("2 lease expired on ") && lastError[0].contains("-\(doomed.pid)-")
                     && lastError[0].hasSuffix(" during attempt 1"))
-            #expect(try await fleet.rows("SELECT outcome FROM job_attempts ORDER BY id") == ["rescued", "completed"])
-            #expect(try await fleet.rows("SELECT receiver || ' ' || sent || ' ' || rescued FROM job_counters") == ["hook 1 1"])
+            #expect(try await fleet.database.rows("SELECT outcome FROM job_attempts ORDER BY id") == ["rescued", "completed"])
+            #expect(try await fleet.database.rows("SELECT receiver || ' ' || sent || ' ' || rescued FROM job_counters") == ["hook 1 1"])
             #expect(await survivor.stop() == 0)
         }
     }
@@ -65,9 +65,10 @@ private struct Fleet: Sendable {
     let cluster: PostgresCluster
     let certificates: TestCertificates
     let receiver: HTTPSReceiver
-    let client: PostgresClient
+    /// The same database, for inserting jobs and asserting.
+    let database: QueueDatabase
     let directory: String
-    var queue: JobQueue { JobQueue(client: client, logger: Logger(label: "queue-process-tests")) }
+    var queue: JobQueue { database.queue }
 
     static func with(_ body: (Fleet) async throws -> Void) async throws {
         let cluster = try await PostgresCluster.start()
@@ -77,7 +78,8 @@ private struct Fleet: Sendable {
         let running = Task { await client.run() }
         let directory = "/tmp/reef-queue-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let fleet = Fleet(cluster: cluster, certificates: certificates, receiver: receiver, client: client, directory: directory)
+        let database = QueueDatabase(cluster: cluster, client: client, logger: Logger(label: "queue-process-tests"))
+        let fleet = Fleet(cluster: cluster, certificates: certificates, receiver: receiver, database: database, directory: directory)
         var failure: (any Error)?
         do { try await body(fleet) } catch { failure = error }
         for server in ServeProcess.started.withLock({ $0 }) { server.kill() }
@@ -120,22 +122,6 @@ private struct Fleet: Sendable {
         server.kill()
         throw Processes.Failure(command: "fleet-server serve on port \(port)", status: 1,
                                 output: (try? String(contentsOfFile: server.log, encoding: .utf8)) ?? "no log")
-    }
-
-    func rows(_ sql: String) async throws -> [String] {
-        var rows: [String] = []
-        for try await row in try await client.query(PostgresQuery(unsafeSQL: sql)).decode(String.self) { rows.append(row) }
-        return rows
-    }
-
-    func waitUntil(_ what: String, within limit: Duration = .seconds(120), _ condition: () async throws -> Bool) async throws {
-        let deadline = ContinuousClock.now + limit
-        while ContinuousClock.now < deadline {
-            if try await condition() { return }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        Issue.record("timed out waiting until \(what)")
-        throw CancellationError()
     }
 }
 

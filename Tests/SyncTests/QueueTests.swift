@@ -90,6 +90,30 @@ import Wire
         }
     }
 
+    @Test func aHungAttemptStopsRenewingItsLeaseSoTheJobIsRescuedAndDoneAgain() async throws {
+        try await QueueDatabase.with { database in
+            try await database.queue.insert([NewJob(kind: "count", receiver: "ops", args: "{}", uniqueKey: "hangs")])
+            var settings = QueueDatabase.shortSettings
+            settings.attemptTimeout = .milliseconds(500)
+            let attempts = Mutex<[Int]>([])
+            let pool = try database.pool(name: "w", handlers: [TestHandler(kind: "count") { job in
+                attempts.withLock { $0.append(job.attempt) }
+                // The first attempt hangs well past its lease (1 s) and the attempt timeout.
+                if job.attempt == 1 { try? await Task.sleep(for: .seconds(4)) }
+                return .completed
+            }], settings: settings)
+            try await QueueDatabase.running([pool]) {
+                try await database.waitUntil("the job completed") { try await database.count("state = 'completed'") == 1 }
+                // The hung attempt returns at 4 s; its result must change nothing.
+                try await Task.sleep(for: .seconds(3))
+            }
+            #expect(attempts.withLock { $0 } == [1, 2])
+            #expect(try await database.rows("SELECT state || ' ' || attempt FROM jobs") == ["completed 2"])
+            #expect(try await database.rows("SELECT outcome FROM job_attempts ORDER BY id") == ["rescued", "completed"])
+            #expect(try await database.rows("SELECT sent || ' ' || rescued FROM job_counters") == ["1 1"])
+        }
+    }
+
     // MARK: Retrying
 
     @Test func retriesAreSpacedByThePolicyAndRetryAfterIsAFloor() async throws {
@@ -330,11 +354,11 @@ struct QueueDatabase: Sendable {
         return rows
     }
 
-    func waitUntil(_ what: String, within limit: Duration = .seconds(60), _ condition: () async throws -> Bool) async throws {
+    func waitUntil(_ what: String, within limit: Duration = .seconds(120), _ condition: () async throws -> Bool) async throws {
         let deadline = ContinuousClock.now + limit
         while ContinuousClock.now < deadline {
             if try await condition() { return }
-            try await Task.sleep(for: .milliseconds(50))
+            try await Task.sleep(for: .milliseconds(100))
         }
         Issue.record("timed out waiting until \(what)")
         throw CancellationError()
