@@ -40,12 +40,12 @@ import Glibc
         try await Fleet.with { fleet in
             // The first delivery hangs at the receiver; every later one is answered at once.
             try fleet.receiver.script([.init(status: 200, delay: 8), .init(status: 200)])
-            let doomed = try await fleet.serve()
+            let doomed = try await fleet.serve(leaseSeconds: 3, heartbeatSeconds: 1)
             let job = fleet.testJob(at: 1)
             try await fleet.queue.insert([job])
             _ = try await fleet.receiver.requests(atLeast: 1, within: .seconds(30))
             doomed.kill()
-            let survivor = try await fleet.serve()
+            let survivor = try await fleet.serve(leaseSeconds: 3, heartbeatSeconds: 1)
             try await fleet.database.waitUntil("the job completed") { try await fleet.database.rows("SELECT state FROM jobs") == ["completed"] }
             let requests = try fleet.receiver.requests()
             #expect(requests.count == 2)
@@ -98,13 +98,15 @@ private struct Fleet: Sendable {
                       testAtMillis: at).newJob
     }
 
-    /// Starts `fleet-server serve` with short leases and returns once its workers answer.
-    func serve() async throws -> ServeProcess {
+    /// Starts `fleet-server serve` and returns once its workers answer. Leases are short
+    /// only where a test needs one to expire: on a loaded machine a short lease can expire
+    /// between heartbeats, and then a job is (rightly) delivered twice.
+    func serve(leaseSeconds: Double = 30, heartbeatSeconds: Double = 5) async throws -> ServeProcess {
         let port = try Processes.freePort()
         let config: [String: Any] = [
             "host": "127.0.0.1", "port": port, "plainHTTP": true, "postgresURL": cluster.url,
             "worker": [
-                "concurrency": 8, "pollIntervalSeconds": 0.05, "leaseSeconds": 2, "heartbeatSeconds": 0.5,
+                "concurrency": 8, "pollIntervalSeconds": 0.05, "leaseSeconds": leaseSeconds, "heartbeatSeconds": heartbeatSeconds,
                 "rescueIntervalSeconds": 0.5, "retryBaseSeconds": 0.1, "retryCapSeconds": 1,
             ] as [String: Any],
             "notifications": ["receivers": [["id": "hook", "kind": "webhook", "url": receiver.url + "/hook", "caFile": receiver.caFile]]],
@@ -131,7 +133,8 @@ private final class ServeProcess: @unchecked Sendable {
     let process = Process()
     let log: String
     let port: Int
-    var pid: Int32 { process.processIdentifier }
+    /// Kept from the launch: only this process is ever signalled.
+    let pid: Int32
 
     init(config: String, log: String, port: Int) throws {
         self.log = log
@@ -144,16 +147,18 @@ private final class ServeProcess: @unchecked Sendable {
         process.standardOutput = output
         process.standardError = output
         try process.run()
+        pid = process.processIdentifier
+        precondition(pid > 0, "a launched process has a pid")
         Self.started.withLock { $0.append(self) }
     }
 
     func kill() {
-        if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
+        if process.isRunning { Glibc.kill(pid, SIGKILL) }
     }
 
     /// SIGTERM: a graceful stop; returns the exit status.
     func stop() async -> Int32 {
-        Glibc.kill(process.processIdentifier, SIGTERM)
+        if process.isRunning { Glibc.kill(pid, SIGTERM) }
         return await process.exited()
     }
 }

@@ -42,12 +42,16 @@ import Wire
             let jobs = (1...1_000).map { NewJob(kind: "count", receiver: "ops", args: #"{"n":\#($0)}"#, uniqueKey: "job-\($0)") }
             #expect(try await database.queue.insert(jobs) == 1_000)
             let handled = Mutex<[Int64: [String]]>([:])
+            // Leases that cannot expire here: a rescue would (rightly) handle a job twice.
+            var settings = QueueDatabase.shortSettings
+            settings.leaseDuration = .seconds(60)
+            settings.heartbeatInterval = .seconds(10)
             let pools = try ["a", "b"].map { name in
                 try database.pool(name: name, handlers: [TestHandler(kind: "count") { job in
                     try? await Task.sleep(for: .milliseconds(2))
                     handled.withLock { $0[job.id, default: []].append(name) }
                     return .completed
-                }])
+                }], settings: settings)
             }
             try await QueueDatabase.running(pools) {
                 try await database.waitUntil("1000 jobs completed") { try await database.count("state = 'completed'") == 1_000 }

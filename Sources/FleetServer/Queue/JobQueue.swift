@@ -212,7 +212,8 @@ public struct JobQueue: Sendable {
 public enum JobState: String, Sendable, Hashable, Codable, CaseIterable {
     case available, running, retryable, completed, dead, cancelled
 
-    /// Completed and dead jobs are finished; a retried dead job starts again.
+    /// Completed, dead and cancelled jobs have finished (`finished` is set); an admin retry
+    /// of a dead or cancelled one starts it again.
     var isFinal: Bool { self == .completed || self == .dead || self == .cancelled }
 }
 
