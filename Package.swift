@@ -71,10 +71,10 @@ var targets: [Target] = [
     .target(name: "EdgeTesting", dependencies: ["EdgeCore", "HAL"], swiftSettings: swiftSettings),
 
     // sensor → driver → filters
-    .target(name: "HAL", dependencies: ["EdgeCore", "CI2C", "CGPIOD"], swiftSettings: halSettings),
+    .target(name: "HAL", dependencies: ["EdgeCore", "CI2C", "CGPIOD", .product(name: "Logging", package: "swift-log")], swiftSettings: halSettings),
     .target(name: "HALSimulation", dependencies: ["HAL", "EdgeCore"], swiftSettings: swiftSettings),
     // device-profiles/*.yaml → sensor specs and alert rules
-    .target(name: "Profiles", dependencies: ["HAL", "HALSimulation", "AlertEngine", "EdgeCore", "Yams"], swiftSettings: swiftSettings),
+    .target(name: "Profiles", dependencies: ["HAL", "HALSimulation", "AlertEngine", "EdgeCore", "Yams", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
     // → Readings (SQLite)
     .target(name: "Readings", dependencies: ["EdgeCore", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),
     // → AlertEngine (events in SQLite)
@@ -101,7 +101,7 @@ var targets: [Target] = [
     .executableTarget(name: "footprint-floor", swiftSettings: swiftSettings),
 
     .testTarget(name: "EdgeCoreTests", dependencies: ["EdgeCore"], swiftSettings: swiftSettings),
-    .testTarget(name: "HALTests", dependencies: ["EdgeTesting", "HAL", "HALSimulation", "EdgeCore"], swiftSettings: swiftSettings),
+    .testTarget(name: "HALTests", dependencies: ["EdgeTesting", "HAL", "HALSimulation", "EdgeCore", .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
     .testTarget(name: "ProfilesTests", dependencies: ["EdgeTesting", "Profiles", "HAL", "HALSimulation", "AlertEngine"], swiftSettings: swiftSettings),
     .testTarget(name: "ReadingsTests", dependencies: ["EdgeTesting", "Readings", "EdgeCore"], swiftSettings: swiftSettings),
     .testTarget(name: "AlertEngineTests", dependencies: ["EdgeTesting", "AlertEngine", "EdgeCore", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),

@@ -92,9 +92,11 @@ public struct FleetServerConfiguration: Sendable {
 }
 
 extension FleetServerConfiguration {
-    /// The first setting that cannot work, or `nil`: every count at least 1, every timeout
-    /// above zero and at most a day (NIO keeps timeouts in 64-bit nanoseconds).
-    public func validationError() -> String? {
+    /// Every setting that cannot work, each with its key: every count at least 1, every
+    /// timeout above zero and at most a day (NIO keeps timeouts in 64-bit nanoseconds), the
+    /// workers' and the notifications' own rules. Empty when the server can start.
+    public func validationErrors() -> [String] {
+        var errors: [String] = []
         let counts: [(String, Int)] = [
             ("port", port), ("maxBodyBytes", maxBodyBytes), ("maxInflatedBytes", maxInflatedBytes), ("maxBatchRows", maxBatchRows),
             ("maxConcurrentBatches", maxConcurrentBatches), ("maxConcurrentBatchesPerDevice", maxConcurrentBatchesPerDevice),
@@ -102,17 +104,17 @@ extension FleetServerConfiguration {
             ("adminFailuresAllowed", adminFailuresAllowed), ("maxConnections", connections.maxConnections),
             ("maxConnectionsPerAddress", connections.maxConnectionsPerAddress),
         ]
-        for (name, value) in counts where value < 1 { return "\(name) is \(value); it must be at least 1" }
-        if port > 65_535 { return "port is \(port); it must be at most 65535" }
+        for (name, value) in counts where value < 1 { errors.append("\(name) is \(value); it must be at least 1") }
+        if port > 65_535 { errors.append("port is \(port); it must be at most 65535") }
         let durations: [(String, Duration)] = [
             ("databaseTimeoutSeconds", databaseTimeout), ("storeTimeoutSeconds", storeTimeout), ("bodyTimeoutSeconds", bodyTimeout),
             ("idleTimeoutSeconds", connections.idleTimeout), ("handshakeTimeoutSeconds", connections.handshakeTimeout),
             ("adminFailureWindow", adminFailureWindow),
         ]
         for (name, value) in durations where value <= .zero || value > .seconds(86_400) {
-            return "\(name) is \(value.secondsText); it must be above 0 and at most 86400 (a day)"
+            errors.append("\(name) is \(value.secondsText); it must be above 0 and at most 86400 (a day)")
         }
-        return worker.validationErrors().first
+        return errors + worker.validationErrors() + notifications.validationErrors()
     }
 }
 

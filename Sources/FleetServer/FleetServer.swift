@@ -29,7 +29,8 @@ public enum FleetServer {
         duties: [any PeriodicDuty]? = nil,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws -> Application<RouterResponder<FleetRequestContext>> {
-        if let problem = configuration.validationError() { throw ConfigurationError(problem) }
+        let problems = configuration.validationErrors()
+        if !problems.isEmpty { throw ConfigurationError(problems.joined(separator: "\n")) }
         let client = PostgresClient(configuration: configuration.database, backgroundLogger: logger)
         let router = Router(context: FleetRequestContext.self)
         let routes = FleetRoutes(store: PostgresFleetStore(client: client, logger: logger, notifications: configuration.notifications),

@@ -53,8 +53,9 @@ public struct PostgresFleetStore: FleetStoring {
     }
 
     private func firstDevice(_ rows: PostgresRowSequence) async throws -> Device? {
-        for try await (id, name) in rows.decode((Int64, String).self) { return Device(id: id, name: name) }
-        return nil
+        var device: Device?
+        for try await (id, name) in rows.decode((Int64, String).self) where device == nil { device = Device(id: id, name: name) }
+        return device
     }
 
     public func devices() async throws -> [DeviceSummary] {

@@ -77,6 +77,12 @@ public enum SensorError: Error, Sendable, Hashable, CustomStringConvertible {
     case saturated(code: Int16)
     /// The level kept changing for longer than the debounce allows.
     case unstable(String)
+    /// The chip reported a value outside what it can measure (its datasheet range).
+    case outOfRange(String)
+    /// A thermocouple interface flagged its probe (open circuit, short to GND or VDD).
+    case thermocoupleFault(String)
+    /// The device at the address or id is not one this driver reads.
+    case unsupportedDevice(String)
     /// The bus below the driver failed.
     case busError(BusError)
 
@@ -93,6 +99,9 @@ public enum SensorError: Error, Sendable, Hashable, CustomStringConvertible {
         case .corruptResponse(let what): "corrupt response (\(what)): check wiring and bus speed"
         case .saturated(let code): "converter saturated (code \(code)): the input is outside the gain's full scale; choose a larger full-scale range"
         case .unstable(let what): "input never settled: \(what); check for a loose wire or a chattering switch"
+        case .outOfRange(let what): "value out of range: \(what)"
+        case .thermocoupleFault(let what): "thermocouple fault: \(what)"
+        case .unsupportedDevice(let what): "unsupported device: \(what)"
         case .busError(let error): error.description
         }
     }
@@ -136,6 +145,9 @@ extension SensorError {
         case .corruptResponse: "corruptResponse"
         case .saturated: "saturated"
         case .unstable: "unstable"
+        case .outOfRange: "outOfRange"
+        case .thermocoupleFault: "thermocoupleFault"
+        case .unsupportedDevice: "unsupportedDevice"
         case .busError(let bus):
             switch bus {
             case .noDevice: "bus.noDevice"

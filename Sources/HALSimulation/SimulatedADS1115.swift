@@ -10,16 +10,46 @@ public final class SimulatedADS1115: SimulatedI2CDevice {
         var pointer: UInt8 = 0
         var registers: [UInt16] = [0, 0x8583, 0x8000, 0x7FFF]
         var conversion: (done: UInt64, code: Int16)?
+        /// Volts a test put on an input, over its scenario.
+        var applied: [Int: Double] = [:]
     }
+
+    /// Puts `volts` on input `index` (0–3) instead of its scenario; nil: the scenario again.
+    public func apply(volts: Double?, input index: Int) { state.withLock { $0.applied[index] = volts } }
 
     private let inputs: [ScenarioClock]
     private let clock: any DeviceClock
-    private let state = Mutex(State())
+    private let state: Mutex<State>
+    /// A replayed chip's captured conversion result, which every conversion yields again.
+    private let replayedCode: Int16?
 
     /// `inputs`: volts on AIN0…AIN3 (missing inputs read 0 V).
     public init(inputs: [Scenario], clock: any DeviceClock) {
         self.inputs = inputs.map { ScenarioClock($0, clock: clock) }
         self.clock = clock
+        self.state = Mutex(State())
+        self.replayedCode = nil
+    }
+
+    /// A chip replayed from a word capture: its conversion, config and threshold registers as
+    /// captured (a capture taken mid-conversion, OS = 0, finishes one sample period later), and
+    /// every conversion started yields the captured result again.
+    public init(replaying capture: RegisterWords, clock: any DeviceClock) throws(ReplayError) {
+        guard let code = capture.words[0], let config = capture.words[1] else { throw .missingRegisters }
+        self.inputs = []
+        self.clock = clock
+        self.replayedCode = Int16(bitPattern: code)
+        var state = State()
+        state.registers = [code, config & 0x7FFF, capture.words[2] ?? 0x8000, capture.words[3] ?? 0x7FFF]
+        if config & 0x8000 == 0 { state.conversion = (clock.now().bootNanos + Self.periodNanos(config), Int16(bitPattern: code)) }
+        self.state = Mutex(state)
+    }
+
+    public enum ReplayError: Error, Hashable, CustomStringConvertible {
+        case missingRegisters
+        public var description: String {
+            "an ADS1115 capture needs the conversion (0x00) and config (0x01) registers: 'i2cdump -y <bus> <address> w' holds both"
+        }
     }
 
     public var isAnswering: Bool { !(inputs.first?.droppedOut ?? false) }
@@ -34,7 +64,7 @@ public final class SimulatedADS1115: SimulatedI2CDevice {
             let value = UInt16(bytes[1]) << 8 | UInt16(bytes[2])
             s.registers[Int(s.pointer)] = s.pointer == 1 ? value & 0x7FFF : value
             if s.pointer == 1, value & 0x8000 != 0 {
-                s.conversion = (now + Self.periodNanos(value), sample(config: value))
+                s.conversion = (now + Self.periodNanos(value), sample(config: value, applied: s.applied))
             }
         }
     }
@@ -53,8 +83,9 @@ public final class SimulatedADS1115: SimulatedI2CDevice {
         1_000_000_000 / [8, 16, 32, 64, 128, 250, 475, 860][Int((config >> 5) & 0x07)]
     }
 
-    private func sample(config: UInt16) -> Int16 {
-        func volts(_ i: Int) -> Double { i < inputs.count ? inputs[i].value : 0 }
+    private func sample(config: UInt16, applied: [Int: Double]) -> Int16 {
+        if let replayedCode { return replayedCode }
+        func volts(_ i: Int) -> Double { applied[i] ?? (i < inputs.count ? inputs[i].value : 0) }
         let mux = Int((config >> 12) & 0x07)
         let v = switch mux {
         case 0: volts(0) - volts(1)

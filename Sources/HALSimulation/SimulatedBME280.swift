@@ -21,7 +21,14 @@ public final class SimulatedBME280: SimulatedI2CDevice {
     fileprivate struct State {
         var registers = RegisterFile()
         var measurementDone: UInt64?
+        /// When the NVM copy after a reset ends (im_update, status bit 0, reads set until then).
+        var nvmCopyDone: UInt64 = 0
+        /// Fault injection: the NVM copy never finishes.
+        var nvmCopyStuck = false
     }
+
+    /// Datasheet table 1: start-up time, during which the trimming values are copied from NVM.
+    static let startupNanos: UInt64 = 2_000_000
 
     public let temperature: Scenario
     public let pressure: Scenario
@@ -69,8 +76,11 @@ public final class SimulatedBME280: SimulatedI2CDevice {
             }
             if reset {
                 let pointer = s.registers.pointer
+                let stuck = s.nvmCopyStuck
                 s = State(registers: Self.powerOnRegisters(calibration))
                 s.registers.pointer = pointer
+                s.nvmCopyDone = now + Self.startupNanos
+                s.nvmCopyStuck = stuck
             } else if startMeasurement {
                 s.measurementDone = now + Self.measurementNanos(ctrlHum: s.registers.bytes[0xF2], ctrlMeas: s.registers.bytes[0xF4])
                 s.registers.bytes[0xF3] |= 0x08
@@ -82,9 +92,13 @@ public final class SimulatedBME280: SimulatedI2CDevice {
         let now = clock.now().bootNanos
         return try state.withLock { s in
             s.settle(now: now, encode: encode)
+            if s.nvmCopyStuck || now < s.nvmCopyDone { s.registers.bytes[0xF3] |= 0x01 } else { s.registers.bytes[0xF3] &= ~0x01 }
             return try s.registers.transmit(count: count)
         }
     }
+
+    /// Fault injection: after the next soft reset, im_update never clears.
+    public func setNVMCopyStuck(_ stuck: Bool) { state.withLock { $0.nvmCopyStuck = stuck } }
 
     /// Datasheet appendix B: typical time 1 + 2·T + (2·P + 0.5) + (2·H + 0.5) ms, skipped ones 0.
     static func measurementNanos(ctrlHum: UInt8, ctrlMeas: UInt8) -> UInt64 {

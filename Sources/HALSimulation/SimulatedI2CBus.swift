@@ -93,6 +93,8 @@ struct RegisterFile: Sendable {
     var bytes = [UInt8](repeating: 0, count: 256)
     /// Registers that are not readable (`XX` in an i2cdump).
     var unreadable = Set<UInt8>()
+    /// Registers a replayed capture does not hold (blank cells of a ranged dump).
+    var uncaptured = Set<UInt8>()
     var pointer: UInt8 = 0
 
     mutating func receive(_ data: [UInt8], store: (inout RegisterFile, UInt8, UInt8) -> Void) {
@@ -108,9 +110,17 @@ struct RegisterFile: Sendable {
         var out: [UInt8] = []
         for _ in 0..<count {
             if unreadable.contains(pointer) { throw BusError.io("register \(pointer)", errno: 5) }
+            if uncaptured.contains(pointer) {
+                throw BusError.io("register \(hex(pointer)), which the capture does not hold (dump a range that includes it)", errno: 5)
+            }
             out.append(bytes[Int(pointer)])
             pointer &+= 1
         }
         return out
     }
+}
+
+func hex(_ value: UInt8) -> String {
+    let digits = String(value, radix: 16)
+    return "0x" + (digits.count < 2 ? "0" + digits : digits)
 }

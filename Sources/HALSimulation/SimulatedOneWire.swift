@@ -24,6 +24,12 @@ public final class SimulatedOneWire: Sendable {
         case allZeroScratchpad
         /// The data line floats: all-ones bytes.
         case allOnes
+        /// MAX31850: the thermocouple is open (unplugged or broken).
+        case thermocoupleOpen
+        /// MAX31850: the thermocouple touches ground.
+        case thermocoupleShortToGround
+        /// MAX31850: the thermocouple touches VDD.
+        case thermocoupleShortToVDD
     }
 
     fileprivate struct Slave {
@@ -93,7 +99,8 @@ public final class SimulatedOneWire: Sendable {
     /// Rewrites one slave's files; a slave not on the bus has none to rewrite.
     func refresh(slave id: String) throws {
         guard let slave = slaves.withLock({ $0[id] }) else { return }
-        let (w1, temperature) = Self.kernelText(celsius: slave.scenario.value, fault: slave.fault)
+        let family = UInt8(id.prefix(2), radix: 16) ?? 0x28
+        let (w1, temperature) = Self.kernelText(celsius: slave.scenario.value, fault: slave.fault, family: family)
         let directory = root.appendingPathComponent(id).path
         try Self.replace(directory + "/w1_slave", with: w1)
         try Self.replace(directory + "/temperature", with: temperature)
@@ -112,26 +119,93 @@ public final class SimulatedOneWire: Sendable {
         guard written == bytes.count else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
     }
 
-    /// The kernel's w1_therm text for a 12-bit conversion of `celsius`.
-    public static func kernelText(celsius: Double, fault: Fault?) -> (w1Slave: String, temperature: String) {
-        // The 16-bit register saturates like the chip's; NaN reads as 0.
-        var raw = UInt16(bitPattern: (celsius * 16).saturatingInteger(Int16.self))
-        switch fault {
-        case .emptyFile: return ("", "")
-        case .powerOnReset: raw = 0x0550
-        case .insufficientPower: raw = 0x07FF
-        default: break
-        }
-        var pad: [UInt8] = [UInt8(raw & 0xFF), UInt8(raw >> 8), 0x4B, 0x46, 0x7F, 0xFF, 0x0C, 0x10]
+    /// The kernel's w1_therm text for a conversion of `celsius` by a chip of `family` (given by
+    /// the slave id's first two hex digits), built from the chip's datasheet scratchpad and
+    /// w1_therm's formatting: `crc=` is the CRC the kernel computes over bytes 0–7, `YES` when it
+    /// equals byte 8, and `t=` the kernel's own conversion for the family.
+    public static func kernelText(celsius: Double, fault: Fault?, family: UInt8 = 0x28) -> (w1Slave: String, temperature: String) {
+        if fault == .emptyFile { return ("", "") }
+        var pad = scratchpad(celsius: celsius, fault: fault, family: family)
         if fault == .allZeroScratchpad { pad = [UInt8](repeating: 0, count: 8) }
         if fault == .allOnes { pad = [UInt8](repeating: 0xFF, count: 8) }
-        let crc = fault == .allOnes ? 0xFF : dallasCRC8(pad)
-        let good = fault != .crcFailureOldKernel && fault != .allOnes
-        let scratch = (pad + [crc]).map { String(format: "%02x", $0) }.joined(separator: " ")
-        // w1_therm: millidegrees = raw × 1000 / 16, truncated toward zero (C integer division).
-        let milli = Int(Int16(bitPattern: UInt16(pad[1]) << 8 | UInt16(pad[0]))) * 1000 / 16
-        let w1 = "\(scratch) : crc=\(String(format: "%02x", crc)) \(good ? "YES" : "NO")\n\(scratch) t=\(milli)\n"
+        let crc = dallasCRC8(pad)
+        // What arrives as byte 8: all ones from a floating line, a corrupted byte on a CRC failure.
+        let received: UInt8 = switch fault {
+        case .allOnes: 0xFF
+        case .crcFailureOldKernel: crc ^ 0x5A
+        default: crc
+        }
+        let rom = pad + [received]
+        let good = received == crc
+        let bytes = rom.map { String(format: "%02x", $0) }.joined(separator: " ")
+        let milli = kernelMillidegrees(rom, family: family)
+        let w1 = "\(bytes) : crc=\(String(format: "%02x", crc)) \(good ? "YES" : "NO")\n\(bytes) t=\(milli)\n"
         return (w1, good ? "\(milli)\n" : "")
+    }
+
+    /// Bytes 0–7 of the chip's scratchpad after a conversion of `celsius`, from its datasheet.
+    static func scratchpad(celsius: Double, fault: Fault?, family: UInt8) -> [UInt8] {
+        switch family {
+        case 0x10:
+            // DS18S20: half degrees, COUNT_REMAIN (byte 6) and COUNT_PER_C = 16 (byte 7), such that
+            // TEMP_READ − 0.25 + (16 − COUNT_REMAIN)/16 is the temperature to 1/16 °C.
+            if fault == .powerOnReset { return [0xAA, 0x00, 0x4B, 0x46, 0xFF, 0xFF, 0x0C, 0x10] }
+            let half = (celsius * 2).rounded().saturatingInteger(Int16.self)
+            let sixteenths = (celsius * 16).rounded()
+            let remain = UInt8(min(16, max(0, 16 * Double(half >> 1) + 12 - (sixteenths.isFinite ? sixteenths : 0))))
+            let raw = UInt16(bitPattern: half)
+            return [UInt8(raw & 0xFF), UInt8(raw >> 8), 0x4B, 0x46, 0xFF, 0xFF, remain, 0x10]
+        case 0x3B:
+            // MAX31850: 14-bit thermocouple °C × 4 in bits 15:2 (bit 0 the fault flag), a 12-bit
+            // cold junction °C × 16 in bits 15:4 of bytes 2–3 (bits 0–2: OC, SCG, SCV), config
+            // 0xF0 with the address pins low, reserved bytes all ones.
+            let quarters = max(-8192, min(8191, (celsius * 4).rounded().saturatingInteger(Int16.self)))
+            var thermocouple = UInt16(bitPattern: quarters << 2)
+            var coldJunction = UInt16(bitPattern: Int16(25 * 16) << 4)
+            let status: UInt16 = switch fault {
+            case .thermocoupleOpen: 0x01
+            case .thermocoupleShortToGround: 0x02
+            case .thermocoupleShortToVDD: 0x04
+            default: 0
+            }
+            if status != 0 {
+                thermocouple |= 0x0001
+                coldJunction |= status
+            }
+            return [UInt8(thermocouple & 0xFF), UInt8(thermocouple >> 8), UInt8(coldJunction & 0xFF), UInt8(coldJunction >> 8),
+                    0xF0, 0xFF, 0xFF, 0xFF]
+        default:
+            // DS18B20 and DS1822: 1/16 °C in 12 bits; the 16-bit register saturates like the
+            // chip's; NaN reads as 0.
+            var raw = UInt16(bitPattern: (celsius * 16).saturatingInteger(Int16.self))
+            if fault == .powerOnReset { raw = 0x0550 }
+            if fault == .insufficientPower { raw = 0x07FF }
+            return [UInt8(raw & 0xFF), UInt8(raw >> 8), 0x4B, 0x46, 0x7F, 0xFF, 0x0C, 0x10]
+        }
+    }
+
+    /// w1_therm's conversion to millidegrees for the family, in C's integer arithmetic.
+    static func kernelMillidegrees(_ rom: [UInt8], family: UInt8) -> Int {
+        switch family {
+        case 0x10:
+            // w1_DS18S20_convert_temp
+            guard rom[7] != 0 else { return 0 }
+            var t = rom[1] == 0 ? (Int(rom[0]) >> 1) * 1000 : 1000 * ((-1 * (0x100 - Int(rom[0]))) >> 1)
+            t -= 250
+            t += 1000 * (Int(rom[7]) - Int(rom[6])) / Int(rom[7])
+            return t
+        case 0x3B:
+            // w1_DS1825_convert_temp: a MAX31850 (config bit 7 set) has its fault and reserved bits masked.
+            var bv = UInt16(rom[1]) << 8 | UInt16(rom[0])
+            if rom[4] & 0x80 != 0 { bv &= 0xFFFC }
+            return Int(Int16(bitPattern: bv)) * 1000 / 16
+        default:
+            // w1_DS18B20_convert_temp: bits below the configured resolution cleared.
+            var bv = UInt16(rom[1]) << 8 | UInt16(rom[0])
+            let resolution = Int((rom[4] >> 5) & 0x03) + 9
+            bv &= ~UInt16((1 << (12 - resolution)) - 1)
+            return Int(Int16(bitPattern: bv)) * 1000 / 16
+        }
     }
 
     private func writeMasterList() throws {

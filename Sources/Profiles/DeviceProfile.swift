@@ -53,6 +53,8 @@ public struct SensorSpec: Sendable {
     public var filters: [FilterSpec]
     /// Scenario per channel, for sensors on simulated buses.
     public var simulation: [String: Scenario]
+    /// A chip captured on a device, replayed on a simulated bus instead of the scenarios.
+    public var capture: DeviceCapture?
 
     public var channels: [Channel] {
         driver.channels.map { Channel(name: $0.name, unit: unit ?? $0.unit) }

@@ -1,6 +1,7 @@
 import EdgeCore
 import HAL
 import HALSimulation
+import Logging
 
 /// The drivers a profile can name; the raw value is the profile's spelling.
 public enum DriverKind: String, Sendable, CaseIterable {
@@ -8,12 +9,25 @@ public enum DriverKind: String, Sendable, CaseIterable {
     case ezoPH = "ezo_ph", ezoORP = "ezo_orp", ezoEC = "ezo_ec", ezoDO = "ezo_do", ezoRTD = "ezo_rtd"
     case bme280, ads1115
     case floatSwitch = "float_switch", leakSwitch = "leak_switch", flowMeter = "flow_meter"
+    case ds1822, ds18s20, max31850
 
     /// Everything the registry declares about this driver.
     public var declaration: Driver { DriverRegistry.driver(self) }
     public var channels: [Channel] { declaration.channels }
     public var bus: BusSpec.Kind { declaration.wiring.bus }
     public var defaultAddress: UInt8? { declaration.wiring.defaultAddress }
+
+    /// The circuit an `ezo_` driver talks to.
+    public var ezoKind: EZOKind? {
+        switch self {
+        case .ezoPH: .ph
+        case .ezoORP: .orp
+        case .ezoEC: .ec
+        case .ezoDO: .dissolvedOxygen
+        case .ezoRTD: .rtd
+        default: nil
+        }
+    }
 
     /// Switches report a state, which only `switch:` (and `stale:`) rules read.
     public var isSwitch: Bool { self == .floatSwitch || self == .leakSwitch }
@@ -31,6 +45,14 @@ public enum DriverKind: String, Sendable, CaseIterable {
 public struct Driver: Sendable {
     public let channels: [Channel]
     public let wiring: Wiring
+    /// How the chip is captured for replay (`capture:` in a profile), nil when it cannot be.
+    public let capture: CaptureFormat?
+
+    public init(channels: [Channel], wiring: Wiring, capture: CaptureFormat? = nil) {
+        self.channels = channels
+        self.wiring = wiring
+        self.capture = capture
+    }
 
     /// How a driver sits on its bus. Each case carries the bus kind's own inputs, so a driver
     /// can only ever be built on the bus it declares.
@@ -40,8 +62,10 @@ public struct Driver: Sendable {
         case i2c(defaultAddress: UInt8,
                  build: @Sendable (any I2CBus, _ address: UInt8, SensorSpec, any DeviceClock) -> any Sensor,
                  simulate: @Sendable (SensorSpec, any DeviceClock) -> any SimulatedI2CDevice)
-        /// A slave on a 1-Wire bus: `simulate` is the value the simulated slave reports.
-        case oneWire(build: @Sendable (any OneWireBus, _ slave: String) -> any Sensor,
+        /// A slave of one family on a 1-Wire bus (its id must start with the family code):
+        /// `simulate` is the value the simulated slave reports.
+        case oneWire(family: OneWireFamily,
+                     build: @Sendable (any OneWireBus, _ slave: String) -> any Sensor,
                      simulate: @Sendable (SensorSpec) -> Scenario)
         /// An input line (requested with a pull-up and the spec's polarity): `simulate` is
         /// how a simulated chip drives it.
@@ -56,6 +80,11 @@ public struct Driver: Sendable {
             }
         }
 
+        /// The 1-Wire family a slave must belong to, for 1-Wire drivers.
+        public var family: OneWireFamily? {
+            if case .oneWire(let family, _, _) = self { family } else { nil }
+        }
+
         public var defaultAddress: UInt8? {
             if case .i2c(let address, _, _) = self { address } else { nil }
         }
@@ -66,10 +95,10 @@ public struct Driver: Sendable {
 public enum DriverRegistry {
     public static func driver(_ kind: DriverKind) -> Driver {
         switch kind {
-        case .ds18b20:
-            Driver(channels: DS18B20<SysfsOneWire>.channels, wiring: .oneWire(
-                build: { bus, slave in ds18b20(bus, slave: slave) },
-                simulate: { scenario($0, "temperature", default: 25) }))
+        case .ds18b20: thermometer(.ds18b20)
+        case .ds1822: thermometer(.ds1822)
+        case .ds18s20: thermometer(.ds18s20)
+        case .max31850: thermometer(.max31850)
         case .ezoPH: ezo(.ph, simulated: 8.1)
         case .ezoORP: ezo(.orp, simulated: 380)
         case .ezoEC: ezo(.ec, simulated: 53_087)
@@ -78,24 +107,28 @@ public enum DriverRegistry {
         case .bme280:
             Driver(channels: BME280<SimulatedI2CBus>.channels, wiring: .i2c(
                 defaultAddress: BME280<SimulatedI2CBus>.defaultAddress,
-                build: { bus, address, _, clock in bme280(bus, address: address, clock: clock) },
+                build: { bus, address, spec, clock in shared(bme280(bus, address: address, clock: clock), bus, spec, clock) },
                 simulate: { spec, clock in
-                    SimulatedBME280(temperature: scenario(spec, "temperature", default: 22),
-                                    pressure: scenario(spec, "pressure", default: 1013.25),
-                                    humidity: scenario(spec, "humidity", default: 50), clock: clock)
-                }))
+                    if case .registerBytes(let image)? = spec.capture { return ReplayedBME280(image: image, clock: clock) }
+                    return SimulatedBME280(temperature: scenario(spec, "temperature", default: 22),
+                                           pressure: scenario(spec, "pressure", default: 1013.25),
+                                           humidity: scenario(spec, "humidity", default: 50), clock: clock)
+                }), capture: .byteDump)
         case .ads1115:
             Driver(channels: ADS1115<SimulatedI2CBus>.channels, wiring: .i2c(
                 defaultAddress: ADS1115<SimulatedI2CBus>.defaultAddress,
                 build: { bus, address, spec, clock in
-                    ads1115(bus, address: address, input: ADS1115Input.singleEnded[spec.adcInput],
-                            fullScale: .nearest(volts: spec.fullScale), clock: clock)
+                    shared(ads1115(bus, address: address, input: ADS1115Input.singleEnded[spec.adcInput],
+                                   fullScale: .nearest(volts: spec.fullScale), clock: clock), bus, spec, clock)
                 },
                 simulate: { spec, clock in
+                    if case .registerWords(let words)? = spec.capture, let replayed = try? SimulatedADS1115(replaying: words, clock: clock) {
+                        return replayed
+                    }
                     var inputs = Array(repeating: Scenario(shape: .constant(0)), count: 4)
                     inputs[spec.adcInput] = scenario(spec, "voltage", default: 1.0)
                     return SimulatedADS1115(inputs: inputs, clock: clock)
-                }))
+                }), capture: .wordCapture(required: [0, 1]))
         case .floatSwitch: digitalInput(.floatSwitch, simulated: 1)
         case .leakSwitch: digitalInput(.leakSwitch, simulated: 0)
         case .flowMeter:
@@ -106,13 +139,23 @@ public enum DriverRegistry {
         }
     }
 
+    private static func thermometer(_ family: OneWireFamily) -> Driver {
+        Driver(channels: OneWireThermometer<SysfsOneWire>.channels, wiring: .oneWire(
+            family: family,
+            build: { bus, slave in thermometer(bus, slave: slave) },
+            simulate: { scenario($0, "temperature", default: 25) }))
+    }
+
     private static func ezo(_ kind: EZOKind, simulated value: Double) -> Driver {
         Driver(channels: kind.channels, wiring: .i2c(
             defaultAddress: kind.defaultAddress,
-            build: { bus, address, _, clock in ezo(bus, address: address, kind: kind, clock: clock) },
+            build: { bus, address, spec, clock in
+                shared(ezo(bus, address: address, kind: kind, sensor: spec.id, clock: clock), bus, spec, clock)
+            },
             simulate: { spec, clock in
-                SimulatedEZO(kind: kind, scenario: scenario(spec, kind.channels[0].name, default: value), clock: clock)
-            }))
+                if case .ezoTranscript(let transcript)? = spec.capture { return SimulatedEZO(kind: kind, replaying: transcript, clock: clock) }
+                return SimulatedEZO(kind: kind, scenario: scenario(spec, kind.channels[0].name, default: value), clock: clock)
+            }), capture: .ezoTranscript)
     }
 
     private static func digitalInput(_ kind: DigitalInput.Kind, simulated value: Double) -> Driver {
@@ -130,10 +173,18 @@ public enum DriverRegistry {
         spec.simulation[channel] ?? Scenario(shape: .constant(value))
     }
 
+    /// An I2C sensor as the daemon reads it: under its bus's lock on hardware (a simulated bus
+    /// belongs to one process), and not while `edge-agent calibrate` has it paused.
+    private static func shared(_ sensor: any Sensor, _ bus: any I2CBus, _ spec: SensorSpec, _ clock: any DeviceClock) -> any Sensor {
+        SharedBusSensor(sensor: sensor, lock: bus is SimulatedI2CBus ? nil : BusLock(bus: spec.bus), pause: SensorPause(sensor: spec.id), clock: clock)
+    }
+
     // Drivers are generic over their bus; these open the existential bus for them.
-    private static func ds18b20<B: OneWireBus>(_ bus: B, slave: String) -> any Sensor { DS18B20(bus: bus, slave: slave) }
-    private static func ezo<B: I2CBus>(_ bus: B, address: UInt8, kind: EZOKind, clock: any DeviceClock) -> any Sensor {
-        EZOCircuit(bus: bus, address: address, kind: kind, clock: clock)
+    private static func thermometer<B: OneWireBus>(_ bus: B, slave: String) -> any Sensor { OneWireThermometer(bus: bus, slave: slave) }
+    private static func ezo<B: I2CBus>(_ bus: B, address: UInt8, kind: EZOKind, sensor: String, clock: any DeviceClock) -> any Sensor {
+        var logger = Logger(label: "edge-agent.hal")
+        logger[metadataKey: "sensor"] = "\(sensor)"
+        return EZOCircuit(bus: bus, address: address, kind: kind, clock: clock, logger: logger)
     }
     private static func bme280<B: I2CBus>(_ bus: B, address: UInt8, clock: any DeviceClock) -> any Sensor {
         BME280(bus: bus, address: address, clock: clock)

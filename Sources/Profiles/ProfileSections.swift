@@ -1,5 +1,6 @@
 import AlertEngine
 import EdgeCore
+import Foundation
 import HAL
 import HALSimulation
 import Yams
@@ -90,7 +91,7 @@ extension YAMLReader {
 
     mutating func sensor(_ node: Node, _ path: String, buses: [BusSpec]) -> SensorSpec? {
         guard let f = fields(node, path, allowed: ["id", "driver", "bus", "address", "line", "slave", "interval", "unit",
-                                                    "active_low", "debounce", "k_factor", "input", "full_scale", "filters", "simulation"]) else { return nil }
+                                                    "active_low", "debounce", "k_factor", "input", "full_scale", "filters", "simulation", "capture"]) else { return nil }
         var id = require(f, "id", path, in: node).flatMap { text($0, "\(path).id", maxBytes: ProfileLimits.idBytes) }
         if let given = id, !given.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" }) {
             fail(f["id"], "\(path).id", "'\(given)' may hold only letters, digits, '_' and '-'")
@@ -134,7 +135,10 @@ extension YAMLReader {
         if driver?.bus == .w1, f["slave"] == nil { fail(node, "\(path).slave", "required key is missing (the 1-Wire id, e.g. 28-0000075a1b2c)") }
         var slave: String?
         if let text = f["slave"].flatMap({ string($0, "\(path).slave") }) {
-            if DeviceNames.isOneWireSlave(text) { slave = text } else {
+            if DeviceNames.isOneWireSlave(text) {
+                slave = text
+                if let driver, let problem = Self.familyProblem(slave: text, driver: driver) { fail(f["slave"], "\(path).slave", problem) }
+            } else {
                 fail(f["slave"], "\(path).slave", "'\(text)' is not a 1-Wire id; write the kernel's form: 2 hex digits, '-', 12 hex digits (e.g. 28-0000075a1b2c)")
             }
         }
@@ -149,6 +153,9 @@ extension YAMLReader {
                 if let scenario = self.scenario(scenarioNode, "\(path).simulation.\(channel)") { simulation[channel] = scenario }
             }
         }
+        let capture = f["capture"].flatMap { node in
+            driver.flatMap { self.capture(node, "\(path).capture", driver: $0, bus: buses.first { $0.id == busID }) }
+        }
         guard let id, let driver, let busID else { return nil }
         return SensorSpec(
             id: id, driver: driver, bus: busID, address: address,
@@ -159,7 +166,7 @@ extension YAMLReader {
             kFactor: f["k_factor"].flatMap { double($0, "\(path).k_factor", in: ProfileLimits.kFactor) } ?? 450,
             adcInput: f["input"].flatMap { int($0, "\(path).input", range: 0...3) } ?? 0,
             fullScale: f["full_scale"].flatMap { double($0, "\(path).full_scale", in: ProfileLimits.fullScale) } ?? 4.096,
-            filters: filters, simulation: simulation)
+            filters: filters, simulation: simulation, capture: capture)
     }
 
     mutating func filter(_ node: Node, _ path: String) -> FilterSpec? {
@@ -238,6 +245,48 @@ extension YAMLReader {
             return nil
         }
         return text
+    }
+
+    /// A capture file (relative to the profile's directory) for a chip on a simulated bus, parsed
+    /// in the form the driver declares.
+    mutating func capture(_ node: Node, _ path: String, driver: DriverKind, bus: BusSpec?) -> DeviceCapture? {
+        guard let name = string(node, path) else { return nil }
+        guard let format = driver.declaration.capture else {
+            fail(node, path, "driver \(driver.rawValue) cannot be replayed from a capture; bme280, ads1115 and the ezo_ drivers can")
+            return nil
+        }
+        guard bus?.simulated == true else {
+            fail(node, path, "a capture replays on a simulated bus: set 'simulated: true' on bus '\(bus?.id ?? "")'")
+            return nil
+        }
+        // Only files beside the profile or below its directory: a profile cannot make the agent
+        // read (and quote in errors) a file elsewhere.
+        guard !name.hasPrefix("/"), name.split(separator: "/", omittingEmptySubsequences: false).allSatisfy({ DeviceNames.isPlainName(String($0)) }) else {
+            fail(node, path, "'\(name)' is not a file beside the profile: write a relative path of plain names, without '..' (e.g. captures/bme280.i2cdump)")
+            return nil
+        }
+        let directory = (file as NSString).deletingLastPathComponent
+        let full = directory.isEmpty ? name : directory + "/" + name
+        switch YAMLSource.text(path: full, maxBytes: 65_536, noun: "the capture") {
+        case .failure(let error):
+            fail(node, path, "\(full): \(error.message)")
+            return nil
+        case .success(let text):
+            do { return try DeviceCapture.parse(text, as: format) } catch {
+                fail(node, path, "\(full): \(error)")
+                return nil
+            }
+        }
+    }
+
+    /// Why `driver` cannot read `slave`, or nil: the slave id's family code must be the driver's.
+    static func familyProblem(slave: String, driver: DriverKind) -> String? {
+        guard let family = driver.declaration.wiring.family else { return nil }
+        let actual = OneWireFamily(slave: slave)
+        guard actual != family else { return nil }
+        let fix = actual.flatMap { found in DriverKind.allCases.first { $0.declaration.wiring.family == found } }
+            .map { "; it is a \(actual?.name ?? ""): use driver \($0.rawValue)" } ?? "; no driver reads that family"
+        return "'\(slave)' is 1-Wire family \(slave.prefix(2)), driver \(driver.rawValue) reads family \(family.code) (\(family.name))\(fix)"
     }
 
     /// Why a bus's `device` cannot be used, or nil: names go into device paths.

@@ -9,7 +9,7 @@ struct FleetServerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fleet-server",
         abstract: "The reef-edge fleet server: receives device batches over HTTPS and stores them in PostgreSQL.",
-        subcommands: [Serve.self, Migrate.self, Devices.self])
+        subcommands: [Serve.self, CheckConfig.self, Migrate.self, Devices.self])
 }
 
 /// Where PostgreSQL is. The URL may carry a password, so it can come from the environment
@@ -42,40 +42,9 @@ struct DatabaseOptions: ParsableArguments {
     }
 }
 
-struct Serve: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Apply migrations, then serve the sync and read APIs.")
-
-    /// The same settings as the flags, from a JSON file, plus the limits and timeouts
-    /// docs/PROTOCOL.md lists; a flag wins over the file.
-    struct File: Decodable {
-        var host: String?
-        var port: Int?
-        var tlsCert: String?
-        var tlsKey: String?
-        var clientCA: String?
-        var plainHTTP: Bool?
-        var postgresURL: String?
-        var maxBodyBytes: Int?
-        var maxBatchRows: Int?
-        var maxConcurrentBatches: Int?
-        var maxConcurrentBatchesPerDevice: Int?
-        var retryAfterSeconds: Int?
-        var databaseTimeoutSeconds: Int?
-        var storeTimeoutSeconds: Int?
-        var bodyTimeoutSeconds: Int?
-        var idleTimeoutSeconds: Int?
-        var handshakeTimeoutSeconds: Int?
-        var maxConnections: Int?
-        var maxConnectionsPerAddress: Int?
-        var healthReportsKept: Int?
-        var adminTokenFile: String?
-        /// The job workers' settings (docs/NOTIFICATIONS.md, "The queue and the workers").
-        var worker: WorkerSettings.File?
-        /// Receivers, routes and defaults (docs/NOTIFICATIONS.md, "Routes and receivers").
-        var notifications: NotificationSettings?
-    }
-
-    @Option(help: "JSON file with any of: host, port, tlsCert, tlsKey, clientCA, plainHTTP, postgresURL, maxBodyBytes, maxBatchRows, maxConcurrentBatches, maxConcurrentBatchesPerDevice, retryAfterSeconds, databaseTimeoutSeconds, storeTimeoutSeconds, bodyTimeoutSeconds, idleTimeoutSeconds, handshakeTimeoutSeconds, maxConnections, maxConnectionsPerAddress, healthReportsKept, adminTokenFile, worker (an object: concurrency, pollIntervalSeconds, leaseSeconds, heartbeatSeconds, attemptTimeoutSeconds, rescueIntervalSeconds, retryBaseSeconds, retryCapSeconds, maxRetryAfterSeconds, shutdownGraceSeconds, finishedRetentionSeconds, statsRetentionSeconds, retentionIntervalSeconds, health), notifications (an object: receivers, routes, defaults)")
+/// The flags `serve` and `check-config` share; each wins over the settings file.
+struct ServeOptions: ParsableArguments {
+    @Option(help: "JSON settings file (docs/PROTOCOL.md lists the keys; docs/NOTIFICATIONS.md the worker and notifications objects).")
     var config: String?
     @Option(help: "Address to listen on (default 0.0.0.0).") var host: String?
     @Option(help: "Port to listen on (default 8443).") var port: Int?
@@ -83,53 +52,81 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Server private key (PEM).") var tlsKey: String?
     @Option(help: "CA (PEM) that device certificates must chain to; turns on mutual TLS.") var clientCA: String?
     @Flag(help: "Serve plain HTTP (only behind a TLS-terminating proxy).") var plainHTTP = false
-    @OptionGroup var database: DatabaseOptions
+    @Option(name: .customLong("postgres-url"),
+            help: "postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer|require]; default: the file's postgresURL, then $FLEET_POSTGRES_URL")
+    var postgresURL: String?
     @Option(help: "Largest gzip body in bytes (default 4194304); larger ones get 413.") var maxBodyBytes: Int?
     @Option(help: "Batches stored at once (default 8); more get 503.") var maxConcurrentBatches: Int?
     @Option(help: "Retry-After seconds on 503 (default 5).") var retryAfterSeconds: Int?
     @Option(help: "Seconds to wait for a PostgreSQL connection before answering 503 (default 5).") var databaseTimeoutSeconds: Int?
-    @Option(help: "File holding the read API's bearer token (mode 0600 or 0400); without it the read API is off.") var adminTokenFile: String?
+    @Option(help: "File holding the admin API's bearer token (mode 0600 or 0400); without it the admin API is off.") var adminTokenFile: String?
+
+    /// The settings with every problem in them (`ServerSettings.resolve`).
+    func resolve() -> ServerSettings {
+        var flags = ServerSettings.Flags()
+        flags.host = host
+        flags.port = port
+        flags.tlsCert = tlsCert
+        flags.tlsKey = tlsKey
+        flags.clientCA = clientCA
+        flags.plainHTTP = plainHTTP
+        flags.postgresURL = postgresURL
+        flags.maxBodyBytes = maxBodyBytes
+        flags.maxConcurrentBatches = maxConcurrentBatches
+        flags.retryAfterSeconds = retryAfterSeconds
+        flags.databaseTimeoutSeconds = databaseTimeoutSeconds
+        flags.adminTokenFile = adminTokenFile
+        return ServerSettings.resolve(file: config, flags: flags)
+    }
+}
+
+/// EX_CONFIG: what sysexits.h and systemd's documentation call a configuration error.
+let exitConfigurationError: Int32 = 78
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check the configuration (refusing to start with any problem), apply migrations, then serve the sync, admin and worker APIs and run the workers.")
+
+    @OptionGroup var options: ServeOptions
 
     func run() async throws {
-        let file = try config.map { try JSONDecoder().decode(File.self, from: Data(contentsOf: URL(fileURLWithPath: $0))) }
-        let tls: FleetServerConfiguration.TLSFiles?
-        if plainHTTP || file?.plainHTTP == true {
-            tls = nil
-        } else {
-            guard let cert = tlsCert ?? file?.tlsCert, let key = tlsKey ?? file?.tlsKey else {
-                throw ValidationError("give --tls-cert and --tls-key (or --plain-http behind a TLS proxy)")
-            }
-            tls = .init(certificateChain: cert, privateKey: key, clientCA: clientCA ?? file?.clientCA)
-        }
-        let url = try database.url(fallback: file?.postgresURL)
-        var configuration = FleetServerConfiguration(
-            host: host ?? file?.host ?? "0.0.0.0", port: port ?? file?.port ?? 8443, tls: tls, database: try .parse(url: url))
-        if let value = maxBodyBytes ?? file?.maxBodyBytes { configuration.maxBodyBytes = value }
-        if let value = file?.maxBatchRows { configuration.maxBatchRows = value }
-        if let value = maxConcurrentBatches ?? file?.maxConcurrentBatches { configuration.maxConcurrentBatches = value }
-        if let value = file?.maxConcurrentBatchesPerDevice { configuration.maxConcurrentBatchesPerDevice = value }
-        if let value = retryAfterSeconds ?? file?.retryAfterSeconds { configuration.retryAfterSeconds = value }
-        if let value = databaseTimeoutSeconds ?? file?.databaseTimeoutSeconds { configuration.databaseTimeout = .seconds(value) }
-        if let value = file?.storeTimeoutSeconds { configuration.storeTimeout = .seconds(value) }
-        if let value = file?.bodyTimeoutSeconds { configuration.bodyTimeout = .seconds(value) }
-        if let value = file?.idleTimeoutSeconds { configuration.connections.idleTimeout = .seconds(value) }
-        if let value = file?.handshakeTimeoutSeconds { configuration.connections.handshakeTimeout = .seconds(value) }
-        if let value = file?.maxConnections { configuration.connections.maxConnections = value }
-        if let value = file?.maxConnectionsPerAddress { configuration.connections.maxConnectionsPerAddress = value }
-        if let value = file?.healthReportsKept { configuration.healthReportsKept = value }
-        if let worker = file?.worker { configuration.worker.apply(worker) }
-        if let value = file?.notifications { configuration.notifications = value }
-        if let problem = configuration.validationError() { throw ValidationError(problem) }
-        let notificationProblems = configuration.notifications.validationErrors()
-        if !notificationProblems.isEmpty { throw ValidationError(notificationProblems.joined(separator: "\n")) }
-        if let path = adminTokenFile ?? file?.adminTokenFile {
-            configuration.adminTokenHash = TokenHash(of: try AdminToken.load(path: path))
+        let settings = options.resolve()
+        guard let configuration = settings.configuration, let url = settings.postgresURL, settings.problems.isEmpty else {
+            FileHandle.standardError.write(Data((settings.problems.joined(separator: "\n") + "\nnot started: fix the settings above (`fleet-server check-config` lists them)\n").utf8))
+            throw ExitCode(exitConfigurationError)
         }
         var logger = Logger(label: "fleet-server")
         logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
         try await DatabaseCheck.login(url: url, logger: logger)
         let app = try FleetServer.makeApplication(configuration: configuration, logger: logger)
         try await app.runService()
+    }
+}
+
+struct CheckConfig: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-config",
+        abstract: "Check everything `serve` would be given — the settings file, flags, TLS, admin token and credential files, receivers and routes — print every problem and exit 78 if any; with --connect also log in to PostgreSQL.")
+
+    @OptionGroup var options: ServeOptions
+    @Flag(help: "Also log in to PostgreSQL with the URL.") var connect = false
+
+    func run() async throws {
+        let settings = options.resolve()
+        var problems = settings.problems
+        if connect, problems.isEmpty, let url = settings.postgresURL {
+            do { try await DatabaseCheck.login(url: url, logger: Logger(label: "fleet-server")) } catch {
+                problems.append("postgresURL: \(error)")
+            }
+        }
+        guard problems.isEmpty, let configuration = settings.configuration else {
+            FileHandle.standardError.write(Data((problems.joined(separator: "\n") + "\n").utf8))
+            throw ExitCode(exitConfigurationError)
+        }
+        let notifications = configuration.notifications
+        print("\(options.config ?? "command line"): ok — \(configuration.tls == nil ? "plain HTTP" : "HTTPS") on \(configuration.host):\(configuration.port), "
+            + "admin API \(configuration.adminTokenHash == nil ? "off" : "on"), \(configuration.worker.concurrency) worker slots, "
+            + "\(notifications.receivers.count) receivers, \(notifications.routes.count) routes")
     }
 }
 

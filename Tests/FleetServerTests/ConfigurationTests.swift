@@ -21,11 +21,11 @@ struct ConfigurationTests {
 
     @Test func settingsThatCannotWorkAreRefused() throws {
         var configuration = FleetServerConfiguration(tls: nil, database: .init(host: "x", username: "u", password: nil, database: nil, tls: .disable))
-        #expect(configuration.validationError() == nil)
+        #expect(configuration.validationErrors() == [])
         configuration.connections.idleTimeout = .zero
-        #expect(configuration.validationError() == "idleTimeoutSeconds is 0; it must be above 0 and at most 86400 (a day)")
+        #expect(configuration.validationErrors() == ["idleTimeoutSeconds is 0; it must be above 0 and at most 86400 (a day)"])
         configuration.connections.idleTimeout = .seconds(30)
         configuration.maxConcurrentBatchesPerDevice = 0
-        #expect(configuration.validationError() == "maxConcurrentBatchesPerDevice is 0; it must be at least 1")
+        #expect(configuration.validationErrors() == ["maxConcurrentBatchesPerDevice is 0; it must be at least 1"])
     }
 }

@@ -144,6 +144,6 @@ struct QueueRulesTests {
         ])
         var configuration = FleetServerConfiguration(tls: nil, database: .init(host: "h", username: "u", password: nil, database: nil, tls: .disable))
         configuration.worker = settings
-        #expect(configuration.validationError() == "worker.concurrency is 0; it must be from 1 to 1000")
+        #expect(configuration.validationErrors() == settings.validationErrors())
     }
 }

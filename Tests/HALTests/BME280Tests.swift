@@ -164,3 +164,38 @@ func assertThrows<E: Error & Equatable>(
 ) async {
     await #expect(throws: expected, sourceLocation: sourceLocation) { try await body() }
 }
+
+/// The NVM copy after a soft reset: polled only until im_update clears, an error if it never does.
+@Suite struct BME280StartupTests {
+    @Test func statusPollStopsWhenTheNVMCopyEnds() async throws {
+        let clock = ManualDeviceClock()
+        let chip = SimulatedBME280(temperature: Scenario(shape: .constant(22)), pressure: Scenario(shape: .constant(1013.25)),
+                                   humidity: Scenario(shape: .constant(50)), clock: clock)
+        let bus = CountingBus(SimulatedI2CBus())
+        bus.inner.attach(chip, at: 0x76)
+        _ = try await BME280(bus: bus, clock: clock).calibration()
+        #expect(bus.statusReads == 1, "the datasheet's 2 ms start-up has passed when the driver first looks")
+
+        chip.setNVMCopyStuck(true)
+        bus.statusReads = 0
+        let start = clock.now()
+        await #expect(throws: SensorError.stillProcessing(command: "soft reset (status im_update never cleared)", attempts: 5)) {
+            _ = try await BME280(bus: bus, clock: clock).read()
+        }
+        #expect(bus.statusReads == 5)
+        #expect(clock.elapsed(since: start) == .milliseconds(2 + 4))
+    }
+
+    /// Counts reads of the status register (0xF3) on the way to a simulated bus.
+    final class CountingBus: I2CBus, @unchecked Sendable {
+        let inner: SimulatedI2CBus
+        var statusReads = 0
+        init(_ inner: SimulatedI2CBus) { self.inner = inner }
+        func write(_ bytes: [UInt8], to address: UInt8) throws { try inner.write(bytes, to: address) }
+        func read(count: Int, from address: UInt8) throws -> [UInt8] { try inner.read(count: count, from: address) }
+        func writeRead(_ bytes: [UInt8], readCount: Int, at address: UInt8) throws -> [UInt8] {
+            if bytes == [0xF3] { statusReads += 1 }
+            return try inner.writeRead(bytes, readCount: readCount, at: address)
+        }
+    }
+}

@@ -6,7 +6,7 @@ import HALSimulation
 import Testing
 
 @Suite struct DS18B20Tests {
-    typealias Probe = DS18B20<SysfsOneWire>
+    typealias Probe = OneWireThermometer<SysfsOneWire>
 
     /// Kernel text for raw 0x0191: the kernel prints t=25062, the chip measured 25.0625 °C.
     @Test func rawScratchpadGivesFullResolution() throws {
@@ -61,7 +61,7 @@ import Testing
         let id = "28-0316a2794bff"
         try tree.addSlave(id, scenario: Scenario(shape: .ramp(start: 25.0625, perSecond: 0.0625, limit: nil)))
         do { let got = try await tree.bus.slaves(); #expect(got == [id]) }
-        let probe = DS18B20(bus: tree.bus, slave: id)
+        let probe = OneWireThermometer(bus: tree.bus, slave: id)
         #expect(probe.channels == [Channel(name: "temperature", unit: "°C")])
         do { let got = try await probe.read(); #expect(got == [Measurement(channel: "temperature", value: 25.0625, unit: "°C")]) }
         clock.advance(by: .seconds(2))
@@ -88,7 +88,7 @@ import Testing
     private func crcField(_ tree: SimulatedOneWire, _ id: String) async throws -> String {
         try tree.setFault(.crcFailureOldKernel, slave: id)
         let text = try await tree.sysfs.read(slave: id, file: "w1_slave")
-        return String(text.split(separator: " ")[8])
+        return String(text.split(separator: "\n")[0].split(separator: "crc=")[1].prefix(2))
     }
 
     @Test func missingRootIsBusMissing() async throws {

@@ -50,8 +50,8 @@ import Testing
             let t = ["25062", "-99999999999999999999", "85000", "x", ""][Int(random.next() % 5)]
             let text = random.next() % 4 == 0 ? String(decoding: bytes(Int(random.next() % 80)), as: UTF8.self)
                 : "\(pad) : crc=\(pad.suffix(2)) \(crc)\n\(pad) t=\(t)\n"
-            if let celsius = try? DS18B20<SysfsOneWire>.parseW1Slave(text) { #expect(celsius.isFinite) }
-            if let celsius = try? DS18B20<SysfsOneWire>.parseTemperatureFile(t) { #expect(celsius.isFinite) }
+            if let celsius = try? OneWireThermometer<SysfsOneWire>.parseW1Slave(text) { #expect(celsius.isFinite) }
+            if let celsius = try? OneWireThermometer<SysfsOneWire>.parseTemperatureFile(t) { #expect(celsius.isFinite) }
         }
     }
 }

@@ -31,8 +31,8 @@ import Testing
             Measurement(channel: "conductivity", value: 53000, unit: "µS/cm"), Measurement(channel: "tds", value: 28620, unit: "ppm"),
             Measurement(channel: "salinity", value: 35.01, unit: "ppt"), Measurement(channel: "specific_gravity", value: 1.026, unit: "SG"),
         ])
-        let error = #expect(throws: SensorError.self) { try Circuit.parseReading("53000.0", kind: .ec) }
-        if case .corruptResponse(let m) = error { #expect(m.contains("O,EC,1"), "\(m)") } else { Issue.record("\(String(describing: error))") }
+        #expect(throws: SensorError.corruptResponse("'53000.0' has 1 values, the circuit's enabled outputs are "
+            + "conductivity, tds, salinity, specific_gravity; the outputs are asked again (O,?)")) { try Circuit.parseReading("53000.0", kind: .ec) }
         #expect(throws: SensorError.disconnected("EZO-RTD reports -1023: no probe attached")) { try Circuit.parseReading("-1023.000", kind: .rtd) }
         #expect(throws: SensorError.corruptResponse("'abc' is not a number in 'abc'")) { try Circuit.parseReading("abc", kind: .ph) }
     }
@@ -42,7 +42,7 @@ import Testing
         #expect(EZOKind.orp.delay(for: "R") == .milliseconds(900))
         #expect(EZOKind.ec.delay(for: "R") == .milliseconds(600))
         #expect(EZOKind.dissolvedOxygen.delay(for: "Cal,mid,8.0") == .milliseconds(1300))
-        #expect(EZOKind.ph.delay(for: "Cal,mid,7.00") == .milliseconds(300))
+        #expect(EZOKind.ph.delay(for: "Cal,mid,7.00") == .milliseconds(900))
         #expect(EZOKind.ph.delay(for: "i") == .milliseconds(300))
     }
 
@@ -57,16 +57,23 @@ import Testing
     @Test func readsEachKindFromSimulation() async throws {
         let cases: [(EZOKind, Double, [Double])] = [
             (.ph, 8.153, [8.153]), (.orp, 352.46, [352.5]), (.dissolvedOxygen, 6.784, [6.78]), (.rtd, 25.1234, [25.123]),
-            (.ec, 53087, [53087, 28667, 35, 1.026]),
+            (.ec, 53087, [53087]),
         ]
         for (kind, value, expected) in cases {
             let (sensor, _, _, clock) = circuit(kind, Scenario(shape: .constant(value)))
             let start = clock.now()
             let values = try await sensor.read()
             #expect(values.map(\.value) == expected, "\(kind)")
-            #expect(values.map(\.channel) == kind.channels.map(\.name))
-            #expect(clock.elapsed(since: start) == kind.delay(for: "R"), "\(kind) waited its delay once")
+            #expect(values.map(\.channel) == Array(kind.channels.map(\.name).prefix(1)), "a factory EC circuit reports EC only")
+            // The EC driver first asks which outputs are enabled (O,?, 300 ms).
+            #expect(clock.elapsed(since: start) == kind.delay(for: "R") + (kind == .ec ? .milliseconds(300) : .zero), "\(kind) waited its delay once")
         }
+        let (ec, chip, _, _) = circuit(.ec, Scenario(shape: .constant(53087)))
+        for output in ["TDS", "S", "SG"] { _ = try await ec.command("O,\(output),1") }
+        #expect(chip.enabledOutputs == ["EC", "TDS", "S", "SG"])
+        let all = try await ec.read()
+        #expect(all.map(\.value) == [53087, 28667, 35, 1.026])
+        #expect(all.map(\.channel) == EZOKind.ec.channels.map(\.name))
     }
 
     @Test func commands() async throws {
@@ -79,7 +86,7 @@ import Testing
         do { let got = try await sensor.calibrationPoints(); #expect(got == 2) }
         try await sensor.calibrate(.mid, value: 7)
         do { let got = try await sensor.calibrationPoints(); #expect(got == 1, "Cal,mid clears the other points") }
-        do { let got = try await sensor.info(); #expect(got == "?i,pH,2.16") }
+        do { let got = try await sensor.info(); #expect(got == "?I,pH,2.16") }
         await assertThrows(SensorError.syntaxError(command: "Bogus")) { _ = try await sensor.command("Bogus") }
         try sensor.sleep()
         #expect(chip.isAsleep)

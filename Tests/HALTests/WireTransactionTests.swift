@@ -26,6 +26,8 @@ import Testing
 
     @Test func ezoRetriesWithPlainReadsWhileStillProcessing() async throws {
         let bus = RecordingI2CBus(expecting: [
+            .write(0x64, Array("O,?".utf8)),
+            .read(0x64, Self.ezoReply("?O,EC,TDS,S,SG")),
             .write(0x64, Array("R".utf8)),
             .read(0x64, [254] + Array(repeating: 0, count: 30)),
             .read(0x64, Self.ezoReply("53000,28620,35.01,1.026")),
@@ -90,7 +92,7 @@ import Testing
         let id = "28-0316a2794bff"
         let text = "91 01 4b 46 7f ff 0f 10 25 : crc=25 YES\n91 01 4b 46 7f ff 0f 10 25 t=25062\n"
         let bus = RecordingOneWire(slaves: [id], expecting: [.init(slave: id, file: "w1_slave", text: text)])
-        let values = try await DS18B20(bus: bus, slave: id).read()
+        let values = try await OneWireThermometer(bus: bus, slave: id).read()
         #expect(values == [Measurement(channel: "temperature", value: 25.0625, unit: "°C")])
         #expect(bus.finish() == [])
     }

@@ -22,6 +22,9 @@ import Testing
             "float_switch gpio - level(state)",
             "leak_switch gpio - wet(state)",
             "flow_meter gpio - flow(L/min)",
+            "ds1822 w1 - temperature(°C)",
+            "ds18s20 w1 - temperature(°C)",
+            "max31850 w1 - temperature(°C)",
         ])
     }
 
@@ -34,9 +37,9 @@ import Testing
 
     """
 
-    func errors(_ sensors: String) -> [String] {
+    func errors(_ sensors: String, header: String = Self.header) -> [String] {
         do {
-            _ = try DeviceProfile.parse(yaml: Self.header + sensors, file: "p.yaml")
+            _ = try DeviceProfile.parse(yaml: header + sensors, file: "p.yaml")
             return []
         } catch {
             return error.errors.map(\.description)
@@ -50,10 +53,27 @@ import Testing
         #expect(errors("  - { id: ph, driver: ezo_ph, bus: i2c, address: 0x20 }\n") == [])
     }
 
+    /// The slave id's family code says which chip it is: a driver for another family is refused.
+    @Test func aOneWireDriverMustMatchTheSlavesFamily() {
+        #expect(errors("""
+          - { id: a, driver: ds18b20, bus: w1, slave: 10-000802b4b1c3 }
+          - { id: b, driver: ds18b20, bus: w1, slave: 26-000000a1b2c3 }
+          - { id: c, driver: max31850, bus: w1, slave: 28-0316a2794bff }
+          - { id: d, driver: ds18s20, bus: w1, slave: 10-000802b4b1c3 }
+          - { id: e, driver: ds1822, bus: w1, slave: 22-000000c0ffee }
+          - { id: f, driver: max31850, bus: w1, slave: 3b-000000181c2d }
+
+        """, header: "name: w1\nbuses:\n  - { id: w1, kind: w1, simulated: true }\nsensors:\n") == [
+            "p.yaml:5:47: sensors[0].slave: '10-000802b4b1c3' is 1-Wire family 10, driver ds18b20 reads family 28 (DS18B20); it is a DS18S20: use driver ds18s20",
+            "p.yaml:6:47: sensors[1].slave: '26-000000a1b2c3' is 1-Wire family 26, driver ds18b20 reads family 28 (DS18B20); no driver reads that family",
+            "p.yaml:7:48: sensors[2].slave: '28-0316a2794bff' is 1-Wire family 28, driver max31850 reads family 3b (MAX31850); it is a DS18B20: use driver ds18b20",
+        ])
+    }
+
     @Test func aMisspeltDriverGetsTheNearestName() {
         #expect(errors("  - { id: ph, driver: ezo-ph, bus: i2c }\n") == [
             "p.yaml:6:23: sensors[0].driver: unknown driver 'ezo-ph'; allowed: ds18b20, ezo_ph, ezo_orp, ezo_ec, ezo_do, ezo_rtd, "
-                + "bme280, ads1115, float_switch, leak_switch, flow_meter; did you mean 'ezo_ph'?",
+                + "bme280, ads1115, float_switch, leak_switch, flow_meter, ds1822, ds18s20, max31850; did you mean 'ezo_ph'?",
         ])
     }
 

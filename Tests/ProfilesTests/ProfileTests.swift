@@ -97,7 +97,7 @@ let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().del
             "27 alerts[3].switch",
             "28 alerts[4].action.output",
         ])
-        #expect(found[0].message == "unknown key (did you mean 'address'?); allowed here: id, driver, bus, address, line, slave, interval, unit, active_low, debounce, k_factor, input, full_scale, filters, simulation")
+        #expect(found[0].message == "unknown key (did you mean 'address'?); allowed here: id, driver, bus, address, line, slave, interval, unit, active_low, debounce, k_factor, input, full_scale, filters, simulation, capture")
         #expect(found[1].message.hasPrefix("unknown driver 'ezo_orpp'; allowed: ds18b20, ezo_ph, ezo_orp"))
         #expect(found[2].message == "'0x99' is not a whole number in 3...119")
         #expect(found[6].message.hasPrefix("unknown sensor 'tank_temp'; readings of this profile: ph, room.humidity, room.pressure, room.temperature"))

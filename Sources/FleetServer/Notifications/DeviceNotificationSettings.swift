@@ -46,7 +46,7 @@ public enum DeviceNotificationSettings {
     }
 
     private static func update(_ rows: PostgresRowSequence, _ device: String) async throws {
-        for try await _ in rows.decode(Int64.self) { return }
+        if try await rows.single(Int64.self) != nil { return }
         throw Refusal(description: "no device named \"\(device)\"", missing: true)
     }
 }

@@ -66,10 +66,13 @@ public struct NotificationOutbox: Sendable {
         let rows = try await connection.query("""
             SELECT name, labels::text, in_maintenance, offline_since_ms FROM devices WHERE id = \(id) FOR UPDATE
             """, logger: logger)
-        for try await (name, labels, maintenance, since) in rows.decode((String, String, Bool, Int64?).self) {
-            return DeviceState(id: id, name: name, labels: Self.labels(labels), inMaintenance: maintenance, offlineSinceMillis: since)
+        // Read to the end (one row): a half-read sequence leaves the connection busy, and the
+        // transaction's next statement would wait for it forever.
+        var state: DeviceState?
+        for try await (name, labels, maintenance, since) in rows.decode((String, String, Bool, Int64?).self) where state == nil {
+            state = DeviceState(id: id, name: name, labels: Self.labels(labels), inMaintenance: maintenance, offlineSinceMillis: since)
         }
-        return nil
+        return state
     }
 
     /// Each notice into the group of every route it matches, once per receiver. `key`
@@ -105,9 +108,8 @@ public struct NotificationOutbox: Sendable {
     }
 
     static func nowMillis(on connection: PostgresConnection) async throws -> Int64 {
-        let rows = try await connection.query("SELECT (extract(epoch FROM clock_timestamp()) * 1000)::int8", logger: Logger(label: "fleet"))
-        for try await value in rows.decode(Int64.self) { return value }
-        return 0
+        try await connection.query("SELECT (extract(epoch FROM clock_timestamp()) * 1000)::int8", logger: Logger(label: "fleet"))
+            .single(Int64.self) ?? 0
     }
 
     static func labels(_ json: String) -> [String: String] {

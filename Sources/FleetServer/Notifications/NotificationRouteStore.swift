@@ -63,7 +63,6 @@ public struct NotificationRouteStore: Sendable {
     func delete(_ id: String, on connection: PostgresConnection) async throws -> Change {
         if settings.routes.contains(where: { $0.id == id }) { return .configured }
         let rows = try await connection.query("DELETE FROM notify_routes WHERE id = \(id) RETURNING id", logger: logger)
-        for try await _ in rows.decode(String.self) { return .stored }
-        return .missing
+        return try await rows.single(String.self) != nil ? .stored : .missing
     }
 }

@@ -255,9 +255,12 @@ extension Settlement {
 }
 
 extension PostgresRowSequence {
-    /// The first column of the only row, or nil for no rows.
+    /// The first column of the first row, or nil for no rows. Reads the sequence to its end:
+    /// a sequence left half-read keeps its connection busy, and the next statement on that
+    /// connection (inside a transaction, the next one of the same duty) then waits forever.
     func single<T: PostgresDecodable & Sendable>(_ type: T.Type) async throws -> T? {
-        for try await value in decode(T.self) { return value }
-        return nil
+        var first: T?
+        for try await value in decode(T.self) where first == nil { first = value }
+        return first
     }
 }

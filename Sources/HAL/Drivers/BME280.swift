@@ -92,6 +92,9 @@ public struct BME280<Bus: I2CBus>: Sensor {
     /// Datasheet appendix B, maximum measurement time at ×1/×1/×1: 9.3 ms.
     static var measurementTime: Duration { .microseconds(9300) }
 
+    /// Status reads allowed for the NVM copy after a soft reset (the datasheet's start-up takes 2 ms).
+    static var nvmCopyPolls: Int { 5 }
+
     /// The chip's address with SDO tied to ground (0x77 with SDO high).
     public static var defaultAddress: UInt8 { 0x76 }
     public static var channels: [Channel] {
@@ -115,9 +118,14 @@ public struct BME280<Bus: I2CBus>: Sensor {
         }
         try onBus { try bus.write([0xE0, 0xB6], to: address) }
         try await clock.sleep(for: .milliseconds(2))
-        // im_update (bit 0) is set while the NVM copy runs; poll it at most five times.
-        for _ in 0..<5 {
-            guard try register(0xF3, count: 1)[0] & 0x01 != 0 else { break }
+        // im_update (bit 0) is set while the NVM copy runs: stop polling as soon as it clears,
+        // and give up after five polls rather than read half-copied trimming values.
+        var polls = 1
+        while try register(0xF3, count: 1)[0] & 0x01 != 0 {
+            guard polls < Self.nvmCopyPolls else {
+                throw SensorError.stillProcessing(command: "soft reset (status im_update never cleared)", attempts: polls)
+            }
+            polls += 1
             try await clock.sleep(for: .milliseconds(1))
         }
         return BME280Calibration(block1: try register(0x88, count: 26), block2: try register(0xE1, count: 7))

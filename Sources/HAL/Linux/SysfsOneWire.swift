@@ -12,9 +12,13 @@ public struct SysfsOneWire: OneWireBus {
 
     public init(root: String = "/sys/bus/w1/devices") { self.root = root }
 
+    /// The slaves the bus masters list; in a copy of the directory without its masters (what
+    /// a keeper copies for a bug report), the slave directories themselves.
     public func slaves() async throws -> [String] {
         try await BlockingIO.sensorBus.run { [root] in
-            let masters = try Self.contents(of: root).filter { $0.hasPrefix("w1_bus_master") }
+            let entries = try Self.contents(of: root)
+            let masters = entries.filter { $0.hasPrefix("w1_bus_master") }
+            guard !masters.isEmpty else { return entries.filter(DeviceNames.isOneWireSlave).sorted() }
             var ids: [String] = []
             for master in masters.sorted() {
                 let text = try Self.readFile("\(root)/\(master)/w1_master_slaves")

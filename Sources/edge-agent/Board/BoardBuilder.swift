@@ -34,7 +34,7 @@ struct BoardBuilder {
     }
 
     /// The kernel's device for a bus, or a register-level simulation of it.
-    private func open(_ bus: BusSpec, _ profile: DeviceProfile) throws -> OpenBus {
+    func open(_ bus: BusSpec, _ profile: DeviceProfile) throws -> OpenBus {
         switch (bus.kind, bus.simulated) {
         case (.i2c, true):
             let simulated = SimulatedI2CBus(name: bus.id)

@@ -18,7 +18,7 @@ enum OpenBus {
             guard let address = spec.address else { throw BoardError.missing(spec.id, "I2C address") }
             simulated?.attach(simulate(spec, clock), at: address)
             return build(bus, address, spec, clock)
-        case (.oneWire(let build, let simulate), .w1(let bus, let simulated)):
+        case (.oneWire(_, let build, let simulate), .w1(let bus, let simulated)):
             guard let slave = spec.slave else { throw BoardError.missing(spec.id, "1-Wire slave") }
             try simulated?.addSlave(slave, scenario: simulate(spec))
             return build(bus, slave)

@@ -16,6 +16,8 @@ struct EdgeAgent: AsyncParsableCommand {
             RunCommand.self, ReadingsCommand.self, SensorsCommand.self, StatusCommand.self,
             AlertsCommand.self, MaintenanceCommand.self, SyncCommand.self, CheckConfigCommand.self,
             FailsafeCommand.self, StorageCommand.self, NotifyCommand.self,
+            CaptureCommand.self,
+            CalibrateCommand.self,
         ]
     )
 }
