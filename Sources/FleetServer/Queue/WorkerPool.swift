@@ -91,13 +91,15 @@ public final class WorkerPool: Service, Sendable {
         await withDiscardingTaskGroup { group in
             group.addTask { await self.repeating("rescuer", every: self.settings.rescueInterval) { try await self.rescue() } }
             for duty in duties {
-                group.addTask { await self.repeating(duty.name, every: duty.interval) { try await self.queue.run(duty) } }
+                group.addTask { await self.repeating(duty.name, every: duty.interval) { try await self.run(duty) } }
             }
             while !stopping && !Task.isCancelled {
                 let free = settings.concurrency - state.withLock { $0.held.count }
                 if free > 0 && !handlers.isEmpty {
                     do {
-                        let jobs = try await queue.claim(free, owner: owner, lease: settings.leaseDuration)
+                        let jobs = try await abandoningOnCancel { [queue, owner, settings] in
+                            try await queue.claim(free, owner: owner, lease: settings.leaseDuration)
+                        }
                         // Claimed as the pool was cancelled: the leases expire and others take them.
                         if Task.isCancelled { break }
                         state.withLock { state in state.held.formUnion(jobs) }
@@ -144,7 +146,9 @@ public final class WorkerPool: Service, Sendable {
             return
         }
         do {
-            if let settlement = try await queue.finish(job, owner: owner, result: result, latency: latency, policy: settings.retryPolicy) {
+            if let settlement = try await abandoningOnCancel({ [queue, owner, settings] in
+                try await queue.finish(job, owner: owner, result: result, latency: latency, policy: settings.retryPolicy)
+            }) {
                 if settlement.state == .dead {
                     logger.warning("a job is dead", metadata: metadata.merging(["error": "\(settlement.error ?? "")"]) { $1 })
                 } else if let delay = settlement.delay {
@@ -176,7 +180,9 @@ public final class WorkerPool: Service, Sendable {
                 return
             }
             do {
-                guard try await queue.heartbeat(job, owner: owner, lease: settings.leaseDuration) else {
+                guard try await abandoningOnCancel({ [queue, owner, settings] in
+                    try await queue.heartbeat(job, owner: owner, lease: settings.leaseDuration)
+                }) else {
                     logger.warning("a held job's lease was lost; its result will be refused", metadata: ["job": "\(job.id)"])
                     return
                 }
@@ -186,8 +192,12 @@ public final class WorkerPool: Service, Sendable {
         }
     }
 
+    private func run(_ duty: any PeriodicDuty) async throws {
+        try await abandoningOnCancel { [queue] in try await queue.run(duty) }
+    }
+
     private func rescue() async throws {
-        for rescue in try await queue.rescue(by: owner) {
+        for rescue in try await abandoningOnCancel({ [queue, owner] in try await queue.rescue(by: owner) }) {
             logger.warning("rescued a job whose lease expired", metadata: [
                 "job": "\(rescue.id)", "receiver": "\(rescue.receiver)", "holder": "\(rescue.holder)", "state": "\(rescue.state.rawValue)",
             ])
@@ -202,7 +212,7 @@ public final class WorkerPool: Service, Sendable {
         }
         guard !Task.isCancelled else { return }
         for job in state.withLock({ $0.held }) {
-            let released = (try? await queue.release(job, owner: owner)) ?? false
+            let released = (try? await abandoningOnCancel { [queue, owner] in try await queue.release(job, owner: owner) }) ?? false
             logger.info("released a held job at shutdown", metadata: ["job": "\(job.id)", "released": "\(released)"])
         }
     }
