@@ -212,7 +212,8 @@ public struct JobQueue: Sendable {
 public enum JobState: String, Sendable, Hashable, Codable, CaseIterable {
     case available, running, retryable, completed, dead, cancelled
 
-    /// Completed and dead jobs are finished; a retried dead job starts again.
+    /// Completed, dead and cancelled jobs have finished (`finished` is set); an admin retry
+    /// of a dead or cancelled one starts it again.
     var isFinal: Bool { self == .completed || self == .dead || self == .cancelled }
 }
 
@@ -226,7 +227,9 @@ public struct Settlement: Sendable, Hashable {
     /// Until the next attempt (retryable only).
     public var delay: Duration?
     public var error: String?
+}
 
+extension Settlement {
     public init(_ job: ClaimedJob, _ result: JobResult, policy: RetryPolicy, using random: inout some RandomNumberGenerator) {
         switch result {
         case .completed:

@@ -5,7 +5,8 @@ import PostgresNIO
 /// `finishedRetention` and attempt records past `statsRetention`. Dead jobs stay until an
 /// operator retries them. Every pool runs it; the advisory lock lets one process at a time.
 struct QueueRetention: PeriodicDuty {
-    /// Advisory lock keys of the fleet server: 7270211 migrations, 7270401 this duty.
+    /// Advisory lock keys of the fleet server: 7270211 migrations, 7270214 the notification
+    /// flusher, 7270215 offline detection, 7270401 this duty.
     static let key: Int64 = 7_270_401
 
     let settings: WorkerSettings

@@ -61,6 +61,13 @@ public struct WorkerHealth: Sendable, Hashable {
     public var status: HealthReport.Status
     public var reasons: [String]
 
+    public init(status: HealthReport.Status, reasons: [String]) {
+        self.status = status
+        self.reasons = reasons
+    }
+}
+
+extension WorkerHealth {
     public init(_ snapshot: QueueSnapshot?, thresholds: WorkerSettings.HealthThresholds) {
         guard let snapshot else {
             status = .unhealthy

@@ -31,7 +31,8 @@ public final class WorkerPool: Service, Sendable {
     let started = Date()
 
     private struct State {
-        var held: [Int64: ClaimedJob] = [:]
+        /// By job and attempt: a job rescued from this process and claimed by it again is two entries.
+        var held: Set<ClaimedJob> = []
         var lastActivity: Date?
         var stopping = false
     }
@@ -90,14 +91,18 @@ public final class WorkerPool: Service, Sendable {
         await withDiscardingTaskGroup { group in
             group.addTask { await self.repeating("rescuer", every: self.settings.rescueInterval) { try await self.rescue() } }
             for duty in duties {
-                group.addTask { await self.repeating(duty.name, every: duty.interval) { try await self.queue.run(duty) } }
+                group.addTask { await self.repeating(duty.name, every: duty.interval) { try await self.run(duty) } }
             }
             while !stopping && !Task.isCancelled {
                 let free = settings.concurrency - state.withLock { $0.held.count }
                 if free > 0 && !handlers.isEmpty {
                     do {
-                        let jobs = try await queue.claim(free, owner: owner, lease: settings.leaseDuration)
-                        state.withLock { state in for job in jobs { state.held[job.id] = job } }
+                        let jobs = try await abandoningOnCancel { [queue, owner, settings] in
+                            try await queue.claim(free, owner: owner, lease: settings.leaseDuration)
+                        }
+                        // Claimed as the pool was cancelled: the leases expire and others take them.
+                        if Task.isCancelled { break }
+                        state.withLock { state in state.held.formUnion(jobs) }
                         for job in jobs { group.addTask { await self.perform(job) } }
                         if jobs.count == free { continue }
                     } catch {
@@ -113,20 +118,37 @@ public final class WorkerPool: Service, Sendable {
 
     /// Runs one job's attempt under its lease and records the result.
     private func perform(_ job: ClaimedJob) async {
-        let heartbeat = Task { await keepLease(job) }
         let clock = ContinuousClock()
         let start = clock.now
         let result: JobResult
         if let handler = handlers[job.kind] {
-            result = await handler.perform(job)
+            // The heartbeat is a sibling of the attempt, ended with it (or with the pool).
+            result = await withTaskGroup(of: JobResult?.self) { group in
+                group.addTask { await self.keepLease(job, since: start, clock: clock); return nil }
+                group.addTask { await handler.perform(job) }
+                var result: JobResult = .retry(error: "the attempt was cancelled", notBeforeSeconds: nil)
+                for await answer in group {
+                    guard let answer else { continue }
+                    result = answer
+                    group.cancelAll()
+                }
+                return result
+            }
         } else {
             result = .dead(error: "no handler for kind \"\(job.kind)\" in this server (it handles \(handlers.keys.sorted().joined(separator: ", "))); retry it once a server that handles it runs")
         }
         let latency = start.duration(to: clock.now)
-        heartbeat.cancel()
         let metadata: Logger.Metadata = ["job": "\(job.id)", "kind": "\(job.kind)", "receiver": "\(job.receiver)", "attempt": "\(job.attempt)"]
+        // Cancelled, the database client is going away with the pool: a query now could wait
+        // for ever. The lease expires and the rescuer hands the job on.
+        guard !Task.isCancelled else {
+            state.withLock { _ = $0.held.remove(job) }
+            return
+        }
         do {
-            if let settlement = try await queue.finish(job, owner: owner, result: result, latency: latency, policy: settings.retryPolicy) {
+            if let settlement = try await abandoningOnCancel({ [queue, owner, settings] in
+                try await queue.finish(job, owner: owner, result: result, latency: latency, policy: settings.retryPolicy)
+            }) {
                 if settlement.state == .dead {
                     logger.warning("a job is dead", metadata: metadata.merging(["error": "\(settlement.error ?? "")"]) { $1 })
                 } else if let delay = settlement.delay {
@@ -141,17 +163,26 @@ public final class WorkerPool: Service, Sendable {
                          metadata: metadata.merging(["error": "\(String(reflecting: error))"]) { $1 })
         }
         state.withLock { state in
-            state.held[job.id] = nil
+            state.held.remove(job)
             state.lastActivity = Date()
         }
         wake.signal()
     }
 
-    /// Renews `job`'s lease until cancelled or the lease is found lost.
-    private func keepLease(_ job: ClaimedJob) async {
+    /// Renews `job`'s lease until cancelled, the lease is found lost, or the attempt has run
+    /// `attemptTimeout`: a hung attempt's lease is left to expire, so the rescuer hands the
+    /// job to another worker and this attempt's late result is refused.
+    private func keepLease(_ job: ClaimedJob, since start: ContinuousClock.Instant, clock: ContinuousClock) async {
         while (try? await Task.sleep(for: settings.heartbeatInterval)) != nil {
+            guard start.duration(to: clock.now) < settings.attemptTimeout else {
+                logger.warning("a job's attempt ran past the attempt timeout; its lease is left to expire",
+                               metadata: ["job": "\(job.id)", "attempt": "\(job.attempt)", "timeoutSeconds": "\(settings.attemptTimeout.secondsText)"])
+                return
+            }
             do {
-                guard try await queue.heartbeat(job, owner: owner, lease: settings.leaseDuration) else {
+                guard try await abandoningOnCancel({ [queue, owner, settings] in
+                    try await queue.heartbeat(job, owner: owner, lease: settings.leaseDuration)
+                }) else {
                     logger.warning("a held job's lease was lost; its result will be refused", metadata: ["job": "\(job.id)"])
                     return
                 }
@@ -161,8 +192,12 @@ public final class WorkerPool: Service, Sendable {
         }
     }
 
+    private func run(_ duty: any PeriodicDuty) async throws {
+        try await abandoningOnCancel { [queue] in try await queue.run(duty) }
+    }
+
     private func rescue() async throws {
-        for rescue in try await queue.rescue(by: owner) {
+        for rescue in try await abandoningOnCancel({ [queue, owner] in try await queue.rescue(by: owner) }) {
             logger.warning("rescued a job whose lease expired", metadata: [
                 "job": "\(rescue.id)", "receiver": "\(rescue.receiver)", "holder": "\(rescue.holder)", "state": "\(rescue.state.rawValue)",
             ])
@@ -175,14 +210,16 @@ public final class WorkerPool: Service, Sendable {
         while !Task.isCancelled, ContinuousClock.now < deadline, state.withLock({ !$0.held.isEmpty }) {
             try? await Task.sleep(for: .milliseconds(20))
         }
-        for job in state.withLock({ Array($0.held.values) }) {
-            let released = (try? await queue.release(job, owner: owner)) ?? false
+        guard !Task.isCancelled else { return }
+        for job in state.withLock({ $0.held }) {
+            let released = (try? await abandoningOnCancel { [queue, owner] in try await queue.release(job, owner: owner) }) ?? false
             logger.info("released a held job at shutdown", metadata: ["job": "\(job.id)", "released": "\(released)"])
         }
     }
 
     private func repeating(_ name: String, every interval: Duration, _ operation: @Sendable () async throws -> Void) async {
         repeat {
+            if stopping { return }
             do { try await operation() } catch {
                 logger.warning("a periodic worker duty failed", metadata: ["duty": "\(name)", "error": "\(String(reflecting: error))"])
             }

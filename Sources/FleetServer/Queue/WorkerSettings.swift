@@ -11,6 +11,9 @@ public struct WorkerSettings: Sendable, Hashable {
     public var leaseDuration: Duration = .seconds(60)
     /// How often a held job's lease is renewed; well under `leaseDuration`.
     public var heartbeatInterval: Duration = .seconds(15)
+    /// An attempt running longer than this is taken as hung: its lease is no longer renewed,
+    /// so it expires and the rescuer hands the job on (stuck-job detection).
+    public var attemptTimeout: Duration = .seconds(300)
     /// How often the rescuer returns jobs whose lease expired (a crashed or stuck worker).
     public var rescueInterval: Duration = .seconds(15)
     /// Retry backoff: full jitter under base · 2^(attempt-1), at most `retryCap`.
@@ -67,7 +70,8 @@ public struct WorkerSettings: Sendable, Hashable {
         }
         let durations: [(String, Duration)] = [
             ("worker.pollIntervalSeconds", pollInterval), ("worker.leaseSeconds", leaseDuration),
-            ("worker.heartbeatSeconds", heartbeatInterval), ("worker.rescueIntervalSeconds", rescueInterval),
+            ("worker.heartbeatSeconds", heartbeatInterval), ("worker.attemptTimeoutSeconds", attemptTimeout),
+            ("worker.rescueIntervalSeconds", rescueInterval),
             ("worker.retryBaseSeconds", retryBase), ("worker.retryCapSeconds", retryCap),
             ("worker.maxRetryAfterSeconds", maxRetryAfter), ("worker.shutdownGraceSeconds", shutdownGrace),
             ("worker.finishedRetentionSeconds", finishedRetention), ("worker.statsRetentionSeconds", statsRetention),
@@ -113,6 +117,7 @@ extension WorkerSettings {
         public var pollIntervalSeconds: Double?
         public var leaseSeconds: Double?
         public var heartbeatSeconds: Double?
+        public var attemptTimeoutSeconds: Double?
         public var rescueIntervalSeconds: Double?
         public var retryBaseSeconds: Double?
         public var retryCapSeconds: Double?
@@ -146,6 +151,7 @@ extension WorkerSettings {
         set(&pollInterval, file.pollIntervalSeconds)
         set(&leaseDuration, file.leaseSeconds)
         set(&heartbeatInterval, file.heartbeatSeconds)
+        set(&attemptTimeout, file.attemptTimeoutSeconds)
         set(&rescueInterval, file.rescueIntervalSeconds)
         set(&retryBase, file.retryBaseSeconds)
         set(&retryCap, file.retryCapSeconds)
