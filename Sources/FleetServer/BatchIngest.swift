@@ -40,6 +40,7 @@ extension FleetRoutes {
                 "readings.inserted": "\(ack.readings?.inserted ?? 0)", "readings.duplicates": "\(ack.readings?.duplicates ?? 0)",
                 "events.inserted": "\(ack.events?.inserted ?? 0)", "events.duplicates": "\(ack.events?.duplicates ?? 0)",
             ])
+            FleetMetrics.current?.stored(ack)
             return ack
         }
         switch admitted {

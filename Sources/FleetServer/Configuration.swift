@@ -59,6 +59,8 @@ public struct FleetServerConfiguration: Sendable {
     public var connections: ConnectionLimits
     /// SHA-256 of the token that opens the read API; `nil` closes the read API.
     public var adminTokenHash: TokenHash?
+    /// Operator tokens, the metrics token and the dashboard's session and offline limits.
+    public var dashboard = DashboardSettings()
 
     public init(host: String = "0.0.0.0", port: Int = 8443, tls: TLSFiles?, database: PostgresClient.Configuration,
                 maxBodyBytes: Int = WireProtocol.defaultMaxBodyBytes,

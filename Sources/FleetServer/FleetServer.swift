@@ -24,7 +24,9 @@ public enum FleetServer {
         if let problem = configuration.validationError() { throw ConfigurationError(problem) }
         let client = PostgresClient(configuration: configuration.database, backgroundLogger: logger)
         let router = Router(context: FleetRequestContext.self)
-        FleetRoutes(store: PostgresFleetStore(client: client, logger: logger), configuration: configuration).register(on: router)
+        let routes = FleetRoutes(store: PostgresFleetStore(client: client, logger: logger), configuration: configuration)
+        routes.register(on: router)
+        DashboardRoutes(client: client, configuration: configuration, admin: routes.admin, logger: logger).register(on: router)
 
         let limits = configuration.connections
         let sslContext = try configuration.tls.map { try NIOSSLContext(configuration: try tlsConfiguration($0)) }

@@ -1,0 +1,152 @@
+import Foundation
+import Logging
+import PostgresNIO
+import Wire
+
+/// The dashboard's reads, straight from PostgreSQL: each one statement, each bounded by the
+/// caller's deadline. Only reads: the dashboard writes nothing of the fleet's data.
+struct DashboardStore: Sendable {
+    let client: PostgresClient
+    let logger: Logger
+
+    struct DeviceRow: Sendable {
+        var name: String
+        var lastSeenMillis: Int64?
+        var health: HealthReport?
+    }
+
+    /// Every device with its last health report (the overview reads the fleet whole: it is
+    /// one row per device, and the counts must add up to the table).
+    func devices() async throws -> [DeviceRow] {
+        let rows = try await client.query("""
+            SELECT name, (extract(epoch FROM last_seen) * 1000)::int8, last_health::text FROM devices ORDER BY name
+            """, logger: logger)
+        var result: [DeviceRow] = []
+        for try await (name, lastSeen, health) in rows.decode((String, Int64?, String?).self) {
+            // A report this server cannot decode shows as "no report", not as a broken page.
+            let report = health.flatMap { try? JSONDecoder().decode(HealthReport.self, from: Data($0.utf8)) }
+            result.append(DeviceRow(name: name, lastSeenMillis: lastSeen, health: report))
+        }
+        return result
+    }
+
+    func device(named name: String) async throws -> DeviceRow? {
+        try await devices().first { $0.name == name }
+    }
+
+    /// One bucket of one sensor: min, max and mean of the readings in it.
+    struct Bucket: Sendable, Hashable {
+        var index: Int
+        var min: Double
+        var max: Double
+        var mean: Double
+        var count: Int
+    }
+
+    struct SensorSeries: Sendable {
+        var sensor: String
+        var unit: String
+        var buckets: [Bucket]
+    }
+
+    /// Downsampled in PostgreSQL: readings of `device` in `window`, grouped per sensor into
+    /// the window's buckets, min / max / mean per bucket. 30 days at 1 s (2.6 M rows) come back
+    /// as 180 rows per sensor; the index on (device_id, sensor_id, ts_ms) bounds the scan.
+    func series(device: String, window: ChartWindow) async throws -> [SensorSeries] {
+        let rows = try await client.query("""
+            SELECT r.sensor_id, min(r.unit), ((r.ts_ms - \(window.startMillis)) / \(window.bucketMillis))::int8 AS bucket,
+                   min(r.value), max(r.value), avg(r.value), count(*)
+            FROM readings r JOIN devices d ON d.id = r.device_id
+            WHERE d.name = \(device) AND r.ts_ms >= \(window.startMillis) AND r.ts_ms < \(window.endMillis)
+            GROUP BY r.sensor_id, bucket ORDER BY r.sensor_id, bucket
+            """, logger: logger)
+        var result: [SensorSeries] = []
+        for try await (sensor, unit, bucket, low, high, mean, count) in rows.decode((String, String, Int64, Double, Double, Double, Int64).self) {
+            if result.last?.sensor != sensor { result.append(SensorSeries(sensor: sensor, unit: unit, buckets: [])) }
+            result[result.count - 1].buckets.append(Bucket(index: Int(bucket), min: low, max: high, mean: mean, count: Int(count)))
+        }
+        return result
+    }
+
+    /// A rule's threshold as its newest event for the sensor carried it. The device does not
+    /// send its rules, so a rule that never fired has no line.
+    struct Threshold: Sendable, Hashable {
+        var rule: String
+        var sensor: String
+        var value: Double
+        var severity: String
+    }
+
+    func thresholds(device: String) async throws -> [Threshold] {
+        let rows = try await client.query("""
+            SELECT DISTINCT ON (e.rule_id, e.sensor_id) e.rule_id, e.sensor_id, e.threshold, e.severity
+            FROM alert_events e JOIN devices d ON d.id = e.device_id
+            WHERE d.name = \(device) AND e.threshold IS NOT NULL
+            ORDER BY e.rule_id, e.sensor_id, e.ts_ms DESC
+            """, logger: logger)
+        var result: [Threshold] = []
+        for try await (rule, sensor, value, severity) in rows.decode((String, String, Double, String).self) {
+            result.append(Threshold(rule: rule, sensor: sensor, value: value, severity: severity))
+        }
+        return result
+    }
+
+    struct EventRow: Sendable {
+        var timestampMillis: Int64
+        var kind: String
+        var rule: String
+        var sensor: String
+        var severity: String
+        var value: Double?
+        var message: String?
+    }
+
+    /// The window's alert events, newest first, at most `limit`.
+    func events(device: String, window: ChartWindow, limit: Int = 200) async throws -> [EventRow] {
+        let rows = try await client.query("""
+            SELECT e.ts_ms, e.kind, e.rule_id, e.sensor_id, e.severity, e.value, e.message
+            FROM alert_events e JOIN devices d ON d.id = e.device_id
+            WHERE d.name = \(device) AND e.ts_ms >= \(window.startMillis) AND e.ts_ms < \(window.endMillis)
+            ORDER BY e.ts_ms DESC LIMIT \(limit)
+            """, logger: logger)
+        var result: [EventRow] = []
+        for try await (ts, kind, rule, sensor, severity, value, message) in rows.decode((Int64, String, String, String, String, Double?, String?).self) {
+            result.append(EventRow(timestampMillis: ts, kind: kind, rule: rule, sensor: sensor, severity: severity, value: value, message: message))
+        }
+        return result
+    }
+
+    struct HealthRow: Sendable {
+        var takenAtMillis: Int64
+        var status: String
+        var reasons: [String]
+    }
+
+    /// The window's health reports, newest first, at most `limit`.
+    func healthHistory(device: String, window: ChartWindow, limit: Int = 100) async throws -> [HealthRow] {
+        let rows = try await client.query("""
+            SELECT h.taken_at_ms, h.report->>'status', COALESCE((h.report->'reasons')::text, '[]')
+            FROM health h JOIN devices d ON d.id = h.device_id
+            WHERE d.name = \(device) AND h.taken_at_ms >= \(window.startMillis) AND h.taken_at_ms < \(window.endMillis)
+            ORDER BY h.taken_at_ms DESC LIMIT \(limit)
+            """, logger: logger)
+        var result: [HealthRow] = []
+        for try await (ts, status, reasons) in rows.decode((Int64, String?, String).self) {
+            let list = (try? JSONDecoder().decode([String].self, from: Data(reasons.utf8))) ?? []
+            result.append(HealthRow(takenAtMillis: ts, status: status ?? "unknown", reasons: list))
+        }
+        return result
+    }
+
+    /// Connections to this database by state (`active`, `idle`, …), every client's: what the
+    /// pool and any other server hold.
+    func connectionsByState() async throws -> [String: Int] {
+        let rows = try await client.query("""
+            SELECT COALESCE(state, 'unknown'), count(*)::int8 FROM pg_stat_activity
+            WHERE datname = current_database() AND backend_type = 'client backend' GROUP BY 1
+            """, logger: logger)
+        var result: [String: Int] = [:]
+        for try await (state, count) in rows.decode((String, Int64).self) { result[state] = Int(count) }
+        return result
+    }
+}

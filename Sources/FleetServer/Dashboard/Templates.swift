@@ -1,0 +1,182 @@
+import Mustache
+
+/// The dashboard's HTML as Mustache templates, compiled once at start. Kept as Swift string
+/// literals rather than package resources so the server is one binary with nothing to
+/// install beside it. `{{x}}` is HTML-escaped; `{{{x}}}` is used only for HTML the server
+/// built itself (a rendered page inside the layout, SVG charts).
+struct DashboardTemplates: Sendable {
+    let library: MustacheLibrary
+
+    init() {
+        var templates: [String: MustacheTemplate] = [:]
+        for (name, text) in Self.sources {
+            // The templates are constants of this file; one that does not parse is a bug found by every test.
+            templates[name] = try! MustacheTemplate(string: text)
+        }
+        library = MustacheLibrary(templates: templates)
+    }
+
+    func render(_ name: String, _ object: Any) -> String {
+        library.render(object, withTemplate: name) ?? "template \(name) is missing"
+    }
+
+    static let sources: [String: String] = [
+        "layout": layout, "sign-in": signIn, "overview": overview, "overview-table": overviewTable, "device": device,
+        "error": errorPage, "notifications": notifications, "workers": workers,
+    ]
+
+    static let layout = """
+        <!doctype html>
+        <html lang="en">
+        <head>
+        <meta charset="utf-8">
+        <meta name="viewport" content="width=device-width, initial-scale=1">
+        <title>{{title}} · reef fleet</title>
+        <link rel="stylesheet" href="/dashboard/assets/app.css">
+        <link rel="icon" href="data:,">
+        <script src="/dashboard/assets/app.js" defer></script>
+        </head>
+        <body>
+        <header>
+        <a class="brand" href="/dashboard">reef fleet</a>
+        {{#signedIn}}
+        <nav>
+        <a href="/dashboard"{{#onOverview}} aria-current="page"{{/onOverview}}>Devices</a>
+        <a href="/dashboard/notifications"{{#onNotifications}} aria-current="page"{{/onNotifications}}>Notifications</a>
+        <a href="/dashboard/workers"{{#onWorkers}} aria-current="page"{{/onWorkers}}>Workers</a>
+        </nav>
+        <form class="sign-out" method="post" action="/dashboard/sign-out">
+        <input type="hidden" name="csrf" value="{{csrf}}">
+        <span class="who">{{operatorName}}</span> <button type="submit">Sign out</button>
+        </form>
+        {{/signedIn}}
+        </header>
+        <main>
+        {{{body}}}
+        </main>
+        </body>
+        </html>
+        """
+
+    static let signIn = """
+        <section class="sign-in">
+        <h1>Sign in</h1>
+        {{#message}}<p class="problem" role="alert">{{message}}</p>{{/message}}
+        <form method="post" action="/dashboard/sign-in">
+        <input type="hidden" name="csrf" value="{{csrf}}">
+        <label for="token">Admin or operator token</label>
+        <input id="token" name="token" type="password" autocomplete="current-password" required autofocus>
+        <button type="submit">Sign in</button>
+        </form>
+        <p class="note">A device token cannot sign in. Failed sign-ins are logged with your address and limited.</p>
+        </section>
+        """
+
+    static let overview = """
+        <h1>Devices</h1>
+        <div id="overview" data-refresh="/dashboard/fragments/overview" data-every="30">
+        {{> overview-table}}
+        </div>
+        """
+
+    static let overviewTable = """
+        <ul class="counts">
+        <li class="online"><span class="n" data-count="online">{{counts.online}}</span> online</li>
+        <li class="degraded"><span class="n" data-count="degraded">{{counts.degraded}}</span> degraded</li>
+        <li class="offline"><span class="n" data-count="offline">{{counts.offline}}</span> offline</li>
+        <li class="never_seen"><span class="n" data-count="never_seen">{{counts.neverSeen}}</span> never seen</li>
+        </ul>
+        <div class="filters">
+        <label>Filter <input type="search" id="filter" placeholder="name, version, reason"></label>
+        <label>State <select id="state-filter">
+        <option value="">all</option><option value="online">online</option><option value="degraded">degraded</option>
+        <option value="offline">offline</option><option value="never_seen">never seen</option>
+        </select></label>
+        <span class="asof">as of {{asOf}}</span>
+        </div>
+        <div class="scroll">
+        <table class="devices sortable">
+        <thead><tr>
+        <th data-key="name" data-type="text">Device</th>
+        <th data-key="seen" data-type="number">Last seen</th>
+        <th data-key="version" data-type="text">Agent</th>
+        <th data-key="state" data-type="text">Health</th>
+        <th data-key="alerts" data-type="number">Firing</th>
+        <th data-key="backlog" data-type="number">Oldest unsent</th>
+        <th data-key="disk" data-type="number">Disk</th>
+        <th data-key="drops" data-type="number">Drops</th>
+        </tr></thead>
+        <tbody>
+        {{#devices}}
+        <tr data-name="{{name}}" data-seen="{{seenSort}}" data-version="{{version}}" data-state="{{state}}" data-alerts="{{alerts}}"
+            data-backlog="{{backlogSort}}" data-disk="{{diskSort}}" data-drops="{{drops}}">
+        <td><a href="{{href}}">{{name}}</a></td>
+        <td>{{lastSeen}}</td>
+        <td>{{version}}</td>
+        <td><span class="badge {{state}}">{{stateLabel}}</span>{{#reasons}}<div class="reason">{{.}}</div>{{/reasons}}</td>
+        <td class="num">{{alerts}}</td>
+        <td class="num">{{backlog}}</td>
+        <td class="num">{{disk}}</td>
+        <td class="num">{{drops}}</td>
+        </tr>
+        {{/devices}}
+        {{^devices}}<tr><td colspan="8">No devices are registered; add one with <code>fleet-server devices add NAME</code>.</td></tr>{{/devices}}
+        </tbody>
+        </table>
+        </div>
+        """
+
+    static let device = """
+        <p class="crumbs"><a href="/dashboard">Devices</a> › {{name}}</p>
+        <h1>{{name}} <span class="badge {{state}}">{{stateLabel}}</span></h1>
+        <p class="facts">Last seen {{lastSeen}} · agent {{version}} · {{firing}} firing · disk {{disk}} · oldest unsent {{backlog}}</p>
+        {{#reasons}}<p class="reason">{{.}}</p>{{/reasons}}
+        <nav class="ranges">
+        {{#ranges}}<a href="?range={{key}}"{{#current}} aria-current="page"{{/current}}>{{key}}</a>{{/ranges}}
+        <a class="csv" href="/dashboard/devices/{{name}}/export.csv?range={{range}}" download>CSV</a>
+        </nav>
+        <p class="note">Each chart shows {{bucketCount}} buckets of {{bucketText}} from {{from}} to {{to}} UTC: the band spans the
+        minimum and maximum of each bucket, the line joins the means, and a bucket without readings leaves a gap. Dashed lines are
+        thresholds as each rule's most recent event reported them (the device does not send its rules, so a rule that never
+        fired has no line).</p>
+        {{#charts}}
+        <section class="sensor">
+        <h2>{{sensor}} <small>{{unit}}</small></h2>
+        {{{svg}}}
+        </section>
+        {{/charts}}
+        {{^charts}}<p>No readings in this range.</p>{{/charts}}
+        <h2>Events</h2>
+        <div class="scroll">
+        <table class="events"><thead><tr><th>Time (UTC)</th><th>Event</th><th>Rule</th><th>Sensor</th><th>Severity</th><th>Value</th><th>Message</th></tr></thead>
+        <tbody>
+        {{#events}}<tr class="{{kind}}"><td>{{time}}</td><td>{{kind}}</td><td>{{rule}}</td><td>{{sensor}}</td><td>{{severity}}</td><td class="num">{{value}}</td><td>{{message}}</td></tr>{{/events}}
+        {{^events}}<tr><td colspan="7">No events in this range.</td></tr>{{/events}}
+        </tbody></table>
+        </div>
+        <h2>Health history</h2>
+        <div class="scroll">
+        <table class="health"><thead><tr><th>Taken (UTC)</th><th>Status</th><th>Reasons</th></tr></thead>
+        <tbody>
+        {{#health}}<tr><td>{{time}}</td><td><span class="badge {{status}}">{{status}}</span></td><td>{{reasons}}</td></tr>{{/health}}
+        {{^health}}<tr><td colspan="3">No health reports in this range.</td></tr>{{/health}}
+        </tbody></table>
+        </div>
+        """
+
+    static let errorPage = """
+        <h1>{{heading}}</h1>
+        <p class="problem">{{message}}</p>
+        <p><a href="/dashboard">Back to the devices</a></p>
+        """
+
+    static let notifications = """
+        <h1>Notifications</h1>
+        {{{body}}}
+        """
+
+    static let workers = """
+        <h1>Workers</h1>
+        {{{body}}}
+        """
+}
