@@ -25,6 +25,13 @@ public struct Backoff: Sendable, Hashable {
         self.cap = cap
     }
 
+    /// A backoff that has already counted `failures`, for a caller that keeps the count
+    /// elsewhere: the fleet server's job queue keeps it in the job's row as its attempt.
+    public init(base: Duration, cap: Duration, failures: Int) {
+        self.init(base: base, cap: cap)
+        self.failures = max(0, failures)
+    }
+
     /// The ceiling of the jitter window for the next failure.
     public var ceiling: Duration {
         let baseMillis = base.saturatingMillis

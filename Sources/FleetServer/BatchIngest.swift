@@ -7,6 +7,15 @@ import Wire
 /// and answer with what happened to the batch.
 extension FleetRoutes {
     func postBatch(_ request: Request, context: FleetRequestContext) async throws -> SyncAck {
+        do {
+            return try await receiveBatch(request, context: context)
+        } catch {
+            FleetMetrics.current?.rejected(reason: (error as? FleetError)?.wire.error ?? "internal")
+            throw error
+        }
+    }
+
+    private func receiveBatch(_ request: Request, context: FleetRequestContext) async throws -> SyncAck {
         guard let token = DeviceToken.bearer(request.headers[.authorization]) else {
             throw FleetError(.unauthorized, "unauthorized", "no bearer token; send Authorization: Bearer <device token>")
         }

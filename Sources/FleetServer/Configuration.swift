@@ -59,6 +59,8 @@ public struct FleetServerConfiguration: Sendable {
     public var connections: ConnectionLimits
     /// SHA-256 of the token that opens the read API; `nil` closes the read API.
     public var adminTokenHash: TokenHash?
+    /// The job workers every `serve` runs (the queue, retries, health thresholds).
+    public var worker = WorkerSettings()
     /// Operator tokens, the metrics token and the dashboard's session and offline limits.
     public var dashboard = DashboardSettings()
 
@@ -109,7 +111,7 @@ extension FleetServerConfiguration {
         for (name, value) in durations where value <= .zero || value > .seconds(86_400) {
             return "\(name) is \(value.secondsText); it must be above 0 and at most 86400 (a day)"
         }
-        return nil
+        return worker.validationErrors().first
     }
 }
 

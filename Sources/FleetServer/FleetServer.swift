@@ -15,18 +15,31 @@ public enum FleetServer {
     /// connection limits and TLS. Running it (`run()` or as a service) starts its PostgreSQL
     /// client, applies migrations, then listens.
     ///
+    /// The application also runs a `WorkerPool` doing `handlers`' jobs and `duties` (with
+    /// none it still rescues expired leases and keeps the queue's tables bounded), and
+    /// serves the worker's health and admin routes.
+    ///
     /// - Parameter onServerRunning: receives the bound port (useful with port 0).
     public static func makeApplication(
         configuration: FleetServerConfiguration,
         logger: Logger,
+        handlers: [any JobHandler] = [],
+        duties: [any PeriodicDuty] = [],
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws -> Application<RouterResponder<FleetRequestContext>> {
         if let problem = configuration.validationError() { throw ConfigurationError(problem) }
         let client = PostgresClient(configuration: configuration.database, backgroundLogger: logger)
         let router = Router(context: FleetRequestContext.self)
+        let metrics = FleetMetrics()
+        metrics.instrument(router)
         let routes = FleetRoutes(store: PostgresFleetStore(client: client, logger: logger), configuration: configuration)
         routes.register(on: router)
-        DashboardRoutes(client: client, configuration: configuration, admin: routes.admin, logger: logger).register(on: router)
+        // The workers start once the schema is migrated (their tables exist).
+        let migrated = AsyncStream<Void>.makeStream()
+        let pool = WorkerPool(client: client, settings: configuration.worker, handlers: handlers, duties: duties, logger: logger,
+                              ready: { for await _ in migrated.stream { return }; throw CancellationError() })
+        WorkerRoutes(fleet: routes, pool: pool, settings: configuration.worker).register(on: router)
+        DashboardRoutes(client: client, configuration: configuration, admin: routes.admin, pool: pool, metrics: metrics, logger: logger).register(on: router)
 
         let limits = configuration.connections
         let sslContext = try configuration.tls.map { try NIOSSLContext(configuration: try tlsConfiguration($0)) }
@@ -40,11 +53,12 @@ public enum FleetServer {
             server: server,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "reef-fleet",
                                  availableConnectionsDelegate: MaximumAvailableConnections(limits.maxConnections, logger: logger)),
-            services: [client],
+            services: [client, pool],
             onServerRunning: { await onServerRunning($0.localAddress?.port ?? configuration.port) },
             logger: logger)
         application.beforeServerStarts {
             try await withDeadline(configuration.databaseTimeout * 6) { try await Schema.migrate(client, logger: logger) }
+            migrated.continuation.yield()
         }
         return application
     }

@@ -73,6 +73,7 @@ public enum Schema {
             "ALTER TABLE readings ADD COLUMN clock_unsynced boolean NOT NULL DEFAULT false",
             "UPDATE readings SET clock_unsynced = true WHERE quality = 'clock-unsynced'",
         ]),
+        (4, QueueSchema.migration),
     ]
 
     /// Applies what is missing, in one transaction under an advisory lock, so two servers

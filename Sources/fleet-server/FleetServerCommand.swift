@@ -69,9 +69,11 @@ struct Serve: AsyncParsableCommand {
         var maxConnectionsPerAddress: Int?
         var healthReportsKept: Int?
         var adminTokenFile: String?
+        /// The job workers' settings (docs/NOTIFICATIONS.md, "The queue and the workers").
+        var worker: WorkerSettings.File?
     }
 
-    @Option(help: "JSON file with any of: host, port, tlsCert, tlsKey, clientCA, plainHTTP, postgresURL, maxBodyBytes, maxBatchRows, maxConcurrentBatches, maxConcurrentBatchesPerDevice, retryAfterSeconds, databaseTimeoutSeconds, storeTimeoutSeconds, bodyTimeoutSeconds, idleTimeoutSeconds, handshakeTimeoutSeconds, maxConnections, maxConnectionsPerAddress, healthReportsKept, adminTokenFile")
+    @Option(help: "JSON file with any of: host, port, tlsCert, tlsKey, clientCA, plainHTTP, postgresURL, maxBodyBytes, maxBatchRows, maxConcurrentBatches, maxConcurrentBatchesPerDevice, retryAfterSeconds, databaseTimeoutSeconds, storeTimeoutSeconds, bodyTimeoutSeconds, idleTimeoutSeconds, handshakeTimeoutSeconds, maxConnections, maxConnectionsPerAddress, healthReportsKept, adminTokenFile, worker (an object: concurrency, pollIntervalSeconds, leaseSeconds, heartbeatSeconds, rescueIntervalSeconds, retryBaseSeconds, retryCapSeconds, maxRetryAfterSeconds, shutdownGraceSeconds, finishedRetentionSeconds, statsRetentionSeconds, retentionIntervalSeconds, health)")
     var config: String?
     @Option(help: "Address to listen on (default 0.0.0.0).") var host: String?
     @Option(help: "Port to listen on (default 8443).") var port: Int?
@@ -113,6 +115,7 @@ struct Serve: AsyncParsableCommand {
         if let value = file?.maxConnections { configuration.connections.maxConnections = value }
         if let value = file?.maxConnectionsPerAddress { configuration.connections.maxConnectionsPerAddress = value }
         if let value = file?.healthReportsKept { configuration.healthReportsKept = value }
+        if let worker = file?.worker { configuration.worker.apply(worker) }
         if let problem = configuration.validationError() { throw ValidationError(problem) }
         if let path = adminTokenFile ?? file?.adminTokenFile {
             configuration.adminTokenHash = TokenHash(of: try AdminToken.load(path: path))

@@ -114,6 +114,19 @@ import Wire
         #expect(BoardFacts.read(root: root.url.path).cpuTemperatureCelsius == nil)
     }
 
+    @Test func checkConfigNamesADirectoryTheAgentCannotWrite() throws {
+        let data = try TemporaryDirectory()
+        var config = AgentConfig.defaults()
+        config.source = "agent.yaml"
+        config.dataDirectory = data.path
+        config.metricsTextfile = "/nonexistent-collector/edge_agent.prom"
+        #expect(StartChecks.problems(config) == [
+            "agent.yaml: metrics.textfile: cannot write in /nonexistent-collector: No such file or directory; create it (node_exporter's textfile directory) and let the agent's user write there",
+        ])
+        config.metricsTextfile = config.dataDirectory + "/edge_agent.prom"
+        #expect(StartChecks.problems(config) == [])
+    }
+
     @Test func aPathThatNodeExporterWouldNotReadIsAConfigError() {
         #expect(AgentConfig.metricsTextfileProblem("/var/lib/node_exporter/textfile_collector/edge_agent.prom") == nil)
         #expect(AgentConfig.metricsTextfileProblem("/tmp/edge_agent.txt")

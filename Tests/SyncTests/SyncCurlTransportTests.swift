@@ -1,4 +1,5 @@
 import EdgeCore
+import EdgeTesting
 import FleetServerTesting
 import Foundation
 import Hummingbird
@@ -13,43 +14,6 @@ import Glibc
 #endif
 import Wire
 @testable import Sync
-
-/// A CA, a server certificate for 127.0.0.1 signed by it, a client certificate signed by it,
-/// and a second, unrelated CA: generated with the openssl CLI for each suite run.
-final class SyncTestCertificates: Sendable {
-    let directory: String
-    var ca: String { directory + "/ca.pem" }
-    var otherCA: String { directory + "/other-ca.pem" }
-    var serverCert: String { directory + "/server.pem" }
-    var serverKey: String { directory + "/server.key" }
-    var clientCert: String { directory + "/client.pem" }
-    var clientKey: String { directory + "/client.key" }
-
-    init() throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("sync-certs-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let script = """
-            set -e
-            cd '\(directory)'
-            openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=reef-test-ca 2>/dev/null
-            openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout other-ca.key -out other-ca.pem -days 2 -subj /CN=other-ca 2>/dev/null
-            openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server.key -out server.csr -subj /CN=127.0.0.1 2>/dev/null
-            printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\nextendedKeyUsage=serverAuth\\n' > server.ext
-            openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile server.ext 2>/dev/null
-            openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout client.key -out client.csr -subj /CN=reef-1 2>/dev/null
-            printf 'extendedKeyUsage=clientAuth\\n' > client.ext
-            openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days 2 -extfile client.ext 2>/dev/null
-            """
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", script]
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw CocoaError(.fileWriteUnknown) }
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: directory) }
-}
 
 /// Each request's context knows the client's port: two requests from one port rode one connection.
 struct SyncPeerContext: RequestContext {
@@ -77,10 +41,10 @@ struct SyncEchoServer {
     let port: Int
     let task: Task<Void, any Error>
 
-    init(certificates: SyncTestCertificates, requireClientCertificate: Bool = false,
+    init(certificates: TestCertificates, requireClientCertificate: Bool = false,
          respond: @escaping @Sendable (Int, [UInt8]) async -> Response) async throws {
         var tls = TLSConfiguration.makeServerConfiguration(
-            certificateChain: try NIOSSLCertificate.fromPEMFile(certificates.serverCert).map { .certificate($0) },
+            certificateChain: try NIOSSLCertificate.fromPEMFile(certificates.serverCertificate).map { .certificate($0) },
             privateKey: .privateKey(try NIOSSLPrivateKey(file: certificates.serverKey, format: .pem)))
         if requireClientCertificate {
             tls.certificateVerification = .noHostnameVerification
@@ -125,10 +89,10 @@ struct SyncEchoServer {
 }
 
 @Suite(.serialized) struct SyncCurlTransportTests {
-    let certificates: SyncTestCertificates
+    let certificates: TestCertificates
 
-    init() throws {
-        certificates = try SyncTestCertificates()
+    init() async throws {
+        certificates = try await TestCertificates.generate()
     }
 
     private func transport(_ url: String, ca: String? = nil, configure: (inout CurlTransport.Configuration) -> Void = { _ in }) throws -> CurlTransport {
@@ -175,7 +139,7 @@ struct SyncEchoServer {
 
     @Test func aCertificateFromAnotherCAIsATLSError() async throws {
         let server = try await SyncEchoServer(certificates: certificates) { _, _ in Response(status: .ok) }
-        await #expect { try await transport(server.url, ca: certificates.otherCA).post(batch: [1]) } throws: { error in
+        await #expect { try await transport(server.url, ca: certificates.untrustedCA).post(batch: [1]) } throws: { error in
             (error as? TransportError)?.kind == .tls
         }
         await server.stop()
@@ -225,7 +189,7 @@ struct SyncEchoServer {
     @Test func mutualTLSNeedsTheClientCertificate() async throws {
         let server = try await SyncEchoServer(certificates: certificates, requireClientCertificate: true) { _, _ in Response(status: .ok) }
         let withCertificate = try await transport(server.url, configure: {
-            $0.clientCertificate = certificates.clientCert
+            $0.clientCertificate = certificates.clientCertificate
             $0.clientKey = certificates.clientKey
         }).post(batch: [1])
         #expect(withCertificate.status == 200)

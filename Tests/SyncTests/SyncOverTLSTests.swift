@@ -1,4 +1,5 @@
 import EdgeCore
+import EdgeTesting
 import FleetServerTesting
 import Foundation
 import Hummingbird
@@ -51,7 +52,7 @@ final class SyncStandInStore: Sendable {
 
 @Suite struct SyncOverTLSTests {
     @Test func fiveHundredThen429ThenADroppedAnswerLoseNothingAndStoreNothingTwice() async throws {
-        let certificates = try SyncTestCertificates()
+        let certificates = try await TestCertificates.generate()
         let stored = SyncStandInStore()
         let server = try await SyncEchoServer(certificates: certificates) { index, body in
             switch index {
@@ -98,9 +99,9 @@ final class SyncStandInStore: Sendable {
     }
 
     @Test func anUntrustedCertificateKeepsEverythingAndSaysWhy() async throws {
-        let certificates = try SyncTestCertificates()
+        let certificates = try await TestCertificates.generate()
         let server = try await SyncEchoServer(certificates: certificates) { _, _ in Response(status: .ok) }
-        let transport = try CurlTransport(configuration: .init(serverURL: server.url, token: BearerToken("tok"), caFile: certificates.otherCA))
+        let transport = try CurlTransport(configuration: .init(serverURL: server.url, token: BearerToken("tok"), caFile: certificates.untrustedCA))
         let fixture = try SyncFixture(readings: 4, events: 1, over: transport)
 
         await #expect(throws: SyncError.self) { try await fixture.engine.syncOnce(maxConsecutiveFailures: 2) }

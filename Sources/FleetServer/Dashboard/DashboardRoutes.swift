@@ -21,16 +21,21 @@ public struct DashboardRoutes: Sendable {
     let admin: AdminAuthenticator
     public let metrics: FleetMetrics
     let configuration: FleetServerConfiguration
+    /// The job queue's workers: the Notifications and Workers tabs and the queue's metrics.
+    let pool: WorkerPool
+    var workerSettings: WorkerSettings { configuration.worker }
     let templates = DashboardTemplates()
     let logger: Logger
 
-    public init(client: PostgresClient, configuration: FleetServerConfiguration, admin: AdminAuthenticator, logger: Logger) {
+    public init(client: PostgresClient, configuration: FleetServerConfiguration, admin: AdminAuthenticator, pool: WorkerPool,
+                metrics: FleetMetrics, logger: Logger) {
         store = DashboardStore(client: client, logger: logger)
         settings = configuration.dashboard
         sessions = SessionStore(lifetime: settings.sessionLifetime, limit: settings.maxSessions)
         self.admin = admin
-        metrics = FleetMetrics()
+        self.metrics = metrics
         self.configuration = configuration
+        self.pool = pool
         self.logger = logger
     }
 
@@ -38,7 +43,6 @@ public struct DashboardRoutes: Sendable {
     var pageTimeout: Duration { configuration.databaseTimeout * 4 }
 
     public func register(on router: Router<FleetRequestContext>) {
-        router.add(middleware: MetricsMiddleware(metrics: metrics))
         router.get("/metrics") { request, context in try await scrape(request, context: context) }
         router.get("/dashboard/assets/app.css") { _, _ in asset(DashboardAssets.css, type: "text/css; charset=utf-8") }
         router.get("/dashboard/assets/app.js") { _, _ in asset(DashboardAssets.js, type: "text/javascript; charset=utf-8") }
@@ -74,6 +78,7 @@ public struct DashboardRoutes: Sendable {
             guard sessionOf(request) != nil else { return redirect("/dashboard/sign-in") }
             return try await exportCSV(request, context)
         }
+        registerQueuePages(on: router)
     }
 
     // MARK: Sessions
@@ -116,8 +121,17 @@ public struct DashboardRoutes: Sendable {
         return try await body(session, form)
     }
 
+    /// The sign-in page. A refused sign-in comes back here through a redirect (`?failed=`),
+    /// so the browser does not offer to post the token again, and no error status shows up
+    /// as a console error.
     func signInPage(_ request: Request, message: String? = nil, status: HTTPResponse.Status = .ok) -> Response {
-        if message == nil, sessionOf(request) != nil { return redirect("/dashboard") }
+        var message = message
+        let query = request.uri.queryParameters
+        switch query.get("failed") {
+        case "token": message = "That token does not open the dashboard."
+        case "limited": message = "Too many failed sign-ins from this address; try again in \(Int(query.get("wait") ?? "") ?? 60) s."
+        default: if message == nil, sessionOf(request) != nil { return redirect("/dashboard") }
+        }
         let csrf = DeviceToken.generate()
         var view: [String: Any] = ["csrf": csrf]
         if let message { view["message"] = message }
@@ -138,11 +152,7 @@ public struct DashboardRoutes: Sendable {
         }
         let token = (form["token"] ?? "").trimmingCharacters(in: .whitespaces)
         let address = context.clientAddress
-        if let wait = admin.guard.retryAfter(address) {
-            var response = signInPage(request, message: "Too many failed sign-ins from \(address); try again in \(wait) s.", status: .tooManyRequests)
-            response.headers[.retryAfter] = String(wait)
-            return response
-        }
+        if let wait = admin.guard.retryAfter(address) { return refused(limitedFor: wait) }
         let hash = TokenHash(of: token)
         var name = settings.operators.sorted { $0.key < $1.key }.first { hash.matches($0.value) }?.key
         if name == nil {
@@ -161,20 +171,25 @@ public struct DashboardRoutes: Sendable {
                     try admin.require(probe, context: context)
                     name = "admin"
                 } catch let error as FleetError {
-                    let message = error.status == .tooManyRequests ? error.wire.reason : "That token does not open the dashboard."
-                    var response = signInPage(request, message: message, status: error.status == .tooManyRequests ? .tooManyRequests : .unauthorized)
-                    if let wait = error.retryAfter { response.headers[.retryAfter] = String(wait) }
-                    return response
+                    if error.status == .tooManyRequests, let wait = error.retryAfter { return refused(limitedFor: wait) }
+                    return redirect("/dashboard/sign-in?failed=token")
                 }
             }
         }
-        guard let name else { return signInPage(request, message: "That token does not open the dashboard.", status: .unauthorized) }
+        guard let name else { return redirect("/dashboard/sign-in?failed=token") }
         let (cookie, _) = sessions.start(operatorName: name)
         context.logger.info("dashboard sign-in", metadata: ["client": "\(address)", "operator": "\(name)"])
         var response = redirect("/dashboard")
         response.headers.append(HTTPField(name: .setCookie,
                                           value: DashboardCookie.set(DashboardCookie.session, cookie, maxAge: Int(settings.sessionLifetime.components.seconds))))
         response.headers.append(HTTPField(name: .setCookie, value: DashboardCookie.clear(DashboardCookie.signIn)))
+        return response
+    }
+
+    /// Past the failed-login limit: back to sign-in with the wait, and `Retry-After`.
+    func refused(limitedFor wait: Int) -> Response {
+        var response = redirect("/dashboard/sign-in?failed=limited&wait=\(wait)")
+        response.headers[.retryAfter] = String(wait)
         return response
     }
 

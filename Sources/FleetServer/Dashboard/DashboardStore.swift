@@ -138,6 +138,24 @@ struct DashboardStore: Sendable {
         return result
     }
 
+    /// Finished delivery attempts' latency (every worker's, from the queue's `job_attempts`)
+    /// in `window`'s buckets: min, max and mean per bucket, in milliseconds.
+    func deliveryLatency(window: ChartWindow) async throws -> [Bucket] {
+        let rows = try await client.query("""
+            SELECT ((extract(epoch FROM at) * 1000)::int8 - \(window.startMillis)) / \(window.bucketMillis) AS bucket,
+                   min(latency_ms), max(latency_ms), avg(latency_ms), count(*)
+            FROM job_attempts
+            WHERE latency_ms IS NOT NULL AND at >= to_timestamp(\(Double(window.startMillis) / 1000))
+              AND at < to_timestamp(\(Double(window.endMillis) / 1000))
+            GROUP BY bucket ORDER BY bucket
+            """, logger: logger)
+        var result: [Bucket] = []
+        for try await (bucket, low, high, mean, count) in rows.decode((Int64, Double, Double, Double, Int64).self) {
+            result.append(Bucket(index: Int(bucket), min: low, max: high, mean: mean, count: Int(count)))
+        }
+        return result
+    }
+
     /// Connections to this database by state (`active`, `idle`, …), every client's: what the
     /// pool and any other server hold.
     func connectionsByState() async throws -> [String: Int] {

@@ -172,11 +172,63 @@ struct DashboardTemplates: Sendable {
 
     static let notifications = """
         <h1>Notifications</h1>
-        {{{body}}}
+        {{#notice}}<p class="notice" role="status">{{notice}}</p>{{/notice}}
+        <nav class="ranges states">
+        {{#states}}<a href="/dashboard/notifications?state={{name}}"{{#current}} aria-current="page"{{/current}} data-state-count="{{name}}">{{name}} ({{count}})</a>{{/states}}
+        </nav>
+        <p class="note">Oldest due job waiting: {{oldestDue}}. Newest 200 jobs shown.</p>
+        <div class="scroll">
+        <table class="jobs"><thead><tr><th>Job</th><th>Kind</th><th>Receiver</th><th>State</th><th>Attempts</th><th>Last error</th><th>Created (UTC)</th><th></th></tr></thead>
+        <tbody>
+        {{#jobs}}
+        <tr data-job="{{id}}" data-state="{{state}}">
+        <td class="num">{{id}}</td><td>{{kind}}</td><td>{{receiver}}</td><td><span class="badge {{state}}">{{state}}</span></td>
+        <td>{{attempts}}</td><td class="error">{{error}}</td><td>{{created}}</td>
+        <td>{{#retryable}}<form method="post" action="/dashboard/notifications/jobs/{{id}}/retry"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit">Retry</button></form>{{/retryable}}</td>
+        </tr>
+        {{/jobs}}
+        {{^jobs}}<tr><td colspan="8">No jobs in this state.</td></tr>{{/jobs}}
+        </tbody></table>
+        </div>
+        <h2>Receivers</h2>
+        <div class="scroll">
+        <table class="receivers"><thead><tr><th>Receiver</th><th>Sent</th><th>Failed attempts</th><th>Retried</th><th>Dead</th><th>Rescued</th><th></th></tr></thead>
+        <tbody>
+        {{#receivers}}
+        <tr data-receiver="{{name}}"><td>{{name}}</td><td class="num">{{sent}}</td><td class="num">{{failed}}</td><td class="num">{{retried}}</td>
+        <td class="num">{{dead}}</td><td class="num">{{rescued}}</td>
+        <td>{{#hasDead}}<form method="post" action="/dashboard/notifications/receivers/retry"><input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="receiver" value="{{name}}"><button type="submit">Retry dead</button></form>{{/hasDead}}</td></tr>
+        {{/receivers}}
+        {{^receivers}}<tr><td colspan="7">No receiver has had a job yet.</td></tr>{{/receivers}}
+        </tbody></table>
+        </div>
+        {{{routing}}}
         """
 
     static let workers = """
         <h1>Workers</h1>
-        {{{body}}}
+        <p><span class="badge {{status}}" data-status="{{status}}">{{status}}</span></p>
+        {{#reasons}}<p class="reason">{{.}}</p>{{/reasons}}
+        <ul class="counts">
+        <li><span class="n">{{uptime}}</span> uptime</li>
+        <li><span class="n" data-figure="completed">{{completed}}</span> delivered</li>
+        <li><span class="n" data-figure="failed">{{failed}}</span> failed attempts</li>
+        <li><span class="n" data-figure="rescues">{{rescues}}</span> rescues</li>
+        <li><span class="n">{{errorRate}}</span> error rate</li>
+        </ul>
+        <p class="note">Counts over the last {{windowText}}, every worker's. Latency p50 {{p50}}, p95 {{p95}}. This process: {{worker}},
+        {{held}} jobs held, last activity {{lastActivity}}, handles {{kinds}}.</p>
+        <h2>Delivery latency, last hour</h2>
+        {{{chart}}}
+        <h2>Queue</h2>
+        <ul class="counts">{{#queue}}<li><span class="n" data-depth="{{state}}">{{count}}</span> {{state}}</li>{{/queue}}</ul>
+        <h2>Errors by receiver</h2>
+        <div class="scroll">
+        <table class="receivers"><thead><tr><th>Receiver</th><th>Sent</th><th>Failed attempts</th><th>Dead</th><th>Rescued</th></tr></thead>
+        <tbody>
+        {{#receivers}}<tr><td>{{name}}</td><td class="num">{{sent}}</td><td class="num">{{failed}}</td><td class="num">{{dead}}</td><td class="num">{{rescued}}</td></tr>{{/receivers}}
+        {{^receivers}}<tr><td colspan="5">No receiver has had a job yet.</td></tr>{{/receivers}}
+        </tbody></table>
+        </div>
         """
 }

@@ -2,6 +2,7 @@ import CoreMetrics
 import Foundation
 import Hummingbird
 import Prometheus
+import Synchronization
 import Wire
 
 /// The server's Prometheus figures: swift-metrics instruments on a swift-prometheus registry
@@ -18,6 +19,7 @@ public final class FleetMetrics: Sendable {
     public static let serverVersion = "0.1.0"
 
     let registry = PrometheusCollectorRegistry()
+    private let totals = Mutex<[String: Int64]>([:])
     let factory: PrometheusMetricsFactory
 
     let batchesStored: CoreMetrics.Counter
@@ -65,7 +67,8 @@ public final class FleetMetrics: Sendable {
     }
 
     /// A batch refused, by the error code it was answered with (`malformed`, `too_large`,
-    /// `unauthorized`, `overloaded`, …: the closed set of `WireError.error` codes).
+    /// `unauthorized`, `overloaded`, …: the closed set of `WireError.error` codes; `internal`
+    /// for anything else).
     func rejected(reason: String) {
         CoreMetrics.Counter(label: Self.prefix + "batches_rejected_total", dimensions: [("reason", reason)], factory: factory).increment()
     }
@@ -78,6 +81,27 @@ public final class FleetMetrics: Sendable {
 
     func gauge(_ name: String, _ labels: [(String, String)] = []) -> CoreMetrics.Gauge {
         CoreMetrics.Gauge(label: Self.prefix + name, dimensions: labels, factory: factory)
+    }
+
+    /// A counter whose total lives elsewhere (the queue's per-receiver counts in PostgreSQL),
+    /// set to that total at scrape. Written straight to the registry: a swift-metrics
+    /// `Counter` only increments.
+    /// Under a lock, by the difference from the last total set, so concurrent scrapes never
+    /// add a total twice; a total that went down (a new database) restarts the counter, as a
+    /// process restart would.
+    func total(_ name: String, _ labels: [(String, String)], _ value: Int64) {
+        let counter = registry.makeCounter(name: Self.prefix + name, labels: labels)
+        let key = Self.prefix + name + labels.map { "|\($0.0)=\($0.1)" }.joined()
+        totals.withLock { totals in
+            let last = totals[key] ?? 0
+            if value >= last {
+                counter.increment(by: value - last)
+            } else {
+                counter.reset()
+                counter.increment(by: value)
+            }
+            totals[key] = value
+        }
     }
 
     /// The Prometheus text exposition of everything recorded so far.
@@ -93,8 +117,9 @@ extension Duration {
 }
 
 /// Times every request into `reef_fleet_http_request_duration_seconds` (by route pattern,
-/// method and status, so the label values are bounded by the routes), counts refused
-/// batches by reason, and makes the metrics reachable from handlers for the request.
+/// method and status, so the label values are bounded by the routes) and makes the metrics
+/// reachable from handlers for the request (`FleetMetrics.current`). Added to the router
+/// before any route, so it wraps them all and sees each answer as the client gets it.
 struct MetricsMiddleware: RouterMiddleware {
     typealias Context = FleetRequestContext
     let metrics: FleetMetrics
@@ -102,15 +127,12 @@ struct MetricsMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: FleetRequestContext,
                 next: (Request, FleetRequestContext) async throws -> Response) async throws -> Response {
         let start = ContinuousClock.now
-        let isBatch = request.method == .post && request.uri.path == WireProtocol.batchPath
         do {
             let response = try await FleetMetrics.$current.withValue(metrics) { try await next(request, context) }
             record(request, context, status: Int(response.status.code), start: start)
             return response
         } catch {
-            let status = (error as? any HTTPResponseError).map { Int($0.status.code) } ?? 500
-            if isBatch { metrics.rejected(reason: (error as? FleetError)?.wire.error ?? "internal") }
-            record(request, context, status: status, start: start)
+            record(request, context, status: (error as? any HTTPResponseError).map { Int($0.status.code) } ?? 500, start: start)
             throw error
         }
     }
@@ -118,5 +140,13 @@ struct MetricsMiddleware: RouterMiddleware {
     private func record(_ request: Request, _ context: FleetRequestContext, status: Int, start: ContinuousClock.Instant) {
         metrics.request(route: context.endpointPath ?? "unmatched", method: request.method.rawValue, status: status,
                         duration: start.duration(to: .now))
+    }
+}
+
+extension FleetMetrics {
+    /// Adds the timing middleware; call before any route is added (Hummingbird applies a
+    /// middleware to the routes added after it).
+    func instrument(_ router: Router<FleetRequestContext>) {
+        router.add(middleware: MetricsMiddleware(metrics: self))
     }
 }

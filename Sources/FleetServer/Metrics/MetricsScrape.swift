@@ -49,9 +49,31 @@ extension DashboardRoutes {
                 metrics.gauge("database_connections", [("state", state)]).record(connections[state] ?? 0)
             }
             metrics.gauge("database_up").record(1)
+            try await readQueue()
         } catch {
             logger.warning("metrics could not read the database", metadata: ["error": "\(error)"])
             metrics.gauge("database_up").record(0)
         }
+    }
+
+    /// The job queue's figures from its snapshot: depth by state, the oldest due job's age,
+    /// and each receiver's all-time counts (counters: they only grow, across restarts too,
+    /// because the queue keeps them in PostgreSQL).
+    func readQueue() async throws {
+        let queue = pool.queue
+        let window = workerSettings.health.window
+        let snapshot = try await withDeadline(configuration.databaseTimeout) { try await queue.snapshot(window: window) }
+        for state in JobState.allCases {
+            metrics.gauge("queue_jobs", [("state", state.rawValue)]).record(snapshot.depth[state] ?? 0)
+        }
+        metrics.gauge("queue_oldest_due_seconds").record(snapshot.oldestDueSeconds ?? 0)
+        for receiver in snapshot.receivers {
+            for (outcome, value) in [("sent", receiver.sent), ("failed", receiver.failed), ("retried", receiver.retried),
+                                     ("dead", receiver.dead), ("rescued", receiver.rescued)] {
+                metrics.total("notifications_\(outcome)_total", [("receiver", receiver.receiver)], value)
+            }
+        }
+        let rescues = snapshot.receivers.reduce(Int64(0)) { $0 + $1.rescued }
+        metrics.total("queue_rescues_total", [], rescues)
     }
 }

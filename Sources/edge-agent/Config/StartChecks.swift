@@ -16,6 +16,12 @@ enum StartChecks {
             problems.append("\(config.source): data_dir: \(problem)")
         }
         problems += notifyProblems(config)
+        if let path = config.metricsTextfile {
+            let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+            if access(directory, W_OK | X_OK) != 0 {
+                problems.append("\(config.source): metrics.textfile: cannot write in \(directory): \(String(cString: strerror(errno))); create it (node_exporter's textfile directory) and let the agent's user write there")
+            }
+        }
         guard config.sync.url != nil else { return problems }
         do {
             _ = try BearerToken.load(path: config.sync.tokenFile)
