@@ -114,7 +114,9 @@ with sync_playwright() as playwright:
     threshold = svg.locator("line.threshold")
     check("the rule's threshold line is drawn", threshold.count() == 1 and float(threshold.get_attribute("data-value")) == chart["threshold"],
           str(threshold.count()))
-    check("the event timeline lists the seeded event", page.locator("table.events tbody tr.fired").count() >= 1)
+    check("the event timeline lists the seeded event", page.locator("table.events tbody tr.fired").count() == 1)
+    check("the health history lists the reports in range", page.locator("table.health tbody tr .badge").count() == 3,
+          str(page.locator("table.health tbody tr .badge").count()))
     screenshot(page, "device")
     export = page.request.get(base + f"/dashboard/devices/{chart['device']}/export.csv?range={chart['range']}")
     lines = [line for line in export.text().splitlines()[1:] if line.startswith(chart["sensor"] + ",")]

@@ -110,6 +110,10 @@ struct DashboardTests {
         #expect(DashboardCookie.set("reef_session", "abc", maxAge: 60) == "reef_session=abc; Path=/dashboard; Max-Age=60; HttpOnly; Secure; SameSite=Strict")
         #expect(csvField("=cmd") == "'=cmd" && csvField("a,b") == "\"a,b\"" && csvField("tank") == "tank")
         #expect(FormBody("csrf=a%2Bb&token=x+y&csrf=second").fields == ["csrf": "a+b", "token": "x y"])
+        var settings = DashboardSettings()
+        #expect(settings.validationError() == nil)
+        settings.offlineAfter = .zero
+        #expect(settings.validationError() == "dashboard offlineAfterSeconds must be from 1 to 2592000 (30 days)")
     }
 
     // MARK: Sign-in in-process

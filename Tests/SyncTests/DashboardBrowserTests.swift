@@ -151,6 +151,12 @@ enum DashboardSeed {
             SELECT d.id, 'seed', 1, 'tank-hot', 'tank', 'fired', 'critical', 27.0, 26.5, \(now) - 300000, 'tank above 26.5 °C'
             FROM devices d WHERE d.name = 'reef-1'
             """)
+        // Health history: degraded an hour ago, healthy since.
+        try await db.query("""
+            INSERT INTO health (device_id, taken_at_ms, report)
+            SELECT d.id, \(now) - k * 1200000, (CASE WHEN k = 3 THEN \(degraded) ELSE \(healthy) END)::jsonb
+            FROM devices d, generate_series(1, 3) k WHERE d.name = 'reef-1'
+            """)
         // The database's own count of each state (offline after 300 s, the default).
         let rows = try await db.query("""
             SELECT count(*) FILTER (WHERE last_seen IS NULL),

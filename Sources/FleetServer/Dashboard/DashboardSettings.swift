@@ -15,6 +15,18 @@ public struct DashboardSettings: Sendable {
     public var maxSessions: Int = 1_000
 
     public init() {}
+
+    /// The first setting that cannot work, or `nil`.
+    public func validationError() -> String? {
+        if sessionLifetime < .seconds(60) || sessionLifetime > .seconds(30 * 86_400) {
+            return "dashboard sessionLifetime must be from 60 s to 30 days"
+        }
+        if offlineAfter < .seconds(1) || offlineAfter > .seconds(30 * 86_400) {
+            return "dashboard offlineAfterSeconds must be from 1 to 2592000 (30 days)"
+        }
+        if !(1...100_000).contains(maxSessions) { return "dashboard maxSessions must be from 1 to 100000" }
+        return nil
+    }
 }
 
 /// A secret file held to the admin token file's rule: a regular file no one but its owner

@@ -88,7 +88,8 @@ struct SensorChart {
         for step in 0...4 {
             let index = Int((Double(window.buckets) * Double(step) / 4).rounded())
             let millis = window.startMillis + window.bucketMillis * Int64(index)
-            out += "<text class=\"axis\" x=\"\(n(m.left + plotWidth * Double(index) / Double(window.buckets)))\" y=\"\(n(Self.height - 6))\" text-anchor=\"middle\">\(timeLabel(millis))</text>\n"
+            let anchor = step == 0 ? "start" : step == 4 ? "end" : "middle"
+            out += "<text class=\"axis\" x=\"\(n(m.left + plotWidth * Double(index) / Double(window.buckets)))\" y=\"\(n(Self.height - 6))\" text-anchor=\"\(anchor)\">\(timeLabel(millis))</text>\n"
         }
         for segment in segments {
             let upper = segment.map { "\(n(x($0.index))),\(n(y($0.max)))" }
