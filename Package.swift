@@ -85,9 +85,13 @@ var targets: [Target] = [
     .target(name: "Sync", dependencies: ["Readings", "Wire", "EdgeCore", "CCurl", "EdgeCurl", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
     // → Notify (alert events to a person: ntfy, webhooks, Telegram, Pushover, e-mail through libcurl).
     // Reads events through NotifyEventSource, not AlertEngine, as Sync does.
-    .target(name: "Notify", dependencies: ["EdgeCore", "Wire", "CCurl", "EdgeCurl", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
+    // What the device's Notify and the fleet server's notifications share: the receiver
+    // description, what a message says and its rendering per kind, the transport contract, what
+    // an answer means, and the libcurl transport. No NIO and no GRDB, so the device links it as is.
+    .target(name: "NotifyDelivery", dependencies: ["EdgeCore", "Wire", "CCurl", "EdgeCurl"], swiftSettings: swiftSettings),
+    .target(name: "Notify", dependencies: ["NotifyDelivery", "EdgeCore", "Wire", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
     .executableTarget(name: "edge-agent", dependencies: [
-        "HAL", "HALSimulation", "Profiles", "Readings", "AlertEngine", "Sync", "Notify", "Wire", "EdgeCore",
+        "HAL", "HALSimulation", "Profiles", "Readings", "AlertEngine", "Sync", "Notify", "NotifyDelivery", "Wire", "EdgeCore",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
         "Yams",
@@ -102,8 +106,8 @@ var targets: [Target] = [
     .testTarget(name: "ReadingsTests", dependencies: ["EdgeTesting", "Readings", "EdgeCore"], swiftSettings: swiftSettings),
     .testTarget(name: "AlertEngineTests", dependencies: ["EdgeTesting", "AlertEngine", "EdgeCore", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),
     .testTarget(name: "WireTests", dependencies: ["Wire"], swiftSettings: swiftSettings),
-    .testTarget(name: "NotifyTests", dependencies: ["Notify", "EdgeTesting", "Wire", "EdgeCore", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),
-    .testTarget(name: "AgentTests", dependencies: ["EdgeTesting", "edge-agent", "Readings", "EdgeCore", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),
+    .testTarget(name: "NotifyTests", dependencies: ["Notify", "NotifyDelivery", "EdgeTesting", "Wire", "EdgeCore", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),
+    .testTarget(name: "AgentTests", dependencies: ["EdgeTesting", "edge-agent", "NotifyDelivery", "Readings", "EdgeCore", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),
 ]
 
 if !deviceOnly {
@@ -127,7 +131,7 @@ if !deviceOnly {
     ]
     targets += [
         .target(name: "FleetServer", dependencies: [
-            "Wire", "EdgeCore",
+            "Wire", "EdgeCore", "NotifyDelivery",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -152,7 +156,7 @@ if !deviceOnly {
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
         .executableTarget(name: "edge-bench", dependencies: [
-            "Readings", "AlertEngine", "Sync", "Notify", "Wire", "FleetServer", "FleetServerTesting", "Profiles", "EdgeCore", "EdgeTesting",
+            "Readings", "AlertEngine", "Sync", "Notify", "NotifyDelivery", "Wire", "FleetServer", "FleetServerTesting", "Profiles", "EdgeCore", "EdgeTesting",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "GRDB", package: "GRDB.swift"),
             // The raw sqlite3 C API: the baseline local ingest is measured against.
@@ -167,14 +171,14 @@ if !deviceOnly {
         ], swiftSettings: swiftSettings),
         // The server's HTTP rules in-process, against a store in memory.
         .testTarget(name: "FleetServerTests", dependencies: [
-            "FleetServer", "FleetServerTesting", "Wire", "EdgeCore", "EdgeTesting",
+            "FleetServer", "FleetServerTesting", "Wire", "EdgeCore", "EdgeTesting", "NotifyDelivery",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
             .product(name: "PostgresNIO", package: "postgres-nio"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: swiftSettings),
         .testTarget(name: "SyncTests", dependencies: [
-            "EdgeTesting", "Sync", "Wire", "FleetServer", "FleetServerTesting", "Readings", "AlertEngine", "EdgeCore",
+            "EdgeTesting", "Sync", "Wire", "FleetServer", "FleetServerTesting", "Readings", "AlertEngine", "EdgeCore", "NotifyDelivery",
             // The agent's HealthMonitor, which the engine tests' health feed builds reports with,
             // and its AlertEventFeed, which carries the real alert events end to end.
             "edge-agent",

@@ -61,6 +61,8 @@ public struct FleetServerConfiguration: Sendable {
     public var adminTokenHash: TokenHash?
     /// The job workers every `serve` runs (the queue, retries, health thresholds).
     public var worker = WorkerSettings()
+    /// Receivers, routes and timing for the server's notifications (none by default).
+    public var notifications: NotificationSettings
     /// Operator tokens, the metrics token and the dashboard's session and offline limits.
     public var dashboard = DashboardSettings()
 
@@ -87,6 +89,7 @@ public struct FleetServerConfiguration: Sendable {
         self.adminFailureWindow = .seconds(60)
         self.connections = ConnectionLimits()
         self.adminTokenHash = adminTokenHash
+        self.notifications = NotificationSettings()
     }
 }
 

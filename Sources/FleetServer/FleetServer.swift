@@ -17,14 +17,16 @@ public enum FleetServer {
     ///
     /// The application also runs a `WorkerPool` doing `handlers`' jobs and `duties` (with
     /// none it still rescues expired leases and keeps the queue's tables bounded), and
-    /// serves the worker's health and admin routes.
+    /// serves the worker's health and admin routes. By default (nil) they are the
+    /// notifications' from the configuration: the `notify` job handler, the group flusher
+    /// and the device-offline detector.
     ///
     /// - Parameter onServerRunning: receives the bound port (useful with port 0).
     public static func makeApplication(
         configuration: FleetServerConfiguration,
         logger: Logger,
-        handlers: [any JobHandler] = [],
-        duties: [any PeriodicDuty] = [],
+        handlers: [any JobHandler]? = nil,
+        duties: [any PeriodicDuty]? = nil,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws -> Application<RouterResponder<FleetRequestContext>> {
         if let problem = configuration.validationError() { throw ConfigurationError(problem) }
@@ -32,14 +34,28 @@ public enum FleetServer {
         let router = Router(context: FleetRequestContext.self)
         let metrics = FleetMetrics()
         metrics.instrument(router)
-        let routes = FleetRoutes(store: PostgresFleetStore(client: client, logger: logger), configuration: configuration)
+        let routes = FleetRoutes(store: PostgresFleetStore(client: client, logger: logger, notifications: configuration.notifications),
+                                 configuration: configuration)
         routes.register(on: router)
+        // Notifications put jobs on the queue inside their own transactions (the outbox).
+        let insert: JobInsert = { job, connection in _ = try await JobQueue.insert([job], on: connection, logger: logger) }
+        let notifications = configuration.notifications
+        NotificationAdminAPI(routes: routes, client: client, settings: notifications, insert: insert, logger: logger).register(on: router)
+        let handlers = handlers ?? [
+            NotifyJobHandler(settings: notifications, ledger: NotificationLedger(client: client, logger: logger), logger: logger),
+        ]
+        let duties = duties ?? [
+            NotificationFlusher(settings: notifications, insert: insert, logger: logger),
+            DeviceOfflineDetector(settings: notifications, logger: logger),
+        ]
         // The workers start once the schema is migrated (their tables exist).
         let migrated = AsyncStream<Void>.makeStream()
         let pool = WorkerPool(client: client, settings: configuration.worker, handlers: handlers, duties: duties, logger: logger,
                               ready: { for await _ in migrated.stream { return }; throw CancellationError() })
         WorkerRoutes(fleet: routes, pool: pool, settings: configuration.worker).register(on: router)
-        DashboardRoutes(client: client, configuration: configuration, admin: routes.admin, pool: pool, metrics: metrics, logger: logger).register(on: router)
+        DashboardRoutes(client: client, configuration: configuration, admin: routes.admin, pool: pool,
+                        notifications: NotificationAdminAPI(routes: routes, client: client, settings: notifications, insert: insert, logger: logger),
+                        metrics: metrics, logger: logger).register(on: router)
 
         let limits = configuration.connections
         let sslContext = try configuration.tls.map { try NIOSSLContext(configuration: try tlsConfiguration($0)) }

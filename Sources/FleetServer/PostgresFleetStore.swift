@@ -10,10 +10,13 @@ import Wire
 public struct PostgresFleetStore: FleetStoring {
     public let client: PostgresClient
     let logger: Logger
+    /// Where new events become notifications, in the batch's own transaction.
+    let outbox: NotificationOutbox
 
-    public init(client: PostgresClient, logger: Logger) {
+    public init(client: PostgresClient, logger: Logger, notifications: NotificationSettings = NotificationSettings()) {
         self.client = client
         self.logger = logger
+        outbox = NotificationOutbox(settings: notifications, logger: logger)
     }
 
     // MARK: Devices
@@ -102,10 +105,14 @@ public struct PostgresFleetStore: FleetStoring {
                 let inserted = block.count == 0 ? 0 : try await insertReadings(block, device: device, store: batch.storeID, on: connection)
                 ack.readings = .init(range: block.range, inserted: inserted, duplicates: block.count - inserted)
             }
+            var newEvents: [WireAlertEvent] = []
             if let block = batch.events {
-                let inserted = block.events.isEmpty ? 0 : try await insertEvents(block, device: device, store: batch.storeID, on: connection)
-                ack.events = .init(range: block.range, inserted: inserted, duplicates: block.events.count - inserted)
+                newEvents = block.events.isEmpty ? [] : try await insertEvents(block, device: device, store: batch.storeID, on: connection)
+                ack.events = .init(range: block.range, inserted: newEvents.count, duplicates: block.events.count - newEvents.count)
             }
+            // The outbox: notifications for the new events only, and `device_back` for a
+            // device that was offline, committed with the batch or not at all.
+            try await outbox.ingest(newEvents: newEvents, store: batch.storeID, device: device.id, on: connection)
             if let health, let report = batch.health {
                 try await connection.query("""
                     INSERT INTO health (device_id, taken_at_ms, report) VALUES (\(device.id), \(report.takenAtMillis), \(health)::jsonb)
@@ -147,8 +154,9 @@ public struct PostgresFleetStore: FleetStoring {
     }
 
     /// Events carry optional columns, so they travel as one JSON array through
-    /// `jsonb_to_recordset`: still one statement per batch.
-    private func insertEvents(_ block: EventBlock, device: Device, store: String, on connection: PostgresConnection) async throws -> Int {
+    /// `jsonb_to_recordset`: still one statement per batch. Returns the events that were new
+    /// (a resent batch's are not), which are the ones that may notify.
+    private func insertEvents(_ block: EventBlock, device: Device, store: String, on connection: PostgresConnection) async throws -> [WireAlertEvent] {
         let json = String(decoding: try JSONEncoder().encode(block.events), as: UTF8.self)
         let rows = try await connection.query("""
             WITH inserted AS (
@@ -160,10 +168,12 @@ public struct PostgresFleetStore: FleetStoring {
                      severity text, value float8, threshold float8, "timestampMillis" int8, "activeSinceMillis" int8, message text,
                      silenced boolean, output text)
                 ON CONFLICT (device_id, store_id, sequence) DO NOTHING
-                RETURNING 1)
-            SELECT count(*) FROM inserted
+                RETURNING sequence)
+            SELECT sequence FROM inserted
             """, logger: logger)
-        return try await Self.count(rows)
+        var inserted = Set<Int64>()
+        for try await sequence in rows.decode(Int64.self) { inserted.insert(sequence) }
+        return block.events.filter { inserted.contains($0.sequence) }
     }
 
     private static func count(_ rows: PostgresRowSequence) async throws -> Int {

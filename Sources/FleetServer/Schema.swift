@@ -74,6 +74,7 @@ public enum Schema {
             "UPDATE readings SET clock_unsynced = true WHERE quality = 'clock-unsynced'",
         ]),
         (4, QueueSchema.migration),
+        (5, NotificationSchema.migration),
     ]
 
     /// Applies what is missing, in one transaction under an advisory lock, so two servers

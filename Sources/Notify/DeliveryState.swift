@@ -1,22 +1,6 @@
 import EdgeCore
+import NotifyDelivery
 import Wire
-
-/// What one attempt to hand a message to a service came to, as the transport saw it.
-public enum DeliveryOutcome: Sendable, Hashable {
-    /// 2xx, or SMTP 250 after the message data.
-    case accepted
-    /// No answer: DNS, connection refused, TLS handshake, reset. The text says which.
-    case networkError(String)
-    /// The service did not answer within the transport's timeout.
-    case timeout
-    /// Any HTTP answer but 2xx, with the service's reason (body or status text) and its
-    /// `Retry-After` header if it sent one.
-    case http(status: Int, reason: String, retryAfter: String? = nil)
-    /// The SMTP server's last reply (libcurl's CURLINFO_RESPONSE_CODE) and its text. SMTP's
-    /// classes are not HTTP's: 4yz is transient (mailbox busy, greylisting) and retried,
-    /// 5yz is permanent (no such user, relaying denied) and dead-lettered (RFC 5321 §4.2.1).
-    case smtp(code: Int, reason: String)
-}
 
 /// One target's delivery pacing, as a value: the ledger persists what it decides, the
 /// pipeline sleeps until `nextAttemptMillis`. Pure and seeded, so a table of outcomes replays
@@ -60,34 +44,16 @@ public struct DeliveryState: Sendable, Hashable {
     /// Records the outcome of sending the events `range` and says what the ledger must do.
     public mutating func record(_ outcome: DeliveryOutcome, for range: SequenceRange, nowMillis: Int64,
                                 random: inout some RandomNumberGenerator) -> Decision {
-        switch outcome {
-        case .accepted:
+        switch outcome.verdict(nowMillis: nowMillis, retryAfterCap: retryAfterCap) {
+        case .delivered:
             return delivered(range)
-        case .networkError(let reason):
-            return retry("network error: \(reason)", retryAfter: nil, nowMillis: nowMillis, random: &random)
-        case .timeout:
-            return retry("no answer before the timeout", retryAfter: nil, nowMillis: nowMillis, random: &random)
-        case .http(let status, let reason, let retryAfter):
-            if (200...299).contains(status) { return delivered(range) }
-            let text = reason.isEmpty ? "HTTP \(status)" : "HTTP \(status): \(reason)"
-            if status == 408 || status == 429 || (500...599).contains(status) {
-                let asked = retryAfter.flatMap { RetryAfter.delay($0, nowMillis: nowMillis, cap: retryAfterCap) }
-                return retry(text, retryAfter: asked, nowMillis: nowMillis, random: &random)
-            }
-            let wait = backoff.nextDelay(using: &random)
-            let next = nowMillis + wait.saturatingMillis
-            nextAttemptMillis = next
-            lastError = "dead-lettered \(range) (\(text))"
-            return .deadLetter(range: range, status: status, reason: reason.isEmpty ? "HTTP \(status)" : reason,
-                               nextAttemptMillis: next)
-        case .smtp(let code, let reason):
-            if (200...299).contains(code) { return delivered(range) }
-            let text = reason.isEmpty ? "SMTP \(code)" : "SMTP \(code): \(reason)"
-            if (400...499).contains(code) { return retry(text, retryAfter: nil, nowMillis: nowMillis, random: &random) }
+        case .retry(let reason, let notBefore):
+            return retry(reason, retryAfter: notBefore, nowMillis: nowMillis, random: &random)
+        case .permanent(let status, let reason, let text):
             let next = nowMillis + backoff.nextDelay(using: &random).saturatingMillis
             nextAttemptMillis = next
             lastError = "dead-lettered \(range) (\(text))"
-            return .deadLetter(range: range, status: code, reason: reason.isEmpty ? "SMTP \(code)" : reason, nextAttemptMillis: next)
+            return .deadLetter(range: range, status: status, reason: reason, nextAttemptMillis: next)
         }
     }
 

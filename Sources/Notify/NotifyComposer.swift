@@ -1,3 +1,4 @@
+import NotifyDelivery
 import Wire
 
 /// What a target's delivery stage does next with its pending window: the pure step between

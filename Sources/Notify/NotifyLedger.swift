@@ -1,4 +1,5 @@
 import GRDB
+import NotifyDelivery
 import Wire
 
 /// What `edge-agent notify status` shows for one target.

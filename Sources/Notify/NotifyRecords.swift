@@ -1,4 +1,5 @@
 import GRDB
+import NotifyDelivery
 import Wire
 
 // One record type per Notify table, and only it writes there (GRDB's recommended practice,

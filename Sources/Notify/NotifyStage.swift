@@ -1,6 +1,7 @@
 import EdgeCore
 import Foundation
 import Logging
+import NotifyDelivery
 import Wire
 
 /// One target's delivery loop: reads the events after its cursor, decides the next message

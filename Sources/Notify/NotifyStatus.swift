@@ -1,3 +1,4 @@
+import NotifyDelivery
 import Wire
 
 /// One target's health, for `edge-agent notify status`, `edge-agent status` and the health

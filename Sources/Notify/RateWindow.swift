@@ -1,3 +1,4 @@
+import NotifyDelivery
 /// The messages one target sent within its rate cap's period, as a value (the ledger persists
 /// `sentMillis`; at most `cap.messages` entries, so it stays a few bytes however long the
 /// outage).

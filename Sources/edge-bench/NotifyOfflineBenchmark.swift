@@ -4,6 +4,7 @@ import EdgeTesting
 import Foundation
 import Logging
 import Notify
+import NotifyDelivery
 import Readings
 import Wire
 

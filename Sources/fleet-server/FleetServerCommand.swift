@@ -71,9 +71,11 @@ struct Serve: AsyncParsableCommand {
         var adminTokenFile: String?
         /// The job workers' settings (docs/NOTIFICATIONS.md, "The queue and the workers").
         var worker: WorkerSettings.File?
+        /// Receivers, routes and defaults (docs/NOTIFICATIONS.md, "Routes and receivers").
+        var notifications: NotificationSettings?
     }
 
-    @Option(help: "JSON file with any of: host, port, tlsCert, tlsKey, clientCA, plainHTTP, postgresURL, maxBodyBytes, maxBatchRows, maxConcurrentBatches, maxConcurrentBatchesPerDevice, retryAfterSeconds, databaseTimeoutSeconds, storeTimeoutSeconds, bodyTimeoutSeconds, idleTimeoutSeconds, handshakeTimeoutSeconds, maxConnections, maxConnectionsPerAddress, healthReportsKept, adminTokenFile, worker (an object: concurrency, pollIntervalSeconds, leaseSeconds, heartbeatSeconds, rescueIntervalSeconds, retryBaseSeconds, retryCapSeconds, maxRetryAfterSeconds, shutdownGraceSeconds, finishedRetentionSeconds, statsRetentionSeconds, retentionIntervalSeconds, health)")
+    @Option(help: "JSON file with any of: host, port, tlsCert, tlsKey, clientCA, plainHTTP, postgresURL, maxBodyBytes, maxBatchRows, maxConcurrentBatches, maxConcurrentBatchesPerDevice, retryAfterSeconds, databaseTimeoutSeconds, storeTimeoutSeconds, bodyTimeoutSeconds, idleTimeoutSeconds, handshakeTimeoutSeconds, maxConnections, maxConnectionsPerAddress, healthReportsKept, adminTokenFile, worker (an object: concurrency, pollIntervalSeconds, leaseSeconds, heartbeatSeconds, rescueIntervalSeconds, retryBaseSeconds, retryCapSeconds, maxRetryAfterSeconds, shutdownGraceSeconds, finishedRetentionSeconds, statsRetentionSeconds, retentionIntervalSeconds, health), notifications (an object: receivers, routes, defaults)")
     var config: String?
     @Option(help: "Address to listen on (default 0.0.0.0).") var host: String?
     @Option(help: "Port to listen on (default 8443).") var port: Int?
@@ -116,7 +118,10 @@ struct Serve: AsyncParsableCommand {
         if let value = file?.maxConnectionsPerAddress { configuration.connections.maxConnectionsPerAddress = value }
         if let value = file?.healthReportsKept { configuration.healthReportsKept = value }
         if let worker = file?.worker { configuration.worker.apply(worker) }
+        if let value = file?.notifications { configuration.notifications = value }
         if let problem = configuration.validationError() { throw ValidationError(problem) }
+        let notificationProblems = configuration.notifications.validationErrors()
+        if !notificationProblems.isEmpty { throw ValidationError(notificationProblems.joined(separator: "\n")) }
         if let path = adminTokenFile ?? file?.adminTokenFile {
             configuration.adminTokenHash = TokenHash(of: try AdminToken.load(path: path))
         }

@@ -3,6 +3,7 @@ import EdgeCore
 import EdgeTesting
 import Foundation
 import Notify
+import NotifyDelivery
 import Readings
 import Testing
 import Wire

@@ -126,7 +126,6 @@ with sync_playwright() as playwright:
     dead = seed.get("deadJob")
     if dead is not None:
         page.goto(base + "/dashboard/notifications")
-        screenshot(page, "notifications")
         row = page.locator(f"tr[data-job='{dead['id']}']")
         check("the dead job is listed with its error", row.count() == 1 and dead["error"] in row.inner_text(), str(row.count()))
         row.locator("button", has_text="Retry").click()
@@ -141,6 +140,15 @@ with sync_playwright() as playwright:
                 break
             time.sleep(0.5)
         check("the retried job is then sent", state in ("completed", "sent"), str(state))
+        receiver = page.locator(f"tr[data-receiver='{seed['receiver']}']")
+        check("the configured receiver is listed", receiver.count() == 1, str(receiver.count()))
+        check("the configured route is listed", page.locator(f"tr[data-route='{seed['route']}']").count() == 1)
+        receiver.locator("button", has_text="Test").click()
+        page.wait_for_load_state("load")
+        check("Test queues a message to the receiver", f"A test message to {seed['receiver']} is queued" in page.inner_text(".notice")
+              and page.locator("tr[data-job]", has_text=seed["receiver"]).count() == 1,
+              str(page.locator("tr[data-job]", has_text=seed["receiver"]).count()))
+        screenshot(page, "notifications")
     page.goto(base + "/dashboard/workers")
     check("the workers tab answers", page.locator("h1").inner_text() == "Workers")
     screenshot(page, "workers")

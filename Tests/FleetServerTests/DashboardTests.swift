@@ -135,7 +135,10 @@ struct DashboardTests {
         let routes = FleetRoutes(store: MemoryFleetStore(), configuration: configuration)
         routes.register(on: router)
         let pool = WorkerPool(client: client, settings: configuration.worker, handlers: [], duties: [], logger: logger, ready: {})
-        DashboardRoutes(client: client, configuration: configuration, admin: routes.admin, pool: pool, metrics: metrics, logger: logger).register(on: router)
+        DashboardRoutes(client: client, configuration: configuration, admin: routes.admin, pool: pool,
+                        notifications: NotificationAdminAPI(routes: routes, client: client, settings: configuration.notifications,
+                                                            insert: { _, _ in }, logger: logger),
+                        metrics: metrics, logger: logger).register(on: router)
         try await Application(router: router, logger: logger).test(.router) { client in try await body(client, recorder) }
     }
 

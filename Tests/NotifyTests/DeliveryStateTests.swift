@@ -1,5 +1,6 @@
 import EdgeCore
 import Notify
+import NotifyDelivery
 import Testing
 import Wire
 

@@ -1,5 +1,6 @@
 import Foundation
 import Notify
+import NotifyDelivery
 import Testing
 import Wire
 

@@ -1,6 +1,7 @@
 import EdgeTesting
 import GRDB
 import Notify
+import NotifyDelivery
 import Testing
 import Wire
 

@@ -1,4 +1,5 @@
 import Notify
+import NotifyDelivery
 import Testing
 import Wire
 

@@ -3,6 +3,7 @@ import EdgeTesting
 import Foundation
 import GRDB
 import Notify
+import NotifyDelivery
 import Synchronization
 import Wire
 

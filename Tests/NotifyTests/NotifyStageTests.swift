@@ -1,6 +1,7 @@
 import EdgeCore
 import EdgeTesting
 import Notify
+import NotifyDelivery
 import Testing
 import Wire
 

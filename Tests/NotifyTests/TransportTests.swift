@@ -2,6 +2,7 @@ import EdgeCore
 import EdgeTesting
 import Foundation
 import Notify
+import NotifyDelivery
 import Testing
 import Wire
 

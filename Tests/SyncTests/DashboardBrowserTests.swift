@@ -28,6 +28,7 @@ import Wire
             var context: [String: Any] = [
                 "url": server.url, "adminToken": server.adminToken, "deviceToken": server.deviceToken,
                 "counts": seeded.counts, "chart": seeded.chart, "deadJob": ["id": dead.id, "error": dead.error],
+                "receiver": "ops-ntfy", "route": "critical-to-ops",
             ]
             // Set to docs/dashboard to refresh the screenshots docs/DASHBOARD.md shows.
             if let shots = ProcessInfo.processInfo.environment["REEF_DASHBOARD_SCREENSHOTS"] { context["screenshots"] = shots }
@@ -87,6 +88,11 @@ struct DashboardServer: Sendable {
             database: cluster.clientConfiguration, databaseTimeout: .seconds(2), adminTokenHash: TokenHash(of: server.adminToken))
         configuration.dashboard.metricsTokenHash = TokenHash(of: DashboardSeed.metricsToken)
         configuration.worker.pollInterval = .milliseconds(200)
+        // A receiver and a route for the Notifications tab (its test messages have no handler
+        // here and die, which the tab shows as well).
+        configuration.notifications = NotificationSettings(
+            receivers: [NotificationReceiver(id: "ops-ntfy", kind: .ntfy, url: "https://127.0.0.1:9/reef")],
+            routes: [NotificationRoute(id: "critical-to-ops", minSeverity: .critical, receivers: ["ops-ntfy"])])
         var logger = Logger(label: "dashboard-server")
         logger.logLevel = .warning
         let listening = AsyncStream<Void>.makeStream()
@@ -154,7 +160,7 @@ enum DashboardSeed {
         // Health history: degraded an hour ago, healthy since.
         try await db.query("""
             INSERT INTO health (device_id, taken_at_ms, report)
-            SELECT d.id, \(now) - k * 1200000, (CASE WHEN k = 3 THEN \(degraded) ELSE \(healthy) END)::jsonb
+            SELECT d.id, \(now) - k * 1000000, (CASE WHEN k = 3 THEN \(degraded) ELSE \(healthy) END)::jsonb
             FROM devices d, generate_series(1, 3) k WHERE d.name = 'reef-1'
             """)
         // The database's own count of each state (offline after 300 s, the default).

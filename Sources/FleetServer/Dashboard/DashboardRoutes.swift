@@ -23,12 +23,14 @@ public struct DashboardRoutes: Sendable {
     let configuration: FleetServerConfiguration
     /// The job queue's workers: the Notifications and Workers tabs and the queue's metrics.
     let pool: WorkerPool
+    /// The notifications' admin API: receivers, routes, test messages.
+    let notifications: NotificationAdminAPI
     var workerSettings: WorkerSettings { configuration.worker }
     let templates = DashboardTemplates()
     let logger: Logger
 
     public init(client: PostgresClient, configuration: FleetServerConfiguration, admin: AdminAuthenticator, pool: WorkerPool,
-                metrics: FleetMetrics, logger: Logger) {
+                notifications: NotificationAdminAPI, metrics: FleetMetrics, logger: Logger) {
         store = DashboardStore(client: client, logger: logger)
         settings = configuration.dashboard
         sessions = SessionStore(lifetime: settings.sessionLifetime, limit: settings.maxSessions)
@@ -36,6 +38,7 @@ public struct DashboardRoutes: Sendable {
         self.metrics = metrics
         self.configuration = configuration
         self.pool = pool
+        self.notifications = notifications
         self.logger = logger
     }
 

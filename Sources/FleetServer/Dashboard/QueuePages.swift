@@ -39,6 +39,16 @@ extension DashboardRoutes {
                 return redirect("/dashboard/notifications?state=dead")
             }
         }
+        router.post("/dashboard/notifications/receivers/:id/test") { request, context in
+            try await posted(request, context) { session, _ in
+                let id = context.parameters.get("id") ?? ""
+                guard configuration.notifications.receiver(id) != nil else { return redirect("/dashboard/notifications") }
+                let key = try await withDeadline(configuration.databaseTimeout) { [notifications] in try await notifications.enqueueTest(receiver: id) }
+                context.logger.info("dashboard queued a test message", metadata: ["receiver": "\(id)", "operator": "\(session.operatorName)"])
+                _ = key
+                return redirect("/dashboard/notifications?tested=\(id.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")")
+            }
+        }
         router.get("/dashboard/workers") { request, context in
             try await page(request, context, tab: "workers") { _ in try await workersPage() }
         }
@@ -56,10 +66,16 @@ extension DashboardRoutes {
         let window = workerSettings.health.window
         async let snapshotRead = withDeadline(pageTimeout) { try await queue.snapshot(window: window) }
         async let jobsRead = withDeadline(pageTimeout) { try await queue.jobs(id: nil, state: state, receiver: nil, limit: 200) }
-        let (snapshot, jobs) = try await (snapshotRead, jobsRead)
+        async let receiversRead = withDeadline(pageTimeout) { [notifications] in try await notifications.receiverStatus() }
+        async let routesRead = withDeadline(pageTimeout) { [notifications] in try await notifications.routeEntries() }
+        let (snapshot, jobs, receivers, routes) = try await (snapshotRead, jobsRead, receiversRead, routesRead)
         var notice: String?
         if let id = query.get("retried") { notice = "Job \(id) is queued again." }
         if let id = query.get("refused") { notice = "Job \(id) was not retried: only dead or cancelled jobs can be." }
+        if let id = query.get("tested") { notice = "A test message to \(id) is queued; it shows below as a job." }
+        let counters = Dictionary(snapshot.receivers.map { ($0.receiver, $0) }, uniquingKeysWith: { first, _ in first })
+        // Configured receivers first, then any the queue still counts that the configuration no longer has.
+        let names = receivers.map(\.id) + snapshot.receivers.map(\.receiver).filter { name in !receivers.contains { $0.id == name } }
         let view: [String: Any] = [
             "csrf": session.csrfToken,
             "notice": notice ?? "",
@@ -73,11 +89,20 @@ extension DashboardRoutes {
                  "attempts": "\(job.attempt) of \(job.maxAttempts)", "error": job.lastError ?? "",
                  "created": utcText(job.createdMillis, seconds: true), "retryable": job.state == .dead || job.state == .cancelled]
             },
-            "receivers": snapshot.receivers.map { receiver -> [String: Any] in
-                ["name": receiver.receiver, "sent": receiver.sent, "failed": receiver.failed, "retried": receiver.retried,
-                 "dead": receiver.dead, "rescued": receiver.rescued, "hasDead": receiver.dead > 0]
+            "receivers": names.map { name -> [String: Any] in
+                let status = receivers.first { $0.id == name }
+                let count = counters[name]
+                return ["name": name, "kind": status?.kind ?? "not configured", "url": status?.url ?? "",
+                        "lastDelivered": status?.lastDeliveredMillis.map { timeAgo($0, nowMillis: nowMillis()) } ?? "never",
+                        "lastError": status?.lastError ?? "", "configured": status != nil,
+                        "sent": count?.sent ?? 0, "failed": count?.failed ?? 0, "retried": count?.retried ?? 0,
+                        "dead": count?.dead ?? 0, "rescued": count?.rescued ?? 0, "hasDead": (count?.dead ?? 0) > 0]
             },
-        ]
+            "routes": routes.map { entry -> [String: Any] in
+                let route = entry.route
+                return ["id": route.id, "source": entry.source.rawValue, "receivers": route.receivers.joined(separator: ", "),
+                        "matches": routeMatch(route), "groupBy": route.groupBy, "sendResolved": route.sendResolved ? "yes" : "no"]
+            },        ]
         return (.ok, "Notifications", templates.render("notifications", view))
     }
 
@@ -108,5 +133,32 @@ extension DashboardRoutes {
             "chart": chart.svg(),
         ]
         return (.ok, "Workers", templates.render("workers", view))
+    }
+}
+
+/// What a route matches, in a line.
+func routeMatch(_ route: NotificationRoute) -> String {
+    var parts: [String] = ["severity ≥ \(route.minSeverity.rawValue)"]
+    if !route.devices.isEmpty { parts.append("devices " + route.devices.joined(separator: ", ")) }
+    if !route.labels.isEmpty { parts.append("labels " + route.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")) }
+    if !route.rules.isEmpty { parts.append("rules " + route.rules.joined(separator: ", ")) }
+    parts.append("kinds " + route.kinds.joined(separator: ", "))
+    return parts.joined(separator: "; ")
+}
+
+extension NotificationAdminAPI {
+    /// Every route, configured and API-made.
+    func routeEntries() async throws -> [NotificationRouteStore.Entry] {
+        let store = NotificationRouteStore(settings: settings, logger: logger)
+        return try await client.withConnection { try await store.all(on: $0) }
+    }
+
+    /// Queues a test message to `receiver` as `POST /v1/admin/receivers/{id}/test` does;
+    /// returns the job's unique key.
+    func enqueueTest(receiver id: String) async throws -> String {
+        let args = NotifyJobArgs(receiver: id, route: "", groupID: 0, flush: 0, groupKey: "{}/{test=\"\(id)\"}:{}", groupLabels: [:],
+                                 notices: [], testAtMillis: Int64(Date().timeIntervalSince1970 * 1000))
+        try await client.withTransaction(logger: logger) { try await insert(args.newJob, $0) }
+        return args.uniqueKey
     }
 }

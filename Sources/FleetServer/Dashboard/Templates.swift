@@ -192,17 +192,25 @@ struct DashboardTemplates: Sendable {
         </div>
         <h2>Receivers</h2>
         <div class="scroll">
-        <table class="receivers"><thead><tr><th>Receiver</th><th>Sent</th><th>Failed attempts</th><th>Retried</th><th>Dead</th><th>Rescued</th><th></th></tr></thead>
+        <table class="receivers"><thead><tr><th>Receiver</th><th>Kind</th><th>Last delivery</th><th>Last error</th><th>Sent</th><th>Failed attempts</th><th>Retried</th><th>Dead</th><th>Rescued</th><th></th></tr></thead>
         <tbody>
         {{#receivers}}
-        <tr data-receiver="{{name}}"><td>{{name}}</td><td class="num">{{sent}}</td><td class="num">{{failed}}</td><td class="num">{{retried}}</td>
-        <td class="num">{{dead}}</td><td class="num">{{rescued}}</td>
-        <td>{{#hasDead}}<form method="post" action="/dashboard/notifications/receivers/retry"><input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="receiver" value="{{name}}"><button type="submit">Retry dead</button></form>{{/hasDead}}</td></tr>
+        <tr data-receiver="{{name}}"><td>{{name}}<div class="reason">{{url}}</div></td><td>{{kind}}</td><td>{{lastDelivered}}</td><td class="error">{{lastError}}</td>
+        <td class="num">{{sent}}</td><td class="num">{{failed}}</td><td class="num">{{retried}}</td><td class="num">{{dead}}</td><td class="num">{{rescued}}</td>
+        <td>{{#configured}}<form method="post" action="/dashboard/notifications/receivers/{{name}}/test"><input type="hidden" name="csrf" value="{{csrf}}"><button type="submit">Test</button></form>{{/configured}}
+        {{#hasDead}}<form method="post" action="/dashboard/notifications/receivers/retry"><input type="hidden" name="csrf" value="{{csrf}}"><input type="hidden" name="receiver" value="{{name}}"><button type="submit">Retry dead</button></form>{{/hasDead}}</td></tr>
         {{/receivers}}
-        {{^receivers}}<tr><td colspan="7">No receiver has had a job yet.</td></tr>{{/receivers}}
+        {{^receivers}}<tr><td colspan="10">No receiver is configured.</td></tr>{{/receivers}}
         </tbody></table>
         </div>
-        {{{routing}}}
+        <h2>Routes</h2>
+        <div class="scroll">
+        <table class="routes"><thead><tr><th>Route</th><th>From</th><th>Matches</th><th>Receivers</th><th>Grouped by</th><th>Resolved</th></tr></thead>
+        <tbody>
+        {{#routes}}<tr data-route="{{id}}"><td>{{id}}</td><td>{{source}}</td><td>{{matches}}</td><td>{{receivers}}</td><td>{{groupBy}}</td><td>{{sendResolved}}</td></tr>{{/routes}}
+        {{^routes}}<tr><td colspan="6">No route: no alert is sent anywhere.</td></tr>{{/routes}}
+        </tbody></table>
+        </div>
         """
 
     static let workers = """

@@ -36,12 +36,12 @@ extension DashboardRoutes {
         let store = store
         do {
             let (devices, connections) = try await withDeadline(configuration.databaseTimeout) {
-                (try await store.devices(), try await store.connectionsByState())
+                (try await store.deviceStates(), try await store.connectionsByState())
             }
             let now = nowMillis()
             var counts = Dictionary(uniqueKeysWithValues: DeviceState.allCases.map { ($0, 0) })
             for device in devices {
-                counts[DeviceState.of(lastSeenMillis: device.lastSeenMillis, health: device.health?.status, nowMillis: now,
+                counts[DeviceState.of(lastSeenMillis: device.lastSeenMillis, health: device.status, nowMillis: now,
                                       offlineAfter: settings.offlineAfter), default: 0] += 1
             }
             for (state, count) in counts { metrics.gauge("devices", [("state", state.rawValue)]).record(count) }

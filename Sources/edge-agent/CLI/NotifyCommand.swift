@@ -3,6 +3,7 @@ import ArgumentParser
 import EdgeCore
 import Foundation
 import Notify
+import NotifyDelivery
 import Readings
 import Wire
 

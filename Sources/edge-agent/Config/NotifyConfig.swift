@@ -1,6 +1,7 @@
 import EdgeCore
 import Foundation
 import Notify
+import NotifyDelivery
 import Profiles
 import Wire
 import Yams

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Foundation
 import Notify
+import NotifyDelivery
 import Sync
 
 /// What the daemon needs at start besides a valid config and profile, checked without

@@ -1,5 +1,6 @@
 import AlertEngine
 import Notify
+import NotifyDelivery
 import Sync
 import Wire
 

@@ -4,6 +4,7 @@ import Foundation
 import HAL
 import Logging
 import Notify
+import NotifyDelivery
 import Profiles
 import Readings
 import Sync

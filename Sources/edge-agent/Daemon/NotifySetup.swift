@@ -2,6 +2,7 @@ import AlertEngine
 import EdgeCore
 import Logging
 import Notify
+import NotifyDelivery
 import Readings
 
 /// The notification stages from the agent config: one per target in agent.yaml's `notify:`

@@ -1,6 +1,7 @@
 import AlertEngine
 import EdgeCore
 import Notify
+import NotifyDelivery
 import Readings
 import Sync
 import Synchronization

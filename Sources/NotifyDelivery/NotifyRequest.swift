@@ -29,8 +29,18 @@ public struct NotifyRequest: Sendable, Hashable {
     ///   - content: what the message tells (`NotifyContent.payload` is the usual way in).
     public static func build(target: NotifyTarget, device: String, content: NotifyContent, credential: String?,
                              click: String? = nil) -> NotifyRequest {
-        let message = NtfyMessage(content: content, device: device, click: click)
-        let key = content.idempotencyKey(target: target.id)
+        build(target: target, message: NtfyMessage(content: content, device: device, click: click),
+              webhook: { AlertmanagerPayload(target: target.id, device: device, content: content, externalURL: click ?? "") },
+              idempotencyKey: content.idempotencyKey(target: target.id), timestampMillis: content.timestampMillis,
+              credential: credential, click: click)
+    }
+
+    /// The request for a message already rendered: the device's contents (above) and the fleet
+    /// server's groups (`FleetMessage`) share every kind's request shape through this.
+    /// - Parameter webhook: the Alertmanager body, built only for the webhook kind.
+    package static func build(target: NotifyTarget, message: NtfyMessage, webhook: () -> AlertmanagerPayload,
+                              idempotencyKey key: String, timestampMillis: Int64, credential: String?,
+                              click: String?) -> NotifyRequest {
         var headers: [Header] = []
         switch target.kind {
         case .ntfy:
@@ -41,7 +51,7 @@ public struct NotifyRequest: Sendable, Hashable {
         case .webhook:
             headers = [Header(name: "Content-Type", value: "application/json"), Header(name: "Idempotency-Key", value: key)]
             if let credential { headers.append(Header(name: "Authorization", value: "Bearer \(credential)")) }
-            let payload = AlertmanagerPayload(target: target.id, device: device, content: content, externalURL: click ?? "")
+            let payload = webhook()
             return NotifyRequest(url: target.url, headers: headers, body: Array(payload.json()), redactedURL: target.url)
         case .telegram:
             // The Bot API takes its token in the path: https://api.telegram.org/bot<token>/sendMessage.
@@ -56,7 +66,7 @@ public struct NotifyRequest: Sendable, Hashable {
         case .pushover:
             var fields = [("token", credential ?? ""), ("user", target.recipient ?? ""), ("title", message.title),
                           ("message", message.body), ("priority", String(pushoverPriority(message.priority))),
-                          ("timestamp", String(content.timestampMillis / 1000))]
+                          ("timestamp", String(timestampMillis / 1000))]
             if let click { fields.append(("url", click)) }
             let form = fields.map { "\($0.0)=\(formEncode($0.1))" }.joined(separator: "&")
             return NotifyRequest(url: target.url,

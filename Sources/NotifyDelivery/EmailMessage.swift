@@ -23,14 +23,20 @@ public struct EmailMessage: Sendable, Hashable {
 
     /// Any content (`NotifyContent.payload` is the usual way in).
     public init(target: NotifyTarget, device: String, content: NotifyContent) {
-        let message = NtfyMessage(content: content, device: device)
+        self.init(target: target, message: NtfyMessage(content: content, device: device),
+                  idempotencyKey: content.idempotencyKey(target: target.id), dateMillis: content.timestampMillis, domain: device)
+    }
+
+    /// A message already rendered (the fleet server's groups); `domain` is the right-hand side
+    /// of the `Message-ID`, reduced to the characters a message id may carry.
+    package init(target: NotifyTarget, message: NtfyMessage, idempotencyKey: String, dateMillis: Int64, domain: String) {
         from = target.sender ?? ""
         to = target.recipient ?? ""
         subject = message.title
         text = message.body
-        dateMillis = content.timestampMillis
-        let key = content.idempotencyKey(target: target.id).replacingOccurrences(of: "/", with: ".")
-        let domain = String(device.unicodeScalars.filter { CharacterSet.alphanumerics.contains($0) || $0 == "-" || $0 == "." })
+        self.dateMillis = dateMillis
+        let key = idempotencyKey.replacingOccurrences(of: "/", with: ".")
+        let domain = String(domain.unicodeScalars.filter { CharacterSet.alphanumerics.contains($0) || $0 == "-" || $0 == "." })
         messageID = "<\(key)@\(domain.isEmpty ? "reef-edge" : domain)>"
     }
 
@@ -56,7 +62,7 @@ public struct EmailMessage: Sendable, Hashable {
 
 extension NotifyTime {
     /// `Thu, 03 Dec 2026 14:02:05 +0000`, RFC 5322's date-time in UTC.
-    static func rfc5322(_ millis: Int64) -> String {
+    package static func rfc5322(_ millis: Int64) -> String {
         var seconds = time_t(millis >= 0 ? millis / 1000 : (millis - 999) / 1000)
         var parts = tm()
         gmtime_r(&seconds, &parts)

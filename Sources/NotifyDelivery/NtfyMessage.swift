@@ -97,7 +97,7 @@ public struct NtfyMessage: Sendable, Hashable {
     /// The most urgent event decides: a firing critical or a fail-safe rings (5), a firing
     /// warning is high (4), anything else, resolutions included, is ntfy's default (3), so
     /// "it is over" never wakes anyone.
-    static func priority(_ events: [WireAlertEvent]) -> Int {
+    package static func priority(_ events: [WireAlertEvent]) -> Int {
         events.map { event -> Int in
             switch event.kind {
             case .failSafe: 5
@@ -108,7 +108,7 @@ public struct NtfyMessage: Sendable, Hashable {
     }
 
     /// The emoji tag of the most urgent event first, then each severity and kind once.
-    static func tags(_ events: [WireAlertEvent]) -> [String] {
+    package static func tags(_ events: [WireAlertEvent]) -> [String] {
         let urgent = priority(events)
         let allResolved = events.allSatisfy { $0.kind == .resolved || $0.kind == .flappingEnded }
         let emoji = allResolved ? "white_check_mark" : urgent == 5 ? "rotating_light" : urgent == 4 ? "warning" : "information_source"
@@ -122,7 +122,7 @@ public struct NtfyMessage: Sendable, Hashable {
 
 extension AlertEventKind {
     /// How a message says what happened to a rule.
-    var verb: String {
+    package var verb: String {
         switch self {
         case .fired: "fired"
         case .resolved: "resolved"
@@ -141,9 +141,9 @@ extension AlertEventKind {
 
 /// UTC times for messages and payloads, formatted without Foundation's formatters (whose
 /// output differs between platforms) so the rendered bytes are the same everywhere.
-enum NotifyTime {
+package enum NotifyTime {
     /// `2026-12-03T14:02:05.120Z`, RFC 3339 as Alertmanager receivers parse it.
-    static func rfc3339(_ millis: Int64) -> String {
+    package static func rfc3339(_ millis: Int64) -> String {
         let parts = utc(millis)
         let ms = Int((millis % 1000 + 1000) % 1000)
         return "\(pad(parts.year, 4))-\(pad(parts.month, 2))-\(pad(parts.day, 2))T"
@@ -151,7 +151,7 @@ enum NotifyTime {
     }
 
     /// `14:02:05` (UTC), for the lines of a grouped message.
-    static func clock(_ millis: Int64) -> String {
+    package static func clock(_ millis: Int64) -> String {
         let parts = utc(millis)
         return "\(pad(parts.hour, 2)):\(pad(parts.minute, 2)):\(pad(parts.second, 2))"
     }

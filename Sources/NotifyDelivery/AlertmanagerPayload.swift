@@ -79,11 +79,17 @@ public struct AlertmanagerPayload: Codable, Sendable, Hashable {
     }
 
     private init(target: String, device: String, alerts: [Alert], externalURL: String) {
+        self.init(receiver: target, groupKey: "{}/{notify_target=\"\(target)\"}:{device=\"\(device)\"}",
+                  groupLabels: ["device": device], alerts: alerts, externalURL: externalURL)
+    }
+
+    /// Any group of alerts: the fleet server's groups name their route and group labels.
+    package init(receiver: String, groupKey: String, groupLabels: [String: String], alerts: [Alert], externalURL: String) {
         self.alerts = alerts
         status = alerts.contains { $0.status == "firing" } ? "firing" : "resolved"
-        receiver = target
-        groupLabels = ["device": device]
-        groupKey = "{}/{notify_target=\"\(target)\"}:{device=\"\(device)\"}"
+        self.receiver = receiver
+        self.groupLabels = groupLabels
+        self.groupKey = groupKey
         commonLabels = Self.common(alerts.map(\.labels))
         commonAnnotations = Self.common(alerts.map(\.annotations))
         self.externalURL = externalURL
@@ -97,7 +103,7 @@ public struct AlertmanagerPayload: Codable, Sendable, Hashable {
         return try! encoder.encode(self)
     }
 
-    static func alert(_ event: WireAlertEvent, device: String, generatorURL: String) -> Alert {
+    package static func alert(_ event: WireAlertEvent, device: String, generatorURL: String) -> Alert {
         var labels = ["alertname": event.ruleID, "sensor": event.sensorID, "severity": event.severity.rawValue, "device": device]
         if let output = event.output { labels["output"] = output }
         var annotations = ["summary": event.message, "event": event.kind.rawValue, "sequence": String(event.sequence)]
@@ -118,7 +124,7 @@ public struct AlertmanagerPayload: Codable, Sendable, Hashable {
                      fingerprint: fingerprint(labels))
     }
 
-    static func notice(_ name: String, severity: String, event: String, text: String, from: Int64, to: Int64, device: String,
+    package static func notice(_ name: String, severity: String, event: String, text: String, from: Int64, to: Int64, device: String,
                        generatorURL: String) -> Alert {
         let labels = ["alertname": name, "severity": severity, "device": device]
         return Alert(status: "resolved", labels: labels, annotations: ["summary": text, "event": event],
