@@ -28,8 +28,8 @@ enum DashboardAssets {
         th[aria-sort="descending"]::after { content: " ▼"; }
         td.num { text-align: right; font-variant-numeric: tabular-nums; }
         .badge { display: inline-block; padding: .05rem .45rem; border-radius: 9px; font-size: .85rem; color: #fff; background: var(--muted); }
-        .badge.online, .badge.healthy, .badge.ok, .badge.sent { background: var(--ok); }
-        .badge.degraded, .badge.pending, .badge.retrying { background: var(--warn); }
+        .badge.online, .badge.healthy, .badge.ok, .badge.sent, .badge.completed { background: var(--ok); }
+        .badge.degraded, .badge.available, .badge.running, .badge.retryable { background: var(--warn); }
         .badge.offline, .badge.unhealthy, .badge.dead, .badge.failing { background: var(--bad); }
         .reason { color: var(--muted); font-size: .85rem; }
         .problem { color: var(--bad); font-weight: 600; }

@@ -142,7 +142,7 @@ func routeMatch(_ route: NotificationRoute) -> String {
     if !route.devices.isEmpty { parts.append("devices " + route.devices.joined(separator: ", ")) }
     if !route.labels.isEmpty { parts.append("labels " + route.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")) }
     if !route.rules.isEmpty { parts.append("rules " + route.rules.joined(separator: ", ")) }
-    parts.append("kinds " + route.kinds.joined(separator: ", "))
+    parts.append(route.kinds.isEmpty ? "the default kinds" : "kinds " + route.kinds.joined(separator: ", "))
     return parts.joined(separator: "; ")
 }
 
