@@ -18,8 +18,8 @@ struct DashboardTests {
         let now: Int64 = 1_000_000_000
         let five = Duration.seconds(300)
         #expect(DeviceState.of(lastSeenMillis: nil, health: .healthy, nowMillis: now, offlineAfter: five) == .neverSeen)
-        #expect(DeviceState.of(lastSeenMillis: now - 300_001, health: .healthy, nowMillis: now, offlineAfter: five) == .offline)
-        #expect(DeviceState.of(lastSeenMillis: now - 300_000, health: .healthy, nowMillis: now, offlineAfter: five) == .online)
+        #expect(DeviceState.of(lastSeenMillis: now - 300_000, health: .healthy, nowMillis: now, offlineAfter: five) == .offline)
+        #expect(DeviceState.of(lastSeenMillis: now - 299_999, health: .healthy, nowMillis: now, offlineAfter: five) == .online)
         #expect(DeviceState.of(lastSeenMillis: now, health: .degraded, nowMillis: now, offlineAfter: five) == .degraded)
         #expect(DeviceState.of(lastSeenMillis: now, health: .unhealthy, nowMillis: now, offlineAfter: five) == .degraded)
         #expect(DeviceState.of(lastSeenMillis: now, health: nil, nowMillis: now, offlineAfter: five) == .online)
@@ -47,9 +47,11 @@ struct DashboardTests {
             DashboardStore.DeviceRow(name: "c", lastSeenMillis: now - 3_600_000, health: healthy),
             DashboardStore.DeviceRow(name: "d", lastSeenMillis: nil, health: nil),
             DashboardStore.DeviceRow(name: "e", lastSeenMillis: now - 10_000, health: nil),
+            // Its own threshold (an hour): silent 20 minutes is not offline.
+            DashboardStore.DeviceRow(name: "f", lastSeenMillis: now - 1_200_000, health: healthy, offlineAfter: .seconds(3600)),
         ]
-        let view = OverviewView(rows, nowMillis: now, offlineAfter: .seconds(300))
-        #expect(view.counts == [.online: 2, .degraded: 1, .offline: 1, .neverSeen: 1])
+        let view = OverviewView(rows, nowMillis: now)
+        #expect(view.counts == [.online: 3, .degraded: 1, .offline: 1, .neverSeen: 1])
         let b = view.rows[1]
         #expect(b["lastSeen"] as? String == "just now")
         #expect(b["stateLabel"] as? String == "degraded")
@@ -112,8 +114,8 @@ struct DashboardTests {
         #expect(FormBody("csrf=a%2Bb&token=x+y&csrf=second").fields == ["csrf": "a+b", "token": "x y"])
         var settings = DashboardSettings()
         #expect(settings.validationError() == nil)
-        settings.offlineAfter = .zero
-        #expect(settings.validationError() == "dashboard offlineAfterSeconds must be from 1 to 2592000 (30 days)")
+        settings.maxSessions = 0
+        #expect(settings.validationError() == "dashboard maxSessions must be from 1 to 100000")
     }
 
     // MARK: Sign-in in-process

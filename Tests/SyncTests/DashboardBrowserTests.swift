@@ -163,12 +163,13 @@ enum DashboardSeed {
             SELECT d.id, \(now) - k * 1000000, (CASE WHEN k = 3 THEN \(degraded) ELSE \(healthy) END)::jsonb
             FROM devices d, generate_series(1, 3) k WHERE d.name = 'reef-1'
             """)
-        // The database's own count of each state (offline after 300 s, the default).
+        // The database's own count of each state (offline after 300 s, the default threshold;
+        // these reports name no sync interval and no device has its own threshold).
         let rows = try await db.query("""
             SELECT count(*) FILTER (WHERE last_seen IS NULL),
-                   count(*) FILTER (WHERE last_seen < now() - interval '300 seconds'),
-                   count(*) FILTER (WHERE last_seen >= now() - interval '300 seconds' AND last_health->>'status' <> 'healthy'),
-                   count(*) FILTER (WHERE last_seen >= now() - interval '300 seconds' AND (last_health IS NULL OR last_health->>'status' = 'healthy'))
+                   count(*) FILTER (WHERE last_seen <= now() - interval '300 seconds'),
+                   count(*) FILTER (WHERE last_seen > now() - interval '300 seconds' AND last_health->>'status' <> 'healthy'),
+                   count(*) FILTER (WHERE last_seen > now() - interval '300 seconds' AND (last_health IS NULL OR last_health->>'status' = 'healthy'))
             FROM devices
             """)
         var counts: [String: Int] = [:]

@@ -31,7 +31,8 @@ public struct DashboardRoutes: Sendable {
 
     public init(client: PostgresClient, configuration: FleetServerConfiguration, admin: AdminAuthenticator, pool: WorkerPool,
                 notifications: NotificationAdminAPI, metrics: FleetMetrics, logger: Logger) {
-        store = DashboardStore(client: client, logger: logger)
+        store = DashboardStore(client: client, logger: logger,
+                               defaultOfflineSeconds: configuration.notifications.defaults.offlineAfterSeconds)
         settings = configuration.dashboard
         sessions = SessionStore(lifetime: settings.sessionLifetime, limit: settings.maxSessions)
         self.admin = admin

@@ -9,8 +9,6 @@ public struct DashboardSettings: Sendable {
     public var metricsTokenHash: TokenHash?
     /// A session ends this long after sign-in, whatever it does meanwhile.
     public var sessionLifetime: Duration = .seconds(12 * 3600)
-    /// A device last seen longer ago than this is offline (ThingsBoard's inactivity timeout).
-    public var offlineAfter: Duration = .seconds(300)
     /// Sessions held at once; the oldest is dropped past it, so sign-ins cannot grow memory.
     public var maxSessions: Int = 1_000
 
@@ -20,9 +18,6 @@ public struct DashboardSettings: Sendable {
     public func validationError() -> String? {
         if sessionLifetime < .seconds(60) || sessionLifetime > .seconds(30 * 86_400) {
             return "dashboard sessionLifetime must be from 60 s to 30 days"
-        }
-        if offlineAfter < .seconds(1) || offlineAfter > .seconds(30 * 86_400) {
-            return "dashboard offlineAfterSeconds must be from 1 to 2592000 (30 days)"
         }
         if !(1...100_000).contains(maxSessions) { return "dashboard maxSessions must be from 1 to 100000" }
         return nil

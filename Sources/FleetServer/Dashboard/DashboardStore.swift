@@ -8,22 +8,40 @@ import Wire
 struct DashboardStore: Sendable {
     let client: PostgresClient
     let logger: Logger
+    /// The fleet's default offline threshold (`NotificationDefaults.offlineAfterSeconds`).
+    let defaultOfflineSeconds: Int
 
     struct DeviceRow: Sendable {
         var name: String
         var lastSeenMillis: Int64?
         var health: HealthReport?
+        /// This device's offline threshold, by the offline detector's rule (`OfflineThreshold`).
+        var offlineAfter: Duration = .seconds(300)
+    }
+
+    /// The columns every device read takes, in the order `deviceRow` decodes them.
+    static let deviceColumns = """
+        name, (extract(epoch FROM last_seen) * 1000)::int8, last_health::text, offline_after_seconds,
+        last_health->>'syncIntervalSeconds'
+        """
+
+    func deviceRow(_ name: String, _ lastSeen: Int64?, _ health: String?, _ override: Int?, _ syncInterval: String?) -> DeviceRow {
+        DeviceRow(name: name, lastSeenMillis: lastSeen, health: Self.report(health),
+                  offlineAfter: offlineAfter(override: override, syncInterval: syncInterval))
+    }
+
+    func offlineAfter(override: Int?, syncInterval: String?) -> Duration {
+        .seconds(OfflineThreshold.seconds(override: override, syncIntervalSeconds: syncInterval.flatMap(Double.init),
+                                          defaultSeconds: defaultOfflineSeconds))
     }
 
     /// Every device with its last health report (the overview reads the fleet whole: it is
     /// one row per device, and the counts must add up to the table).
     func devices() async throws -> [DeviceRow] {
-        let rows = try await client.query("""
-            SELECT name, (extract(epoch FROM last_seen) * 1000)::int8, last_health::text FROM devices ORDER BY name
-            """, logger: logger)
+        let rows = try await client.query("SELECT \(unescaped: Self.deviceColumns) FROM devices ORDER BY name", logger: logger)
         var result: [DeviceRow] = []
-        for try await (name, lastSeen, health) in rows.decode((String, Int64?, String?).self) {
-            result.append(DeviceRow(name: name, lastSeenMillis: lastSeen, health: Self.report(health)))
+        for try await (name, lastSeen, health, override, interval) in rows.decode((String, Int64?, String?, Int?, String?).self) {
+            result.append(deviceRow(name, lastSeen, health, override, interval))
         }
         return result
     }
@@ -35,23 +53,23 @@ struct DashboardStore: Sendable {
 
     /// Each device's last-seen time and last health status only: what `/metrics` counts
     /// states from, without decoding a thousand health reports per scrape.
-    func deviceStates() async throws -> [(lastSeenMillis: Int64?, status: HealthReport.Status?)] {
+    func deviceStates() async throws -> [(lastSeenMillis: Int64?, status: HealthReport.Status?, offlineAfter: Duration)] {
         let rows = try await client.query("""
-            SELECT (extract(epoch FROM last_seen) * 1000)::int8, last_health->>'status' FROM devices
+            SELECT (extract(epoch FROM last_seen) * 1000)::int8, last_health->>'status', offline_after_seconds,
+                   last_health->>'syncIntervalSeconds'
+            FROM devices
             """, logger: logger)
-        var result: [(lastSeenMillis: Int64?, status: HealthReport.Status?)] = []
-        for try await (lastSeen, status) in rows.decode((Int64?, String?).self) {
-            result.append((lastSeen, status.flatMap(HealthReport.Status.init(rawValue:))))
+        var result: [(lastSeenMillis: Int64?, status: HealthReport.Status?, offlineAfter: Duration)] = []
+        for try await (lastSeen, status, override, interval) in rows.decode((Int64?, String?, Int?, String?).self) {
+            result.append((lastSeen, status.flatMap(HealthReport.Status.init(rawValue:)), offlineAfter(override: override, syncInterval: interval)))
         }
         return result
     }
 
     func device(named name: String) async throws -> DeviceRow? {
-        let rows = try await client.query("""
-            SELECT name, (extract(epoch FROM last_seen) * 1000)::int8, last_health::text FROM devices WHERE name = \(name)
-            """, logger: logger)
-        for try await (name, lastSeen, health) in rows.decode((String, Int64?, String?).self) {
-            return DeviceRow(name: name, lastSeenMillis: lastSeen, health: Self.report(health))
+        let rows = try await client.query("SELECT \(unescaped: Self.deviceColumns) FROM devices WHERE name = \(name)", logger: logger)
+        for try await (name, lastSeen, health, override, interval) in rows.decode((String, Int64?, String?, Int?, String?).self) {
+            return deviceRow(name, lastSeen, health, override, interval)
         }
         return nil
     }

@@ -2,14 +2,15 @@ import Foundation
 import Wire
 
 /// Where a device stands, as the overview counts it: never seen (registered, no batch yet),
-/// offline (last seen longer ago than `offlineAfter`), degraded (seen recently, its last
-/// health report not healthy), online.
+/// offline (silent for its offline threshold or longer: the offline detector's rule and
+/// threshold, `OfflineThreshold`), degraded (seen recently, its last health report not
+/// healthy), online.
 enum DeviceState: String, CaseIterable, Sendable {
     case online, degraded, offline, neverSeen = "never_seen"
 
     static func of(lastSeenMillis: Int64?, health: HealthReport.Status?, nowMillis: Int64, offlineAfter: Duration) -> DeviceState {
         guard let lastSeenMillis else { return .neverSeen }
-        if nowMillis - lastSeenMillis > offlineAfter.saturatingMillis { return .offline }
+        if nowMillis - lastSeenMillis >= offlineAfter.saturatingMillis { return .offline }
         if let health, health != .healthy { return .degraded }
         return .online
     }

@@ -10,12 +10,12 @@ struct OverviewView {
     var rows: [[String: Any]]
     var asOf: String
 
-    init(_ devices: [DashboardStore.DeviceRow], nowMillis: Int64, offlineAfter: Duration) {
+    init(_ devices: [DashboardStore.DeviceRow], nowMillis: Int64) {
         var counts = Dictionary(uniqueKeysWithValues: DeviceState.allCases.map { ($0, 0) })
         rows = devices.map { device in
             let health = device.health
             let state = DeviceState.of(lastSeenMillis: device.lastSeenMillis, health: health?.status, nowMillis: nowMillis,
-                                       offlineAfter: offlineAfter)
+                                       offlineAfter: device.offlineAfter)
             counts[state, default: 0] += 1
             let backlogAge = health?.backlogOldestMillis.map { max(0, Double((health?.takenAtMillis ?? nowMillis) - $0) / 1000) }
             return [
@@ -59,7 +59,7 @@ func nowMillis() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 extension DashboardRoutes {
     func overviewView() async throws -> [String: Any] {
         let devices = try await withDeadline(pageTimeout) { [store] in try await store.devices() }
-        return OverviewView(devices, nowMillis: nowMillis(), offlineAfter: settings.offlineAfter).object
+        return OverviewView(devices, nowMillis: nowMillis()).object
     }
 
     /// The range a device page asks for (`?range=`), 24 h by default; anything else is 400.
@@ -88,7 +88,7 @@ extension DashboardRoutes {
 
         let health = device.health
         let state = DeviceState.of(lastSeenMillis: device.lastSeenMillis, health: health?.status, nowMillis: now,
-                                   offlineAfter: settings.offlineAfter)
+                                   offlineAfter: device.offlineAfter)
         let charts: [[String: Any]] = series.map { line in
             let chart = SensorChart(sensor: line.sensor, unit: line.unit, window: window, buckets: line.buckets,
                                     thresholds: thresholds.filter { $0.sensor == line.sensor })

@@ -42,7 +42,7 @@ extension DashboardRoutes {
             var counts = Dictionary(uniqueKeysWithValues: DeviceState.allCases.map { ($0, 0) })
             for device in devices {
                 counts[DeviceState.of(lastSeenMillis: device.lastSeenMillis, health: device.status, nowMillis: now,
-                                      offlineAfter: settings.offlineAfter), default: 0] += 1
+                                      offlineAfter: device.offlineAfter), default: 0] += 1
             }
             for (state, count) in counts { metrics.gauge("devices", [("state", state.rawValue)]).record(count) }
             for state in Set(["active", "idle", "idle in transaction"]).union(connections.keys) {
