@@ -119,6 +119,10 @@ if !deviceOnly {
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        // The server's /metrics (Prometheus text) and the dashboard's HTML templates.
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ]
     products += [
         .executable(name: "fleet-server", targets: ["fleet-server"]),
@@ -134,6 +138,9 @@ if !deviceOnly {
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "Mustache", package: "swift-mustache"),
         ], swiftSettings: swiftSettings),
         // The fleet server against a throwaway PostgreSQL over real TLS, for the sync tests
         // and the benchmark (and for anyone testing their own fleet setup).

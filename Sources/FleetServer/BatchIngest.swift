@@ -7,6 +7,15 @@ import Wire
 /// and answer with what happened to the batch.
 extension FleetRoutes {
     func postBatch(_ request: Request, context: FleetRequestContext) async throws -> SyncAck {
+        do {
+            return try await receiveBatch(request, context: context)
+        } catch {
+            FleetMetrics.current?.rejected(reason: (error as? FleetError)?.wire.error ?? "internal")
+            throw error
+        }
+    }
+
+    private func receiveBatch(_ request: Request, context: FleetRequestContext) async throws -> SyncAck {
         guard let token = DeviceToken.bearer(request.headers[.authorization]) else {
             throw FleetError(.unauthorized, "unauthorized", "no bearer token; send Authorization: Bearer <device token>")
         }
@@ -40,6 +49,7 @@ extension FleetRoutes {
                 "readings.inserted": "\(ack.readings?.inserted ?? 0)", "readings.duplicates": "\(ack.readings?.duplicates ?? 0)",
                 "events.inserted": "\(ack.events?.inserted ?? 0)", "events.duplicates": "\(ack.events?.duplicates ?? 0)",
             ])
+            FleetMetrics.current?.stored(ack)
             return ack
         }
         switch admitted {

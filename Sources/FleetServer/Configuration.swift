@@ -63,6 +63,8 @@ public struct FleetServerConfiguration: Sendable {
     public var worker = WorkerSettings()
     /// Receivers, routes and timing for the server's notifications (none by default).
     public var notifications: NotificationSettings
+    /// Operator tokens, the metrics token and the dashboard's session limits.
+    public var dashboard = DashboardSettings()
 
     public init(host: String = "0.0.0.0", port: Int = 8443, tls: TLSFiles?, database: PostgresClient.Configuration,
                 maxBodyBytes: Int = WireProtocol.defaultMaxBodyBytes,

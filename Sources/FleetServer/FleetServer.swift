@@ -33,6 +33,8 @@ public enum FleetServer {
         if !problems.isEmpty { throw ConfigurationError(problems.joined(separator: "\n")) }
         let client = PostgresClient(configuration: configuration.database, backgroundLogger: logger)
         let router = Router(context: FleetRequestContext.self)
+        let metrics = FleetMetrics()
+        metrics.instrument(router)
         let routes = FleetRoutes(store: PostgresFleetStore(client: client, logger: logger, notifications: configuration.notifications),
                                  configuration: configuration)
         routes.register(on: router)
@@ -45,6 +47,9 @@ public enum FleetServer {
         let pool = WorkerPool(client: client, settings: configuration.worker, handlers: handlers, duties: duties, logger: logger,
                               ready: { for await _ in migrated.stream { return }; throw CancellationError() })
         WorkerRoutes(fleet: routes, pool: pool, settings: configuration.worker).register(on: router)
+        DashboardRoutes(client: client, configuration: configuration, admin: routes.admin, pool: pool,
+                        notifications: NotificationAdminAPI(routes: routes, client: client, settings: notifications, insert: insert, logger: logger),
+                        metrics: metrics, logger: logger).register(on: router)
 
         let limits = configuration.connections
         let sslContext = try configuration.tls.map { try NIOSSLContext(configuration: try tlsConfiguration($0)) }

@@ -16,7 +16,7 @@ struct EdgeBench: ParsableCommand {
         abstract: "Benchmarks reef-edge against the physical limits of this machine and prints a table.")
 
     enum Part: String, CaseIterable, ExpressibleByArgument {
-        case ingest, alerts, drain, footprint, notify
+        case ingest, alerts, drain, footprint, notify, dashboard
     }
 
     @Option(help: "Runs per figure; each figure is the median, with min and max.")
@@ -111,6 +111,8 @@ struct EdgeBench: ParsableCommand {
             figures += try AlertBenchmark(crossings: quick ? 200 : 2000, runs: runs).figures()
         case .notify:
             figures += try NotifyOfflineBenchmark(hours: quick ? 6 : 24, runs: min(runs, 3)).figures()
+        case .dashboard:
+            figures += try DashboardBenchmark(days: quick ? 1 : 30, devices: 1_000, runs: runs).figures()
         }
     }
 }
