@@ -116,6 +116,7 @@ extension FleetServerConfiguration {
         for (name, value) in durations where value <= .zero || value > .seconds(86_400) {
             errors.append("\(name) is \(value.secondsText); it must be above 0 and at most 86400 (a day)")
         }
+        if let problem = dashboard.validationError() { errors.append(problem) }
         return errors + worker.validationErrors() + notifications.validationErrors()
     }
 }

@@ -48,7 +48,7 @@ public enum FleetServer {
                               ready: { for await _ in migrated.stream { return }; throw CancellationError() })
         WorkerRoutes(fleet: routes, pool: pool, settings: configuration.worker).register(on: router)
         DashboardRoutes(client: client, configuration: configuration, admin: routes.admin, pool: pool,
-                        notifications: NotificationAdminAPI(routes: routes, client: client, settings: notifications, insert: insert, logger: logger),
+                        notifications: notifications.adminAPI(routes),
                         metrics: metrics, logger: logger).register(on: router)
 
         let limits = configuration.connections

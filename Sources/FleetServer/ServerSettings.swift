@@ -34,6 +34,10 @@ public struct ServerSettings: Sendable {
         var maxConnectionsPerAddress: Int?
         var healthReportsKept: Int?
         var adminTokenFile: String?
+        /// `/metrics`' bearer token (docs/DASHBOARD.md); without it /metrics is off.
+        var metricsTokenFile: String?
+        /// `name token` lines for operators who may sign in to the dashboard.
+        var operatorTokensFile: String?
         /// The job workers' settings (docs/NOTIFICATIONS.md, "The queue and the workers").
         var worker: WorkerSettings.File?
         /// Receivers, routes and defaults (docs/NOTIFICATIONS.md, "Routes and receivers").
@@ -57,6 +61,8 @@ public struct ServerSettings: Sendable {
         public var retryAfterSeconds: Int?
         public var databaseTimeoutSeconds: Int?
         public var adminTokenFile: String?
+        public var metricsTokenFile: String?
+        public var operatorTokensFile: String?
         public init() {}
     }
 
@@ -116,6 +122,18 @@ public struct ServerSettings: Sendable {
             }
         }
 
+        var dashboard = DashboardSettings()
+        if let path = flags.metricsTokenFile ?? file.metricsTokenFile {
+            do { dashboard.metricsTokenHash = try MetricsToken.load(path: path) } catch {
+                problems.append("\(place): metricsTokenFile: \(error)")
+            }
+        }
+        if let path = flags.operatorTokensFile ?? file.operatorTokensFile {
+            do { dashboard.operators = try OperatorTokens.load(path: path) } catch {
+                problems.append("\(place): operatorTokensFile: \(error)")
+            }
+        }
+
         guard let database else { return ServerSettings(configuration: nil, postgresURL: url, problems: problems) }
         var configuration = FleetServerConfiguration(host: flags.host ?? file.host ?? "0.0.0.0", port: flags.port ?? file.port ?? 8443,
                                                      tls: tls, database: database, adminTokenHash: adminTokenHash)
@@ -138,6 +156,7 @@ public struct ServerSettings: Sendable {
         if let value = file.healthReportsKept { configuration.healthReportsKept = value }
         if let worker = file.worker { configuration.worker.apply(worker) }
         if let notifications = file.notifications { configuration.notifications = notifications }
+        configuration.dashboard = dashboard
         problems += configuration.validationErrors().map { "\(place): \($0)" }
         return ServerSettings(configuration: configuration, postgresURL: url, problems: problems)
     }

@@ -59,7 +59,9 @@ struct ServeOptions: ParsableArguments {
     @Option(help: "Batches stored at once (default 8); more get 503.") var maxConcurrentBatches: Int?
     @Option(help: "Retry-After seconds on 503 (default 5).") var retryAfterSeconds: Int?
     @Option(help: "Seconds to wait for a PostgreSQL connection before answering 503 (default 5).") var databaseTimeoutSeconds: Int?
-    @Option(help: "File holding the admin API's bearer token (mode 0600 or 0400); without it the admin API is off.") var adminTokenFile: String?
+    @Option(help: "File holding the admin API's bearer token (mode 0600 or 0400); without it the admin API and the dashboard are off.") var adminTokenFile: String?
+    @Option(help: "File holding /metrics' bearer token (mode 0600 or 0400); without it /metrics is off.") var metricsTokenFile: String?
+    @Option(help: "File of 'name token' lines (mode 0600) for operators who may sign in to the dashboard.") var operatorTokensFile: String?
 
     /// The settings with every problem in them (`ServerSettings.resolve`).
     func resolve() -> ServerSettings {
@@ -76,6 +78,8 @@ struct ServeOptions: ParsableArguments {
         flags.retryAfterSeconds = retryAfterSeconds
         flags.databaseTimeoutSeconds = databaseTimeoutSeconds
         flags.adminTokenFile = adminTokenFile
+        flags.metricsTokenFile = metricsTokenFile
+        flags.operatorTokensFile = operatorTokensFile
         return ServerSettings.resolve(file: config, flags: flags)
     }
 }

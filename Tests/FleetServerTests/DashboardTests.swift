@@ -138,8 +138,7 @@ struct DashboardTests {
         routes.register(on: router)
         let pool = WorkerPool(client: client, settings: configuration.worker, handlers: [], duties: [], logger: logger, ready: {})
         DashboardRoutes(client: client, configuration: configuration, admin: routes.admin, pool: pool,
-                        notifications: NotificationAdminAPI(routes: routes, client: client, settings: configuration.notifications,
-                                                            insert: { _, _ in }, logger: logger),
+                        notifications: NotificationAdminAPI(routes: routes, client: client, settings: configuration.notifications, logger: logger),
                         metrics: metrics, logger: logger).register(on: router)
         try await Application(router: router, logger: logger).test(.router) { client in try await body(client, recorder) }
     }

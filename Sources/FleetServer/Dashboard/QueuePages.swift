@@ -153,12 +153,4 @@ extension NotificationAdminAPI {
         return try await client.withConnection { try await store.all(on: $0) }
     }
 
-    /// Queues a test message to `receiver` as `POST /v1/admin/receivers/{id}/test` does;
-    /// returns the job's unique key.
-    func enqueueTest(receiver id: String) async throws -> String {
-        let args = NotifyJobArgs(receiver: id, route: "", groupID: 0, flush: 0, groupKey: "{}/{test=\"\(id)\"}:{}", groupLabels: [:],
-                                 notices: [], testAtMillis: Int64(Date().timeIntervalSince1970 * 1000))
-        try await client.withTransaction(logger: logger) { try await insert(args.newJob, $0) }
-        return args.uniqueKey
-    }
 }

@@ -28,6 +28,15 @@ public struct NotificationAdminAPI: Sendable {
         self.logger = logger
     }
 
+    /// Queues a test message to receiver `id` (the API's and the dashboard's Test button);
+    /// returns the job's unique key.
+    func enqueueTest(receiver id: String) async throws -> String {
+        let args = NotifyJobArgs(receiver: id, route: "", groupID: 0, flush: 0, groupKey: "{}/{test=\"\(id)\"}:{}", groupLabels: [:],
+                                 notices: [], testAtMillis: Int64(Date().timeIntervalSince1970 * 1000))
+        try await client.withTransaction(logger: logger) { _ = try await JobQueue.insert([args.newJob], on: $0, logger: logger) }
+        return args.uniqueKey
+    }
+
     public func register(on router: Router<FleetRequestContext>) {
         let store = NotificationRouteStore(settings: settings, logger: logger)
         router.get("/v1/admin/routes") { request, context -> [NotificationRouteStore.Entry] in
@@ -56,12 +65,10 @@ public struct NotificationAdminAPI: Sendable {
             guard settings.receiver(id) != nil else {
                 throw FleetError(.notFound, "not_found", "no receiver named \"\(id)\"; configured: \(settings.receivers.map(\.id).joined(separator: ", "))")
             }
-            let args = NotifyJobArgs(receiver: id, route: "", groupID: 0, flush: 0, groupKey: "{}/{test=\"\(id)\"}:{}", groupLabels: [:],
-                                     notices: [], testAtMillis: Int64(Date().timeIntervalSince1970 * 1000))
-            try await routes.fetching(context) { try await client.withTransaction(logger: logger) { try await JobQueue.insert([args.newJob], on: $0, logger: logger) } }
+            let key = try await routes.fetching(context) { try await enqueueTest(receiver: id) }
             var response = Response(status: .accepted)
             response.headers[.contentType] = "application/json"
-            response.body = .init(byteBuffer: ByteBuffer(string: #"{"job":"\#(args.uniqueKey)"}"#))
+            response.body = .init(byteBuffer: ByteBuffer(string: #"{"job":"\#(key)"}"#))
             return response
         }
         router.put("/v1/admin/devices/:name/labels") { request, context -> Response in
