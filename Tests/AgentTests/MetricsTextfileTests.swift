@@ -7,18 +7,9 @@ import Wire
 /// The node_exporter textfile: what the renderer writes, read back by prometheus_client's
 /// parser (scripts/parse-metrics.py), and the real daemon writing it.
 @Suite struct MetricsTextfileTests {
-    struct Sample: Decodable, Hashable {
-        var family: String
-        var type: String
-        var name: String
-        var labels: [String: String]
-        var value: Double
-    }
+    typealias Sample = PrometheusText.Sample
 
-    static func parse(_ path: String) async throws -> [Sample] {
-        let json = try await Processes.run("/usr/bin/python3", [Built.repository.appendingPathComponent("scripts/parse-metrics.py").path, path])
-        return try JSONDecoder().decode([Sample].self, from: Data(json.utf8))
-    }
+    static func parse(_ path: String) async throws -> [Sample] { try await PrometheusText.parse(file: path) }
 
     static func value(_ samples: [Sample], _ name: String, _ labels: [String: String] = [:]) -> Double? {
         samples.first { $0.name == name && $0.labels == labels }?.value

@@ -9,21 +9,9 @@ import Wire
 /// `/metrics` against real PostgreSQL over real TLS, read back by prometheus_client's parser
 /// (scripts/parse-metrics.py), each figure checked against what the test did.
 @Suite struct MetricsEndpointTests {
-    struct Sample: Decodable, Hashable {
-        var family: String
-        var type: String
-        var name: String
-        var labels: [String: String]
-        var value: Double
-    }
+    typealias Sample = PrometheusText.Sample
 
-    static func parse(_ text: String) async throws -> [Sample] {
-        let directory = try TemporaryDirectory("metrics-scrape")
-        let file = directory.file("metrics.txt")
-        try text.write(toFile: file, atomically: true, encoding: .utf8)
-        let json = try await Processes.run("/usr/bin/python3", [Built.repository.appendingPathComponent("scripts/parse-metrics.py").path, file])
-        return try JSONDecoder().decode([Sample].self, from: Data(json.utf8))
-    }
+    static func parse(_ text: String) async throws -> [Sample] { try await PrometheusText.parse(text) }
 
     @Test func scrapedFiguresAreWhatTheTestDid() async throws {
         try await ServerHarness.with(configure: {
