@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Runs command-line tools for the test harnesses (initdb, pg_ctl, openssl, curl, the built
 /// binaries) without blocking a thread of the cooperative pool, and fails with the tool's own
@@ -60,22 +61,36 @@ public enum Processes {
         return stdout
     }
 
-    /// A TCP port nobody listens on right now, from the kernel.
+    /// Ports `freePort` hands out: below Linux's ephemeral range (32768–60999), so neither an
+    /// outgoing connection nor another `bind` to port 0 can take a server's port while the
+    /// test has it stopped (ServerHarness's outage); each process starts at its own offset
+    /// and never hands out a port twice until it has gone round the range.
+    static let portRange = 20_000..<32_768
+    private static let nextPort = Mutex(portRange.lowerBound + Int(getpid()) * 97 % portRange.count)
+
+    /// A TCP port on 127.0.0.1 that nobody listens on now and that this process has not handed
+    /// out recently.
     public static func freePort() throws -> Int {
+        for _ in 0..<portRange.count {
+            let port = nextPort.withLock { next in
+                defer { next = next + 1 == portRange.upperBound ? portRange.lowerBound : next + 1 }
+                return next
+            }
+            if canBind(port) { return port }
+        }
+        throw POSIXError(.EADDRINUSE)
+    }
+
+    private static func canBind(_ port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw POSIXError(.EMFILE) }
+        guard fd >= 0 else { return false }
         defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-                bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
-            }
+        address.sin_port = UInt16(port).bigEndian
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
         }
-        guard bound else { throw POSIXError(.EADDRINUSE) }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }
