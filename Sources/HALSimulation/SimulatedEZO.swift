@@ -36,7 +36,7 @@ public final class SimulatedEZO: SimulatedI2CDevice {
     }
 
     /// The EC circuit's outputs, in the order `O,?` and `R` report them.
-    static let ecOutputs = ["EC", "TDS", "S", "SG"]
+    public static let ecOutputs = ["EC", "TDS", "S", "SG"]
 
     /// Processing delays from the datasheets, in ms: (read, calibration); anything else is 300.
     static func processingMillis(_ kind: EZOKind, verb: String) -> Int64 {
@@ -147,6 +147,12 @@ public final class SimulatedEZO: SimulatedI2CDevice {
     public var isAsleep: Bool { state.withLock { $0.asleep } }
     /// How many reads were answered 254 (still processing).
     public var busyReplies: Int { state.withLock { $0.busyReplies } }
+    /// Sets the EC circuit's enabled outputs, as `O,<name>,1` / `O,<name>,0` would; names
+    /// outside `ecOutputs` are ignored.
+    public func setOutputs(_ names: [String]) {
+        state.withLock { $0.outputs = Set(names.filter(Self.ecOutputs.contains)) }
+    }
+
     /// The EC outputs enabled on the circuit, in reporting order.
     public var enabledOutputs: [String] { state.withLock { s in Self.ecOutputs.filter { s.outputs.contains($0) } } }
     /// Fault injection: the RTD circuit's probe is unplugged.

@@ -53,6 +53,9 @@ public struct SensorSpec: Sendable {
     public var filters: [FilterSpec]
     /// Scenario per channel, for sensors on simulated buses.
     public var simulation: [String: Scenario]
+    /// The outputs enabled on a simulated EZO EC circuit (`EC`, `TDS`, `S`, `SG`); nil: the
+    /// factory state, EC alone.
+    public var simulatedOutputs: [String]?
     /// A chip captured on a device, replayed on a simulated bus instead of the scenarios.
     public var capture: DeviceCapture?
 

@@ -154,7 +154,9 @@ public enum DriverRegistry {
             },
             simulate: { spec, clock in
                 if case .ezoTranscript(let transcript)? = spec.capture { return SimulatedEZO(kind: kind, replaying: transcript, clock: clock) }
-                return SimulatedEZO(kind: kind, scenario: scenario(spec, kind.channels[0].name, default: value), clock: clock)
+                let circuit = SimulatedEZO(kind: kind, scenario: scenario(spec, kind.channels[0].name, default: value), clock: clock)
+                if let outputs = spec.simulatedOutputs { circuit.setOutputs(outputs) }
+                return circuit
             }), capture: .ezoTranscript)
     }
 

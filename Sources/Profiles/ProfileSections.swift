@@ -147,10 +147,17 @@ extension YAMLReader {
             if let filter = self.filter(item, "\(path).filters[\(i)]") { filters.append(filter) }
         }
         var simulation: [String: Scenario] = [:]
+        var simulatedOutputs: [String]?
         if let sim = f["simulation"], let driver {
             let channelNames = driver.channels.map(\.name)
-            for (channel, scenarioNode) in fields(sim, "\(path).simulation", allowed: channelNames) ?? [:] {
-                if let scenario = self.scenario(scenarioNode, "\(path).simulation.\(channel)") { simulation[channel] = scenario }
+            // A simulated EC circuit may also say which outputs a keeper enabled on it.
+            let extra = driver == .ezoEC ? ["outputs"] : []
+            for (key, node) in fields(sim, "\(path).simulation", allowed: channelNames + extra) ?? [:] {
+                if key == "outputs" {
+                    simulatedOutputs = ecOutputs(node, "\(path).simulation.outputs")
+                } else if let scenario = self.scenario(node, "\(path).simulation.\(key)") {
+                    simulation[key] = scenario
+                }
             }
         }
         let capture = f["capture"].flatMap { node in
@@ -166,7 +173,27 @@ extension YAMLReader {
             kFactor: f["k_factor"].flatMap { double($0, "\(path).k_factor", in: ProfileLimits.kFactor) } ?? 450,
             adcInput: f["input"].flatMap { int($0, "\(path).input", range: 0...3) } ?? 0,
             fullScale: f["full_scale"].flatMap { double($0, "\(path).full_scale", in: ProfileLimits.fullScale) } ?? 4.096,
-            filters: filters, simulation: simulation, capture: capture)
+            filters: filters, simulation: simulation, simulatedOutputs: simulatedOutputs, capture: capture)
+    }
+
+    /// `outputs: [EC, S]`: the outputs enabled on a simulated EC circuit, as `O,S,1` and the
+    /// like leave a real one; named as the circuit's datasheet names them.
+    mutating func ecOutputs(_ node: Node, _ path: String) -> [String]? {
+        let allowed = SimulatedEZO.ecOutputs
+        var outputs: [String] = []
+        for item in list(node, path) {
+            guard let name = string(item, path) else { return nil }
+            guard allowed.contains(name) else {
+                fail(item, path, "'\(name)' is not an EC circuit output; allowed: \(allowed.joined(separator: ", "))")
+                return nil
+            }
+            outputs.append(name)
+        }
+        guard !outputs.isEmpty else {
+            fail(node, path, "list at least one output (\(allowed.joined(separator: ", ")))")
+            return nil
+        }
+        return outputs
     }
 
     mutating func filter(_ node: Node, _ path: String) -> FilterSpec? {

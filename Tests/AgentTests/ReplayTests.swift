@@ -70,6 +70,38 @@ import Glibc
     }
 }
 
+/// A simulated EC circuit whose outputs a keeper switched on (`outputs:` in its simulation).
+extension ReplayTests {
+    /// The default profile's salinity rule watches `salinity.salinity`: its circuit has the S
+    /// output on, so the reading exists (35 ppt from 53 087 µS/cm at 25 °C, PSS-78).
+    @Test func theDefaultProfileReadsSalinity() throws {
+        let out = try once(AgentBinary.repository.appendingPathComponent("device-profiles/reef-sim.yaml").path)
+        #expect(out.status == 0, "\(out.stderr)")
+        let lines = out.stdout.split(separator: "\n").filter { $0.hasPrefix("salinity.") }.map { $0.split(separator: " ", omittingEmptySubsequences: true) }
+        #expect(lines.map { String($0[0]) } == ["salinity.conductivity", "salinity.salinity"], "\(out.stdout)")
+        let salinity = try #require(lines.last.flatMap { Double($0[1]) })
+        #expect(abs(salinity - 35.0) < 0.05, "\(out.stdout)")
+    }
+
+    @Test func outputsChooseTheSimulatedCircuitsFields() throws {
+        let profile = try write("ec-outputs.yaml", """
+        name: ec
+        buses:
+          - { id: i2c, kind: i2c, simulated: true }
+        sensors:
+          - { id: salinity, driver: ezo_ec, bus: i2c, simulation: { conductivity: { constant: 53087 }, outputs: [TDS, SG] } }
+        """)
+        let out = try once(profile)
+        #expect(out.status == 0, "\(out.stderr)")
+        #expect(out.stdout == """
+            sensor                     value      unit  error
+            salinity.tds               28667.000  ppm   -
+            salinity.specific_gravity  1.026      SG    -
+
+            """)
+    }
+}
+
 /// The examples in device-profiles/examples and `edge-agent capture` through the binary.
 extension ReplayTests {
     @Test func theExampleCapturesReplayWithRunOnce() throws {

@@ -77,6 +77,23 @@ import Testing
         ])
     }
 
+    /// `outputs:` is the simulated EC circuit's output setting, checked against the circuit's
+    /// output names, and only an EC circuit has one.
+    @Test func simulatedOutputsAreTheECCircuitsOwn() throws {
+        let profile = try DeviceProfile.parse(yaml: Self.header + "  - { id: ec, driver: ezo_ec, bus: i2c, simulation: { outputs: [EC, S] } }\n", file: "p.yaml")
+        #expect(profile.sensors.first?.simulatedOutputs == ["EC", "S"])
+        #expect(try DeviceProfile.parse(yaml: Self.header + "  - { id: ec, driver: ezo_ec, bus: i2c }\n", file: "p.yaml").sensors.first?.simulatedOutputs == nil)
+        #expect(errors("  - { id: ec, driver: ezo_ec, bus: i2c, simulation: { outputs: [EC, SAL] } }\n") == [
+            "p.yaml:6:69: sensors[0].simulation.outputs: 'SAL' is not an EC circuit output; allowed: EC, TDS, S, SG",
+        ])
+        #expect(errors("  - { id: ec, driver: ezo_ec, bus: i2c, simulation: { outputs: [] } }\n") == [
+            "p.yaml:6:64: sensors[0].simulation.outputs: list at least one output (EC, TDS, S, SG)",
+        ])
+        #expect(errors("  - { id: ph, driver: ezo_ph, bus: i2c, simulation: { outputs: [EC] } }\n") == [
+            "p.yaml:6:55: sensors[0].simulation.outputs: unknown key; allowed here: ph",
+        ])
+    }
+
     @Test func theDriverDecidesTheBus() {
         #expect(errors("  - { id: ph, driver: ezo_ph, bus: gpio }\n") == [
             "p.yaml:6:36: sensors[0].bus: driver ezo_ph needs a i2c bus; 'gpio' is gpio",
